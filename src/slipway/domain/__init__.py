@@ -1,0 +1,63 @@
+"""Pure domain: names, statuses, steps, errors. No I/O, importable from every layer."""
+
+from slipway.domain.errors import (
+    CheckResult,
+    ClusterError,
+    Conflict,
+    ExternalError,
+    ForgeError,
+    InvalidInput,
+    NotFound,
+    PreflightFailed,
+    SlipwayError,
+)
+from slipway.domain.model import (
+    Condition,
+    EventLevel,
+    ForgeKind,
+    ProgressEvent,
+    ProjectSpec,
+    ProjectStatus,
+    ResourceKind,
+    ResourceStatus,
+    Step,
+    resource_status_from_ready,
+    step_progress,
+)
+from slipway.domain.names import (
+    DEFAULT_ENVIRONMENTS,
+    ResourceNames,
+    is_dns1123_label,
+    project_slug,
+    validate_environments,
+    validate_owner,
+)
+
+__all__ = [
+    "DEFAULT_ENVIRONMENTS",
+    "CheckResult",
+    "ClusterError",
+    "Condition",
+    "Conflict",
+    "EventLevel",
+    "ExternalError",
+    "ForgeError",
+    "ForgeKind",
+    "InvalidInput",
+    "NotFound",
+    "PreflightFailed",
+    "ProgressEvent",
+    "ProjectSpec",
+    "ProjectStatus",
+    "ResourceKind",
+    "ResourceNames",
+    "ResourceStatus",
+    "SlipwayError",
+    "Step",
+    "is_dns1123_label",
+    "project_slug",
+    "resource_status_from_ready",
+    "step_progress",
+    "validate_environments",
+    "validate_owner",
+]

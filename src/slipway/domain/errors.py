@@ -1,0 +1,115 @@
+"""Slipway's error tree. Every message is built from names Slipway chose, never from request
+bodies or headers, so a secret cannot leak through an exception.
+
+    SlipwayError(message, step, system, hint)
+    ├── InvalidInput(field, rule)        bad input: nothing was created      (CLI 2, HTTP 422)
+    ├── NotFound                         a named thing does not exist        (CLI 3, HTTP 404)
+    ├── Conflict                         it exists already / someone else owns it (CLI 4, HTTP 409)
+    ├── PreflightFailed(checks)          the cluster or forge is not ready    (CLI 5, HTTP 424)
+    └── ExternalError                    a forge or cluster call failed       (CLI 6, HTTP 502)
+        ├── ForgeError
+        └── ClusterError
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class SlipwayError(Exception):
+    """Base of every error Slipway raises on purpose; `hint` tells the user what to do."""
+
+    exit_code = 1
+    http_status = 500
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str | None = None,
+        system: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.step = step
+        self.system = system
+        self.hint = hint
+
+    def __str__(self) -> str:
+        where = " ".join(p for p in (f"[{self.step}]" if self.step else "", self.system or "") if p)
+        text = f"{where}: {self.message}" if where else self.message
+        return f"{text} — {self.hint}" if self.hint else text
+
+    def to_dict(self) -> dict[str, str | None]:
+        """The JSON shape the CLI (--json) and the API both return."""
+        return {
+            "type": type(self).__name__,
+            "message": self.message,
+            "step": self.step,
+            "system": self.system,
+            "hint": self.hint,
+        }
+
+
+class InvalidInput(SlipwayError):
+    """Input broke a rule; raised before anything is created anywhere."""
+
+    exit_code = 2
+    http_status = 422
+
+    def __init__(self, field: str, rule: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{field}: {rule}", hint=hint)
+        self.field = field
+        self.rule = rule
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {**super().to_dict(), "field": self.field, "rule": self.rule}
+
+
+class NotFound(SlipwayError):
+    exit_code = 3
+    http_status = 404
+
+
+class Conflict(SlipwayError):
+    exit_code = 4
+    http_status = 409
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One preflight check: what was checked, whether it passed, and the fix when it did not."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+
+
+class PreflightFailed(SlipwayError):
+    exit_code = 5
+    http_status = 424
+
+    def __init__(self, checks: Sequence[CheckResult], *, step: str | None = None) -> None:
+        failed = [c for c in checks if not c.ok]
+        summary = "; ".join(f"{c.name}: {c.detail}" for c in failed) or "preflight failed"
+        fixes = " ".join(c.fix for c in failed if c.fix) or None
+        super().__init__(summary, step=step, system="preflight", hint=fixes)
+        self.checks = list(checks)
+
+
+class ExternalError(SlipwayError):
+    """A call to a forge or the cluster failed after its retries."""
+
+    exit_code = 6
+    http_status = 502
+
+
+class ForgeError(ExternalError):
+    pass
+
+
+class ClusterError(ExternalError):
+    pass

@@ -1,0 +1,131 @@
+"""Plain values shared by every layer: statuses, kinds, steps and their progress ranges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class ForgeKind(StrEnum):
+    GITHUB = "github"
+    GITLAB = "gitlab"
+    GITEA = "gitea"
+
+
+class ProjectStatus(StrEnum):
+    PENDING = "pending"
+    INITIALIZING = "initializing"
+    ACTIVE = "active"
+    DEGRADED = "degraded"
+    FAILED = "failed"
+    DELETING = "deleting"
+
+
+class ResourceStatus(StrEnum):
+    """A GitOps resource's state; the last three are read from its Flux `Ready` condition."""
+
+    PENDING = "pending"
+    RECONCILING = "reconciling"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class ResourceKind(StrEnum):
+    NAMESPACE = "Namespace"
+    SECRET = "Secret"  # noqa: S105 - a Kubernetes kind, not a password
+    SERVICE_ACCOUNT = "ServiceAccount"
+    ROLE_BINDING = "RoleBinding"
+    GIT_REPOSITORY = "GitRepository"
+    KUSTOMIZATION = "Kustomization"
+
+
+class EventLevel(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class Step(StrEnum):
+    """Initialization steps in order; each owns a slice of the 0-100 progress bar."""
+
+    CREATE_PROJECT = "create_project"
+    LOAD_TEMPLATE = "load_template"
+    CREATE_ENVIRONMENTS = "create_environments"
+    CREATE_REPOSITORY = "create_repository"
+    PUSH_TEMPLATE = "push_template"
+    RECORD_REPOSITORY = "record_repository"
+    GITOPS_RESOURCES = "gitops_resources"
+    FINALIZE = "finalize"
+
+    @property
+    def progress_range(self) -> tuple[int, int]:
+        return STEP_PROGRESS[self]
+
+
+STEP_PROGRESS: dict[Step, tuple[int, int]] = {
+    Step.CREATE_PROJECT: (0, 10),
+    Step.LOAD_TEMPLATE: (10, 20),
+    Step.CREATE_ENVIRONMENTS: (20, 30),
+    Step.CREATE_REPOSITORY: (30, 40),
+    Step.PUSH_TEMPLATE: (40, 60),
+    Step.RECORD_REPOSITORY: (60, 70),
+    Step.GITOPS_RESOURCES: (70, 90),
+    Step.FINALIZE: (90, 100),
+}
+
+
+def step_progress(step: Step, fraction: float = 1.0) -> int:
+    """The percentage reached `fraction` of the way through `step` (clamped to its range)."""
+    low, high = step.progress_range
+    fraction = min(max(fraction, 0.0), 1.0)
+    return low + round((high - low) * fraction)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One persisted progress event; `sequence` is monotonic per project."""
+
+    project: str
+    sequence: int
+    step: str
+    percent: int
+    level: EventLevel
+    message: str
+    created_at: datetime
+    final: str | None = None  # "completed", "degraded" or "failed" on the last event
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A Kubernetes status condition, as Flux writes it."""
+
+    type: str
+    status: str
+    reason: str = ""
+    message: str = ""
+
+
+def resource_status_from_ready(ready: Condition | None) -> ResourceStatus:
+    """Flux semantics: Ready=True is ready, Ready=False failed, Unknown (or absent) reconciling."""
+    if ready is None:
+        return ResourceStatus.RECONCILING
+    if ready.status == "True":
+        return ResourceStatus.READY
+    if ready.status == "False":
+        return ResourceStatus.FAILED
+    return ResourceStatus.RECONCILING
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    """What a user asked for, validated; see `domain.specs.build_project_spec`."""
+
+    name: str
+    slug: str
+    template: str
+    environments: tuple[str, ...]
+    forge: ForgeKind
+    owner: str | None
+    private: bool = True
+    parameters: dict[str, str | int | bool] = field(default_factory=dict)
