@@ -1,0 +1,109 @@
+"""A small REST client for the Kubernetes API, as Flux's controllers use it: list, watch,
+get, status patches and server-side apply. Plain httpx, so it works against any API server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+APPLY = "application/apply-patch+yaml"
+MERGE = "application/merge-patch+json"
+
+
+class KubeAPI:
+    def __init__(self, server: str, token: str, *, timeout: float = 10.0) -> None:
+        self._http = httpx.Client(
+            base_url=server.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(timeout, read=None),
+        )
+        self._plurals: dict[tuple[str, str], tuple[str, bool]] = {}
+
+    def close(self) -> None:
+        self._http.close()
+
+    @staticmethod
+    def collection(api_version: str, plural: str, namespace: str | None = None) -> str:
+        base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        return f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
+
+    def list(self, path: str) -> tuple[list[dict[str, Any]], str]:
+        response = self._http.get(path)
+        response.raise_for_status()
+        body = response.json()
+        return list(body.get("items") or []), str(body["metadata"].get("resourceVersion", ""))
+
+    def watch(
+        self, path: str, resource_version: str, timeout_seconds: int
+    ) -> Iterator[dict[str, Any]]:
+        params = {
+            "watch": "true",
+            "resourceVersion": resource_version,
+            "timeoutSeconds": str(timeout_seconds),
+            "allowWatchBookmarks": "true",
+        }
+        with self._http.stream("GET", path, params=params) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if line.strip():
+                    yield json.loads(line)
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        response = self._http.get(path)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def patch_status(self, path: str, status: dict[str, Any]) -> None:
+        response = self._http.patch(
+            f"{path}/status",
+            content=json.dumps({"status": status}),
+            headers={"Content-Type": MERGE},
+        )
+        if response.status_code != 404:  # deleted meanwhile: nothing to report on
+            response.raise_for_status()
+
+    def apply(self, obj: dict[str, Any], *, field_manager: str) -> None:
+        """Server-side apply of a rendered object; raises with the server's Status message."""
+        api_version, kind = obj["apiVersion"], obj["kind"]
+        plural, namespaced = self.resource_for(api_version, kind)
+        namespace = obj["metadata"].get("namespace") if namespaced else None
+        path = f"{self.collection(api_version, plural, namespace)}/{obj['metadata']['name']}"
+        response = self._http.patch(
+            path,
+            params={"fieldManager": field_manager, "force": "true"},
+            content=json.dumps(obj),
+            headers={"Content-Type": APPLY},
+        )
+        if response.is_error:
+            try:
+                message = response.json().get("message", response.text)
+            except ValueError:
+                message = response.text
+            raise ApplyError(f"{kind}/{obj['metadata']['name']} apply failed: {message}")
+
+    def resource_for(self, api_version: str, kind: str) -> tuple[str, bool]:
+        """(plural, namespaced) for a kind, from discovery, like a RESTMapper."""
+        key = (api_version, kind)
+        if key not in self._plurals:
+            base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+            response = self._http.get(base)
+            resources = response.json().get("resources", []) if response.is_success else []
+            for resource in resources:
+                if "/" not in resource["name"]:
+                    self._plurals[(api_version, resource["kind"])] = (
+                        resource["name"],
+                        bool(resource.get("namespaced")),
+                    )
+        if key not in self._plurals:
+            raise ApplyError(f'no matches for kind "{kind}" in version "{api_version}"')
+        return self._plurals[key]
+
+
+class ApplyError(Exception):
+    """An object of the rendered output could not be applied."""
