@@ -1,0 +1,1 @@
+"""GitOps adapter: the objects per environment (pure), and the cluster they are applied to."""
