@@ -1,0 +1,139 @@
+"""Template parameters: coerce CLI strings to the declared types and check every rule before
+anything is created. Each failure is an `InvalidInput(field="param.<name>", rule=...)`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from slipway.domain.errors import InvalidInput
+from slipway.templates.catalog import (
+    INJECTED,
+    ParameterValue,
+    TemplateInfo,
+    TemplateParameter,
+)
+
+_TRUE = frozenset({"true", "yes", "y", "on", "1"})
+_FALSE = frozenset({"false", "no", "n", "off", "0"})
+_INT = re.compile(r"^[+-]?[0-9]+$")
+_MAX_STR = 1000
+
+
+def validate_parameters(
+    info: TemplateInfo,
+    raw: Mapping[str, ParameterValue],
+    *,
+    project: str | None = None,
+) -> dict[str, ParameterValue]:
+    """Returns every parameter of `info` with its typed value (given or default).
+
+    A default written as Jinja (e.g. `ghcr.io/example/{{ project_name }}`) is rendered with
+    `project`; without a project such a parameter is left out and copier fills it in.
+    """
+    for name in raw:
+        if name in INJECTED:
+            raise InvalidInput(
+                f"param.{name}", "is set by Slipway from the project and cannot be given"
+            )
+        if info.parameter(name) is None:
+            known = ", ".join(p.name for p in info.parameters) or "none"
+            raise InvalidInput(
+                f"param.{name}",
+                f"is not a parameter of template '{info.name}'",
+                hint=f"its parameters are: {known}",
+            )
+    result: dict[str, ParameterValue] = {}
+    for param in info.parameters:
+        if param.name in raw:
+            value = coerce_value(param, raw[param.name])
+        elif param.default is None:
+            raise InvalidInput(
+                f"param.{param.name}",
+                "is required",
+                hint=f"pass --param {param.name}=VALUE"
+                + (f" ({param.help})" if param.help else ""),
+            )
+        elif _is_jinja(param.default):
+            if project is None:
+                continue
+            value = coerce_value(param, _render_default(param, project, result))
+        else:
+            value = coerce_value(param, param.default)
+        check_value(param, value)
+        result[param.name] = value
+    return result
+
+
+def coerce_value(param: TemplateParameter, value: ParameterValue) -> ParameterValue:
+    """Turns a CLI string (or a JSON value) into the parameter's declared type."""
+    field = f"param.{param.name}"
+    if param.type == "int":
+        if isinstance(value, bool):
+            raise InvalidInput(field, "must be an integer, not a boolean")
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if not _INT.fullmatch(text) or len(text) > 19:
+            raise InvalidInput(field, f"must be an integer, got '{_short(str(value))}'")
+        return int(text)
+    if param.type == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise InvalidInput(field, f"must be true or false, got '{_short(str(value))}'")
+    if isinstance(value, bool):
+        # str(True) would silently become "True"; a string parameter wants text.
+        raise InvalidInput(field, "must be text, not a boolean")
+    return str(value)
+
+
+def check_value(param: TemplateParameter, value: ParameterValue) -> None:
+    """Applies the declared rules (choices, pattern, min/max) to an already typed value."""
+    field = f"param.{param.name}"
+    if param.type == "choice" and value not in param.choices:
+        raise InvalidInput(
+            field, f"must be one of {', '.join(param.choices)}, got '{_short(str(value))}'"
+        )
+    if isinstance(value, str):
+        if len(value) > _MAX_STR:
+            raise InvalidInput(field, f"must be at most {_MAX_STR} characters")
+        if "\x00" in value:
+            raise InvalidInput(field, "must not contain NUL characters")
+        if param.pattern is not None and re.fullmatch(param.pattern, value) is None:
+            raise InvalidInput(
+                field, f"'{_short(value)}' does not match the pattern {param.pattern}"
+            )
+    if isinstance(value, int) and not isinstance(value, bool):
+        if param.minimum is not None and value < param.minimum:
+            raise InvalidInput(field, f"must be at least {param.minimum}, got {value}")
+        if param.maximum is not None and value > param.maximum:
+            raise InvalidInput(field, f"must be at most {param.maximum}, got {value}")
+
+
+def _is_jinja(value: object) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _render_default(
+    param: TemplateParameter, project: str, earlier: Mapping[str, ParameterValue]
+) -> str:
+    """Renders a Jinja default the way copier would: earlier answers and the project name."""
+    env = SandboxedEnvironment(autoescape=False)  # a value, not HTML
+    try:
+        return env.from_string(str(param.default)).render(**earlier, project_name=project)
+    except TemplateError as exc:
+        raise InvalidInput(
+            f"param.{param.name}", f"its default does not render: {exc.message}"
+        ) from None
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
