@@ -1,0 +1,107 @@
+"""Slipway's database: SQLAlchemy 2 models, keyword-only query functions, Alembic migrations
+run from code, and encryption of forge tokens at rest. SQLite embedded, PostgreSQL in
+production, one schema for both.
+
+    engine = create_engine_for(settings.sqlalchemy_url)
+    migrate(settings.sqlalchemy_url)
+    factory = session_factory(engine)
+    with unit_of_work(factory) as session:
+        project = create_project(session, name=..., ...)
+"""
+
+from slipway.store.connections import (
+    delete_forge_connection,
+    get_forge_connection,
+    list_forge_connections,
+    load_forge_token,
+    save_forge_connection,
+)
+from slipway.store.crypto import SecretKeyError, TokenCipher, load_or_create_key
+from slipway.store.engine import (
+    SessionFactory,
+    create_engine_for,
+    normalize_url,
+    session_factory,
+    unit_of_work,
+)
+from slipway.store.events import append_event, events_after, latest_event
+from slipway.store.migrate import alembic_config, current_revision, migrate
+from slipway.store.models import (
+    FINAL_STATES,
+    TOKEN_KINDS,
+    Base,
+    Environment,
+    ExecutorLease,
+    ForgeConnection,
+    GitopsResource,
+    Project,
+    ProjectEvent,
+    Repository,
+    User,
+)
+from slipway.store.projects import (
+    create_project,
+    delete_project,
+    get_environment,
+    get_project,
+    get_project_by_id,
+    get_repository,
+    list_environments,
+    list_projects,
+    record_repository,
+    require_project,
+    set_environment_status,
+    set_project_status,
+    set_project_workflow,
+    upsert_environment,
+)
+from slipway.store.resources import list_gitops_resources, upsert_gitops_resource
+
+__all__ = [
+    "FINAL_STATES",
+    "TOKEN_KINDS",
+    "Base",
+    "Environment",
+    "ExecutorLease",
+    "ForgeConnection",
+    "GitopsResource",
+    "Project",
+    "ProjectEvent",
+    "Repository",
+    "SecretKeyError",
+    "SessionFactory",
+    "TokenCipher",
+    "User",
+    "alembic_config",
+    "append_event",
+    "create_engine_for",
+    "create_project",
+    "current_revision",
+    "delete_forge_connection",
+    "delete_project",
+    "events_after",
+    "get_environment",
+    "get_forge_connection",
+    "get_project",
+    "get_project_by_id",
+    "get_repository",
+    "latest_event",
+    "list_environments",
+    "list_forge_connections",
+    "list_gitops_resources",
+    "list_projects",
+    "load_forge_token",
+    "load_or_create_key",
+    "migrate",
+    "normalize_url",
+    "record_repository",
+    "require_project",
+    "save_forge_connection",
+    "session_factory",
+    "set_environment_status",
+    "set_project_status",
+    "set_project_workflow",
+    "unit_of_work",
+    "upsert_environment",
+    "upsert_gitops_resource",
+]

@@ -1,0 +1,121 @@
+"""Forge connections: which forge accounts Slipway may act as, with their tokens encrypted.
+
+A token leaves this module only as a SecretStr from `load_forge_token`, called inside the
+step that uses it (never passed through a workflow's recorded arguments).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from pydantic import SecretStr
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from slipway.domain.errors import InvalidInput, NotFound
+from slipway.domain.model import ForgeKind
+from slipway.store._checks import as_enum, violation
+from slipway.store.crypto import TokenCipher
+from slipway.store.models import TOKEN_KINDS, ForgeConnection
+
+
+def save_forge_connection(
+    session: Session,
+    *,
+    provider: ForgeKind | str,
+    server_url: str,
+    account_name: str,
+    token: SecretStr,
+    cipher: TokenCipher,
+    token_kind: str = "pat",  # noqa: S107 - a kind of token, not a token
+    scopes: Sequence[str] = (),
+    expires_at: datetime | None = None,
+    user_id: int | None = None,
+) -> ForgeConnection:
+    """Stores (or replaces) the token for one account on one forge server; idempotent."""
+    if token_kind not in TOKEN_KINDS:
+        raise InvalidInput("token_kind", f"'{token_kind}' is not one of: {', '.join(TOKEN_KINDS)}")
+    kind = as_enum(ForgeKind, provider, field="provider")
+    server_url = server_url.rstrip("/")
+    values = {
+        "encrypted_token": cipher.encrypt(token),
+        "token_kind": token_kind,
+        "scopes": list(scopes),
+        "expires_at": expires_at,
+        "user_id": user_id,
+    }
+    connection = get_forge_connection(
+        session, provider=kind, server_url=server_url, account_name=account_name
+    )
+    if connection is None:
+        try:
+            with session.begin_nested():
+                connection = ForgeConnection(
+                    provider=kind, server_url=server_url, account_name=account_name, **values
+                )
+                session.add(connection)
+            return connection
+        except IntegrityError as exc:
+            if violation(exc) != "unique":
+                raise
+            connection = get_forge_connection(
+                session, provider=kind, server_url=server_url, account_name=account_name
+            )
+            if connection is None:
+                raise
+    for column, value in values.items():
+        setattr(connection, column, value)
+    session.flush()
+    return connection
+
+
+def get_forge_connection(
+    session: Session,
+    *,
+    provider: ForgeKind | str,
+    server_url: str,
+    account_name: str | None = None,
+) -> ForgeConnection | None:
+    """The connection for that account, or (no account given) the newest one on that server."""
+    query = sa.select(ForgeConnection).where(
+        ForgeConnection.provider == as_enum(ForgeKind, provider, field="provider"),
+        ForgeConnection.server_url == server_url.rstrip("/"),
+    )
+    if account_name is not None:
+        query = query.where(ForgeConnection.account_name == account_name)
+    query = query.order_by(ForgeConnection.updated_at.desc(), ForgeConnection.id.desc())
+    return session.scalars(query.limit(1)).first()
+
+
+def list_forge_connections(session: Session) -> list[ForgeConnection]:
+    return list(
+        session.scalars(
+            sa.select(ForgeConnection).order_by(
+                ForgeConnection.provider, ForgeConnection.server_url, ForgeConnection.account_name
+            )
+        )
+    )
+
+
+def load_forge_token(session: Session, *, connection_id: int, cipher: TokenCipher) -> SecretStr:
+    """The clear token of a stored connection. Raises NotFound, or SecretKeyError when the key
+    changed since the token was saved."""
+    connection = session.get(ForgeConnection, connection_id)
+    if connection is None:
+        raise NotFound(
+            f"no forge connection with id {connection_id}",
+            system="database",
+            hint="connect one with `slipway forge connect`",
+        )
+    return cipher.decrypt(connection.encrypted_token)
+
+
+def delete_forge_connection(session: Session, *, connection_id: int) -> bool:
+    connection = session.get(ForgeConnection, connection_id)
+    if connection is None:
+        return False
+    session.delete(connection)
+    session.flush()
+    return True

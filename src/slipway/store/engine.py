@@ -1,0 +1,113 @@
+"""Engines and sessions. SQLite is the embedded default, PostgreSQL the production engine;
+callers work in units of work (`unit_of_work`) that commit on success and roll back on error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from slipway.domain.errors import InvalidInput
+
+# How long a SQLite writer waits for another one before "database is locked".
+SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
+# How long connecting to PostgreSQL may take before giving up.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
+
+SessionFactory = sessionmaker[Session]
+
+
+def normalize_url(url: str) -> URL:
+    """Parses a database URL; `postgres://` and `postgresql://` mean the psycopg 3 driver,
+    the only PostgreSQL driver Slipway ships."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise InvalidInput(
+            "SLIPWAY_DATABASE_URL",
+            "is not a database URL",
+            hint="use sqlite:///path/to/slipway.db or postgresql+psycopg://user@host/db",
+        ) from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InvalidInput(
+            "SLIPWAY_DATABASE_URL",
+            f"the '{parsed.get_backend_name()}' database is not supported",
+            hint="use SQLite (sqlite:///...) or PostgreSQL (postgresql+psycopg://...)",
+        )
+    return parsed
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:")
+
+
+def create_engine_for(url: str, **kwargs: Any) -> Engine:
+    """An engine tuned for its backend. Nothing connects until first use.
+
+    SQLite: the parent directory is created, foreign keys are enforced, the journal is WAL (so
+    readers do not block the writer) and a writer waits for a busy database instead of failing.
+    PostgreSQL: connections are checked before use, so a restarted server is survived.
+    """
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, **kwargs)
+    connect_args = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
+    connect_args.update(kwargs.pop("connect_args", {}))
+    return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+
+
+def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+    connect_args: dict[str, Any] = {
+        "check_same_thread": False,
+        "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+    }
+    connect_args.update(kwargs.pop("connect_args", {}))
+    if _is_memory(url):
+        # One shared connection, or every session would see its own empty database.
+        kwargs.setdefault("poolclass", StaticPool)
+    else:
+        Path(str(url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
+    wal = not _is_memory(url)
+    busy_ms = int(float(connect_args["timeout"]) * 1000)
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            if wal:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    return engine
+
+
+def session_factory(engine: Engine) -> SessionFactory:
+    """Sessions whose objects stay readable after commit (results outlive their unit of work)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def unit_of_work(factory: SessionFactory) -> Iterator[Session]:
+    """One transaction: committed when the block ends normally, rolled back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,114 @@
+"""Progress events: an append-only log per project, numbered 1, 2, 3… without gaps, whose
+percent never goes backwards. The CLI bar, the web page and the SSE stream all replay it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from slipway.domain.errors import Conflict, InvalidInput, NotFound
+from slipway.domain.model import EventLevel, Step
+from slipway.retry import Retryable, retry_sync
+from slipway.store._checks import RACE_RETRY, as_enum, violation
+from slipway.store._types import UTCDateTime, utcnow
+from slipway.store.models import FINAL_STATES, ProjectEvent
+
+_E = ProjectEvent
+
+
+def append_event(
+    session: Session,
+    *,
+    project_id: int,
+    step: Step | str,
+    percent: int,
+    level: EventLevel | str = EventLevel.INFO,
+    message: str,
+    final: str | None = None,
+) -> ProjectEvent:
+    """Appends the project's next event and returns it.
+
+    The sequence is the previous one plus one; a percent below the highest recorded so far
+    is raised to it. Concurrent appenders never share a sequence: one that loses the race
+    retries with the next number.
+    """
+    if not 0 <= percent <= 100:
+        raise InvalidInput("percent", f"{percent} is not between 0 and 100")
+    if final is not None and final not in FINAL_STATES:
+        raise InvalidInput("final", f"'{final}' is not one of: {', '.join(FINAL_STATES)}")
+    checked_level = as_enum(EventLevel, level, field="level")
+    statement = _insert_next(
+        project_id, str(step), percent, checked_level, message, final
+    ).returning(_E.id)
+
+    def attempt() -> int:
+        try:
+            with session.begin_nested():
+                return int(session.execute(statement).scalar_one())
+        except IntegrityError as exc:
+            if violation(exc) == "foreign_key":
+                raise NotFound(f"no project with id {project_id}", system="database") from None
+            if violation(exc) != "unique":
+                raise
+            raise Retryable(
+                Conflict(
+                    "could not number a progress event: too many concurrent writers",
+                    system="database",
+                    hint="try again",
+                )
+            ) from None
+
+    return session.get_one(ProjectEvent, retry_sync(attempt, policy=RACE_RETRY))
+
+
+def _insert_next(
+    project_id: int,
+    step: str,
+    percent: int,
+    level: EventLevel,
+    message: str,
+    final: str | None,
+) -> sa.Insert:
+    # One statement reads the last sequence and percent and inserts after them, so on SQLite
+    # (one writer at a time) it cannot collide, and on PostgreSQL a collision is a unique error.
+    last_sequence = sa.func.coalesce(sa.func.max(_E.sequence), 0)
+    top_percent = sa.func.coalesce(sa.func.max(_E.percent), 0)
+    wanted = sa.literal(percent, sa.Integer())
+    source = sa.select(
+        sa.literal(project_id, sa.Integer()),
+        last_sequence + 1,
+        sa.case((top_percent > wanted, top_percent), else_=wanted),
+        sa.literal(step, sa.String()),
+        sa.literal(level.value, sa.String()),
+        sa.literal(message, sa.Text()),
+        sa.literal(final, sa.String()),
+        sa.literal(utcnow(), UTCDateTime()),
+    ).where(_E.project_id == project_id)
+    columns = ["project_id", "sequence", "percent", "step", "level", "message", "final"]
+    return sa.insert(ProjectEvent).from_select([*columns, "created_at"], source)
+
+
+def events_after(
+    session: Session, *, project_id: int, after_sequence: int = 0, limit: int | None = None
+) -> list[ProjectEvent]:
+    """The events with a sequence above `after_sequence`, oldest first: what a reconnecting
+    SSE client (Last-Event-ID) or `project events --follow` has not seen yet."""
+    query = (
+        sa.select(ProjectEvent)
+        .where(ProjectEvent.project_id == project_id, ProjectEvent.sequence > after_sequence)
+        .order_by(ProjectEvent.sequence)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def latest_event(session: Session, *, project_id: int) -> ProjectEvent | None:
+    """The newest event: its percent is the project's progress, its `final` whether it ended."""
+    return session.scalars(
+        sa.select(ProjectEvent)
+        .where(ProjectEvent.project_id == project_id)
+        .order_by(ProjectEvent.sequence.desc())
+        .limit(1)
+    ).first()

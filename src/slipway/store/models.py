@@ -1,0 +1,218 @@
+"""The schema, as SQLAlchemy 2 typed models. One schema for SQLite and PostgreSQL; the Alembic
+migrations in `migrations/versions` must produce exactly this (a test compares them).
+
+Status columns are plain strings validated through the domain enums, so adding a status never
+needs an `ALTER TYPE`. Every timestamp is an aware UTC datetime.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from slipway.domain.model import (
+    EventLevel,
+    ForgeKind,
+    ProgressEvent,
+    ProjectStatus,
+    ResourceKind,
+    ResourceStatus,
+)
+from slipway.store._types import StrEnumType, UTCDateTime, utcnow
+
+# Deterministic constraint names, so later migrations can refer to them on both engines.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TOKEN_KINDS = ("pat", "oauth", "app")
+FINAL_STATES = ("completed", "degraded", "failed")
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: sa.JSON(), list[str]: sa.JSON()}
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("id",)
+
+    def __repr__(self) -> str:
+        # Only named, non-secret columns: a repr ends up in logs and tracebacks.
+        fields = ", ".join(f"{f}={getattr(self, f, None)!r}" for f in self._repr_fields)
+        return f"{type(self).__name__}({fields})"
+
+
+def _created() -> Any:
+    return mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+def _updated() -> Any:
+    return mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class User(Base):
+    __tablename__ = "users"
+    _repr_fields = ("id", "name")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    email: Mapped[str | None] = mapped_column(sa.String(320), unique=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class ForgeConnection(Base):
+    """A forge account Slipway may act as. The token is only ever stored encrypted."""
+
+    __tablename__ = "forge_connections"
+    __table_args__ = (sa.UniqueConstraint("provider", "server_url", "account_name"),)
+    _repr_fields = ("id", "provider", "server_url", "account_name", "token_kind")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[ForgeKind] = mapped_column(StrEnumType(ForgeKind, 16))
+    server_url: Mapped[str] = mapped_column(sa.String(512))
+    account_name: Mapped[str] = mapped_column(sa.String(255))
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    encrypted_token: Mapped[bytes] = mapped_column(sa.LargeBinary())
+    token_kind: Mapped[str] = mapped_column(sa.String(16))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class Project(Base):
+    __tablename__ = "projects"
+    _repr_fields = ("id", "name", "status")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    slug: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    status: Mapped[ProjectStatus] = mapped_column(StrEnumType(ProjectStatus, 16))
+    failed_step: Mapped[str | None] = mapped_column(sa.String(64))
+    error_message: Mapped[str | None] = mapped_column(sa.Text())
+    template: Mapped[str] = mapped_column(sa.String(255))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    environments: Mapped[list[str]] = mapped_column(default=list)
+    forge: Mapped[ForgeKind] = mapped_column(StrEnumType(ForgeKind, 16))
+    owner: Mapped[str | None] = mapped_column(sa.String(255))
+    private: Mapped[bool] = mapped_column(default=True)
+    workflow_id: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class Environment(Base):
+    __tablename__ = "environments"
+    __table_args__ = (sa.UniqueConstraint("project_id", "name"),)
+    _repr_fields = ("id", "project_id", "name", "status")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(sa.String(63))
+    namespace: Mapped[str] = mapped_column(sa.String(63))
+    status: Mapped[ResourceStatus] = mapped_column(StrEnumType(ResourceStatus, 16))
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class Repository(Base):
+    __tablename__ = "repositories"
+    _repr_fields = ("id", "project_id", "provider", "owner", "name")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), unique=True
+    )
+    provider: Mapped[ForgeKind] = mapped_column(StrEnumType(ForgeKind, 16))
+    owner: Mapped[str] = mapped_column(sa.String(255))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    clone_url: Mapped[str] = mapped_column(sa.String(1024))
+    web_url: Mapped[str] = mapped_column(sa.String(1024))
+    default_branch: Mapped[str] = mapped_column(sa.String(255))
+    initial_commit_sha: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = _created()
+
+
+class GitopsResource(Base):
+    """One Kubernetes object Slipway applied, with its live status.
+
+    The seed runbook reads `id, project_id, environment_id, type, name, namespace, status,
+    error_message, created_at, updated_at`: those columns keep their names and meaning.
+    """
+
+    __tablename__ = "gitops_resources"
+    __table_args__ = (sa.UniqueConstraint("project_id", "environment_id", "type", "name"),)
+    _repr_fields = ("id", "type", "namespace", "name", "status")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    environment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("environments.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[ResourceKind] = mapped_column(StrEnumType(ResourceKind, 32))
+    name: Mapped[str] = mapped_column(sa.String(253))
+    namespace: Mapped[str | None] = mapped_column(sa.String(63))
+    status: Mapped[ResourceStatus] = mapped_column(StrEnumType(ResourceStatus, 16))
+    error_message: Mapped[str | None] = mapped_column(sa.Text())
+    api_version: Mapped[str | None] = mapped_column(sa.String(255))
+    ready_reason: Mapped[str | None] = mapped_column(sa.String(255))
+    ready_message: Mapped[str | None] = mapped_column(sa.Text())
+    last_applied_revision: Mapped[str | None] = mapped_column(sa.String(255))
+    observed_generation: Mapped[int | None] = mapped_column(sa.BigInteger())
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class ProjectEvent(Base):
+    """A progress event; `sequence` runs 1, 2, 3… per project with no gaps (the SSE event ID)."""
+
+    __tablename__ = "project_events"
+    __table_args__ = (sa.UniqueConstraint("project_id", "sequence"),)
+    _repr_fields = ("id", "project_id", "sequence", "step", "percent")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column()
+    step: Mapped[str] = mapped_column(sa.String(64))
+    percent: Mapped[int] = mapped_column()
+    level: Mapped[EventLevel] = mapped_column(StrEnumType(EventLevel, 16))
+    message: Mapped[str] = mapped_column(sa.Text())
+    final: Mapped[str | None] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = _created()
+
+    def to_progress_event(self, project: str) -> ProgressEvent:
+        """The domain value the CLI, the API and the web UI render."""
+        return ProgressEvent(
+            project=project,
+            sequence=self.sequence,
+            step=self.step,
+            percent=self.percent,
+            level=self.level,
+            message=self.message,
+            created_at=self.created_at,
+            final=self.final,
+        )
+
+
+class ExecutorLease(Base):
+    """Which process owns a DBOS executor ID, until `expires_at` unless it heartbeats."""
+
+    __tablename__ = "executor_leases"
+    _repr_fields = ("executor_id", "hostname", "pid", "expires_at")
+
+    executor_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    hostname: Mapped[str] = mapped_column(sa.String(255))
+    pid: Mapped[int] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,244 @@
+"""Queries for projects, their environments and their repository. Keyword-only, one session
+in, ORM rows out; the caller's unit of work decides when to commit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from slipway.domain.errors import Conflict, NotFound
+from slipway.domain.model import ForgeKind, ProjectStatus, ResourceStatus
+from slipway.store._checks import as_enum, violation
+from slipway.store.models import Environment, Project, Repository
+
+_SYSTEM = "database"
+
+
+def create_project(
+    session: Session,
+    *,
+    name: str,
+    slug: str,
+    template: str,
+    environments: Sequence[str],
+    forge: ForgeKind | str,
+    owner: str | None = None,
+    private: bool = True,
+    parameters: Mapping[str, str | int | bool] | None = None,
+    status: ProjectStatus | str = ProjectStatus.PENDING,
+    workflow_id: str | None = None,
+) -> Project:
+    """Records a new project (the fields of a `ProjectSpec`).
+
+    Raises Conflict when the name or slug is taken, including when another process creates the
+    same project at the same moment: exactly one of them wins.
+    """
+    project = Project(
+        name=name,
+        slug=slug,
+        status=as_enum(ProjectStatus, status, field="status"),
+        template=template,
+        environments=list(environments),
+        forge=as_enum(ForgeKind, forge, field="forge"),
+        owner=owner,
+        private=private,
+        parameters=dict(parameters or {}),
+        workflow_id=workflow_id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(project)
+    except IntegrityError as exc:
+        if violation(exc) != "unique":
+            raise
+        raise Conflict(
+            f"a project named '{name}' already exists",
+            step="create_project",
+            system=_SYSTEM,
+            hint=f"choose another name, or see it with `slipway project show {name}`",
+        ) from None
+    return project
+
+
+def get_project(session: Session, *, name: str) -> Project | None:
+    return session.scalars(sa.select(Project).where(Project.name == name)).one_or_none()
+
+
+def get_project_by_id(session: Session, *, project_id: int) -> Project | None:
+    return session.get(Project, project_id)
+
+
+def require_project(session: Session, *, name: str) -> Project:
+    """Like `get_project`, but a missing project is a NotFound the user can act on."""
+    project = get_project(session, name=name)
+    if project is None:
+        raise NotFound(
+            f"no project named '{name}'",
+            system=_SYSTEM,
+            hint="list projects with `slipway project list`",
+        )
+    return project
+
+
+def list_projects(session: Session, *, status: ProjectStatus | str | None = None) -> list[Project]:
+    """Every project, by name; only those in `status` when given."""
+    query = sa.select(Project).order_by(Project.name)
+    if status is not None:
+        query = query.where(Project.status == as_enum(ProjectStatus, status, field="status"))
+    return list(session.scalars(query))
+
+
+def set_project_status(
+    session: Session,
+    *,
+    project_id: int,
+    status: ProjectStatus | str,
+    failed_step: str | None = None,
+    error_message: str | None = None,
+) -> Project:
+    """Moves a project to `status`; the failure fields are replaced too (None clears them)."""
+    project = _require_by_id(session, project_id)
+    project.status = as_enum(ProjectStatus, status, field="status")
+    project.failed_step = failed_step
+    project.error_message = error_message
+    session.flush()
+    return project
+
+
+def set_project_workflow(session: Session, *, project_id: int, workflow_id: str) -> Project:
+    """Remembers which durable workflow initializes (or repairs) the project."""
+    project = _require_by_id(session, project_id)
+    project.workflow_id = workflow_id
+    session.flush()
+    return project
+
+
+def delete_project(session: Session, *, name: str) -> bool:
+    """Deletes the project and, by cascade, everything recorded under it. False if absent."""
+    project = get_project(session, name=name)
+    if project is None:
+        return False
+    session.delete(project)
+    session.flush()
+    return True
+
+
+def upsert_environment(
+    session: Session,
+    *,
+    project_id: int,
+    name: str,
+    namespace: str,
+    position: int,
+    status: ResourceStatus | str = ResourceStatus.PENDING,
+) -> Environment:
+    """Inserts or updates the environment `name` of a project; safe to repeat."""
+    checked = as_enum(ResourceStatus, status, field="status")
+    environment = get_environment(session, project_id=project_id, name=name)
+    if environment is None:
+        environment = Environment(project_id=project_id, name=name)
+        try:
+            with session.begin_nested():
+                environment.namespace, environment.position = namespace, position
+                environment.status = checked
+                session.add(environment)
+            return environment
+        except IntegrityError as exc:
+            _not_found_if_fk(exc, project_id)
+            environment = get_environment(session, project_id=project_id, name=name)
+            if environment is None:
+                raise
+    environment.namespace, environment.position, environment.status = namespace, position, checked
+    session.flush()
+    return environment
+
+
+def get_environment(session: Session, *, project_id: int, name: str) -> Environment | None:
+    return session.scalars(
+        sa.select(Environment).where(Environment.project_id == project_id, Environment.name == name)
+    ).one_or_none()
+
+
+def list_environments(session: Session, *, project_id: int) -> list[Environment]:
+    """A project's environments in their display order."""
+    return list(
+        session.scalars(
+            sa.select(Environment)
+            .where(Environment.project_id == project_id)
+            .order_by(Environment.position, Environment.name)
+        )
+    )
+
+
+def set_environment_status(
+    session: Session, *, environment_id: int, status: ResourceStatus | str
+) -> Environment:
+    environment = session.get(Environment, environment_id)
+    if environment is None:
+        raise NotFound(f"no environment with id {environment_id}", system=_SYSTEM)
+    environment.status = as_enum(ResourceStatus, status, field="status")
+    session.flush()
+    return environment
+
+
+def record_repository(
+    session: Session,
+    *,
+    project_id: int,
+    provider: ForgeKind | str,
+    owner: str,
+    name: str,
+    clone_url: str,
+    web_url: str,
+    default_branch: str,
+    initial_commit_sha: str | None = None,
+) -> Repository:
+    """Records the project's repository; repeating it (a resumed step) updates the same row."""
+    values = {
+        "provider": as_enum(ForgeKind, provider, field="provider"),
+        "owner": owner,
+        "name": name,
+        "clone_url": clone_url,
+        "web_url": web_url,
+        "default_branch": default_branch,
+        "initial_commit_sha": initial_commit_sha,
+    }
+    repository = get_repository(session, project_id=project_id)
+    if repository is None:
+        try:
+            with session.begin_nested():
+                repository = Repository(project_id=project_id, **values)
+                session.add(repository)
+            return repository
+        except IntegrityError as exc:
+            _not_found_if_fk(exc, project_id)
+            repository = get_repository(session, project_id=project_id)
+            if repository is None:
+                raise
+    for key, value in values.items():
+        setattr(repository, key, value)
+    session.flush()
+    return repository
+
+
+def get_repository(session: Session, *, project_id: int) -> Repository | None:
+    return session.scalars(
+        sa.select(Repository).where(Repository.project_id == project_id)
+    ).one_or_none()
+
+
+def _require_by_id(session: Session, project_id: int) -> Project:
+    project = session.get(Project, project_id)
+    if project is None:
+        raise NotFound(f"no project with id {project_id}", system=_SYSTEM)
+    return project
+
+
+def _not_found_if_fk(exc: IntegrityError, project_id: int) -> None:
+    if violation(exc) == "foreign_key":
+        raise NotFound(
+            f"no project with id {project_id}", system=_SYSTEM, hint="it may have been deleted"
+        ) from None
