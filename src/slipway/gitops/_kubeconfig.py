@@ -1,0 +1,75 @@
+"""Finding the cluster: the seed's lookup order, K3S_KUBECONFIG_PATH, then KUBECONFIG, then
+~/.kube/config, then the in-cluster service account. `Settings.kubeconfig` already holds the
+first of the two variables that is set.
+
+An explicitly configured path that does not exist is an error rather than a fall-through:
+silently using ~/.kube/config instead could point Slipway at another cluster.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from lightkube.config.kubeconfig import SERVICE_ACCOUNT, KubeConfig, SingleConfig
+from lightkube.core.exceptions import ConfigError
+
+from slipway.domain.errors import ClusterError
+
+_SYSTEM = "kubeconfig"
+_ENV_HINT = "set K3S_KUBECONFIG_PATH or KUBECONFIG to a kubeconfig file"
+
+
+def load_kubeconfig(path: Path, context: str | None = None) -> SingleConfig:
+    path = path.expanduser()
+    if not path.is_file():
+        raise ClusterError(f"kubeconfig {path} does not exist", system=_SYSTEM, hint=_ENV_HINT)
+    try:
+        config = KubeConfig.from_file(path).get(context)
+    except yaml.YAMLError:
+        # The parser's message quotes the file, which holds tokens: name the file only.
+        raise ClusterError(f"kubeconfig {path} is not valid YAML", system=_SYSTEM) from None
+    except ConfigError as exc:
+        raise ClusterError(f"kubeconfig {path}: {exc}", system=_SYSTEM, hint=_ENV_HINT) from None
+    except (KeyError, TypeError, AttributeError):
+        raise ClusterError(
+            f"kubeconfig {path} is missing a cluster, context or user entry", system=_SYSTEM
+        ) from None
+    if config is None:  # pragma: no cover - lightkube returns None only with a default
+        raise ClusterError(f"kubeconfig {path} has no current context", system=_SYSTEM)
+    return config
+
+
+def load_in_cluster() -> SingleConfig:
+    try:
+        config = KubeConfig.from_service_account().get()
+    except (ConfigError, KeyError) as exc:
+        raise ClusterError(
+            f"in-cluster configuration is incomplete: {exc}", system=_SYSTEM, hint=_ENV_HINT
+        ) from None
+    assert config is not None
+    return config
+
+
+def in_cluster_available() -> bool:
+    return "KUBERNETES_SERVICE_HOST" in os.environ and (Path(SERVICE_ACCOUNT) / "token").is_file()
+
+
+def resolve(configured: Path | None, context: str | None) -> SingleConfig:
+    """`configured` is `Settings.kubeconfig`; KUBECONFIG may list several files (first wins)."""
+    if configured is not None:
+        candidates = [Path(p) for p in str(configured).split(os.pathsep) if p]
+        existing = [p for p in candidates if p.expanduser().is_file()]
+        return load_kubeconfig(existing[0] if existing else candidates[0], context)
+    default = Path.home() / ".kube" / "config"
+    if default.is_file():
+        return load_kubeconfig(default, context)
+    if in_cluster_available():
+        return load_in_cluster()
+    raise ClusterError(
+        "no Kubernetes configuration found (looked at K3S_KUBECONFIG_PATH, KUBECONFIG, "
+        f"{default} and the in-cluster service account)",
+        system=_SYSTEM,
+        hint=_ENV_HINT,
+    )

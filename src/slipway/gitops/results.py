@@ -1,0 +1,127 @@
+"""Plain values the cluster adapter returns; no lightkube type crosses this boundary.
+
+`object_status` reads an object the way Flux's kstatus does: Ready from the `Ready`
+condition, but only once the controller has observed the latest generation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slipway.domain.errors import SlipwayError
+from slipway.domain.model import Condition, ResourceKind, ResourceStatus, resource_status_from_ready
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    kind: ResourceKind
+    name: str
+    namespace: str | None
+
+
+@dataclass(frozen=True)
+class AppliedObject:
+    """An object as the server stored it after server-side apply."""
+
+    kind: ResourceKind
+    name: str
+    namespace: str | None
+    uid: str
+    resource_version: str
+    generation: int | None
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    """One object's outcome within an environment: applied, failed, or skipped (because the
+    namespace it lives in could not be applied)."""
+
+    ref: ObjectRef
+    applied: AppliedObject | None = None
+    error: SlipwayError | None = None
+    skipped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.applied is not None
+
+
+@dataclass(frozen=True)
+class EnvironmentResult:
+    environment: str
+    objects: tuple[ObjectResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.objects)
+
+    @property
+    def error(self) -> SlipwayError | None:
+        """The first real failure (a skipped object only repeats its cause)."""
+        return next((o.error for o in self.objects if o.error and not o.skipped), None)
+
+
+@dataclass(frozen=True)
+class DeletedObject:
+    ref: ObjectRef
+    existed: bool
+
+
+@dataclass(frozen=True)
+class ObjectStatus:
+    """What `slipway project show` prints per GitOps resource."""
+
+    ref: ObjectRef
+    exists: bool
+    status: ResourceStatus
+    ready: Condition | None = None
+    revision: str | None = None
+    generation: int | None = None
+    observed_generation: int | None = None
+    resource_version: str | None = None
+
+    @property
+    def message(self) -> str:
+        return self.ready.message if self.ready else ""
+
+
+def ready_condition(obj: dict[str, Any]) -> Condition | None:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return Condition(
+                type="Ready",
+                status=str(cond.get("status", "Unknown")),
+                reason=str(cond.get("reason") or ""),
+                message=str(cond.get("message") or ""),
+            )
+    return None
+
+
+def object_status(ref: ObjectRef, obj: dict[str, Any] | None, *, has_ready: bool) -> ObjectStatus:
+    """`has_ready` is true for kinds a controller reconciles (Flux); the others are ready as
+    soon as they exist."""
+    if obj is None:
+        return ObjectStatus(ref=ref, exists=False, status=ResourceStatus.PENDING)
+    meta = obj.get("metadata") or {}
+    status = obj.get("status") or {}
+    generation = meta.get("generation")
+    observed = status.get("observedGeneration")
+    ready = ready_condition(obj)
+    if not has_ready:
+        state = ResourceStatus.READY
+    elif generation is not None and observed is not None and observed < generation:
+        state = ResourceStatus.RECONCILING  # the Ready condition describes an older spec
+    else:
+        state = resource_status_from_ready(ready)
+    revision = status.get("lastAppliedRevision") or (status.get("artifact") or {}).get("revision")
+    return ObjectStatus(
+        ref=ref,
+        exists=True,
+        status=state,
+        ready=ready,
+        revision=revision,
+        generation=generation,
+        observed_generation=observed,
+        resource_version=meta.get("resourceVersion"),
+    )
