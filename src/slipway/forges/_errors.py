@@ -1,0 +1,122 @@
+"""Turn a forge's HTTP answer into Slipway's errors, the same way for every adapter.
+
+Messages are built from names Slipway chose (forge, URL, owner, repository, scope), never from
+response bodies or headers, so a token cannot leak. Transient failures come back as
+`slipway.retry.Retryable` so the one shared retry loop handles them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from slipway.domain.errors import ForgeError, NotFound, SlipwayError
+from slipway.domain.model import ForgeKind
+from slipway.retry import Retryable, parse_retry_after
+
+_LABELS = {ForgeKind.GITHUB: "GitHub", ForgeKind.GITLAB: "GitLab", ForgeKind.GITEA: "Gitea"}
+
+
+@dataclass(frozen=True)
+class Site:
+    """Which forge an adapter talks to, for error messages and hints."""
+
+    kind: ForgeKind
+    url: str
+    step: str | None = None
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self.kind]
+
+    @property
+    def reconnect(self) -> str:
+        return f"slipway forge connect {self.kind.value} --token-stdin --url {self.url}"
+
+    def error(self, message: str, *, hint: str | None = None) -> ForgeError:
+        return ForgeError(message, step=self.step, system=self.label, hint=hint)
+
+    def not_found(self, message: str, *, hint: str | None = None) -> NotFound:
+        return NotFound(message, step=self.step, system=self.label, hint=hint)
+
+    def token_rejected(self) -> ForgeError:
+        return self.error(
+            f"token rejected by {self.label} at {self.url}",
+            hint=f"the token is invalid, expired or revoked: create a new one and run "
+            f"`{self.reconnect}`",
+        )
+
+    def missing_scope(self, action: str, scope: str | None) -> ForgeError:
+        needs = f"the `{scope}` scope" if scope else "more permissions"
+        return self.error(
+            f"the token may not {action} on {self.label}: it needs {needs}",
+            hint=f"create a token with {needs} (and access to the owner) and run "
+            f"`{self.reconnect}`",
+        )
+
+    def unreachable(self, action: str) -> Retryable:
+        return Retryable(
+            self.error(
+                f"could not reach {self.label} at {self.url} while trying to {action}",
+                hint="check the URL and the network, then try again",
+            )
+        )
+
+
+def rate_limit_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from Retry-After or a rate-limit reset header, when the forge sent one."""
+    for name in ("retry-after", "x-ratelimit-reset", "ratelimit-reset"):
+        wait = parse_retry_after(headers.get(name))
+        if wait is not None:
+            return wait
+    return None
+
+
+def is_rate_limited(status: int, headers: Mapping[str, str]) -> bool:
+    """429, or GitHub's 403 flavours: a secondary limit (Retry-After) or an exhausted quota."""
+    if status == 429:
+        return True
+    if status != 403:
+        return False
+    remaining = headers.get("x-ratelimit-remaining") or headers.get("ratelimit-remaining")
+    return "retry-after" in headers or remaining == "0"
+
+
+def classify(
+    status: int,
+    headers: Mapping[str, str],
+    *,
+    site: Site,
+    action: str,
+    scope: str | None = None,
+    not_found: SlipwayError | None = None,
+    conflict: SlipwayError | None = None,
+) -> SlipwayError | Retryable:
+    """The error (or Retryable) for a failed call that tried to `action` (a verb phrase)."""
+    if is_rate_limited(status, headers):
+        return Retryable(
+            site.error(
+                f"rate limited by {site.label} while trying to {action}",
+                hint="wait for the rate limit to reset, then run the command again",
+            ),
+            retry_after=rate_limit_wait(headers),
+        )
+    if status >= 500:
+        return Retryable(
+            site.error(
+                f"{site.label} answered HTTP {status} while trying to {action}",
+                hint=f"{site.label} had a server error; try again later",
+            )
+        )
+    if status == 401:
+        return site.token_rejected()
+    if status == 403:
+        return site.missing_scope(action, scope)
+    if status == 404 and not_found is not None:
+        return not_found
+    if status in (400, 409, 422) and conflict is not None:
+        return conflict
+    return site.error(
+        f"{site.label} refused to {action} (HTTP {status})",
+        hint="check the owner, the repository name and the token's permissions",
+    )

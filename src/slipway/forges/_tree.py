@@ -1,0 +1,73 @@
+"""Git object ids of a file set, computed locally (no I/O), and the text/binary split.
+
+Knowing the tree id before talking to the forge makes `push_files` idempotent in one read: the
+branch already holds the commit we would write exactly when its tree id equals this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dulwich.objects import Blob, Tree
+
+from slipway.domain.errors import InvalidInput
+
+FILE_MODE = 0o100644
+TREE_MODE = 0o040000
+
+
+def check_paths(files: Mapping[str, bytes]) -> None:
+    """Reject paths git or the forges would refuse, before anything is written."""
+    if not files:
+        raise InvalidInput("files", "at least one file is needed for a commit")
+    for path in files:
+        parts = path.split("/")
+        if path.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
+            raise InvalidInput("files", f"{path!r} is not a relative path inside the repository")
+
+
+def is_text(data: bytes) -> bool:
+    """Text goes inline in API requests; anything that is not NUL-free UTF-8 is sent as a blob."""
+    if b"\x00" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def blob_sha(data: bytes) -> str:
+    return str(Blob.from_string(data).id.decode("ascii"))
+
+
+def tree_sha(files: Mapping[str, bytes]) -> str:
+    """git's id of the tree holding exactly `files` (every file mode 100644)."""
+    return _build(_nest(files)).id.decode("ascii")  # type: ignore[no-any-return]
+
+
+def _nest(files: Mapping[str, bytes]) -> dict[str, object]:
+    root: dict[str, object] = {}
+    for path, data in files.items():
+        *dirs, leaf = path.split("/")
+        node = root
+        for part in dirs:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise InvalidInput("files", f"{path!r} is inside {part!r}, which is a file")
+            node = child
+        if isinstance(node.get(leaf), dict):
+            raise InvalidInput("files", f"{path!r} is both a file and a folder")
+        node[leaf] = data
+    return root
+
+
+def _build(node: dict[str, object]) -> Tree:
+    tree = Tree()
+    for name, value in node.items():
+        if isinstance(value, dict):
+            tree.add(name.encode(), TREE_MODE, _build(value).id)
+        else:
+            assert isinstance(value, bytes)
+            tree.add(name.encode(), FILE_MODE, Blob.from_string(value).id)
+    return tree

@@ -1,0 +1,107 @@
+"""`ForgeEmulator`: the forge app, its state and a server thread in one object, for tests,
+`slipway sandbox` and `slipway demo`."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+from slipway.sandbox._server import ServerThread
+from slipway.sandbox.forge._app import create_forge_app
+from slipway.sandbox.forge._state import Account, Fault, ForgeState, RecordedRequest, Token
+
+
+class ForgeEmulator:
+    """A GitHub/GitLab/Gitea look-alike on 127.0.0.1 backed by bare git repositories in `root`
+    (a temporary folder, removed on stop, when none is given)."""
+
+    def __init__(self, root: Path | None = None, *, latency_ms: float | None = None) -> None:
+        self._tmp = None if root is not None else tempfile.TemporaryDirectory(prefix="forge-")
+        self.state = ForgeState(
+            root if root is not None else Path(self._tmp.name),  # type: ignore[union-attr]
+            latency_ms=latency_ms,
+        )
+        self.app = create_forge_app(self.state)
+        self._server: ServerThread | None = None
+
+    @property
+    def url(self) -> str:
+        """The server root: GitHub's API (api.github.com style), the GitLab and Gitea
+        instance URL, and the git base URL."""
+        if self._server is None:
+            raise RuntimeError("the forge emulator is not running: call start() first")
+        return self._server.url
+
+    @property
+    def github_enterprise_url(self) -> str:
+        return f"{self.url}/api/v3"
+
+    def clone_url(self, owner: str, name: str) -> str:
+        return f"{self.url}/{owner}/{name}.git"
+
+    def start(self) -> ForgeEmulator:
+        self._server = ServerThread(self.app).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> ForgeEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # configuration and inspection, delegated to the state -----------------------------
+    def add_user(
+        self,
+        login: str,
+        token: str | None = None,
+        *,
+        scopes: tuple[str, ...] | None = None,
+        kind: str = "pat",
+    ) -> Account:
+        return self.state.add_user(login, token, scopes=scopes, kind=kind)
+
+    def add_token(
+        self, value: str, login: str, *, scopes: tuple[str, ...] | None = None, kind: str = "pat"
+    ) -> Token:
+        return self.state.add_token(value, login, scopes=scopes, kind=kind)
+
+    def add_org(self, login: str, *, members: tuple[str, ...] = ()) -> Account:
+        return self.state.add_org(login, members=members)
+
+    def add_fault(
+        self,
+        status: int,
+        *,
+        path_prefix: str = "/",
+        method: str | None = None,
+        count: int = 1,
+        retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
+        message: str | None = None,
+    ) -> Fault:
+        """Script the next `count` matching requests to fail with `status`."""
+        return self.state.add_fault(
+            Fault(status, path_prefix, method, count, retry_after, dict(headers or {}), message)
+        )
+
+    def clear_faults(self) -> None:
+        self.state.clear_faults()
+
+    def requests(self) -> list[RecordedRequest]:
+        return self.state.requests()
+
+    def clear_requests(self) -> None:
+        self.state.clear_requests()

@@ -1,0 +1,323 @@
+"""The Gitea /api/v1 subset Slipway uses: user, orgs, repositories, topics, branches, git
+commits and trees, and `POST /repos/{owner}/{repo}/contents` (ChangeFilesOptions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from slipway.sandbox.forge import _gitstore as git
+from slipway.sandbox.forge._common import commit_files, decode_base64, iso, visible_repo, writable
+from slipway.sandbox.forge._routing import ApiError, Ctx, Router, json_response
+from slipway.sandbox.forge._state import Account, Repo, Token
+
+_WRITE_SCOPES = ("write:repository", "all")
+
+
+def error_body(status: int, message: str) -> dict[str, Any]:
+    return {"errors": None, "message": message or "not found", "url": "https://gitea.sandbox/api/swagger"}
+
+
+def _error(status: int, message: str) -> ApiError:
+    return ApiError(status, error_body(status, message))
+
+
+NOT_FOUND = _error(404, "The target couldn't be found.")
+
+
+def create_gitea_router() -> Router:
+    router = Router(error_body)
+
+    def auth(ctx: Ctx, *, write: bool = False) -> Token:
+        if ctx.token is None:
+            raise _error(401, "token is required")
+        if write and not set(_WRITE_SCOPES) & set(ctx.token.scopes):
+            raise _error(403, "token does not have at least one of required scope(s): "
+                         "[write:repository]")
+        return ctx.token
+
+    def user_json(ctx: Ctx, account: Account) -> dict[str, Any]:
+        return {
+            "id": account.id,
+            "login": account.login,
+            "login_name": "",
+            "full_name": account.login,
+            "email": f"{account.login.lower()}@users.noreply.sandbox",
+            "avatar_url": f"{ctx.web_root}/avatars/{account.login}",
+            "html_url": f"{ctx.web_root}/{account.login}",
+            "username": account.login,
+            "created": iso(account.created_at),
+            "is_admin": False,
+            "restricted": False,
+            "visibility": "public",
+        }
+
+    def repo_json(ctx: Ctx, repo: Repo) -> dict[str, Any]:
+        owner = ctx.state.account(repo.owner)
+        assert owner is not None
+        host = ctx.web_root.split("://", 1)[-1]
+        return {
+            "id": repo.id,
+            "owner": user_json(ctx, owner),
+            "name": repo.name,
+            "full_name": repo.full_name,
+            "description": repo.description,
+            "empty": git.is_empty(repo.path),
+            "private": repo.private,
+            "fork": False,
+            "template": False,
+            "mirror": False,
+            "size": 0,
+            "html_url": f"{ctx.web_root}/{repo.full_name}",
+            "url": f"{ctx.api_root}/repos/{repo.full_name}",
+            "ssh_url": f"git@{host}:{repo.full_name}.git",
+            "clone_url": f"{ctx.web_root}/{repo.full_name}.git",
+            "website": "",
+            "default_branch": repo.default_branch,
+            "archived": False,
+            "created_at": iso(repo.created_at),
+            "updated_at": iso(repo.updated_at),
+            "topics": list(repo.topics),
+            "permissions": {"admin": True, "push": True, "pull": True},
+        }
+
+    def the_repo(ctx: Ctx) -> Repo:
+        return visible_repo(ctx, ctx.params["owner"], ctx.params["repo"], NOT_FOUND)
+
+    def writable_repo(ctx: Ctx) -> tuple[Repo, Token]:
+        token = auth(ctx, write=True)
+        repo = the_repo(ctx)
+        writable(ctx, repo, _error(403, "user should be the owner or a collaborator"))
+        return repo, token
+
+    def commit_json(ctx: Ctx, repo: Repo, info: git.CommitInfo) -> dict[str, Any]:
+        api = f"{ctx.api_root}/repos/{repo.full_name}/git"
+        person = {"name": info.author_name, "email": info.author_email, "date": iso(info.time)}
+        return {
+            "url": f"{api}/commits/{info.sha}",
+            "sha": info.sha,
+            "created": iso(info.time),
+            "html_url": f"{ctx.web_root}/{repo.full_name}/commit/{info.sha}",
+            "commit": {
+                "url": f"{api}/commits/{info.sha}",
+                "author": person,
+                "committer": person,
+                "message": info.message,
+                "tree": {"url": f"{api}/trees/{info.tree}", "sha": info.tree, "created": iso(info.time)},
+            },
+            "parents": [{"url": f"{api}/commits/{p}", "sha": p, "created": iso(info.time)} for p in info.parents],
+        }
+
+    @router.route("GET", "/user")
+    async def get_user(ctx: Ctx) -> Response:
+        token = auth(ctx)
+        account = ctx.state.account(token.login)
+        assert account is not None
+        return json_response(user_json(ctx, account))
+
+    @router.route("GET", "/orgs/{org}")
+    async def get_org(ctx: Ctx) -> Response:
+        auth(ctx)
+        org = ctx.state.account(ctx.params["org"])
+        if org is None or not org.is_org:
+            raise NOT_FOUND
+        return json_response(
+            {"id": org.id, "name": org.login, "username": org.login, "full_name": org.login,
+             "avatar_url": "", "description": "", "website": "", "location": "",
+             "visibility": "public", "repo_admin_change_team_access": False}
+        )
+
+    async def create_repo(ctx: Ctx, owner: str) -> Response:
+        token = auth(ctx, write=True)
+        body = await ctx.json()
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            raise ApiError(422, {"message": "[Name]: Required", "url": error_body(0, "")["url"]})
+        if ctx.state.repo(owner, name) is not None:
+            raise _error(409, "The repository with the same name already exists.")
+        try:
+            repo = ctx.state.create_repo(
+                owner,
+                name,
+                description=str(body.get("description") or ""),
+                private=bool(body.get("private", False)),
+                default_branch=str(body.get("default_branch") or "main"),
+            )
+        except ValueError:
+            raise _error(422, "[Name]: invalid repository name") from None
+        if body.get("auto_init"):
+            commit_files(repo, branch=repo.default_branch, changes={"README.md": f"# {name}\n".encode()},
+                         message="Initial commit", author=token.login, base=None)
+        return json_response(repo_json(ctx, repo), 201)
+
+    @router.route("POST", "/user/repos")
+    async def create_user_repo(ctx: Ctx) -> Response:
+        return await create_repo(ctx, auth(ctx).login)
+
+    @router.route("POST", "/orgs/{org}/repos")
+    async def create_org_repo(ctx: Ctx) -> Response:
+        token = auth(ctx)
+        org = ctx.state.account(ctx.params["org"])
+        if org is None or not org.is_org:
+            raise NOT_FOUND
+        if not ctx.state.can_write(token.login, org.login):
+            raise _error(403, "Given user is not allowed to create repository in organization.")
+        return await create_repo(ctx, org.login)
+
+    @router.route("GET", "/repos/{owner}/{repo}")
+    async def get_repo(ctx: Ctx) -> Response:
+        return json_response(repo_json(ctx, the_repo(ctx)))
+
+    @router.route("PATCH", "/repos/{owner}/{repo}")
+    async def edit_repo(ctx: Ctx) -> Response:
+        repo, _ = writable_repo(ctx)
+        body = await ctx.json()
+        if "description" in body:
+            repo.description = str(body["description"] or "")
+        if "private" in body:
+            repo.private = bool(body["private"])
+        return json_response(repo_json(ctx, repo))
+
+    @router.route("DELETE", "/repos/{owner}/{repo}")
+    async def delete_repo(ctx: Ctx) -> Response:
+        repo, _ = writable_repo(ctx)
+        ctx.state.delete_repo(repo)
+        return Response(status_code=204)
+
+    @router.route("GET", "/repos/{owner}/{repo}/topics")
+    async def get_topics(ctx: Ctx) -> Response:
+        return json_response({"topics": list(the_repo(ctx).topics)})
+
+    @router.route("PUT", "/repos/{owner}/{repo}/topics")
+    async def put_topics(ctx: Ctx) -> Response:
+        repo, _ = writable_repo(ctx)
+        topics = (await ctx.json()).get("topics")
+        if not isinstance(topics, list):
+            raise ApiError(422, {"message": "invalid topics", "invalidTopics": topics})
+        repo.topics = [str(t).lower() for t in topics]
+        return Response(status_code=204)
+
+    @router.route("GET", "/repos/{owner}/{repo}/branches/{branch:path}")
+    async def get_branch(ctx: Ctx) -> Response:
+        repo = the_repo(ctx)
+        branch = ctx.params["branch"]
+        sha = git.get_ref(repo.path, f"refs/heads/{branch}")
+        info = git.read_commit(repo.path, sha) if sha else None
+        if info is None:
+            raise _error(404, f"branch does not exist [name: {branch}]")
+        person = {"name": info.author_name, "email": info.author_email, "username": info.author_name}
+        return json_response(
+            {
+                "name": branch,
+                "commit": {
+                    "id": info.sha,
+                    "message": info.message,
+                    "url": f"{ctx.web_root}/{repo.full_name}/commit/{info.sha}",
+                    "author": person,
+                    "committer": person,
+                    "timestamp": iso(info.time),
+                },
+                "protected": False,
+                "user_can_push": True,
+                "user_can_merge": True,
+            }
+        )
+
+    @router.route("GET", "/repos/{owner}/{repo}/git/commits/{sha}")
+    async def get_commit(ctx: Ctx) -> Response:
+        repo = the_repo(ctx)
+        info = git.read_commit(repo.path, ctx.params["sha"])
+        if info is None:
+            raise _error(404, f"object does not exist [id: {ctx.params['sha']}, rel_path: ]")
+        return json_response(commit_json(ctx, repo, info))
+
+    @router.route("GET", "/repos/{owner}/{repo}/git/trees/{sha}")
+    async def get_tree(ctx: Ctx) -> Response:
+        repo = the_repo(ctx)
+        sha = ctx.params["sha"]
+        if git.object_type(repo.path, sha) == "commit":
+            info = git.read_commit(repo.path, sha)
+            sha = info.tree if info else sha
+        if git.object_type(repo.path, sha) != "tree":
+            raise _error(400, f"sha not found [{sha}]")
+        files = sorted(git.flatten_tree(repo.path, sha).items())
+        page, per_page = int(ctx.query("page") or 1), int(ctx.query("per_page") or 1000)
+        chunk = files[(page - 1) * per_page : page * per_page]
+        api = f"{ctx.api_root}/repos/{repo.full_name}/git"
+        return json_response(
+            {
+                "sha": sha,
+                "url": f"{api}/trees/{sha}",
+                "tree": [
+                    {"path": p, "mode": f"{m:06o}", "type": "blob", "size": 0, "sha": s,
+                     "url": f"{api}/blobs/{s}"}
+                    for p, (m, s) in chunk
+                ],
+                "truncated": page * per_page < len(files),
+                "page": page,
+                "total_count": len(files),
+            }
+        )
+
+    @router.route("POST", "/repos/{owner}/{repo}/contents")
+    async def change_files(ctx: Ctx) -> Response:
+        repo, token = writable_repo(ctx)
+        body = await ctx.json()
+        files, message = body.get("files"), body.get("message") or "Update files"
+        if not isinstance(files, list) or not files:
+            raise ApiError(422, {"message": "[Files]: Required", "url": error_body(0, "")["url"]})
+        branch = str(body.get("branch") or repo.default_branch)
+        head = git.get_ref(repo.path, f"refs/heads/{branch}")
+        if head is None and not git.is_empty(repo.path):
+            raise _error(404, f"branch does not exist [name: {branch}]")
+        target = str(body.get("new_branch") or branch)
+        existing: git.Entries = {}
+        if head is not None:
+            info = git.read_commit(repo.path, head)
+            existing = git.flatten_tree(repo.path, info.tree) if info else {}
+        changes: dict[str, bytes | None] = {}
+        for item in files:
+            if not isinstance(item, dict):
+                raise _error(422, "[Files]: invalid")
+            op, path = item.get("operation"), str(item.get("path") or "").strip("/")
+            if op in ("create", "update", "upload"):
+                data = decode_base64(str(item.get("content") or ""), error=_error(422, "invalid base64"))
+            if op == "create":
+                if path in existing:
+                    raise _error(422, f"repository file already exists [path: {path}]")
+                changes[path] = data
+            elif op in ("update", "upload"):
+                if op == "update" and path in existing and item.get("sha") != existing[path][1]:
+                    raise _error(409, f"sha does not match [given: {item.get('sha')}, expected: {existing[path][1]}]")
+                changes[path] = data
+            elif op == "delete":
+                if path not in existing:
+                    raise _error(404, f"repository file does not exist [path: {path}]")
+                changes[path] = None
+            else:
+                raise _error(422, "[Files.Operation]: must be one of create, update, delete")
+        sha = commit_files(repo, branch=target, changes=changes, message=str(message),
+                           author=token.login, base=head)
+        info = git.read_commit(repo.path, sha)
+        assert info is not None
+        commit = commit_json(ctx, repo, info)
+        response = {
+            "files": [{"path": p, "type": "file"} for p, d in changes.items() if d is not None],
+            "commit": {
+                "url": commit["url"],
+                "sha": info.sha,
+                "created": commit["created"],
+                "html_url": commit["html_url"],
+                "author": commit["commit"]["author"],
+                "committer": commit["commit"]["committer"],
+                "parents": commit["parents"],
+                "message": info.message,
+                "tree": commit["commit"]["tree"],
+            },
+            "verification": {"verified": False, "reason": "gpg.error.not_signed_commit",
+                             "signature": "", "signer": None, "payload": ""},
+        }
+        return json_response(response, 201)
+
+    return router

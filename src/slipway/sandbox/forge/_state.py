@@ -1,0 +1,249 @@
+"""The emulator's world: users, tokens and their scopes, organisations, repositories, the
+request log and scripted faults. Thread-safe, because tests drive it from their own thread
+while the server runs in another."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slipway.sandbox.forge import _gitstore as git
+
+LATENCY_ENV = "SLIPWAY_SANDBOX_LATENCY_MS"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Token:
+    """A credential: `kind` is "pat", "fine_grained", "oauth" or "app" (GitHub semantics)."""
+
+    value: str
+    login: str
+    scopes: tuple[str, ...] = ("repo", "delete_repo", "read:org", "api", "write:repository")
+    kind: str = "pat"
+
+
+@dataclass
+class Account:
+    login: str
+    id: int
+    is_org: bool = False
+    members: set[str] = field(default_factory=set)
+    created_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class Repo:
+    id: int
+    owner: str
+    name: str
+    description: str
+    private: bool
+    default_branch: str
+    path: Path
+    topics: list[str] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = field(default_factory=time.time)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass
+class Fault:
+    """Answer the next `count` requests whose path starts with `path_prefix` (and whose method
+    is `method`, when given) with `status`, optional Retry-After and extra headers."""
+
+    status: int
+    path_prefix: str = "/"
+    method: str | None = None
+    count: int = 1
+    retry_after: float | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        same_method = self.method is None or self.method.upper() == method.upper()
+        return self.count > 0 and same_method and path.startswith(self.path_prefix)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: str
+    status: int
+    faulted: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ForgeState:
+    """Everything the emulator knows. Repositories live as bare git repositories under `root`."""
+
+    def __init__(self, root: Path, *, latency_ms: float | None = None) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        if latency_ms is None:
+            latency_ms = float(os.environ.get(LATENCY_ENV) or 0)
+        self.latency_ms = latency_ms
+        self._lock = threading.RLock()
+        self._accounts: dict[str, Account] = {}
+        self._tokens: dict[str, Token] = {}
+        self._repos: dict[tuple[str, str], Repo] = {}
+        self._faults: list[Fault] = []
+        self._requests: list[RecordedRequest] = []
+        self._ids = 1000
+
+    # accounts and tokens --------------------------------------------------------------
+    def _next_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    def add_user(
+        self,
+        login: str,
+        token: str | None = None,
+        *,
+        scopes: tuple[str, ...] | None = None,
+        kind: str = "pat",
+    ) -> Account:
+        with self._lock:
+            account = self._accounts.get(login.lower()) or Account(login, self._next_id())
+            self._accounts[login.lower()] = account
+            if token is not None:
+                self.add_token(token, login, scopes=scopes, kind=kind)
+            return account
+
+    def add_token(
+        self, value: str, login: str, *, scopes: tuple[str, ...] | None = None, kind: str = "pat"
+    ) -> Token:
+        with self._lock:
+            token = Token(value, login, scopes if scopes is not None else Token.scopes, kind)
+            self._tokens[value] = token
+            return token
+
+    def add_org(self, login: str, *, members: tuple[str, ...] = ()) -> Account:
+        with self._lock:
+            org = Account(login, self._next_id(), is_org=True, members={m.lower() for m in members})
+            self._accounts[login.lower()] = org
+            return org
+
+    def token(self, value: str | None) -> Token | None:
+        if not value:
+            return None
+        with self._lock:
+            return self._tokens.get(value)
+
+    def account(self, login: str) -> Account | None:
+        with self._lock:
+            return self._accounts.get(login.lower())
+
+    def account_by_id(self, account_id: int) -> Account | None:
+        with self._lock:
+            return next((a for a in self._accounts.values() if a.id == account_id), None)
+
+    def can_write(self, login: str, owner: str) -> bool:
+        account = self.account(owner)
+        if account is None:
+            return False
+        if account.is_org:
+            return login.lower() in account.members
+        return account.login.lower() == login.lower()
+
+    def can_read(self, login: str | None, repo: Repo) -> bool:
+        return not repo.private or (login is not None and self.can_write(login, repo.owner))
+
+    # repositories ---------------------------------------------------------------------
+    def repo(self, owner: str, name: str) -> Repo | None:
+        with self._lock:
+            return self._repos.get((owner.lower(), name.lower()))
+
+    def repo_by_id(self, repo_id: int) -> Repo | None:
+        with self._lock:
+            return next((r for r in self._repos.values() if r.id == repo_id), None)
+
+    def repos(self) -> list[Repo]:
+        with self._lock:
+            return list(self._repos.values())
+
+    def create_repo(
+        self,
+        owner: str,
+        name: str,
+        *,
+        description: str = "",
+        private: bool = True,
+        default_branch: str = "main",
+    ) -> Repo:
+        """Create an empty bare repository; raises KeyError for an unknown owner, ValueError
+        for a bad or taken name."""
+        with self._lock:
+            account = self.account(owner)
+            if account is None:
+                raise KeyError(owner)
+            if not _NAME.match(name) or name.endswith(".git"):
+                raise ValueError("name is invalid")
+            if self.repo(owner, name) is not None:
+                raise ValueError("name already exists on this account")
+            path = self.root / account.login.lower() / f"{name.lower()}.git"
+            git.init_bare(path, default_branch)
+            repo = Repo(
+                self._next_id(),
+                account.login,
+                name,
+                description,
+                private,
+                default_branch,
+                path,
+            )
+            self._repos[(owner.lower(), name.lower())] = repo
+            return repo
+
+    def delete_repo(self, repo: Repo) -> None:
+        with self._lock:
+            self._repos.pop((repo.owner.lower(), repo.name.lower()), None)
+            git.remove(repo.path)
+
+    # faults and the request log -------------------------------------------------------
+    def add_fault(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.append(fault)
+            return fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def faults(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path):
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self._faults.remove(fault)
+                    return fault
+            return None
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._requests.clear()
