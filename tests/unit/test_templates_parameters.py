@@ -149,3 +149,18 @@ def test_text_that_is_no_integer_is_refused(text: str) -> None:
         validate_parameters(STATIC, {"port": text})
     assert caught.value.field == "param.port"
     assert caught.value.rule.startswith("must be an integer")
+
+
+def test_a_secret_question_never_shows_its_value_in_errors(tmp_path: Path) -> None:
+    (tmp_path / "with-key").mkdir()
+    (tmp_path / "with-key" / "copier.yml").write_text(
+        "api_key:\n  type: str\n  secret: true\n  default: ''\n"
+        "_slipway:\n  parameters:\n    api_key: {pattern: '^k-[a-z]+$'}\n"
+    )
+    info = load_catalog([tmp_path]).get("with-key")
+    with pytest.raises(InvalidInput) as caught:
+        validate_parameters(info, {"api_key": "hunter2-SECRET"})
+    assert caught.value.field == "param.api_key"
+    assert "does not match the pattern" in caught.value.rule
+    assert "hunter2" not in str(caught.value)
+    assert "hunter2" not in repr(caught.value.to_dict())

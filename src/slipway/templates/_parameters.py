@@ -78,7 +78,7 @@ def coerce_value(param: TemplateParameter, value: ParameterValue) -> ParameterVa
             return value
         text = str(value).strip()
         if not _INT.fullmatch(text) or len(text) > 19:
-            raise InvalidInput(field, f"must be an integer, got '{_short(str(value))}'")
+            raise InvalidInput(field, f"must be an integer, got {_shown(param, value)}")
         return int(text)
     if param.type == "bool":
         if isinstance(value, bool):
@@ -88,7 +88,7 @@ def coerce_value(param: TemplateParameter, value: ParameterValue) -> ParameterVa
             return True
         if text in _FALSE:
             return False
-        raise InvalidInput(field, f"must be true or false, got '{_short(str(value))}'")
+        raise InvalidInput(field, f"must be true or false, got {_shown(param, value)}")
     if isinstance(value, bool):
         # str(True) would silently become "True"; a string parameter wants text.
         raise InvalidInput(field, "must be text, not a boolean")
@@ -100,7 +100,7 @@ def check_value(param: TemplateParameter, value: ParameterValue) -> None:
     field = f"param.{param.name}"
     if param.type == "choice" and value not in param.choices:
         raise InvalidInput(
-            field, f"must be one of {', '.join(param.choices)}, got '{_short(str(value))}'"
+            field, f"must be one of {', '.join(param.choices)}, got {_shown(param, value)}"
         )
     if isinstance(value, str):
         if len(value) > _MAX_STR:
@@ -109,13 +109,17 @@ def check_value(param: TemplateParameter, value: ParameterValue) -> None:
             raise InvalidInput(field, "must not contain NUL characters")
         if param.pattern is not None and re.fullmatch(param.pattern, value) is None:
             raise InvalidInput(
-                field, f"'{_short(value)}' does not match the pattern {param.pattern}"
+                field, f"{_shown(param, value)} does not match the pattern {param.pattern}"
             )
     if isinstance(value, int) and not isinstance(value, bool):
         if param.minimum is not None and value < param.minimum:
-            raise InvalidInput(field, f"must be at least {param.minimum}, got {value}")
+            raise InvalidInput(
+                field, f"must be at least {param.minimum}, got {_shown(param, value)}"
+            )
         if param.maximum is not None and value > param.maximum:
-            raise InvalidInput(field, f"must be at most {param.maximum}, got {value}")
+            raise InvalidInput(
+                field, f"must be at most {param.maximum}, got {_shown(param, value)}"
+            )
 
 
 def _is_jinja(value: object) -> bool:
@@ -135,5 +139,10 @@ def _render_default(
         ) from None
 
 
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _shown(param: TemplateParameter, value: object) -> str:
+    """The value as an error message may show it: shortened, and hidden for secret questions."""
+    if param.secret:
+        return "the given value"
+    if not isinstance(value, str):
+        return str(value)
+    return repr(value if len(value) <= 60 else value[:59] + "…")

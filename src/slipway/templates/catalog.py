@@ -45,6 +45,7 @@ class TemplateParameter:
     choices: tuple[str, ...] = ()
     minimum: int | None = None
     maximum: int | None = None
+    secret: bool = False  # copier's `secret: true`: the value is never echoed in errors
 
     @property
     def required(self) -> bool:
@@ -229,6 +230,7 @@ def _parameter(
         choices=choices,
         minimum=minimum,
         maximum=maximum,
+        secret=bool(question.get("secret")),
     )
 
 
