@@ -1,0 +1,162 @@
+"""What a fresh emulated cluster contains: system namespaces, the Flux CRDs and the Flux
+controllers' Deployments, each switchable so tests can break one prerequisite at a time."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from slipway.sandbox.kube._operations import Operations, now
+from slipway.sandbox.kube._resources import CRDS, DEPLOYMENTS, NAMESPACES, bundled_flux_crds
+from slipway.sandbox.kube._validation import WriteOptions
+
+FluxControllers = Literal["available", "unavailable", "absent"]
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+FLUX_NAMESPACE = "flux-system"
+FLUX_CONTROLLERS = ("source-controller", "kustomize-controller")
+_SYSTEM = WriteOptions(manager="kube-apiserver")
+_CRD_CONTROLLER = WriteOptions(manager="kube-apiserver")
+
+
+def ensure_namespace(ops: Operations, name: str) -> None:
+    if ops.state.get(NAMESPACES, "", name) is None:
+        ops.create(NAMESPACES, None, {"metadata": {"name": name}}, _SYSTEM)
+
+
+def set_flux_crds(ops: Operations, installed: bool) -> None:
+    """Install the bundled Flux CRDs (served, with status) or remove them and their objects."""
+    for crd in bundled_flux_crds():
+        name = crd["metadata"]["name"]
+        present = ops.state.get(CRDS, "", name) is not None
+        if installed and not present:
+            created = ops.create(CRDS, None, copy.deepcopy(crd), _SYSTEM)
+            created["status"] = _crd_status(crd)
+            ops.update(CRDS, None, name, created, _CRD_CONTROLLER, "status")
+        elif not installed and present:
+            ops.state.remove(CRDS, "", name)
+
+
+def _crd_status(crd: dict[str, Any]) -> dict[str, Any]:
+    stamp = now()
+    return {
+        "acceptedNames": crd["spec"]["names"],
+        "storedVersions": [v["name"] for v in crd["spec"]["versions"] if v.get("storage")],
+        "conditions": [
+            _condition("NamesAccepted", "True", "NoConflicts", "no conflicts found", stamp),
+            _condition(
+                "Established",
+                "True",
+                "InitialNamesAccepted",
+                "the initial names have been accepted",
+                stamp,
+            ),
+        ],
+    }
+
+
+def _condition(kind: str, status: str, reason: str, message: str, stamp: str) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": stamp,
+    }
+
+
+def _deployment(name: str) -> dict[str, Any]:
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": FLUX_NAMESPACE,
+            "labels": {"app.kubernetes.io/part-of": "flux"},
+        },
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "manager", "image": f"ghcr.io/fluxcd/{name}"}]},
+            },
+        },
+    }
+
+
+def _deployment_status(available: bool, generation: int) -> dict[str, Any]:
+    stamp = now()
+    if available:
+        return {
+            "observedGeneration": generation,
+            "replicas": 1,
+            "updatedReplicas": 1,
+            "readyReplicas": 1,
+            "availableReplicas": 1,
+            "conditions": [
+                _condition(
+                    "Available",
+                    "True",
+                    "MinimumReplicasAvailable",
+                    "Deployment has minimum availability.",
+                    stamp,
+                ),
+                _condition(
+                    "Progressing",
+                    "True",
+                    "NewReplicaSetAvailable",
+                    "ReplicaSet has successfully progressed.",
+                    stamp,
+                ),
+            ],
+        }
+    return {
+        "observedGeneration": generation,
+        "replicas": 1,
+        "updatedReplicas": 1,
+        "unavailableReplicas": 1,
+        "conditions": [
+            _condition(
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+                stamp,
+            ),
+            _condition(
+                "Progressing", "True", "ReplicaSetUpdated", "ReplicaSet is progressing.", stamp
+            ),
+        ],
+    }
+
+
+def set_flux_controllers(ops: Operations, mode: FluxControllers) -> None:
+    """Flux's controller Deployments in flux-system: available, present but unavailable, or absent."""
+    if mode == "absent":
+        for name in FLUX_CONTROLLERS:
+            ops.state.remove(DEPLOYMENTS, FLUX_NAMESPACE, name)
+        return
+    ensure_namespace(ops, FLUX_NAMESPACE)
+    for name in FLUX_CONTROLLERS:
+        current = ops.state.get(DEPLOYMENTS, FLUX_NAMESPACE, name)
+        if current is None:
+            current = ops.create(DEPLOYMENTS, FLUX_NAMESPACE, _deployment(name), _SYSTEM)
+        current["status"] = _deployment_status(
+            mode == "available", current["metadata"]["generation"]
+        )
+        ops.update(
+            DEPLOYMENTS,
+            FLUX_NAMESPACE,
+            name,
+            current,
+            WriteOptions(manager="kube-controller-manager"),
+            "status",
+        )
+
+
+def seed(ops: Operations, *, install_flux_crds: bool, flux_controllers: FluxControllers) -> None:
+    for name in SYSTEM_NAMESPACES:
+        ensure_namespace(ops, name)
+    set_flux_crds(ops, install_flux_crds)
+    set_flux_controllers(ops, flux_controllers)

@@ -1,0 +1,281 @@
+"""Structural-schema handling for custom resources: pruning, defaulting and validation.
+
+Messages follow the API server's field errors (`spec.interval: Required value`,
+`Unsupported value`, `in body should match '<pattern>'`) so a 422 reads like a real one.
+CEL rules (`x-kubernetes-validations`) are not evaluated.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from slipway.sandbox.kube._status import Cause
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float),
+    "object": (dict,),
+    "array": (list,),
+}
+_GO_NAMES = {str: "string", bool: "boolean", int: "integer", float: "number", dict: "object"}
+_GO_NAMES[list] = "array"
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
+    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+
+
+def _quote(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def validate_name(name: str, *, label: bool) -> list[Cause]:
+    """`metadata.name` rules: DNS-1123 label for namespaces, subdomain for everything else."""
+    if not name:
+        return [
+            Cause(
+                "FieldValueRequired",
+                "Required value: name or generateName is required",
+                "metadata.name",
+            )
+        ]
+    limit, pattern, rule = (
+        (63, DNS1123_LABEL, LABEL_MSG) if label else (253, DNS1123_SUBDOMAIN, SUBDOMAIN_MSG)
+    )
+    causes: list[Cause] = []
+    if len(name) > limit:
+        causes.append(
+            Cause(
+                "FieldValueInvalid",
+                f"Invalid value: {_quote(name)}: must be no more than {limit} characters",
+                "metadata.name",
+            )
+        )
+    if not pattern.match(name):
+        causes.append(
+            Cause("FieldValueInvalid", f"Invalid value: {_quote(name)}: {rule}", "metadata.name")
+        )
+    return causes
+
+
+def _is_type(value: Any, kind: str) -> bool:
+    if kind in ("integer", "number") and isinstance(value, bool):
+        return False
+    return isinstance(value, _TYPES.get(kind, (object,)))
+
+
+def validate(obj: dict[str, Any], schema: dict[str, Any]) -> list[Cause]:
+    """Every schema violation in `obj` (metadata excluded: the server validates it apart)."""
+    causes: list[Cause] = []
+    for key, sub in schema.get("properties", {}).items():
+        if key in ("metadata", "apiVersion", "kind"):
+            continue
+        if key in obj:
+            _check(obj[key], sub, key, causes)
+    for key in schema.get("required", ()):
+        if key not in obj:
+            causes.append(Cause("FieldValueRequired", "Required value", key))
+    return causes
+
+
+def _check(value: Any, schema: dict[str, Any], path: str, causes: list[Cause]) -> None:
+    if value is None:
+        if not schema.get("nullable"):
+            causes.append(
+                Cause(
+                    "FieldValueTypeInvalid",
+                    f'Invalid value: "null": {path} in body must be of type {schema.get("type", "object")}: "null"',
+                    path,
+                )
+            )
+        return
+    if schema.get("x-kubernetes-int-or-string"):
+        if not (isinstance(value, str) or _is_type(value, "integer")):
+            causes.append(
+                Cause(
+                    "FieldValueTypeInvalid",
+                    f"Invalid value: {_quote(value)}: {path} in body must be of type integer-or-string",
+                    path,
+                )
+            )
+        return
+    kind = schema.get("type")
+    if kind and not _is_type(value, kind):
+        actual = _GO_NAMES.get(type(value), "object")
+        causes.append(
+            Cause(
+                "FieldValueTypeInvalid",
+                f'Invalid value: "{actual}": {path} in body must be of type {kind}: {_quote(actual)}',
+                path,
+            )
+        )
+        return
+    _check_scalar(value, schema, path, causes)
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for key, child in value.items():
+            sub = props.get(key) if key in props else extra if isinstance(extra, dict) else None
+            if sub is not None:
+                _check(child, sub, f"{path}.{key}", causes)
+        for key in schema.get("required", ()):
+            if key not in value:
+                causes.append(Cause("FieldValueRequired", "Required value", f"{path}.{key}"))
+    elif isinstance(value, list):
+        items = schema.get("items")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            causes.append(
+                Cause(
+                    "FieldValueTooMany",
+                    f"Too many: {len(value)}: must have at most {schema['maxItems']} items",
+                    path,
+                )
+            )
+        if "minItems" in schema and len(value) < schema["minItems"]:
+            causes.append(
+                Cause(
+                    "FieldValueInvalid",
+                    f"Invalid value: {len(value)}: {path} in body should have at least {schema['minItems']} items",
+                    path,
+                )
+            )
+        if isinstance(items, dict):
+            for index, item in enumerate(value):
+                _check(item, items, f"{path}[{index}]", causes)
+
+
+def _check_scalar(value: Any, schema: dict[str, Any], path: str, causes: list[Cause]) -> None:
+    if "enum" in schema and value not in schema["enum"]:
+        allowed = ", ".join(_quote(v) for v in schema["enum"])
+        causes.append(
+            Cause(
+                "FieldValueNotSupported",
+                f"Unsupported value: {_quote(value)}: supported values: {allowed}",
+                path,
+            )
+        )
+    if isinstance(value, str):
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            causes.append(
+                Cause(
+                    "FieldValueTooLong",
+                    f"Too long: may not be more than {schema['maxLength']} bytes",
+                    path,
+                )
+            )
+        if "minLength" in schema and len(value) < schema["minLength"]:
+            causes.append(
+                Cause(
+                    "FieldValueInvalid",
+                    f"Invalid value: {_quote(value)}: {path} in body should be at least {schema['minLength']} chars long",
+                    path,
+                )
+            )
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            causes.append(
+                Cause(
+                    "FieldValueInvalid",
+                    f"Invalid value: {_quote(value)}: {path} in body should match '{schema['pattern']}'",
+                    path,
+                )
+            )
+        if schema.get("format") == "date-time" and not _is_datetime(value):
+            causes.append(
+                Cause(
+                    "FieldValueInvalid",
+                    f"Invalid value: {_quote(value)}: {path} in body must be of type date-time: {_quote(value)}",
+                    path,
+                )
+            )
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            causes.append(
+                Cause(
+                    "FieldValueInvalid",
+                    f"Invalid value: {value}: {path} in body should be greater than or equal to {schema['minimum']}",
+                    path,
+                )
+            )
+        if "maximum" in schema and value > schema["maximum"]:
+            causes.append(
+                Cause(
+                    "FieldValueInvalid",
+                    f"Invalid value: {value}: {path} in body should be less than or equal to {schema['maximum']}",
+                    path,
+                )
+            )
+
+
+def _is_datetime(value: str) -> bool:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def apply_defaults(obj: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Fill schema `default`s for absent fields, in place, as the server does on every write."""
+    props = schema.get("properties", {})
+    for key, sub in props.items():
+        if key == "metadata":
+            continue
+        if key not in obj and "default" in sub:
+            obj[key] = copy.deepcopy(sub["default"])
+        if isinstance(obj.get(key), dict):
+            apply_defaults(obj[key], sub)
+        elif isinstance(obj.get(key), list) and isinstance(sub.get("items"), dict):
+            for item in obj[key]:
+                if isinstance(item, dict):
+                    apply_defaults(item, sub["items"])
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in obj.items():
+            if key not in props and isinstance(value, dict):
+                apply_defaults(value, extra)
+
+
+def prune_unknown(obj: dict[str, Any], schema: dict[str, Any], path: str = "") -> list[str]:
+    """Drop fields the schema does not declare, in place; returns their paths."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    props = schema.get("properties")
+    extra = schema.get("additionalProperties")
+    pruned: list[str] = []
+    for key in list(obj):
+        where = f"{path}.{key}" if path else key
+        if props is not None and key in props:
+            sub = props[key]
+        elif isinstance(extra, dict) or extra is True:
+            sub = extra if isinstance(extra, dict) else {}
+        elif props is None and not path:
+            continue
+        else:
+            del obj[key]
+            pruned.append(where)
+            continue
+        if key == "metadata" and not path:
+            continue
+        value = obj[key]
+        if isinstance(value, dict):
+            pruned += prune_unknown(value, sub, where)
+        elif isinstance(value, list) and isinstance(sub.get("items"), dict):
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    pruned += prune_unknown(item, sub["items"], f"{where}[{index}]")
+    return pruned
