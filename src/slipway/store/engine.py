@@ -91,6 +91,14 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         finally:
             cursor.close()
 
+    @sa.event.listens_for(engine, "savepoint")
+    def _outer_transaction(connection: sa.Connection, _name: str | None) -> None:
+        # pysqlite starts a transaction only before a write, so a SAVEPOINT issued first would
+        # itself open the transaction, and releasing it would COMMIT the caller's unit of work.
+        # Open the real transaction first; IMMEDIATE because a savepoint here precedes a write.
+        if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
     return engine
 
 
