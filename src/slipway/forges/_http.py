@@ -7,7 +7,7 @@ errors, status codes or retries themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -84,15 +84,14 @@ class JsonApi:
         scope: str | None = None,
         not_found: SlipwayError | None = None,
         conflict: Callable[[httpx.Response], SlipwayError | None] | None = None,
-        retry_not_found: bool = False,
-        missing_ok: bool = False,
+        absent: Collection[int] = (),
+        retry_404_if: Callable[[httpx.Response], bool] | None = None,
     ) -> httpx.Response | None:
-        """One API call with retries. Returns None for a 404 when `missing_ok`.
+        """One API call with retries; None when the answer's status is in `absent`.
 
-        `retry_not_found` retries a 404 briefly (the "just created, not visible yet" race)
-        before it becomes `not_found`.
+        A 404 for which `retry_404_if` holds is retried briefly first: that is the forge not
+        showing a repository it just created yet.
         """
-
         gone = not_found or self.site.not_found(f"could not {action}: not found")
 
         async def once() -> httpx.Response | None:
@@ -104,14 +103,15 @@ class JsonApi:
                     params=params,
                     headers={"Authorization": f"{self._auth_scheme} {self._secret()}"},
                 )
+            status = response.status_code
             if response.is_success:
                 return response
-            if response.status_code == 404 and retry_not_found:
+            if status == 404 and retry_404_if is not None and retry_404_if(response):
                 raise Retryable(gone)
-            if response.status_code == 404 and missing_ok:
+            if status in absent:
                 return None
-            error = classify(
-                response.status_code,
+            raise classify(
+                status,
                 response.headers,
                 site=self.site,
                 action=action,
@@ -119,13 +119,12 @@ class JsonApi:
                 not_found=gone,
                 conflict=conflict(response) if conflict else None,
             )
-            raise error
 
-        policy = brief(self.policy) if retry_not_found else self.policy
+        policy = brief(self.policy) if retry_404_if is not None else self.policy
         try:
             return await retry_async(once, policy=policy)
         except SlipwayError as exc:
-            if exc is gone and missing_ok:
+            if exc is gone and 404 in absent:
                 return None
             raise
 

@@ -71,3 +71,14 @@ def _build(node: dict[str, object]) -> Tree:
             assert isinstance(value, bytes)
             tree.add(name.encode(), FILE_MODE, Blob.from_string(value).id)
     return tree
+
+
+def plan_changes(
+    existing: Mapping[str, str], files: Mapping[str, bytes]
+) -> tuple[list[str], list[str], list[str]]:
+    """(create, update, delete) paths that turn a tree (path -> blob id) into exactly `files`;
+    unchanged files are left out."""
+    create = sorted(p for p in files if p not in existing)
+    update = sorted(p for p in files if p in existing and existing[p] != blob_sha(files[p]))
+    delete = sorted(p for p in existing if p not in files)
+    return create, update, delete

@@ -16,7 +16,11 @@ _WRITE_SCOPES = ("write:repository", "all")
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
-    return {"errors": None, "message": message or "not found", "url": "https://gitea.sandbox/api/swagger"}
+    return {
+        "errors": None,
+        "message": message or "not found",
+        "url": "https://gitea.sandbox/api/swagger",
+    }
 
 
 def _error(status: int, message: str) -> ApiError:
@@ -33,8 +37,9 @@ def create_gitea_router() -> Router:
         if ctx.token is None:
             raise _error(401, "token is required")
         if write and not set(_WRITE_SCOPES) & set(ctx.token.scopes):
-            raise _error(403, "token does not have at least one of required scope(s): "
-                         "[write:repository]")
+            raise _error(
+                403, "token does not have at least one of required scope(s): [write:repository]"
+            )
         return ctx.token
 
     def user_json(ctx: Ctx, account: Account) -> dict[str, Any]:
@@ -104,9 +109,16 @@ def create_gitea_router() -> Router:
                 "author": person,
                 "committer": person,
                 "message": info.message,
-                "tree": {"url": f"{api}/trees/{info.tree}", "sha": info.tree, "created": iso(info.time)},
+                "tree": {
+                    "url": f"{api}/trees/{info.tree}",
+                    "sha": info.tree,
+                    "created": iso(info.time),
+                },
             },
-            "parents": [{"url": f"{api}/commits/{p}", "sha": p, "created": iso(info.time)} for p in info.parents],
+            "parents": [
+                {"url": f"{api}/commits/{p}", "sha": p, "created": iso(info.time)}
+                for p in info.parents
+            ],
         }
 
     @router.route("GET", "/user")
@@ -123,9 +135,18 @@ def create_gitea_router() -> Router:
         if org is None or not org.is_org:
             raise NOT_FOUND
         return json_response(
-            {"id": org.id, "name": org.login, "username": org.login, "full_name": org.login,
-             "avatar_url": "", "description": "", "website": "", "location": "",
-             "visibility": "public", "repo_admin_change_team_access": False}
+            {
+                "id": org.id,
+                "name": org.login,
+                "username": org.login,
+                "full_name": org.login,
+                "avatar_url": "",
+                "description": "",
+                "website": "",
+                "location": "",
+                "visibility": "public",
+                "repo_admin_change_team_access": False,
+            }
         )
 
     async def create_repo(ctx: Ctx, owner: str) -> Response:
@@ -147,8 +168,14 @@ def create_gitea_router() -> Router:
         except ValueError:
             raise _error(422, "[Name]: invalid repository name") from None
         if body.get("auto_init"):
-            commit_files(repo, branch=repo.default_branch, changes={"README.md": f"# {name}\n".encode()},
-                         message="Initial commit", author=token.login, base=None)
+            commit_files(
+                repo,
+                branch=repo.default_branch,
+                changes={"README.md": f"# {name}\n".encode()},
+                message="Initial commit",
+                author=token.login,
+                base=None,
+            )
         return json_response(repo_json(ctx, repo), 201)
 
     @router.route("POST", "/user/repos")
@@ -206,7 +233,11 @@ def create_gitea_router() -> Router:
         info = git.read_commit(repo.path, sha) if sha else None
         if info is None:
             raise _error(404, f"branch does not exist [name: {branch}]")
-        person = {"name": info.author_name, "email": info.author_email, "username": info.author_name}
+        person = {
+            "name": info.author_name,
+            "email": info.author_email,
+            "username": info.author_name,
+        }
         return json_response(
             {
                 "name": branch,
@@ -250,8 +281,14 @@ def create_gitea_router() -> Router:
                 "sha": sha,
                 "url": f"{api}/trees/{sha}",
                 "tree": [
-                    {"path": p, "mode": f"{m:06o}", "type": "blob", "size": 0, "sha": s,
-                     "url": f"{api}/blobs/{s}"}
+                    {
+                        "path": p,
+                        "mode": f"{m:06o}",
+                        "type": "blob",
+                        "size": 0,
+                        "sha": s,
+                        "url": f"{api}/blobs/{s}",
+                    }
                     for p, (m, s) in chunk
                 ],
                 "truncated": page * per_page < len(files),
@@ -282,14 +319,19 @@ def create_gitea_router() -> Router:
                 raise _error(422, "[Files]: invalid")
             op, path = item.get("operation"), str(item.get("path") or "").strip("/")
             if op in ("create", "update", "upload"):
-                data = decode_base64(str(item.get("content") or ""), error=_error(422, "invalid base64"))
+                data = decode_base64(
+                    str(item.get("content") or ""), error=_error(422, "invalid base64")
+                )
             if op == "create":
                 if path in existing:
                     raise _error(422, f"repository file already exists [path: {path}]")
                 changes[path] = data
             elif op in ("update", "upload"):
                 if op == "update" and path in existing and item.get("sha") != existing[path][1]:
-                    raise _error(409, f"sha does not match [given: {item.get('sha')}, expected: {existing[path][1]}]")
+                    raise _error(
+                        409,
+                        f"sha does not match [given: {item.get('sha')}, expected: {existing[path][1]}]",
+                    )
                 changes[path] = data
             elif op == "delete":
                 if path not in existing:
@@ -297,8 +339,14 @@ def create_gitea_router() -> Router:
                 changes[path] = None
             else:
                 raise _error(422, "[Files.Operation]: must be one of create, update, delete")
-        sha = commit_files(repo, branch=target, changes=changes, message=str(message),
-                           author=token.login, base=head)
+        sha = commit_files(
+            repo,
+            branch=target,
+            changes=changes,
+            message=str(message),
+            author=token.login,
+            base=head,
+        )
         info = git.read_commit(repo.path, sha)
         assert info is not None
         commit = commit_json(ctx, repo, info)
@@ -315,8 +363,13 @@ def create_gitea_router() -> Router:
                 "message": info.message,
                 "tree": commit["commit"]["tree"],
             },
-            "verification": {"verified": False, "reason": "gpg.error.not_signed_commit",
-                             "signature": "", "signer": None, "payload": ""},
+            "verification": {
+                "verified": False,
+                "reason": "gpg.error.not_signed_commit",
+                "signature": "",
+                "signer": None,
+                "payload": "",
+            },
         }
         return json_response(response, 201)
 

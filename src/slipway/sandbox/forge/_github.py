@@ -302,7 +302,9 @@ def create_github_router() -> Router:
                 422,
                 {
                     "message": "Repository creation failed.",
-                    "errors": [{"resource": "Repository", "code": "missing_field", "field": "name"}],
+                    "errors": [
+                        {"resource": "Repository", "code": "missing_field", "field": "name"}
+                    ],
                     "documentation_url": DOCS,
                     "status": "422",
                 },
@@ -419,7 +421,7 @@ def create_github_router() -> Router:
         writable(ctx, repo, _error(403, "Must have admin rights to Repository."))
         body = await ctx.json()
         if not isinstance(body.get("message"), str) or not isinstance(body.get("content"), str):
-            raise _error(422, "Invalid request.\n\n\"message\", \"content\" weren't supplied.")
+            raise _error(422, 'Invalid request.\n\n"message", "content" weren\'t supplied.')
         data = decode_base64(body["content"], error=_error(422, "content is not valid Base64"))
         branch = str(body.get("branch") or repo.default_branch)
         head = git.get_ref(repo.path, f"refs/heads/{branch}")
@@ -428,7 +430,7 @@ def create_github_router() -> Router:
             info = git.read_commit(repo.path, head)
             existing = git.flatten_tree(repo.path, info.tree) if info else {}
             if path in existing and body.get("sha") != existing[path][1]:
-                raise _error(422, "Invalid request.\n\n\"sha\" wasn't supplied.")
+                raise _error(422, 'Invalid request.\n\n"sha" wasn\'t supplied.')
         sha = commit_files(
             repo,
             branch=branch,
@@ -463,7 +465,7 @@ def create_github_router() -> Router:
         body = await ctx.json()
         content = body.get("content")
         if not isinstance(content, str):
-            raise _error(422, "Invalid request.\n\n\"content\" wasn't supplied.")
+            raise _error(422, 'Invalid request.\n\n"content" wasn\'t supplied.')
         encoding = body.get("encoding", "utf-8")
         if encoding == "base64":
             data = decode_base64(content, error=_error(422, "content is not valid Base64"))
@@ -502,7 +504,7 @@ def create_github_router() -> Router:
         body = await ctx.json()
         items = body.get("tree")
         if not isinstance(items, list):
-            raise _error(422, "Invalid request.\n\n\"tree\" wasn't supplied.")
+            raise _error(422, 'Invalid request.\n\n"tree" wasn\'t supplied.')
         entries: git.Entries = {}
         base = body.get("base_tree")
         if base:
@@ -512,10 +514,10 @@ def create_github_router() -> Router:
         inline: dict[str, bytes] = {}
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("path"), str):
-                raise _error(422, "Invalid request.\n\n\"path\" wasn't supplied.")
+                raise _error(422, 'Invalid request.\n\n"path" wasn\'t supplied.')
             path, mode = item["path"].strip("/"), str(item.get("mode", ""))
             if mode not in ("100644", "100755", "040000", "160000", "120000"):
-                raise _error(422, "Invalid request.\n\n\"mode\" is not a valid tree mode.")
+                raise _error(422, 'Invalid request.\n\n"mode" is not a valid tree mode.')
             if "content" in item and item["content"] is not None:
                 inline[path] = str(item["content"]).encode()
                 continue
@@ -578,7 +580,7 @@ def create_github_router() -> Router:
         body = await ctx.json()
         tree, parents = body.get("tree"), body.get("parents", [])
         if not isinstance(body.get("message"), str) or not isinstance(tree, str):
-            raise _error(422, "Invalid request.\n\n\"message\", \"tree\" weren't supplied.")
+            raise _error(422, 'Invalid request.\n\n"message", "tree" weren\'t supplied.')
         if git.object_type(repo.path, tree) != "tree":
             raise _error(422, "Tree SHA does not exist")
         if not isinstance(parents, list) or any(

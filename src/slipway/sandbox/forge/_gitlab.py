@@ -180,7 +180,9 @@ def create_gitlab_router() -> Router:
         body = await ctx.json()
         name = body.get("path") or body.get("name")
         if not isinstance(name, str) or not name:
-            raise ApiError(400, {"error": "name, path are missing, at least one parameter must be provided"})
+            raise ApiError(
+                400, {"error": "name, path are missing, at least one parameter must be provided"}
+            )
         owner = ctx.state.account(token.login)
         if body.get("namespace_id") is not None:
             owner = ctx.state.account_by_id(int(body["namespace_id"]))
@@ -198,7 +200,12 @@ def create_gitlab_router() -> Router:
         except ValueError:
             raise ApiError(
                 400,
-                {"message": {"name": ["has already been taken"], "path": ["has already been taken"]}},
+                {
+                    "message": {
+                        "name": ["has already been taken"],
+                        "path": ["has already been taken"],
+                    }
+                },
             ) from None
         repo.topics = [str(t) for t in body.get("topics") or []]
         if body.get("initialize_with_readme"):

@@ -91,7 +91,7 @@ def delete_ref(path: Path, ref: str) -> bool:
 
 
 def object_type(path: Path, sha: str) -> str | None:
-    """"blob", "tree", "commit", "tag", or None when the object is not there."""
+    """ "blob", "tree", "commit", "tag", or None when the object is not there."""
     repo = _open(path)
     try:
         if len(sha) != 40 or sha.encode() not in repo.object_store:

@@ -1,0 +1,275 @@
+"""GitLab (gitlab.com or self-managed) through its REST API /api/v4, with httpx.
+
+Why httpx and not python-gitlab: python-gitlab is synchronous (it would need a thread per
+call), runs its own sleep-and-retry loop on 429, and drops the response headers from its
+exceptions, so `Retry-After` / `RateLimit-Reset` could not reach `slipway.retry`. The five
+endpoints used here are stable and small. A push is one "create a commit with multiple files
+and actions" call: text inline, binary base64-encoded.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr
+
+from slipway.domain.errors import Conflict, SlipwayError
+from slipway.domain.model import ForgeKind
+from slipway.forges._errors import Site
+from slipway.forges._http import JsonApi
+from slipway.forges._marker import (
+    TOPIC,
+    CommitMark,
+    commit_mark,
+    commit_message,
+    mark_description,
+    project_from_description,
+)
+from slipway.forges._tree import check_paths, is_text, plan_changes, tree_sha
+from slipway.forges.base import Account, Commit, GitCredentials, Repository, TokenKind
+from slipway.retry import DEFAULT_POLICY, RetryPolicy
+
+DEFAULT_URL = "https://gitlab.com"
+DEFAULT_BRANCH = "main"
+REQUIRED_SCOPES = ("api",)
+_PAGE = 100
+
+
+def _pid(repo: Repository) -> str:
+    return repo.id or quote(repo.full_name, safe="")
+
+
+class GitLabForge:
+    """`Forge` for a GitLab instance; `base_url` is the instance (`https://gitlab.com`)."""
+
+    kind = ForgeKind.GITLAB
+
+    def __init__(
+        self,
+        *,
+        base_url: str = DEFAULT_URL,
+        token: SecretStr,
+        step: str | None = None,
+        retry_policy: RetryPolicy = DEFAULT_POLICY,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/").removesuffix("/api/v4")
+        self._site = Site(ForgeKind.GITLAB, self.base_url, step)
+        self._token = token
+        self._api = JsonApi(
+            site=self._site,
+            api_url=f"{self.base_url}/api/v4",
+            token=token,
+            policy=retry_policy,
+            transport=transport,
+        )
+        self._login: str | None = None
+
+    def __repr__(self) -> str:
+        return f"GitLabForge(base_url={self.base_url!r})"
+
+    async def validate_token(self) -> Account:
+        user = await self._api.call("GET", "user", action="read the token's account")
+        assert user is not None
+        self._login = str(user.json()["username"])
+        # Only a personal/project/group access token can describe itself; an OAuth token can't.
+        own = await self._api.call(
+            "GET",
+            "personal_access_tokens/self",
+            action="read the token's scopes",
+            absent=(401, 403, 404),
+        )
+        if own is None:
+            return Account(ForgeKind.GITLAB, self._login, TokenKind.OAUTH, None)
+        scopes = tuple(str(s) for s in own.json().get("scopes", []))
+        missing = tuple(s for s in REQUIRED_SCOPES if s not in scopes)
+        return Account(ForgeKind.GITLAB, self._login, TokenKind.PERSONAL, scopes, missing)
+
+    async def _own_login(self) -> str:
+        if self._login is None:
+            user = await self._api.call("GET", "user", action="read the token's account")
+            assert user is not None
+            self._login = str(user.json()["username"])
+        return self._login
+
+    def _repository(self, data: Mapping[str, Any]) -> Repository:
+        namespace = data.get("namespace") or {}
+        description = data.get("description") or ""
+        return Repository(
+            provider=ForgeKind.GITLAB,
+            owner=str(namespace.get("full_path") or data["path_with_namespace"].rsplit("/", 1)[0]),
+            name=str(data["path"]),
+            clone_url=str(data["http_url_to_repo"]),
+            web_url=str(data["web_url"]),
+            default_branch=str(data.get("default_branch") or DEFAULT_BRANCH),
+            private=data.get("visibility") != "public",
+            description=description,
+            project=project_from_description(description),
+            topics=tuple(data.get("topics") or ()),
+            id=str(data["id"]),
+        )
+
+    async def find_repository(self, *, owner: str | None, name: str) -> Repository | None:
+        owner = owner or await self._own_login()
+        response = await self._api.call(
+            "GET",
+            f"projects/{quote(f'{owner}/{name}', safe='')}",
+            action=f"read the project {owner}/{name}",
+            absent=(404,),
+        )
+        return None if response is None else self._repository(response.json())
+
+    async def ensure_repository(
+        self, *, owner: str | None, name: str, project: str, private: bool, description: str
+    ) -> Repository:
+        login = await self._own_login()
+        owner = owner or login
+        existing = await self.find_repository(owner=owner, name=name)
+        if existing is not None:
+            return self._reuse(existing, project)
+        body: dict[str, Any] = {
+            "name": name,
+            "path": name,
+            "description": mark_description(description, project),
+            "visibility": "private" if private else "public",
+            "topics": [TOPIC],
+            "initialize_with_readme": False,
+        }
+        if owner.lower() != login.lower():
+            body["namespace_id"] = await self._namespace_id(owner)
+        taken = _Sentinel()
+        try:
+            created = await self._api.call(
+                "POST",
+                "projects",
+                json=body,
+                action=f"create the project {owner}/{name}",
+                scope="api",
+                conflict=lambda r: taken if "taken" in r.text else None,
+            )
+        except SlipwayError as exc:
+            if exc is not taken:
+                raise
+            again = await self.find_repository(owner=owner, name=name)
+            if again is None:
+                raise self._site.error(
+                    f"GitLab says {owner}/{name} is taken but does not show it to this token",
+                    hint="check the token's access to that namespace, or choose another name",
+                ) from None
+            return self._reuse(again, project)
+        assert created is not None
+        return self._repository(created.json())
+
+    async def _namespace_id(self, owner: str) -> int:
+        response = await self._api.call(
+            "GET",
+            f"namespaces/{quote(owner, safe='')}",
+            action=f"find the group {owner}",
+            not_found=self._site.not_found(
+                f"group {owner} not found on GitLab at {self.base_url}",
+                hint="check the group path, and that the token's account may create projects in it",
+            ),
+        )
+        assert response is not None
+        return int(response.json()["id"])
+
+    def _reuse(self, repo: Repository, project: str) -> Repository:
+        if repo.project == project:
+            return repo
+        whose = f"project {repo.project}" if repo.project else "no Slipway project"
+        raise Conflict(
+            f"the repository {repo.full_name} already exists on GitLab and belongs to {whose}",
+            step=self._site.step,
+            system="GitLab",
+            hint="choose another repository name or owner; Slipway leaves that repository as is",
+        )
+
+    async def push_files(
+        self, repo: Repository, files: Mapping[str, bytes], *, message: str, project: str
+    ) -> Commit:
+        check_paths(files)
+        expected = tree_sha(files)
+        pid, branch = _pid(repo), repo.default_branch
+        head = await self._api.call(
+            "GET",
+            f"projects/{pid}/repository/commits/{quote(branch, safe='')}",
+            action=f"read the branch {branch} of {repo.full_name}",
+            absent=(404,),
+            retry_404_if=lambda r: "Project" in r.text,  # not visible yet, vs. no commit yet
+        )
+        existing: dict[str, str] = {}
+        if head is not None:
+            data = head.json()
+            mark = commit_mark(data.get("message"))
+            if not data.get("parent_ids") and mark == CommitMark(project, expected):
+                return Commit(sha=str(data["id"]), tree_sha=expected)
+            existing = await self._files(pid, branch, repo)
+        create, update, delete = plan_changes(existing, files)
+        actions = [_action("create", p, files[p]) for p in create]
+        actions += [_action("update", p, files[p]) for p in update]
+        actions += [{"action": "delete", "file_path": p} for p in delete]
+        if not actions:  # someone else's commit with our exact tree: leave it be
+            return Commit(sha=str(head.json()["id"]) if head else "", tree_sha=expected)
+        created = await self._api.call(
+            "POST",
+            f"projects/{pid}/repository/commits",
+            json={
+                "branch": branch,
+                "commit_message": commit_message(message, project=project, tree_sha=expected),
+                "actions": actions,
+            },
+            action=f"commit the files to {repo.full_name}",
+            scope="api",
+        )
+        assert created is not None
+        return Commit(sha=str(created.json()["id"]), tree_sha=expected)
+
+    async def _files(self, pid: str, branch: str, repo: Repository) -> dict[str, str]:
+        """Every file on the branch (path -> blob id), page by page."""
+        found: dict[str, str] = {}
+        page = 1
+        while True:
+            response = await self._api.call(
+                "GET",
+                f"projects/{pid}/repository/tree",
+                params={"ref": branch, "recursive": "true", "per_page": _PAGE, "page": page},
+                action=f"list the files of {repo.full_name}",
+            )
+            assert response is not None
+            found.update({i["path"]: i["id"] for i in response.json() if i["type"] == "blob"})
+            following = response.headers.get("x-next-page", "")
+            if not following:
+                return found
+            page = int(following)
+
+    async def delete_repository(self, repo: Repository) -> None:
+        await self._api.call(
+            "DELETE",
+            f"projects/{_pid(repo)}",
+            action=f"delete the project {repo.full_name}",
+            scope="api",
+            absent=(404,),
+        )
+
+    def git_credentials(self) -> GitCredentials:
+        """`oauth2` works for OAuth tokens and PATs alike over git-over-HTTPS."""
+        return GitCredentials(username="oauth2", password=self._token)
+
+    async def aclose(self) -> None:
+        await self._api.aclose()
+
+
+def _action(kind: str, path: str, data: bytes) -> dict[str, str]:
+    if is_text(data):
+        return {"action": kind, "file_path": path, "content": data.decode(), "encoding": "text"}
+    encoded = base64.b64encode(data).decode()
+    return {"action": kind, "file_path": path, "content": encoded, "encoding": "base64"}
+
+
+class _Sentinel(Conflict):
+    def __init__(self) -> None:
+        super().__init__("handled inside the GitLab adapter", system="GitLab")
