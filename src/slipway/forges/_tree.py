@@ -43,7 +43,7 @@ def blob_sha(data: bytes) -> str:
 
 def tree_sha(files: Mapping[str, bytes]) -> str:
     """git's id of the tree holding exactly `files` (every file mode 100644)."""
-    return _build(_nest(files)).id.decode("ascii")  # type: ignore[no-any-return]
+    return _build(_nest(files)).id.decode("ascii")
 
 
 def _nest(files: Mapping[str, bytes]) -> dict[str, object]:

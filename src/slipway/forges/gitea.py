@@ -69,7 +69,9 @@ class GiteaForge:
     async def validate_token(self) -> Account:
         """Gitea does not tell a token its own scopes, so `scopes` is None; a missing scope
         shows up as a 403 naming it on the first write."""
-        return Account(ForgeKind.GITEA, await self._own_login(refresh=True), TokenKind.PERSONAL, None)
+        return Account(
+            ForgeKind.GITEA, await self._own_login(refresh=True), TokenKind.PERSONAL, None
+        )
 
     async def _own_login(self, *, refresh: bool = False) -> str:
         if self._login is None or refresh:
@@ -232,7 +234,9 @@ class GiteaForge:
             )
             assert response is not None
             data = response.json()
-            found.update({e["path"]: e["sha"] for e in data.get("tree") or [] if e["type"] == "blob"})
+            found.update(
+                {e["path"]: e["sha"] for e in data.get("tree") or [] if e["type"] == "blob"}
+            )
             if not data.get("truncated"):
                 return found
             page += 1

@@ -14,7 +14,7 @@ import base64
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pydantic
@@ -36,6 +36,11 @@ from slipway.forges._marker import (
 from slipway.forges._tree import check_paths, is_text, tree_sha
 from slipway.forges.base import Account, Commit, GitCredentials, Repository, TokenKind
 from slipway.retry import DEFAULT_POLICY, Retryable, RetryPolicy, retry_async
+
+if TYPE_CHECKING:
+    from githubkit_schemas.latest.types import (
+        ReposOwnerRepoGitTreesPostBodyPropTreeItemsType as TreeItem,
+    )
 
 T = TypeVar("T")
 DEFAULT_API_URL = "https://api.github.com"
@@ -219,7 +224,6 @@ class GitHubForge:
         await self._call(
             f"set the topics of {owner}/{name}",
             lambda: self._gh.rest.repos.async_replace_all_topics(owner, name, names=[TOPIC]),
-            policy=brief(self._policy),
             not_found=_Sentinel(),
             retry_not_found=True,
         )
@@ -307,7 +311,6 @@ class GitHubForge:
         tree = await self._call(
             f"write the file tree of {repo.full_name}",
             lambda: git.async_create_tree(owner, name, tree=entries),
-            policy=brief(self._policy),
         )
         tree_id = tree.parsed_data.sha
         text = commit_message(message, project=project, tree_sha=tree_id)
@@ -367,28 +370,28 @@ class GitHubForge:
             ),
         )
 
-    async def _tree_entries(
-        self, repo: Repository, files: Mapping[str, bytes]
-    ) -> list[dict[str, str]]:
-        entries: list[dict[str, str]] = []
+    async def _tree_entries(self, repo: Repository, files: Mapping[str, bytes]) -> list[TreeItem]:
+        """Text inline (no extra call however many files); each binary file as a blob first."""
+        entries: list[TreeItem] = []
         for path, data in sorted(files.items()):
             if is_text(data):
                 entries.append(
                     {"path": path, "mode": "100644", "type": "blob", "content": data.decode()}
                 )
-                continue
-            encoded = base64.b64encode(data).decode()
-            blob = await self._call(
-                f"upload {path} to {repo.full_name}",
-                lambda encoded=encoded: self._gh.rest.git.async_create_blob(
-                    repo.owner, repo.name, content=encoded, encoding="base64"
-                ),
-                policy=brief(self._policy),
-            )
-            entries.append(
-                {"path": path, "mode": "100644", "type": "blob", "sha": blob.parsed_data.sha}
-            )
+            else:
+                sha = await self._upload_blob(repo, path, data)
+                entries.append({"path": path, "mode": "100644", "type": "blob", "sha": sha})
         return entries
+
+    async def _upload_blob(self, repo: Repository, path: str, data: bytes) -> str:
+        encoded = base64.b64encode(data).decode()
+        blob = await self._call(
+            f"upload {path} to {repo.full_name}",
+            lambda: self._gh.rest.git.async_create_blob(
+                repo.owner, repo.name, content=encoded, encoding="base64"
+            ),
+        )
+        return blob.parsed_data.sha
 
     # --- credentials --------------------------------------------------------------------
     def git_credentials(self) -> GitCredentials:

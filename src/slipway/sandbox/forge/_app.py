@@ -24,7 +24,7 @@ from slipway.sandbox.forge._state import Fault, ForgeState, RecordedRequest
 CONTROL_PREFIX = "/_sandbox"
 _DEFAULT_FAULT_MESSAGES = {
     429: "API rate limit exceeded",
-    403: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+    403: "You have exceeded a secondary rate limit. Please wait a few minutes, then try again.",
     404: "Not Found",
 }
 

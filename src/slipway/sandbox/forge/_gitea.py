@@ -330,7 +330,8 @@ def create_gitea_router() -> Router:
                 if op == "update" and path in existing and item.get("sha") != existing[path][1]:
                     raise _error(
                         409,
-                        f"sha does not match [given: {item.get('sha')}, expected: {existing[path][1]}]",
+                        f"sha does not match [given: {item.get('sha')}, "
+                        f"expected: {existing[path][1]}]",
                     )
                 changes[path] = data
             elif op == "delete":

@@ -533,9 +533,7 @@ def create_github_router() -> Router:
                 entries[path] = (int(mode, 8), str(sha))
             else:
                 raise _error(422, f"tree.sha {sha} is not a valid blob")
-        for (path, data), sha in zip(
-            inline.items(), git.add_blobs(repo.path, list(inline.values())), strict=True
-        ):
+        for path, sha in zip(inline, git.add_blobs(repo.path, list(inline.values())), strict=True):
             entries[path] = (git.FILE_MODE, sha)
         try:
             tree = git.write_tree(repo.path, entries)

@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dulwich.objects import Blob, Commit, ShaFile, Tree
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
+from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 FILE_MODE = 0o100644
@@ -37,12 +38,20 @@ def remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _ref(name: str) -> Ref:
+    return Ref(name.encode())
+
+
+def _oid(sha: str) -> ObjectID:
+    return ObjectID(sha.encode())
+
+
 def _open(path: Path) -> Repo:
     return Repo(str(path))
 
 
 def _sha(obj: ShaFile) -> str:
-    return obj.id.decode("ascii")  # type: ignore[no-any-return]
+    return obj.id.decode("ascii")
 
 
 def is_empty(path: Path) -> bool:
@@ -56,7 +65,7 @@ def is_empty(path: Path) -> bool:
 def get_ref(path: Path, ref: str) -> str | None:
     repo = _open(path)
     try:
-        name = ref.encode()
+        name = _ref(ref)
         return repo.refs[name].decode("ascii") if name in repo.refs else None
     finally:
         repo.close()
@@ -77,7 +86,7 @@ def list_refs(path: Path, prefix: str = "refs/") -> dict[str, str]:
 def set_ref(path: Path, ref: str, sha: str) -> None:
     repo = _open(path)
     try:
-        repo.refs[ref.encode()] = sha.encode()
+        repo.refs[_ref(ref)] = _oid(sha)
     finally:
         repo.close()
 
@@ -85,7 +94,7 @@ def set_ref(path: Path, ref: str, sha: str) -> None:
 def delete_ref(path: Path, ref: str) -> bool:
     repo = _open(path)
     try:
-        return bool(repo.refs.remove_if_equals(ref.encode(), None))
+        return bool(repo.refs.remove_if_equals(_ref(ref), None))
     finally:
         repo.close()
 
@@ -94,9 +103,9 @@ def object_type(path: Path, sha: str) -> str | None:
     """ "blob", "tree", "commit", "tag", or None when the object is not there."""
     repo = _open(path)
     try:
-        if len(sha) != 40 or sha.encode() not in repo.object_store:
+        if len(sha) != 40 or _oid(sha) not in repo.object_store:
             return None
-        return str(repo.object_store[sha.encode()].type_name.decode())
+        return str(repo.object_store[_oid(sha)].type_name.decode())
     finally:
         repo.close()
 
@@ -114,7 +123,9 @@ def add_blobs(path: Path, blobs: list[bytes]) -> list[str]:
 def read_blob(path: Path, sha: str) -> bytes | None:
     repo = _open(path)
     try:
-        obj = repo.object_store[sha.encode()] if sha.encode() in repo.object_store else None
+        if len(sha) != 40 or _oid(sha) not in repo.object_store:
+            return None
+        obj = repo.object_store[_oid(sha)]
         return obj.data if isinstance(obj, Blob) else None
     finally:
         repo.close()
@@ -126,7 +137,7 @@ def flatten_tree(path: Path, tree_sha: str) -> Entries:
     try:
         found: Entries = {}
 
-        def walk(sha: bytes, prefix: str) -> None:
+        def walk(sha: ObjectID, prefix: str) -> None:
             tree = repo.object_store[sha]
             assert isinstance(tree, Tree)
             for item in tree.items():
@@ -136,7 +147,7 @@ def flatten_tree(path: Path, tree_sha: str) -> Entries:
                 else:
                     found[name] = (item.mode, item.sha.decode("ascii"))
 
-        walk(tree_sha.encode(), "")
+        walk(_oid(tree_sha), "")
         return found
     finally:
         repo.close()
@@ -163,7 +174,7 @@ def write_tree(path: Path, entries: Entries) -> str:
                 tree.add(name.encode(), TREE_MODE, build(value).id)
             else:
                 assert isinstance(value, tuple)
-                tree.add(name.encode(), value[0], value[1].encode())
+                tree.add(name.encode(), value[0], _oid(value[1]))
         trees.append(tree)
         return tree
 
@@ -186,8 +197,8 @@ def write_commit(
     author_email: str,
 ) -> str:
     commit = Commit()
-    commit.tree = tree.encode()
-    commit.parents = [p.encode() for p in parents]
+    commit.tree = _oid(tree)
+    commit.parents = [_oid(p) for p in parents]
     identity = f"{author_name} <{author_email}>".encode()
     commit.author = commit.committer = identity
     commit.author_time = commit.commit_time = int(time.time())
@@ -204,9 +215,9 @@ def write_commit(
 def read_commit(path: Path, sha: str) -> CommitInfo | None:
     repo = _open(path)
     try:
-        if len(sha) != 40 or sha.encode() not in repo.object_store:
+        if len(sha) != 40 or _oid(sha) not in repo.object_store:
             return None
-        commit = repo.object_store[sha.encode()]
+        commit = repo.object_store[_oid(sha)]
         if not isinstance(commit, Commit):
             return None
         name, _, email = commit.author.decode().partition(" <")
