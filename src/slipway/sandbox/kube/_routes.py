@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from slipway.sandbox.kube import _discovery
+from slipway.sandbox.kube import _discovery, _openapi, _protobuf
 from slipway.sandbox.kube._access import review
 from slipway.sandbox.kube._operations import Operations
 from slipway.sandbox.kube._paths import Target, parse
@@ -100,6 +100,8 @@ class _Handler:
             return _json(_discovery.api_group_list(types))
         parts = [p for p in path.split("/") if p]
         doc: dict[str, Any] | None = None
+        if parts[:2] == ["openapi", "v3"]:
+            return self._openapi(parts[2:], types)
         if len(parts) == 2 and parts[0] == "api":
             doc = _discovery.resource_list(types, "", parts[1])
         elif len(parts) == 2 and parts[0] == "apis":
@@ -121,6 +123,19 @@ class _Handler:
         if rt.namespaced and target.name is not None and target.namespace is None:
             raise path_not_found()
         return await self._resource(request, user, rt, target)
+
+    def _openapi(self, parts: list[str], types: list[ResourceType]) -> Response:
+        if not parts:
+            return _json(_openapi.index(types))
+        if parts[0] == "api" and len(parts) == 2:
+            doc = _openapi.group_version_document(types, "", parts[1])
+        elif parts[0] == "apis" and len(parts) == 3:
+            doc = _openapi.group_version_document(types, parts[1], parts[2])
+        else:
+            doc = None
+        if doc is None:
+            raise path_not_found()
+        return _json(doc)
 
     def _authorize(self, user: str, verb: str, rt: ResourceType, target: Target) -> None:
         resource = f"{rt.plural}/{target.subresource}" if target.subresource else rt.plural
@@ -332,6 +347,8 @@ async def _read_body(request: Request) -> Any:
     raw = await request.body()
     if not raw:
         raise bad_request("the request body is empty")
+    if request.headers.get("content-type", "").startswith(_protobuf.MEDIA_TYPE):
+        return _protobuf.decode(raw)
     try:
         return json.loads(raw)
     except ValueError:
