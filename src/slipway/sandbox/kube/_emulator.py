@@ -4,6 +4,7 @@ sandbox (the Flux emulator lists, watches and sets `.status` through it)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 from collections.abc import AsyncIterator, Iterator
@@ -38,7 +39,7 @@ class KubeEmulator:
     def __init__(
         self,
         *,
-        token: str | SecretStr = "sandbox-token",
+        token: str | SecretStr = "sandbox-token",  # noqa: S107 - a sandbox-only default
         user: str = DEFAULT_USER,
         install_flux_crds: bool = True,
         flux_controllers: _fixtures.FluxControllers = "available",
@@ -217,7 +218,9 @@ class KubeEmulator:
                 "type": type,
                 "status": status,
                 "observedGeneration": generation,
-                "lastTransitionTime": now() if moved else previous["lastTransitionTime"],
+                "lastTransitionTime": (
+                    now() if moved or previous is None else previous["lastTransitionTime"]
+                ),
                 "reason": reason,
                 "message": message,
             }
@@ -277,10 +280,8 @@ class KubeEmulator:
         events: asyncio.Queue[WatchEvent | None] = asyncio.Queue()
 
         def deliver(event: WatchEvent | None) -> None:
-            try:
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(events.put_nowait, event)
-            except RuntimeError:
-                pass
 
         sub = self.state.subscribe(rt.key, since, deliver)
         try:

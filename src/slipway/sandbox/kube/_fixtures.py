@@ -132,7 +132,7 @@ def _deployment_status(available: bool, generation: int) -> dict[str, Any]:
 
 
 def set_flux_controllers(ops: Operations, mode: FluxControllers) -> None:
-    """Flux's controller Deployments in flux-system: available, present but unavailable, or absent."""
+    """Flux controllers in flux-system: available, present but unavailable, or absent."""
     if mode == "absent":
         for name in FLUX_CONTROLLERS:
             ops.state.remove(DEPLOYMENTS, FLUX_NAMESPACE, name)

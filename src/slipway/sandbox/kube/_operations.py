@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import threading
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -192,13 +193,13 @@ class Operations:
         rt: ResourceType,
         namespace: str | None,
         name: str,
-        operations: list[Any],
+        operations: Sequence[Any],
         opts: WriteOptions,
         subresource: str = "",
     ) -> dict[str, Any]:
         with self.state.lock:
             old = self.get(rt, namespace, name)
-            new = json_patch(old, operations)
+            new = json_patch(old, [*operations])
             if not isinstance(new, dict):
                 raise update_conflict(rt, name)
             return self.update(rt, namespace, name, new, opts, subresource)

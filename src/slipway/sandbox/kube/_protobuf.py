@@ -143,8 +143,8 @@ def _decode(data: bytes, schema: Schema) -> dict[str, Any]:
         value: Any
         if kind in ("map", "bmap") and isinstance(raw, bytes):
             entry = {n: v for n, v in _fields(raw)}
-            key = bytes(entry.get(1, b"")).decode()  # type: ignore[arg-type]
-            item = bytes(entry.get(2, b""))  # type: ignore[arg-type]
+            key = bytes(entry.get(1, b"")).decode()
+            item = bytes(entry.get(2, b""))
             text = base64.b64encode(item).decode() if kind == "bmap" else item.decode()
             out.setdefault(name, {})[key] = text
             continue

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
@@ -269,10 +269,10 @@ class _Handler:
                 bookmark=rt if initial else None,
             )
             return StreamingResponse(body, media_type="application/json")
-        items, rv = self.ops.list(
+        items, listed_at = self.ops.list(
             rt, ns, labels=q.get("labelSelector"), fields=q.get("fieldSelector")
         )
-        return self._render(request, rt, items, single=False, rv=rv)
+        return self._render(request, rt, items, single=False, rv=listed_at)
 
     def _render(
         self,

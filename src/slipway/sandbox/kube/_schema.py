@@ -73,6 +73,11 @@ def validate_name(name: str, *, label: bool) -> list[Cause]:
     return causes
 
 
+def _bad(reason: str, path: str, value: str, rule: str) -> Cause:
+    """`Invalid value: <value>: <rule>`, the apiserver's FieldValueInvalid wording."""
+    return Cause(reason, f"Invalid value: {value}: {rule}", path)
+
+
 def _is_type(value: Any, kind: str) -> bool:
     if kind in ("integer", "number") and isinstance(value, bool):
         return False
@@ -96,34 +101,20 @@ def validate(obj: dict[str, Any], schema: dict[str, Any]) -> list[Cause]:
 def _check(value: Any, schema: dict[str, Any], path: str, causes: list[Cause]) -> None:
     if value is None:
         if not schema.get("nullable"):
-            causes.append(
-                Cause(
-                    "FieldValueTypeInvalid",
-                    f'Invalid value: "null": {path} in body must be of type {schema.get("type", "object")}: "null"',
-                    path,
-                )
-            )
+            kind = schema.get("type", "object")
+            rule = f'{path} in body must be of type {kind}: "null"'
+            causes.append(_bad("FieldValueTypeInvalid", path, '"null"', rule))
         return
     if schema.get("x-kubernetes-int-or-string"):
         if not (isinstance(value, str) or _is_type(value, "integer")):
-            causes.append(
-                Cause(
-                    "FieldValueTypeInvalid",
-                    f"Invalid value: {_quote(value)}: {path} in body must be of type integer-or-string",
-                    path,
-                )
-            )
+            rule = f"{path} in body must be of type integer-or-string"
+            causes.append(_bad("FieldValueTypeInvalid", path, _quote(value), rule))
         return
     kind = schema.get("type")
     if kind and not _is_type(value, kind):
         actual = _GO_NAMES.get(type(value), "object")
-        causes.append(
-            Cause(
-                "FieldValueTypeInvalid",
-                f'Invalid value: "{actual}": {path} in body must be of type {kind}: {_quote(actual)}',
-                path,
-            )
-        )
+        rule = f"{path} in body must be of type {kind}: {_quote(actual)}"
+        causes.append(_bad("FieldValueTypeInvalid", path, f'"{actual}"', rule))
         return
     _check_scalar(value, schema, path, causes)
     if isinstance(value, dict):
@@ -147,13 +138,8 @@ def _check(value: Any, schema: dict[str, Any], path: str, causes: list[Cause]) -
                 )
             )
         if "minItems" in schema and len(value) < schema["minItems"]:
-            causes.append(
-                Cause(
-                    "FieldValueInvalid",
-                    f"Invalid value: {len(value)}: {path} in body should have at least {schema['minItems']} items",
-                    path,
-                )
-            )
+            rule = f"{path} in body should have at least {schema['minItems']} items"
+            causes.append(_bad("FieldValueInvalid", path, str(len(value)), rule))
         if isinstance(items, dict):
             for index, item in enumerate(value):
                 _check(item, items, f"{path}[{index}]", causes)
@@ -162,63 +148,34 @@ def _check(value: Any, schema: dict[str, Any], path: str, causes: list[Cause]) -
 def _check_scalar(value: Any, schema: dict[str, Any], path: str, causes: list[Cause]) -> None:
     if "enum" in schema and value not in schema["enum"]:
         allowed = ", ".join(_quote(v) for v in schema["enum"])
-        causes.append(
-            Cause(
-                "FieldValueNotSupported",
-                f"Unsupported value: {_quote(value)}: supported values: {allowed}",
-                path,
-            )
-        )
+        message = f"Unsupported value: {_quote(value)}: supported values: {allowed}"
+        causes.append(Cause("FieldValueNotSupported", message, path))
     if isinstance(value, str):
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            causes.append(
-                Cause(
-                    "FieldValueTooLong",
-                    f"Too long: may not be more than {schema['maxLength']} bytes",
-                    path,
-                )
-            )
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            causes.append(
-                Cause(
-                    "FieldValueInvalid",
-                    f"Invalid value: {_quote(value)}: {path} in body should be at least {schema['minLength']} chars long",
-                    path,
-                )
-            )
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            causes.append(
-                Cause(
-                    "FieldValueInvalid",
-                    f"Invalid value: {_quote(value)}: {path} in body should match '{schema['pattern']}'",
-                    path,
-                )
-            )
-        if schema.get("format") == "date-time" and not _is_datetime(value):
-            causes.append(
-                Cause(
-                    "FieldValueInvalid",
-                    f"Invalid value: {_quote(value)}: {path} in body must be of type date-time: {_quote(value)}",
-                    path,
-                )
-            )
+        _check_string(value, schema, path, causes)
     elif isinstance(value, int | float) and not isinstance(value, bool):
+        shown = str(value)
         if "minimum" in schema and value < schema["minimum"]:
-            causes.append(
-                Cause(
-                    "FieldValueInvalid",
-                    f"Invalid value: {value}: {path} in body should be greater than or equal to {schema['minimum']}",
-                    path,
-                )
-            )
+            rule = f"{path} in body should be greater than or equal to {schema['minimum']}"
+            causes.append(_bad("FieldValueInvalid", path, shown, rule))
         if "maximum" in schema and value > schema["maximum"]:
-            causes.append(
-                Cause(
-                    "FieldValueInvalid",
-                    f"Invalid value: {value}: {path} in body should be less than or equal to {schema['maximum']}",
-                    path,
-                )
-            )
+            rule = f"{path} in body should be less than or equal to {schema['maximum']}"
+            causes.append(_bad("FieldValueInvalid", path, shown, rule))
+
+
+def _check_string(value: str, schema: dict[str, Any], path: str, causes: list[Cause]) -> None:
+    shown = _quote(value)
+    if "maxLength" in schema and len(value) > schema["maxLength"]:
+        message = f"Too long: may not be more than {schema['maxLength']} bytes"
+        causes.append(Cause("FieldValueTooLong", message, path))
+    if "minLength" in schema and len(value) < schema["minLength"]:
+        rule = f"{path} in body should be at least {schema['minLength']} chars long"
+        causes.append(_bad("FieldValueInvalid", path, shown, rule))
+    if "pattern" in schema and not re.search(schema["pattern"], value):
+        rule = f"{path} in body should match '{schema['pattern']}'"
+        causes.append(_bad("FieldValueInvalid", path, shown, rule))
+    if schema.get("format") == "date-time" and not _is_datetime(value):
+        rule = f"{path} in body must be of type date-time: {shown}"
+        causes.append(_bad("FieldValueInvalid", path, shown, rule))
 
 
 def _is_datetime(value: str) -> bool:

@@ -12,7 +12,7 @@ Predicate = Callable[[dict[str, Any]], bool]
 
 _SET_EXPR = re.compile(r"^\s*(!?)\s*([A-Za-z0-9_./-]+)\s*(?:(in|notin)\s*\(([^)]*)\))?\s*$")
 _EQ_EXPR = re.compile(r"^\s*([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([A-Za-z0-9_.-]*)\s*$")
-FIELD_PATHS = {
+FIELD_PATHS: dict[str, Callable[[dict[str, Any]], str]] = {
     "metadata.name": lambda o: o.get("metadata", {}).get("name", ""),
     "metadata.namespace": lambda o: o.get("metadata", {}).get("namespace", ""),
 }
@@ -85,10 +85,12 @@ def field_selector(selector: str | None) -> Predicate:
             raise KubeApiError(
                 400,
                 "BadRequest",
-                f'"{path}" is not a known field selector: only "metadata.name", "metadata.namespace"',
+                f'"{path}" is not a known field selector: only "metadata.name", '
+                '"metadata.namespace"',
             )
-        if op == "!=":
-            checks.append(lambda o, g=getter, v=value: g(o) != v)
-        else:
-            checks.append(lambda o, g=getter, v=value: g(o) == v)
+        checks.append(_field_check(getter, value, negate=op == "!="))
     return lambda obj: all(check(obj) for check in checks)
+
+
+def _field_check(getter: Callable[[dict[str, Any]], str], value: str, *, negate: bool) -> Predicate:
+    return lambda obj: (getter(obj) == value) != negate

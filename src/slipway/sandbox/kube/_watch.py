@@ -25,7 +25,7 @@ async def stream(
     key: Key,
     since: int | None,
     accept: Filter,
-    timeout: float | None,
+    timeout_seconds: float | None,
     *,
     bookmark: ResourceType | None = None,
 ) -> AsyncIterator[bytes]:
@@ -44,7 +44,7 @@ async def stream(
     first = [encode(e) for e in sub.backlog if accept(e)]
     if bookmark is not None:
         first.append(_initial_events_end(bookmark, sub.resource_version))
-    return _events(queue, first, sub.cancel, accept, timeout or DEFAULT_TIMEOUT)
+    return _events(queue, first, sub.cancel, accept, timeout_seconds or DEFAULT_TIMEOUT)
 
 
 def _initial_events_end(rt: ResourceType, rv: int) -> bytes:
@@ -65,9 +65,9 @@ async def _events(
     first: list[bytes],
     cancel: Callable[[], None],
     accept: Filter,
-    timeout: float,
+    duration: float,
 ) -> AsyncIterator[bytes]:
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + duration
     try:
         for line in first:
             yield line
