@@ -364,3 +364,17 @@ async def test_missing_flux_crds_answer_404() -> None:
             assert "gitrepositories.source.toolkit.fluxcd.io" in crds
         finally:
             await api.close()
+
+
+async def test_secret_string_data_is_folded_into_data_and_reapply_is_a_no_op(
+    client: AsyncClient, namespace: str
+) -> None:
+    secret = Secret(
+        metadata=ObjectMeta(name="git-auth", namespace=namespace),
+        stringData={"username": "git"},
+    )
+    first = await client.apply(secret)
+    assert first.data == {"username": "Z2l0"}
+    assert first.type == "Opaque" and first.stringData is None
+    again = await client.apply(secret)
+    assert again.metadata.resourceVersion == first.metadata.resourceVersion

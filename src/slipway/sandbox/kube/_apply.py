@@ -29,6 +29,7 @@ from slipway.sandbox.kube._resources import ResourceType
 from slipway.sandbox.kube._status import apply_conflicts
 
 STATUS = "f:status"
+WRITE_ONLY = ("f:stringData",)
 
 
 @dataclass
@@ -218,6 +219,9 @@ def track_update(
 
 
 def _prune(entries: list[ManagedEntry], obj: dict[str, Any]) -> None:
-    """Nobody owns a field that no longer exists."""
+    """Nobody owns a field that no longer exists (except Secret `stringData`, which the server
+    folds into `data` but whose ownership it keeps, as a real server does)."""
     for entry in entries:
-        entry.fields = {p for p in entry.fields if get_at(obj, p) is not MISSING}
+        entry.fields = {
+            p for p in entry.fields if p[:1] == WRITE_ONLY or get_at(obj, p) is not MISSING
+        }

@@ -7,6 +7,7 @@ object keeps its resourceVersion, as on a real server).
 
 from __future__ import annotations
 
+import base64
 import copy
 import threading
 import uuid
@@ -16,7 +17,7 @@ from typing import Any
 
 from slipway.sandbox.kube import _apply
 from slipway.sandbox.kube._patches import json_merge, json_patch
-from slipway.sandbox.kube._resources import NAMESPACES, ResourceType
+from slipway.sandbox.kube._resources import NAMESPACES, SECRETS, ResourceType
 from slipway.sandbox.kube._selectors import field_selector, label_selector
 from slipway.sandbox.kube._status import (
     already_exists,
@@ -42,6 +43,17 @@ def _ns(rt: ResourceType, namespace: str | None) -> str:
 def _body(obj: dict[str, Any]) -> dict[str, Any]:
     """What counts for `generation`: everything but metadata and status."""
     return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+
+
+def _fold_string_data(secret: dict[str, Any]) -> None:
+    """As the real server does: `stringData` is write-only, merged into `data` (base64), and
+    `type` defaults to Opaque."""
+    string_data = secret.pop("stringData", None) or {}
+    if string_data:
+        data = secret.setdefault("data", {})
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+    secret.setdefault("type", "Opaque")
 
 
 class Operations:
@@ -105,6 +117,8 @@ class Operations:
                 else:
                     meta.pop(key, None)
         prepare(rt, new, opts)
+        if rt == SECRETS:
+            _fold_string_data(new)
         if old is None:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now()

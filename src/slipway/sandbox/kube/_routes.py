@@ -10,15 +10,22 @@ import json
 import logging
 from typing import Any
 
-import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from slipway.sandbox.kube import _discovery, _openapi, _protobuf
+from slipway.sandbox.kube import _discovery, _openapi
 from slipway.sandbox.kube._access import review
+from slipway.sandbox.kube._http import (
+    dry_run,
+    error_response,
+    json_response,
+    manager_from_agent,
+    parse_int,
+    read_body,
+)
 from slipway.sandbox.kube._operations import Operations
 from slipway.sandbox.kube._paths import Target, parse
 from slipway.sandbox.kube._resources import SELF_SUBJECT_ACCESS_REVIEWS, ResourceType
@@ -46,16 +53,6 @@ HEALTH = ("/healthz", "/livez", "/readyz")
 log = logging.getLogger(__name__)
 
 
-def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body), status_code=status, media_type="application/json", headers=headers
-    )
-
-
-def _error(exc: KubeApiError) -> Response:
-    return _json(exc.to_status(), exc.code, exc.headers or None)
-
-
 class _Handler:
     """One instance per app; `handle` serves every path."""
 
@@ -70,13 +67,13 @@ class _Handler:
             user = self._authenticate(request)
             return await self._route(request, user)
         except KubeApiError as exc:
-            return _error(exc)
+            return error_response(exc)
         except Exception as exc:
             log.exception(
                 "kube emulator: unexpected error on %s %s", request.method, request.url.path
             )
             message = f"Internal error occurred: {type(exc).__name__}"
-            return _error(KubeApiError(500, "InternalError", message))
+            return error_response(KubeApiError(500, "InternalError", message))
 
     def _authenticate(self, request: Request) -> str:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -90,14 +87,14 @@ class _Handler:
         types = self.state.resource_types()
         accept = request.headers.get("accept", "")
         if path == "/version":
-            return _json(_discovery.SERVER_VERSION)
+            return json_response(_discovery.SERVER_VERSION)
         if path in ("/api", "/apis") and _discovery.wants_aggregated(accept):
             body = _discovery.aggregated(types, core=path == "/api")
             return Response(json.dumps(body), media_type=_discovery.AGGREGATED_V2)
         if path == "/api":
-            return _json(_discovery.api_versions(request.url.netloc))
+            return json_response(_discovery.api_versions(request.url.netloc))
         if path == "/apis":
-            return _json(_discovery.api_group_list(types))
+            return json_response(_discovery.api_group_list(types))
         parts = [p for p in path.split("/") if p]
         doc: dict[str, Any] | None = None
         if parts[:2] == ["openapi", "v3"]:
@@ -109,7 +106,7 @@ class _Handler:
         elif len(parts) == 3 and parts[0] == "apis":
             doc = _discovery.resource_list(types, parts[1], parts[2])
         if doc is not None:
-            return _json(doc)
+            return json_response(doc)
         target = parse(path)
         if target is None:
             raise path_not_found()
@@ -126,7 +123,7 @@ class _Handler:
 
     def _openapi(self, parts: list[str], types: list[ResourceType]) -> Response:
         if not parts:
-            return _json(_openapi.index(types))
+            return json_response(_openapi.index(types))
         if parts[0] == "api" and len(parts) == 2:
             doc = _openapi.group_version_document(types, "", parts[1])
         elif parts[0] == "apis" and len(parts) == 3:
@@ -135,7 +132,7 @@ class _Handler:
             doc = None
         if doc is None:
             raise path_not_found()
-        return _json(doc)
+        return json_response(doc)
 
     def _authorize(self, user: str, verb: str, rt: ResourceType, target: Target) -> None:
         resource = f"{rt.plural}/{target.subresource}" if target.subresource else rt.plural
@@ -170,14 +167,14 @@ class _Handler:
         if verb in ("list", "watch"):
             return await self._list(request, rt, target, verb == "watch")
         if verb == "delete":
-            body = self.ops.delete(rt, ns, target.name or "", dry_run=_dry_run(request))
-            return _json(body)
+            body = self.ops.delete(rt, ns, target.name or "", dry_run=dry_run(request))
+            return json_response(body)
         if verb == "deletecollection":
             return self._delete_collection(request, rt, ns)
-        body = await _read_body(request)
+        body = await read_body(request)
         opts = self._options(request)
         if rt == SELF_SUBJECT_ACCESS_REVIEWS:
-            return _json(review(self.state, user, body), 201)
+            return json_response(review(self.state, user, body), 201)
         if verb == "create":
             obj = self.ops.create(rt, ns, body, opts)
             return self._written(obj, opts, 201)
@@ -193,10 +190,10 @@ class _Handler:
             raise bad_request(
                 f"fieldValidation must be one of Ignore, Warn, Strict, got {validation!r}"
             )
-        manager = q.get("fieldManager") or _manager_from_agent(request)
+        manager = q.get("fieldManager") or manager_from_agent(request)
         return WriteOptions(
             manager=manager,
-            dry_run=_dry_run(request),
+            dry_run=dry_run(request),
             field_validation=validation,
             force=q.get("force") in ("true", "1"),
         )
@@ -244,7 +241,7 @@ class _Handler:
             headers["Warning"] = ", ".join(
                 f"299 - {json.dumps(w)}" for w in dict.fromkeys(opts.warnings)
             )
-        return _json(obj, status, headers)
+        return json_response(obj, status, headers)
 
     async def _list(
         self, request: Request, rt: ResourceType, target: Target, watching: bool
@@ -258,7 +255,7 @@ class _Handler:
             ]
             rv = q.get("resourceVersion")
             initial = q.get("sendInitialEvents") == "true"
-            since = None if initial or rv in (None, "", "0") else _int(rv, "resourceVersion")
+            since = None if initial or rv in (None, "", "0") else parse_int(rv, "resourceVersion")
             timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
             body = await stream(
                 self.state,
@@ -285,13 +282,15 @@ class _Handler:
     ) -> Response:
         q = request.query_params
         if wants_table(request.headers.get("accept", "")):
-            return _json(as_table(rt, items, single=single, rv=rv))
+            return json_response(as_table(rt, items, single=single, rv=rv))
         if single:
-            return _json(items[0])
+            return json_response(items[0])
         meta: dict[str, Any] = {"resourceVersion": str(rv)}
-        limit = _int(q.get("limit") or "0", "limit")
+        limit = parse_int(q.get("limit") or "0", "limit")
         start = (
-            _int(base64.b64decode(q["continue"]).decode(), "continue") if q.get("continue") else 0
+            parse_int(base64.b64decode(q["continue"]).decode(), "continue")
+            if q.get("continue")
+            else 0
         )
         if limit > 0:
             rest = items[start + limit :]
@@ -301,7 +300,7 @@ class _Handler:
                 meta["remainingItemCount"] = len(rest)
         if rt.group == "":
             items = [{k: v for k, v in o.items() if k not in ("apiVersion", "kind")} for o in items]
-        return _json(
+        return json_response(
             {
                 "kind": f"{rt.kind}List",
                 "apiVersion": rt.api_version,
@@ -317,46 +316,10 @@ class _Handler:
         )
         for obj in items:
             meta = obj["metadata"]
-            self.ops.delete(rt, meta.get("namespace"), meta["name"], dry_run=_dry_run(request))
-        return _json(
+            self.ops.delete(rt, meta.get("namespace"), meta["name"], dry_run=dry_run(request))
+        return json_response(
             {"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": {}, "items": items}
         )
-
-
-def _int(value: str, name: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise bad_request(f"invalid {name}: {value!r}") from None
-
-
-def _dry_run(request: Request) -> bool:
-    values = request.query_params.getlist("dryRun")
-    if any(v != "All" for v in values):
-        raise bad_request('dryRun: Unsupported value: supported values: "All"')
-    return bool(values)
-
-
-def _manager_from_agent(request: Request) -> str:
-    """The default field manager: the User-Agent's program name, as the real server derives."""
-    agent = request.headers.get("user-agent", "unknown")
-    return agent.split("/")[0][:128] or "unknown"
-
-
-async def _read_body(request: Request) -> Any:
-    raw = await request.body()
-    if not raw:
-        raise bad_request("the request body is empty")
-    if request.headers.get("content-type", "").startswith(_protobuf.MEDIA_TYPE):
-        return _protobuf.decode(raw)
-    try:
-        return json.loads(raw)
-    except ValueError:
-        pass
-    try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        raise bad_request("the request body is neither JSON nor YAML") from None
 
 
 def create_kube_app(state: KubeState) -> ASGIApp:
