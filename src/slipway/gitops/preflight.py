@@ -147,12 +147,12 @@ async def check_rbac(client: ClusterClient, info: KindInfo) -> CheckResult:
     ]
     if not denied:
         return CheckResult(name, True, f"allowed: {', '.join(REQUIRED_VERBS)}")
-    user = client.identity.user or "the kubeconfig user"
+    user = f"kubeconfig user '{client.identity.user}'" if client.identity.user else "Slipway"
     verbs = ",".join(denied)
     return CheckResult(
         name,
         False,
-        f"user '{user}' may not {', '.join(denied)} {info.qualified}",
+        f"{user} may not {', '.join(denied)} {info.qualified}",
         fix=(
             f"grant them cluster-wide, e.g. `kubectl create clusterrole slipway-{info.plural} "
             f"--verb={verbs} --resource={info.qualified}` and a ClusterRoleBinding to that user; "
