@@ -1,0 +1,97 @@
+"""Shared constants and helpers for the forge adapter and emulator tests.
+
+Tokens look like real ones and are long and unique, so a leak into a message, repr or log
+line is easy to spot.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from slipway.domain.model import ForgeKind
+from slipway.forges import Forge, build_forge
+from slipway.retry import RetryPolicy
+from slipway.sandbox.forge import ForgeEmulator, RecordedRequest
+
+TOKEN = "ghp_AliceSecretToken0123456789abcdefXYZ"
+LOW_SCOPE_TOKEN = "ghp_LowScopeSecret0123456789abcdefXYZ"
+OUTSIDER_TOKEN = "ghp_BobOutsiderSecret0123456789abcdXYZ"
+OAUTH_TOKEN = "gho_AliceOAuthSecret0123456789abcdefXYZ"
+WRONG_TOKEN = "ghp_WrongSecretToken0123456789abcdefXYZ"
+FAST = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05, max_retry_after=5.0)
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """One way to reach the emulator: a forge kind and the API base URL a user would give."""
+
+    id: str
+    kind: ForgeKind
+    prefix: str  # API path prefix in the request log ("" for api.github.com style)
+    suffix: str = ""  # appended to the emulator URL to form base_url
+
+    def base_url(self, emulator: ForgeEmulator) -> str:
+        return emulator.url + self.suffix
+
+
+FLAVOURS = [
+    Flavour("github", ForgeKind.GITHUB, ""),
+    Flavour("github-enterprise", ForgeKind.GITHUB, "/api/v3", "/api/v3"),
+    Flavour("gitlab", ForgeKind.GITLAB, "/api/v4"),
+    Flavour("gitea", ForgeKind.GITEA, "/api/v1"),
+]
+
+
+def make_forge(emulator: ForgeEmulator, flavour: Flavour, token: str = TOKEN) -> Forge:
+    return build_forge(
+        flavour.kind,
+        base_url=flavour.base_url(emulator),
+        token=SecretStr(token),
+        step="create_repository",
+        retry_policy=FAST,
+    )
+
+
+def api_calls(emulator: ForgeEmulator) -> list[RecordedRequest]:
+    """The request log without git smart HTTP traffic."""
+    return [r for r in emulator.requests() if ".git/" not in r.path]
+
+
+def writes(requests: list[RecordedRequest]) -> list[RecordedRequest]:
+    return [r for r in requests if r.method in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+def git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The real git CLI, never prompting, with no user or system config."""
+    env = {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "Tester",
+        "GIT_AUTHOR_EMAIL": "tester@example.com",
+        "GIT_COMMITTER_NAME": "Tester",
+        "GIT_COMMITTER_EMAIL": "tester@example.com",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=check, timeout=60
+    )
+
+
+def authed_url(clone_url: str, token: str, username: str = "git") -> str:
+    scheme, rest = clone_url.split("://", 1)
+    return f"{scheme}://{username}:{token}@{rest}"
+
+
+def working_tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
