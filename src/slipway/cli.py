@@ -5,20 +5,31 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from slipway import __version__
-from slipway.domain.errors import SlipwayError
+from slipway.domain.errors import InvalidInput, SlipwayError
+from slipway.domain.model import ForgeKind, ProgressEvent
 
 # Locals can hold tokens: never print them in a traceback.
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False)
 templates_app = typer.Typer(no_args_is_help=True, help="Project templates.")
+project_app = typer.Typer(no_args_is_help=True, help="Create and inspect projects.")
+forge_app = typer.Typer(no_args_is_help=True, help="Forge connections (GitHub, GitLab, Gitea).")
 app.add_typer(templates_app, name="templates")
+app.add_typer(project_app, name="project")
+app.add_typer(forge_app, name="forge")
 
 out = Console()
 err = Console(stderr=True)
@@ -43,28 +54,53 @@ def _root(
     """Slipway: a repository and Flux GitOps objects per environment, from one request."""
     state.json = state.json or json_output
     state.debug = debug
+    from slipway.config import get_settings
+    from slipway.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_format, "debug" if debug else settings.log_level)
 
 
 def emit_json(document: Any) -> None:
-    out.print_json(json.dumps(document, default=str))
+    print(json.dumps(document, default=str, indent=2))
+
+
+def wants_json(flag: bool) -> bool:
+    return flag or state.json
+
+
+@contextmanager
+def application() -> Iterator[Any]:
+    """The wired application for one command (database migrated, key loaded)."""
+    from slipway.bootstrap import bootstrap
+
+    instance = bootstrap()
+    try:
+        yield instance
+    finally:
+        instance.close()
 
 
 @app.command()
 def version(json_output: JsonOption = False) -> None:
     """Print Slipway's version."""
-    if json_output or state.json:
+    if wants_json(json_output):
         emit_json({"version": __version__})
     else:
         out.print(f"slipway {__version__}")
 
 
+# -- templates -------------------------------------------------------------------------------
+
+
 @templates_app.command("list")
 def templates_list(json_output: JsonOption = False) -> None:
     """List the built-in and configured templates with their parameters."""
-    from slipway import service
+    from slipway.config import get_settings
+    from slipway.templates import load_catalog
 
-    infos = service.list_templates()
-    if json_output or state.json:
+    infos = load_catalog(get_settings().templates_path).list()
+    if wants_json(json_output):
         emit_json([info.to_dict() for info in infos])
         return
     table = Table("template", "description", "parameters")
@@ -74,6 +110,337 @@ def templates_list(json_output: JsonOption = False) -> None:
         )
         table.add_row(info.name, info.description, params)
     out.print(table)
+
+
+# -- doctor ----------------------------------------------------------------------------------
+
+
+@app.command()
+def doctor(json_output: JsonOption = False) -> None:
+    """Preflight: cluster, Flux, RBAC and forge token. Exit 0 only when every check passes."""
+    from slipway import service
+
+    with application() as instance:
+        checks = service.doctor(instance)
+    if wants_json(json_output):
+        emit_json({"ok": all(c.ok for c in checks), "checks": [c.__dict__ for c in checks]})
+    else:
+        for check in checks:
+            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+            out.print(f"{mark} {check.name}: {check.detail}", highlight=False)
+            if not check.ok and check.fix:
+                out.print(f"       fix: {check.fix}", highlight=False)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(5)
+
+
+# -- forge -----------------------------------------------------------------------------------
+
+
+@forge_app.command("connect")
+def forge_connect(
+    kind: Annotated[ForgeKind, typer.Argument(help="github, gitlab or gitea")],
+    token_stdin: Annotated[
+        bool, typer.Option("--token-stdin", help="Read the token from stdin.")
+    ] = False,
+    url: Annotated[str | None, typer.Option("--url", help="API URL (GHE, self-hosted).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Validate a forge token and store it encrypted."""
+    from slipway import service
+
+    if not token_stdin:
+        raise InvalidInput(
+            "--token-stdin",
+            "is required: tokens are read from standard input, never from arguments",
+            hint=f'echo "$TOKEN" | slipway forge connect {kind.value} --token-stdin',
+        )
+    token = SecretStr(sys.stdin.readline().strip())
+    with application() as instance:
+        account = service.connect_forge(instance, kind, token, url=url)
+    document = {
+        "forge": kind.value,
+        "account": account.login,
+        "token_kind": account.token_kind.value,
+        "scopes": list(account.scopes) if account.scopes is not None else None,
+        "missing_scopes": list(account.missing_scopes),
+    }
+    if wants_json(json_output):
+        emit_json(document)
+    else:
+        out.print(f"connected {kind.value} as {account.login}", highlight=False)
+        if account.missing_scopes:
+            err.print(
+                f"[yellow]warning:[/yellow] missing scopes: {', '.join(account.missing_scopes)}"
+            )
+
+
+# -- projects --------------------------------------------------------------------------------
+
+
+def _parse_params(values: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput("--param", f"'{item}' must look like key=value")
+        params[key.strip()] = value
+    return params
+
+
+@project_app.command("create")
+def project_create(
+    name: Annotated[str, typer.Argument(help="Project name (a DNS-1123 label).")],
+    template: Annotated[str | None, typer.Option("--template", "-t")] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", "-e", help="Environment (repeat).")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="key=value (repeat).")
+    ] = None,
+    forge: Annotated[ForgeKind | None, typer.Option("--forge")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Organisation or group.")] = None,
+    public: Annotated[bool, typer.Option("--public", help="Public repository.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would happen.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Run here and show progress.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Create a project: repository, one commit, GitOps objects per environment."""
+    from slipway import service
+    from slipway.pipeline.runtime import Worker, submit_initialization
+
+    with application() as instance:
+        request = service.CreateRequest(
+            name=name,
+            template=template or instance.settings.default_template,
+            environments=tuple(env or ()),
+            parameters=_parse_params(param or []),
+            forge=forge,
+            owner=owner,
+            private=not public,
+        )
+        if dry_run:
+            plan = service.dry_run(instance, request)
+            if wants_json(json_output):
+                emit_json(plan.to_dict())
+            else:
+                out.print(f"# {len(plan.files)} files would be pushed in one commit:")
+                for path in plan.files:
+                    out.print(f"#   {path}", highlight=False)
+                out.print(plan.manifests, highlight=False, markup=False)
+            return
+        if not wait:
+            view = service.create_project(
+                instance, request, submit=lambda pid: submit_initialization(instance.settings, pid)
+            )
+            if wants_json(json_output):
+                emit_json(view.to_dict())
+            else:
+                out.print(
+                    f"project {view.name} queued; a worker runs it (`slipway worker` or "
+                    f"`slipway serve`). Follow it: slipway project events {view.name} --follow",
+                    highlight=False,
+                )
+            return
+        worker = Worker(instance).start()
+        try:
+            view = service.create_project(instance, request, submit=worker.submit)
+            final = follow(instance, view.name, quiet=wants_json(json_output))
+            view = service.show_project(instance, view.name)
+        finally:
+            worker.stop()
+    if wants_json(json_output):
+        emit_json(view.to_dict())
+    else:
+        print_project(view)
+    if final != "completed":
+        raise typer.Exit(1)
+
+
+def follow(instance: Any, name: str, *, quiet: bool = False, poll: float = 0.2) -> str | None:
+    """Shows progress from the persisted events until the final one; returns its kind."""
+    from slipway import service
+
+    seen = 0
+    columns = (
+        TextColumn("[bold]{task.fields[step]:<20}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
+        task = bar.add_task("waiting", total=100, step="")
+        while True:
+            events: list[ProgressEvent] = service.project_events(instance, name, after=seen)
+            for event in events:
+                seen = event.sequence
+                bar.update(
+                    task, completed=event.percent, description=event.message, step=event.step
+                )
+                if event.final is not None:
+                    return event.final
+            time.sleep(poll)
+
+
+def print_project(view: Any) -> None:
+    colour = {"active": "green", "degraded": "yellow", "failed": "red"}.get(view.status, "white")
+    out.print(
+        f"[bold]{view.name}[/bold]  [{colour}]{view.status}[/{colour}]  template {view.template}"
+    )
+    if view.repository:
+        out.print(
+            f"repository: {view.repository['web_url']}  ({view.repository['clone_url']})",
+            highlight=False,
+        )
+    if view.error_message:
+        out.print(f"[red]{view.failed_step}:[/red] {view.error_message}", highlight=False)
+    table = Table("environment", "kind", "name", "namespace", "status", "revision", "message")
+    for r in view.resources:
+        table.add_row(
+            r.environment,
+            r.kind,
+            r.name,
+            r.namespace or "",
+            r.status,
+            r.revision or "",
+            (r.message or "")[:80],
+        )
+    out.print(table)
+
+
+@project_app.command("list")
+def project_list(json_output: JsonOption = False) -> None:
+    """List projects with their status."""
+    from slipway import service
+
+    with application() as instance:
+        views = service.list_projects(instance)
+    if wants_json(json_output):
+        emit_json([v.to_dict() for v in views])
+        return
+    table = Table("name", "status", "template", "forge", "environments", "progress")
+    for v in views:
+        envs = ", ".join(f"{e.name}:{e.status}" for e in v.environments)
+        table.add_row(v.name, v.status, v.template, v.forge, envs, f"{v.progress}%")
+    out.print(table)
+
+
+@project_app.command("show")
+def project_show(name: str, json_output: JsonOption = False) -> None:
+    """Environments, repository and every GitOps resource with status, revision and message."""
+    from slipway import service
+
+    with application() as instance:
+        view = service.show_project(instance, name)
+    if wants_json(json_output):
+        emit_json(view.to_dict())
+    else:
+        print_project(view)
+
+
+@project_app.command("events")
+def project_events(
+    name: str,
+    follow_events: Annotated[bool, typer.Option("--follow", "-f")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """The project's progress events (replayed from the start); --follow waits for the end."""
+    from slipway import service
+
+    with application() as instance:
+        seen, collected = 0, []
+        while True:
+            events = service.project_events(instance, name, after=seen)
+            for event in events:
+                seen = event.sequence
+                collected.append(event)
+                if not wants_json(json_output):
+                    out.print(
+                        f"{event.created_at:%H:%M:%S} {event.percent:>3}% {event.step:<20} "
+                        f"{event.level.value:<7} {event.message}",
+                        highlight=False,
+                    )
+            done = any(e.final for e in collected)
+            if not follow_events or done:
+                break
+            time.sleep(0.3)
+    if wants_json(json_output):
+        emit_json([e.__dict__ for e in collected])
+
+
+# -- worker, sandbox, demo -------------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Exit when nothing is left.")
+    ] = False,
+) -> None:
+    """Run queued and interrupted initializations (takes over dead workers' runs)."""
+    from slipway.pipeline.runtime import Worker
+
+    with application() as instance:
+        running = Worker(instance).start()
+        err.print(f"worker {running.executor_id} started", highlight=False)
+        try:
+            idle_since: float | None = None
+            while True:
+                time.sleep(0.5)
+                if not until_idle:
+                    continue
+                if running.idle():
+                    idle_since = idle_since or time.monotonic()
+                    # Idle for two lease periods: no dead worker's run can still be pending.
+                    if time.monotonic() - idle_since > 1.0:
+                        break
+                else:
+                    idle_since = None
+        except KeyboardInterrupt:
+            pass
+        finally:
+            running.stop()
+
+
+@app.command()
+def sandbox(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to write kubeconfig and sandbox.env.")
+    ] = Path(".slipway/sandbox"),
+) -> None:
+    """Run the forge, Kubernetes and Flux emulators until stopped (Ctrl-C)."""
+    import signal
+    import threading
+
+    from slipway.sandbox.runner import Sandbox
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Sandbox(directory.resolve()) as running:
+        assert running.forge is not None and running.kube is not None
+        err.print(f"forge      {running.forge.url}", highlight=False)
+        err.print(f"kubernetes {running.kube.url}", highlight=False)
+        err.print(f"kubeconfig {running.kubeconfig}", highlight=False)
+        err.print(f"env        source {running.env_file}", highlight=False)
+        print("ready", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def demo(json_output: JsonOption = False) -> None:
+    """Start the sandbox, create a project from the default template, wait until Ready."""
+    from slipway.demo import run_demo
+
+    result = run_demo(out=out, err=err, quiet=wants_json(json_output))
+    if wants_json(json_output):
+        emit_json(result)
+    if result["status"] != "active":
+        raise typer.Exit(1)
 
 
 def _render_error(exc: SlipwayError) -> int:

@@ -18,7 +18,11 @@ DEFAULT_DATA_DIR = Path(".slipway")
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="SLIPWAY_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="SLIPWAY_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
     )
 
     data_dir: Path = DEFAULT_DATA_DIR
@@ -54,6 +58,12 @@ class Settings(BaseSettings):
 
     api_token: SecretStr | None = Field(default=None, description="Bearer token for the REST API.")
     worker_concurrency: int = Field(default=4, ge=1, le=64)
+    ready_timeout: float = Field(
+        default=180.0, gt=0, description="Seconds finalize waits for Flux to report Ready."
+    )
+    lease_seconds: float = Field(
+        default=15.0, ge=1, description="A worker silent this long is presumed dead."
+    )
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
 

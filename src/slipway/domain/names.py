@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from slipway.domain.errors import InvalidInput
+from slipway.domain.model import ResourceKind
 
 DNS1123_LABEL_MAX = 63
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -157,6 +158,17 @@ class ResourceNames:
     @property
     def overlay_path(self) -> str:
         return f"./k8s/overlays/{self.environment}"
+
+    def resources(self) -> tuple[tuple[ResourceKind, str, str | None], ...]:
+        """(kind, name, namespace) of every object of the environment, in apply order."""
+        return (
+            (ResourceKind.NAMESPACE, self.namespace, None),
+            (ResourceKind.SECRET, self.git_secret, self.namespace),
+            (ResourceKind.SERVICE_ACCOUNT, self.service_account, self.namespace),
+            (ResourceKind.ROLE_BINDING, self.role_binding, self.namespace),
+            (ResourceKind.GIT_REPOSITORY, self.git_repository, self.namespace),
+            (ResourceKind.KUSTOMIZATION, self.kustomization, self.namespace),
+        )
 
     def all(self) -> tuple[str, ...]:
         return (

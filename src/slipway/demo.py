@@ -1,0 +1,104 @@
+"""`slipway demo`: the whole product on the embedded sandbox, in one process.
+
+Starts the forge, Kubernetes and Flux emulators, creates a project from the default
+template with a live progress bar, waits until every environment is Ready, then shows what a
+real client (kubectl) sees and how to look further.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from rich.console import Console
+from rich.table import Table
+
+from slipway import service
+from slipway.bootstrap import bootstrap
+from slipway.config import Settings
+from slipway.domain.model import ForgeKind
+from slipway.pipeline.runtime import Worker
+from slipway.sandbox._kubectl import find_kubectl
+from slipway.sandbox.runner import Sandbox
+
+DEMO_PROJECT = "demo-site"
+
+
+def run_demo(*, out: Console, err: Console, quiet: bool = False) -> dict[str, Any]:
+    from slipway.cli import follow
+
+    root = Path(tempfile.mkdtemp(prefix="slipway-demo-"))
+    try:
+        with Sandbox(root / "sandbox") as sandbox:
+            assert sandbox.forge is not None
+            settings = Settings(
+                data_dir=root / "data",
+                forge=ForgeKind.GITHUB,
+                github_url=sandbox.forge.url,
+                forge_token=SecretStr(sandbox.forge_token),
+                kubeconfig=sandbox.kubeconfig,
+                ready_timeout=120,
+                lease_seconds=5,
+            )
+            app = bootstrap(settings)
+            worker = Worker(app).start()
+            try:
+                if not quiet:
+                    err.print(
+                        f"sandbox: forge {sandbox.forge.url}, cluster kubeconfig "
+                        f"{sandbox.kubeconfig}",
+                        highlight=False,
+                    )
+                request = service.CreateRequest(
+                    name=DEMO_PROJECT, template=settings.default_template
+                )
+                service.create_project(app, request, submit=worker.submit)
+                final = follow(app, DEMO_PROJECT, quiet=quiet)
+                view = service.show_project(app, DEMO_PROJECT)
+            finally:
+                worker.stop()
+                app.close()
+            if not quiet:
+                _summary(out, view, sandbox)
+            return {"final": final, **view.to_dict()}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _summary(out: Console, view: service.ProjectView, sandbox: Sandbox) -> None:
+    from slipway.cli import print_project
+
+    print_project(view)
+    table = Table("environment", "namespace", "status")
+    for env in view.environments:
+        table.add_row(env.name, env.namespace, env.status)
+    out.print(table)
+    kubectl = find_kubectl()
+    command = [
+        kubectl or "kubectl",
+        "--kubeconfig",
+        str(sandbox.kubeconfig),
+        "get",
+        "gitrepositories,kustomizations",
+        "-A",
+    ]
+    out.print("\nWhat the cluster says (real kubectl against the sandbox):", highlight=False)
+    out.print(
+        "$ " + " ".join([*command[0:1], "--kubeconfig", "KUBECONFIG", *command[3:]]),
+        highlight=False,
+    )
+    if kubectl:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+        out.print(done.stdout or done.stderr, highlight=False, markup=False)
+    out.print(
+        "To keep exploring, run the sandbox in the foreground and point Slipway at it:\n"
+        "  slipway sandbox --dir .slipway/sandbox &   # prints 'ready'\n"
+        "  source .slipway/sandbox/sandbox.env\n"
+        f"  slipway project create shop --template {view.template} --wait\n"
+        "  kubectl --kubeconfig .slipway/sandbox/kubeconfig get gitrepositories,kustomizations -A",
+        highlight=False,
+    )

@@ -1,0 +1,153 @@
+"""A worker: DBOS launched under a unique executor ID, a lease renewed in Slipway's database,
+and takeover of the workflows of executors whose lease expired (see `leases`).
+
+The CLI (`project create --wait`), `slipway worker` and `slipway serve` each run one; a
+process that only submits uses `submit_initialization`, which enqueues without launching.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import structlog
+from dbos import DBOS, DBOSClient, SetWorkflowID
+
+from slipway import __version__
+from slipway.bootstrap import App
+from slipway.config import Settings
+from slipway.pipeline import leases
+from slipway.pipeline.context import set_current_app
+from slipway.pipeline.workflow import WORKFLOW_NAME, initialize_project
+
+QUEUE_NAME = "slipway-initialize"
+# Workers only run workflows enqueued for their own application version: pin it to the
+# package version so the CLI, the API and every worker of one release agree.
+WORKFLOW_VERSION = __version__
+ACTIVE_STATES = ("PENDING", "ENQUEUED")
+log = structlog.get_logger(__name__)
+
+
+def workflow_id_for(project_id: int) -> str:
+    """One workflow per project: a second submission attaches to the first run."""
+    return f"slipway-init-{project_id}"
+
+
+def system_database_url(settings: Settings) -> str:
+    """DBOS's own database: beside Slipway's SQLite file, or the same PostgreSQL database."""
+    url = settings.sqlalchemy_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{settings.data_dir / 'workflows.db'}"
+    return url
+
+
+def submit_initialization(settings: Settings, project_id: int) -> str:
+    """Enqueues the project's workflow without running a worker in this process."""
+    client = DBOSClient(system_database_url=system_database_url(settings))
+    try:
+        client.enqueue(
+            {
+                "workflow_name": WORKFLOW_NAME,
+                "queue_name": QUEUE_NAME,
+                "workflow_id": workflow_id_for(project_id),
+                "app_version": WORKFLOW_VERSION,
+            },
+            project_id,
+        )
+    finally:
+        client.destroy()
+    return workflow_id_for(project_id)
+
+
+class Worker:
+    """Runs queued and recovered initialization workflows in this process until `stop()`."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.executor_id = leases.new_executor_id()
+        self._ttl = app.settings.lease_seconds
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+        self._queue: Any = None
+
+    def start(self) -> Worker:
+        with self.app.session() as session:
+            leases.acquire(session, self.executor_id, self._ttl)
+        set_current_app(self.app)
+        DBOS(
+            config={
+                "name": "slipway",
+                "system_database_url": system_database_url(self.app.settings),
+                "executor_id": self.executor_id,
+                "application_version": WORKFLOW_VERSION,
+                "log_level": "WARNING",
+                "notification_listener_polling_interval_sec": 0.2,
+            }
+        )
+        DBOS.launch()
+        self._queue = DBOS.register_queue(
+            QUEUE_NAME,
+            worker_concurrency=self.app.settings.worker_concurrency,
+            polling_interval_sec=0.2,
+        )
+        self.take_over()
+        self._heartbeat = threading.Thread(target=self._beat, name="slipway-lease", daemon=True)
+        self._heartbeat.start()
+        log.info("worker started", executor_id=self.executor_id)
+        return self
+
+    def submit(self, project_id: int) -> str:
+        workflow_id = workflow_id_for(project_id)
+        with SetWorkflowID(workflow_id):
+            self._queue.enqueue(initialize_project, project_id)
+        return workflow_id
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._ttl / 3):
+            try:
+                with self.app.session() as session:
+                    if not leases.renew(session, self.executor_id, self._ttl):
+                        # Presumed dead by others (a long pause): re-register and carry on;
+                        # DBOS's queue handoff keeps a workflow from running twice.
+                        leases.acquire(session, self.executor_id, self._ttl)
+                self.take_over()
+            except Exception:  # the heartbeat must outlive a database hiccup
+                log.warning("lease heartbeat failed", executor_id=self.executor_id, exc_info=True)
+
+    def take_over(self) -> list[str]:
+        """Recovers PENDING workflows of executors with no live lease; returns those IDs."""
+        pending = DBOS.list_workflows(status="PENDING", load_input=False, load_output=False)
+        owners = {
+            w.executor_id for w in pending if w.executor_id and w.executor_id != self.executor_id
+        }
+        if not owners:
+            return []
+        with self.app.session() as session:
+            alive = {lease.executor_id for lease in leases.live(session)}
+        taken = []
+        for owner in sorted(owners - alive):
+            with self.app.session() as session:
+                leases.claim(session, owner)  # drop the stale lease, if any
+            DBOS._recover_pending_workflows([owner])
+            taken.append(owner)
+            log.info("took over workflows", dead_executor=owner, executor_id=self.executor_id)
+        return taken
+
+    def idle(self) -> bool:
+        """No workflow is queued or running anywhere, and none waits for takeover."""
+        active = DBOS.list_workflows(
+            status=list(ACTIVE_STATES), load_input=False, load_output=False
+        )
+        return not active
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join(timeout=5)
+        busy = not self.idle()
+        DBOS.destroy(workflow_completion_timeout_sec=0)
+        set_current_app(None)
+        with self.app.session() as session:
+            leases.release(session, self.executor_id, hand_over=busy)
+        log.info("worker stopped", executor_id=self.executor_id)

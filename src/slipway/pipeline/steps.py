@@ -1,0 +1,473 @@
+"""The initialization steps, as plain functions of (app, project id).
+
+Each is idempotent: it reads what it needs from the database, does its work through the
+adapters (which reuse what exists), and records the result with upserts, so running it twice,
+or again after a crash, yields the same end state. Step outputs hold no secrets: tokens are
+loaded and decrypted inside the step that uses them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from typing import Any
+
+from slipway import store
+from slipway.bootstrap import App
+from slipway.domain.errors import NotFound, SlipwayError
+from slipway.domain.model import (
+    EventLevel,
+    ForgeKind,
+    ProjectStatus,
+    ResourceKind,
+    ResourceStatus,
+    Step,
+)
+from slipway.domain.names import ResourceNames
+from slipway.forges import Repository
+from slipway.gitops import BasicAuth, ClusterClient, EnvironmentSpec, require_preflight
+from slipway.gitops.results import EnvironmentResult, ObjectStatus
+from slipway.pipeline.progress import report
+from slipway.store.models import Project
+from slipway.templates import RenderedTemplate, render_template
+
+FLUX_KINDS = (ResourceKind.GIT_REPOSITORY, ResourceKind.KUSTOMIZATION)
+READY_POLL_SECONDS = 1.0
+FAILURE_SETTLE_SECONDS = 20.0
+API_VERSIONS = {
+    ResourceKind.NAMESPACE: "v1",
+    ResourceKind.SECRET: "v1",
+    ResourceKind.SERVICE_ACCOUNT: "v1",
+    ResourceKind.ROLE_BINDING: "rbac.authorization.k8s.io/v1",
+    ResourceKind.GIT_REPOSITORY: "source.toolkit.fluxcd.io/v1",
+    ResourceKind.KUSTOMIZATION: "kustomize.toolkit.fluxcd.io/v1",
+}
+
+
+def load_project(app: App, project_id: int) -> Project:
+    with app.session() as session:
+        project = store.get_project_by_id(session, project_id=project_id)
+    if project is None:
+        raise NotFound(f"project {project_id} no longer exists", system="database")
+    return project
+
+
+def render(app: App, project: Project) -> RenderedTemplate:
+    """Renders the project's template; deterministic, so later steps may render again."""
+    info = app.catalog.get(project.template)
+    return render_template(
+        info,
+        project=project.slug,
+        environments=project.environments,
+        parameters=project.parameters,
+    )
+
+
+# -- create project 0-10 ---------------------------------------------------------------------
+
+
+def start(app: App, project_id: int) -> None:
+    with app.session() as session:
+        project = store.get_project_by_id(session, project_id=project_id)
+        if project is None:
+            raise NotFound(f"project {project_id} no longer exists", system="database")
+        if project.status is ProjectStatus.PENDING:
+            store.set_project_status(
+                session, project_id=project_id, status=ProjectStatus.INITIALIZING
+            )
+    report(app, project_id, Step.CREATE_PROJECT, 1.0, f"project {project.name} recorded")
+
+
+# -- load template 10-20 ---------------------------------------------------------------------
+
+
+def load_template(app: App, project_id: int) -> dict[str, Any]:
+    project = load_project(app, project_id)
+    report(app, project_id, Step.LOAD_TEMPLATE, 0.0, f"rendering template {project.template}")
+    rendered = render(app, project)
+    report(
+        app,
+        project_id,
+        Step.LOAD_TEMPLATE,
+        1.0,
+        f"template {project.template} rendered: {len(rendered.files)} files",
+    )
+    return {"files": len(rendered.files), "digest": rendered.digest}
+
+
+# -- create environments 20-30 ---------------------------------------------------------------
+
+
+def create_environments(app: App, project_id: int) -> list[str]:
+    project = load_project(app, project_id)
+    with app.session() as session:
+        for position, env in enumerate(project.environments):
+            existing = store.get_environment(session, project_id=project_id, name=env)
+            store.upsert_environment(
+                session,
+                project_id=project_id,
+                name=env,
+                namespace=ResourceNames(project.slug, env).namespace,
+                position=position,
+                status=existing.status if existing else ResourceStatus.PENDING,
+            )
+    names = ", ".join(project.environments)
+    report(app, project_id, Step.CREATE_ENVIRONMENTS, 1.0, f"environments recorded: {names}")
+    return list(project.environments)
+
+
+# -- create repository 30-40 -----------------------------------------------------------------
+
+
+def create_repository(app: App, project_id: int) -> dict[str, Any]:
+    project = load_project(app, project_id)
+    where = f"{project.owner}/{project.slug}" if project.owner else project.slug
+    report(
+        app,
+        project_id,
+        Step.CREATE_REPOSITORY,
+        0.0,
+        f"creating repository {where} on {project.forge.value}",
+    )
+
+    async def run() -> Repository:
+        forge = app.forge(project.forge, step=Step.CREATE_REPOSITORY.value)
+        try:
+            return await forge.ensure_repository(
+                owner=project.owner,
+                name=project.slug,
+                project=project.name,
+                private=project.private,
+                description=f"{project.name}: created by Slipway from template {project.template}",
+            )
+        finally:
+            await forge.aclose()
+
+    repo = asyncio.run(run())
+    report(app, project_id, Step.CREATE_REPOSITORY, 1.0, f"repository ready: {repo.web_url}")
+    return asdict(repo)
+
+
+# -- push template 40-60 ---------------------------------------------------------------------
+
+
+def push_template(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, str]:
+    project = load_project(app, project_id)
+    rendered = render(app, project)
+    repository = _repository(repo)
+    report(
+        app,
+        project_id,
+        Step.PUSH_TEMPLATE,
+        0.0,
+        f"pushing {len(rendered.files)} files to {repository.full_name} in one commit",
+    )
+
+    async def run() -> dict[str, str]:
+        forge = app.forge(project.forge, step=Step.PUSH_TEMPLATE.value)
+        try:
+            commit = await forge.push_files(
+                repository,
+                rendered.files,
+                message=f"Initial commit from Slipway template {project.template}",
+                project=project.name,
+            )
+        finally:
+            await forge.aclose()
+        return {"sha": commit.sha, "tree_sha": commit.tree_sha}
+
+    commit = asyncio.run(run())
+    report(app, project_id, Step.PUSH_TEMPLATE, 1.0, f"pushed commit {commit['sha'][:12]}")
+    return commit
+
+
+def _repository(data: dict[str, Any]) -> Repository:
+    values = dict(data)
+    values["provider"] = ForgeKind(values["provider"])
+    values["topics"] = tuple(values.get("topics") or ())
+    return Repository(**values)
+
+
+# -- record repository 60-70 -----------------------------------------------------------------
+
+
+def record_repository(
+    app: App, project_id: int, repo: dict[str, Any], commit: dict[str, str]
+) -> None:
+    repository = _repository(repo)
+    with app.session() as session:
+        store.record_repository(
+            session,
+            project_id=project_id,
+            provider=repository.provider,
+            owner=repository.owner,
+            name=repository.name,
+            clone_url=repository.clone_url,
+            web_url=repository.web_url,
+            default_branch=repository.default_branch,
+            initial_commit_sha=commit["sha"],
+        )
+    report(app, project_id, Step.RECORD_REPOSITORY, 1.0, "repository recorded")
+
+
+# -- GitOps resources 70-90 ------------------------------------------------------------------
+
+
+def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
+    """Preflight, then every environment applied in parallel; returns env -> error or None.
+
+    A preflight failure (cluster unreachable, Flux missing, RBAC) is raised: the repository
+    work stays, and the workflow marks the project degraded with the reason and the fix.
+    """
+    project = load_project(app, project_id)
+    report(app, project_id, Step.GITOPS_RESOURCES, 0.0, "checking the cluster (preflight)")
+    with app.session() as session:
+        repository = store.get_repository(session, project_id=project_id)
+        environments = {
+            e.name: e.id for e in store.list_environments(session, project_id=project_id)
+        }
+    if repository is None:
+        raise NotFound(f"project {project.name} has no recorded repository", system="database")
+    try:
+        results = asyncio.run(_apply(app, project, repository.clone_url, repository.default_branch))
+    except SlipwayError as exc:
+        _record_unapplied(app, project, environments, str(exc))
+        raise
+    outcome: dict[str, str | None] = {}
+    for index, env in enumerate(project.environments):
+        result = results[env]
+        _record_result(app, project, environments[env], env, result)
+        error = result.error
+        outcome[env] = str(error) if error else None
+        message = (
+            f"{env}: {len(result.objects)} objects applied"
+            if error is None
+            else f"{env}: failed: {error}"
+        )
+        report(
+            app,
+            project_id,
+            Step.GITOPS_RESOURCES,
+            (index + 1) / len(project.environments),
+            message,
+            level=EventLevel.INFO if error is None else EventLevel.ERROR,
+        )
+    return outcome
+
+
+async def _apply(
+    app: App, project: Project, clone_url: str, branch: str
+) -> dict[str, EnvironmentResult]:
+    forge = app.forge(project.forge, step=Step.GITOPS_RESOURCES.value)
+    credentials = forge.git_credentials()
+    await forge.aclose()
+    specs = [
+        EnvironmentSpec(
+            project=project.slug,
+            environment=env,
+            repository_url=clone_url,
+            branch=branch,
+            credentials=BasicAuth(username=credentials.username, password=credentials.password),
+        )
+        for env in project.environments
+    ]
+    cluster = app.cluster()
+    async with cluster:
+        await require_preflight(cluster, step=Step.GITOPS_RESOURCES.value)
+        return await cluster.apply_environments(specs)
+
+
+def _record_unapplied(
+    app: App, project: Project, environments: dict[str, int], reason: str
+) -> None:
+    with app.session() as session:
+        for env, env_id in environments.items():
+            for kind, name, namespace in ResourceNames(project.slug, env).resources():
+                store.upsert_gitops_resource(
+                    session,
+                    project_id=project.id,
+                    environment_id=env_id,
+                    type=kind,
+                    name=name,
+                    namespace=namespace,
+                    api_version=API_VERSIONS[kind],
+                    status=ResourceStatus.PENDING,
+                    error_message=reason,
+                )
+            store.set_environment_status(
+                session, environment_id=env_id, status=ResourceStatus.FAILED
+            )
+
+
+def _record_result(
+    app: App, project: Project, env_id: int, env: str, result: EnvironmentResult
+) -> None:
+    with app.session() as session:
+        for item in result.objects:
+            kind = item.ref.kind
+            if item.ok:
+                status = ResourceStatus.RECONCILING if kind in FLUX_KINDS else ResourceStatus.READY
+            else:
+                status = ResourceStatus.PENDING if item.skipped else ResourceStatus.FAILED
+            store.upsert_gitops_resource(
+                session,
+                project_id=project.id,
+                environment_id=env_id,
+                type=kind,
+                name=item.ref.name,
+                namespace=item.ref.namespace,
+                api_version=API_VERSIONS[kind],
+                status=status,
+                error_message=str(item.error) if item.error else None,
+                observed_generation=None,
+            )
+        store.set_environment_status(
+            session,
+            environment_id=env_id,
+            status=ResourceStatus.RECONCILING if result.ok else ResourceStatus.FAILED,
+        )
+
+
+# -- finalize 90-100 -------------------------------------------------------------------------
+
+
+def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
+    """Waits (bounded) for Flux to report Ready, records what it said, and settles the status.
+
+    `active` only when every environment's GitRepository and Kustomization are Ready;
+    otherwise `degraded`, naming the environments and their reasons.
+    """
+    project = load_project(app, project_id)
+    healthy = [env for env, error in applied.items() if error is None]
+    report(
+        app,
+        project_id,
+        Step.FINALIZE,
+        0.0,
+        f"waiting for Flux to reconcile {', '.join(healthy) or 'nothing'}",
+    )
+    statuses = asyncio.run(_wait_all(app, project, healthy)) if healthy else {}
+    problems = {env: error for env, error in applied.items() if error is not None}
+    with app.session() as session:
+        environments = {
+            e.name: e.id for e in store.list_environments(session, project_id=project_id)
+        }
+        for env, objects in statuses.items():
+            for status in objects:
+                record_status(session, project.id, environments[env], status)
+            env_ready = all(s.status is ResourceStatus.READY for s in objects)
+            store.set_environment_status(
+                session,
+                environment_id=environments[env],
+                status=_environment_status(objects),
+            )
+            if not env_ready:
+                problems[env] = "; ".join(
+                    f"{s.ref.kind.value} {s.ref.name}: {s.status.value}"
+                    + (f" ({s.message})" if s.message else "")
+                    for s in objects
+                    if s.status is not ResourceStatus.READY
+                )
+        if problems:
+            summary = " | ".join(f"{env}: {why}" for env, why in problems.items())
+            store.set_project_status(
+                session,
+                project_id=project_id,
+                status=ProjectStatus.DEGRADED,
+                failed_step=Step.FINALIZE.value,
+                error_message=summary,
+            )
+        else:
+            store.set_project_status(session, project_id=project_id, status=ProjectStatus.ACTIVE)
+    if problems:
+        report(
+            app,
+            project_id,
+            Step.FINALIZE,
+            1.0,
+            f"project {project.name} is degraded: {len(problems)} of "
+            f"{len(project.environments)} environments not Ready",
+            level=EventLevel.WARNING,
+            final="degraded",
+        )
+        return ProjectStatus.DEGRADED.value
+    report(
+        app,
+        project_id,
+        Step.FINALIZE,
+        1.0,
+        f"project {project.name} is active: {len(healthy)} environments Ready",
+        final="completed",
+    )
+    return ProjectStatus.ACTIVE.value
+
+
+def _environment_status(objects: list[ObjectStatus]) -> ResourceStatus:
+    states = {s.status for s in objects}
+    if ResourceStatus.FAILED in states:
+        return ResourceStatus.FAILED
+    if states == {ResourceStatus.READY}:
+        return ResourceStatus.READY
+    return ResourceStatus.RECONCILING
+
+
+async def _wait_all(app: App, project: Project, envs: list[str]) -> dict[str, list[ObjectStatus]]:
+    timeout = app.settings.ready_timeout
+    cluster = app.cluster()
+    async with cluster:
+        results = await asyncio.gather(
+            *(_wait_environment(cluster, ResourceNames(project.slug, env), timeout) for env in envs)
+        )
+    return dict(zip(envs, results, strict=True))
+
+
+async def _wait_environment(
+    cluster: ClusterClient, names: ResourceNames, within: float
+) -> list[ObjectStatus]:
+    """Statuses of the environment's Flux objects once settled: all Ready, or one failed for
+    the latest generation for `FAILURE_SETTLE_SECONDS` (Flux retries transient failures, such
+    as a source that is not ready yet, within that time), or `within` seconds have passed."""
+    refs = (
+        (ResourceKind.GIT_REPOSITORY, names.git_repository),
+        (ResourceKind.KUSTOMIZATION, names.kustomization),
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    failing_since: float | None = None
+    while True:
+        found = [await cluster.read_status(kind, name, names.namespace) for kind, name in refs]
+        if all(s.status is ResourceStatus.READY for s in found):
+            return found
+        settled_failure = any(
+            s.status is ResourceStatus.FAILED and s.observed_generation == s.generation
+            for s in found
+        )
+        now = loop.time()
+        failing_since = (failing_since or now) if settled_failure else None
+        if now >= deadline or (
+            failing_since is not None and now - failing_since >= FAILURE_SETTLE_SECONDS
+        ):
+            return found
+        await asyncio.sleep(READY_POLL_SECONDS)
+
+
+def record_status(session: Any, project_id: int, environment_id: int, status: ObjectStatus) -> None:
+    """Writes what the cluster said about one Flux object into its row."""
+    from datetime import UTC, datetime
+
+    store.upsert_gitops_resource(
+        session,
+        project_id=project_id,
+        environment_id=environment_id,
+        type=status.ref.kind,
+        name=status.ref.name,
+        namespace=status.ref.namespace,
+        api_version=API_VERSIONS[status.ref.kind],
+        status=status.status,
+        error_message=status.message if status.status is ResourceStatus.FAILED else None,
+        ready_reason=status.ready.reason if status.ready else None,
+        ready_message=status.message or None,
+        last_applied_revision=status.revision,
+        observed_generation=status.observed_generation,
+        last_synced_at=datetime.now(UTC),
+    )

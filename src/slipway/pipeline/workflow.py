@@ -1,0 +1,142 @@
+"""The durable initialization workflow (DBOS). Each step is checkpointed: after a crash the
+next worker resumes at the step that was in flight and re-runs it (steps are idempotent).
+
+Step arguments and results are recorded by DBOS in clear, so they carry IDs and plain
+facts only, never a token. Steps return `Outcome` dicts instead of raising, so a failure is
+recorded once, with its step, and never needs unpickling of an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypedDict, TypeVar
+
+from dbos import DBOS
+
+from slipway import store
+from slipway.domain.errors import SlipwayError
+from slipway.domain.model import EventLevel, ProjectStatus, Step
+from slipway.pipeline import steps
+from slipway.pipeline.context import current_app
+from slipway.pipeline.progress import report
+
+WORKFLOW_NAME = "slipway.initialize_project"
+T = TypeVar("T")
+
+
+class Outcome(TypedDict):
+    ok: bool
+    value: Any
+    error: dict[str, Any] | None
+
+
+def _guard(step: Step, call: Callable[[], T]) -> Outcome:
+    try:
+        return {"ok": True, "value": call(), "error": None}
+    except SlipwayError as exc:
+        if exc.step is None:
+            exc.step = step.value
+        return {"ok": False, "value": None, "error": {**exc.to_dict(), "text": str(exc)}}
+    except Exception as exc:  # a bug: still end the project with a message, not a hang
+        text = f"internal error in {step.value}: {type(exc).__name__}"
+        return {"ok": False, "value": None, "error": {"step": step.value, "text": text}}
+
+
+@DBOS.step(name="slipway.create_project")
+def create_project_step(project_id: int) -> Outcome:
+    return _guard(Step.CREATE_PROJECT, lambda: steps.start(current_app(), project_id))
+
+
+@DBOS.step(name="slipway.load_template")
+def load_template_step(project_id: int) -> Outcome:
+    return _guard(Step.LOAD_TEMPLATE, lambda: steps.load_template(current_app(), project_id))
+
+
+@DBOS.step(name="slipway.create_environments")
+def create_environments_step(project_id: int) -> Outcome:
+    return _guard(
+        Step.CREATE_ENVIRONMENTS, lambda: steps.create_environments(current_app(), project_id)
+    )
+
+
+@DBOS.step(name="slipway.create_repository")
+def create_repository_step(project_id: int) -> Outcome:
+    return _guard(
+        Step.CREATE_REPOSITORY, lambda: steps.create_repository(current_app(), project_id)
+    )
+
+
+@DBOS.step(name="slipway.push_template")
+def push_template_step(project_id: int, repo: dict[str, Any]) -> Outcome:
+    return _guard(Step.PUSH_TEMPLATE, lambda: steps.push_template(current_app(), project_id, repo))
+
+
+@DBOS.step(name="slipway.record_repository")
+def record_repository_step(
+    project_id: int, repo: dict[str, Any], commit: dict[str, str]
+) -> Outcome:
+    return _guard(
+        Step.RECORD_REPOSITORY,
+        lambda: steps.record_repository(current_app(), project_id, repo, commit),
+    )
+
+
+@DBOS.step(name="slipway.gitops_resources")
+def gitops_resources_step(project_id: int) -> Outcome:
+    return _guard(Step.GITOPS_RESOURCES, lambda: steps.gitops_resources(current_app(), project_id))
+
+
+@DBOS.step(name="slipway.finalize")
+def finalize_step(project_id: int, applied: dict[str, str | None]) -> Outcome:
+    return _guard(Step.FINALIZE, lambda: steps.finalize(current_app(), project_id, applied))
+
+
+@DBOS.step(name="slipway.settle_failure")
+def settle_failure_step(project_id: int, status: str, step: str, text: str) -> None:
+    """Records a failed (or degraded) end: project status, failed step, message, final event."""
+    app = current_app()
+    with app.session() as session:
+        store.set_project_status(
+            session, project_id=project_id, status=status, failed_step=step, error_message=text
+        )
+    final = "failed" if status == ProjectStatus.FAILED.value else "degraded"
+    report(app, project_id, Step(step), 0.0, text, level=EventLevel.ERROR, final=final)
+
+
+@DBOS.workflow(name=WORKFLOW_NAME)
+def initialize_project(project_id: int) -> str:
+    """Runs the steps in order; returns the project's final status."""
+    result = create_project_step(project_id)
+    if result["ok"]:
+        result = load_template_step(project_id)
+    if result["ok"]:
+        result = create_environments_step(project_id)
+    repo: dict[str, Any] = {}
+    if result["ok"]:
+        result = create_repository_step(project_id)
+        repo = result["value"] or {}
+    if result["ok"]:
+        result = push_template_step(project_id, repo)
+    if result["ok"]:
+        result = record_repository_step(project_id, repo, result["value"])
+    if not result["ok"]:
+        return _settle(project_id, result, ProjectStatus.FAILED)
+    # From here on the repository exists: a cluster problem degrades, it does not fail.
+    result = gitops_resources_step(project_id)
+    if not result["ok"]:
+        return _settle(project_id, result, ProjectStatus.DEGRADED)
+    result = finalize_step(project_id, result["value"])
+    if not result["ok"]:
+        return _settle(project_id, result, ProjectStatus.DEGRADED)
+    return str(result["value"])
+
+
+def _settle(project_id: int, result: Outcome, status: ProjectStatus) -> str:
+    error = result["error"] or {}
+    settle_failure_step(
+        project_id,
+        status.value,
+        str(error.get("step") or Step.CREATE_PROJECT.value),
+        str(error.get("text") or "unknown error"),
+    )
+    return status.value
