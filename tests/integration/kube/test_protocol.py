@@ -142,3 +142,11 @@ def test_python_watch_sees_status_set_by_a_controller(kube: KubeEmulator, namesp
     assert stored is not None and stored["spec"]["interval"] == "5m"
     managers = {(m["manager"], m.get("subresource")) for m in stored["metadata"]["managedFields"]}
     assert ("sandbox-controller", "status") in managers
+
+
+def test_tokens_stay_out_of_reprs_and_errors(kube: KubeEmulator, http: httpx.Client) -> None:
+    assert ADMIN_TOKEN not in repr(kube) and ADMIN_TOKEN not in repr(kube.state)
+    assert ADMIN_TOKEN not in str(kube.token)
+    response = http.get("/api", headers={"Authorization": "Bearer leaked-guess"})
+    assert response.status_code == 401
+    assert "leaked-guess" not in response.text
