@@ -4,8 +4,9 @@ server-side applied to (lightkube, field manager `slipway`), and the cluster pre
 Nothing outside this package imports lightkube; callers get the values in `results`.
 """
 
+from slipway.gitops._environment import DELETE_ORDER
 from slipway.gitops._errors import FluxNotInstalled
-from slipway.gitops.cluster import DELETE_ORDER, ClusterClient
+from slipway.gitops.cluster import ClusterClient
 from slipway.gitops.manifests import environment_objects, render_yaml
 from slipway.gitops.preflight import require_preflight, run_preflight
 from slipway.gitops.results import (

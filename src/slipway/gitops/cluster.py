@@ -11,14 +11,13 @@ Every call goes through `map_api_errors` (see `_errors.py`) and `slipway.retry` 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
 import httpx2
-from lightkube import AsyncClient
+from lightkube import ApiError, AsyncClient
 from lightkube.config.client_adapter import AsyncClient as _adapter_client
 from lightkube.config.client_adapter import ConnectionParams
 from lightkube.config.kubeconfig import SingleConfig
@@ -26,23 +25,21 @@ from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAcc
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
-from lightkube.types import PatchType
+from lightkube.types import OnErrorAction, OnErrorResult, PatchType
 
 from slipway.config import Settings
-from slipway.domain.errors import ClusterError, InvalidInput, NotFound, SlipwayError
-from slipway.domain.model import ResourceKind, ResourceStatus
-from slipway.domain.names import ResourceNames
-from slipway.gitops import _kubeconfig
+from slipway.domain.errors import InvalidInput, NotFound
+from slipway.domain.model import ResourceKind
+from slipway.gitops import _environment, _kubeconfig, _waiting
 from slipway.gitops._errors import ClusterIdentity, FluxNotInstalled, Operation, map_api_errors
-from slipway.gitops._resources import KindInfo, kind_info
+from slipway.gitops._resources import kind_info
 from slipway.gitops.defaults import FIELD_MANAGER
-from slipway.gitops.manifests import Manifest, environment_objects
+from slipway.gitops.manifests import Manifest
 from slipway.gitops.results import (
     AppliedObject,
     DeletedObject,
     EnvironmentResult,
     ObjectRef,
-    ObjectResult,
     ObjectStatus,
     object_status,
 )
@@ -56,17 +53,6 @@ CONNECT_TIMEOUT: Final = 5.0
 # Flux's finalizer keeps a deleted Kustomization until kustomize-controller has pruned it.
 DEFAULT_PRUNE_TIMEOUT: Final = 120.0
 DEFAULT_READY_TIMEOUT: Final = 300.0
-
-# Kustomization first so Flux prunes what it deployed (as the reconciler, which must still
-# exist), then its source and credential, then the reconciler's RBAC, the namespace last.
-DELETE_ORDER: Final = (
-    ResourceKind.KUSTOMIZATION,
-    ResourceKind.GIT_REPOSITORY,
-    ResourceKind.SECRET,
-    ResourceKind.ROLE_BINDING,
-    ResourceKind.SERVICE_ACCOUNT,
-    ResourceKind.NAMESPACE,
-)
 
 
 class ClusterClient:
@@ -169,7 +155,7 @@ class ClusterClient:
     ) -> list[AppliedObject]:
         """Applies every object of `spec`: the Namespace first, then the rest concurrently.
         Raises the first failure (after trying every object), so a retry re-applies all."""
-        outcomes = await self._apply_outcomes(spec, force=force)
+        outcomes = await _environment.apply_outcomes(self, spec, force=force)
         result = EnvironmentResult(spec.environment, tuple(outcomes))
         if result.error is not None:
             raise result.error
@@ -183,28 +169,13 @@ class ClusterClient:
         envs = [s.environment for s in specs]
         if len(set(envs)) != len(envs):
             raise InvalidInput("environment", "each environment may be applied once per call")
-        outcomes = await asyncio.gather(*(self._apply_outcomes(s, force=force) for s in specs))
+        outcomes = await asyncio.gather(
+            *(_environment.apply_outcomes(self, s, force=force) for s in specs)
+        )
         return {
             spec.environment: EnvironmentResult(spec.environment, tuple(objects))
             for spec, objects in zip(specs, outcomes, strict=True)
         }
-
-    async def _apply_outcomes(self, spec: EnvironmentSpec, *, force: bool) -> list[ObjectResult]:
-        first, *rest = environment_objects(spec)
-        namespace = await self._attempt(first, force=force)
-        if not namespace.ok:
-            return [
-                namespace,
-                *(ObjectResult(_ref(o), error=namespace.error, skipped=True) for o in rest),
-            ]
-        others = await asyncio.gather(*(self._attempt(o, force=force) for o in rest))
-        return [namespace, *others]
-
-    async def _attempt(self, obj: Manifest, *, force: bool) -> ObjectResult:
-        try:
-            return ObjectResult(_ref(obj), applied=await self.apply_object(obj, force=force))
-        except SlipwayError as exc:
-            return ObjectResult(_ref(obj), error=exc)
 
     # -- read -----------------------------------------------------------------------------
 
@@ -241,44 +212,31 @@ class ClusterClient:
         *,
         within: float = DEFAULT_READY_TIMEOUT,
     ) -> ObjectStatus:
-        """Waits (by watching) until the object is Ready for its latest generation.
-
-        Returns the status once Ready; raises `ClusterError` with the last Ready message when
-        `within` seconds pass first.
-        """
+        """Waits (by watching) until the object is Ready for its latest generation; raises
+        `ClusterError` with the last Ready message when `within` seconds pass first."""
         info = kind_info(kind)
-        ns = namespace if info.namespaced else None
-        ref = ObjectRef(info.kind, name, ns)
-        status = await self.read_status(info.kind, name, ns)
-        if status.status is ResourceStatus.READY:
-            return status
-        try:
-            async with asyncio.timeout(within):
-                events = self._watch(info, ns, name, status.resource_version)
-                async with aclosing(events):
-                    async for obj in events:
-                        status = object_status(ref, obj, has_ready=info.is_flux)
-                        if status.status is ResourceStatus.READY:
-                            return status
-        except TimeoutError:
-            pass
-        detail = f": {status.message}" if status.message else ""
-        raise ClusterError(
-            f'{info.kind.value} "{name}" is not Ready after {within:g}s '
-            f"(status {status.status.value}){detail}",
-            system="kubernetes",
-            hint=f"inspect it with `kubectl describe {info.qualified} {name}"
-            + (f" -n {ns}`" if ns else "`"),
+        return await _waiting.wait_ready(
+            self, info, name, namespace if info.namespaced else None, within
         )
 
-    async def _watch(
-        self, info: KindInfo, namespace: str | None, name: str, resource_version: str | None
+    async def watch_object(
+        self,
+        kind: ResourceKind | str,
+        name: str,
+        namespace: str | None = None,
+        resource_version: str | None = None,
     ) -> AsyncGenerator[dict[str, Any] | None, None]:
-        """Yields the object (or None once deleted) each time `name` changes."""
+        """Yields the object (None once deleted) at each change after `resource_version`.
+        Close it (`contextlib.aclosing`) to end the watch."""
+        info = kind_info(kind)
+        namespace = namespace if info.namespaced else None
         op = Operation("watch", info, None, namespace)
         with map_api_errors(op, self.identity):
             stream = self._client.watch(
-                info.resource, namespace=namespace, resource_version=resource_version
+                info.resource,
+                namespace=namespace,
+                resource_version=resource_version,
+                on_error=_restart_when_expired,
             )
             async for event, obj in stream:
                 if obj.metadata is None or obj.metadata.name != name:
@@ -310,48 +268,8 @@ class ClusterClient:
         Waits for the Kustomization to disappear before touching the rest, because Flux
         prunes the deployed workload as the reconciler ServiceAccount, through its RBAC.
         """
-        names = ResourceNames(slug, environment)
-        by_kind = {
-            ResourceKind.KUSTOMIZATION: names.kustomization,
-            ResourceKind.GIT_REPOSITORY: names.git_repository,
-            ResourceKind.SECRET: names.git_secret,
-            ResourceKind.ROLE_BINDING: names.role_binding,
-            ResourceKind.SERVICE_ACCOUNT: names.service_account,
-            ResourceKind.NAMESPACE: names.namespace,
-        }
-        deleted: list[DeletedObject] = []
-        for kind in DELETE_ORDER:
-            name = by_kind[kind]
-            ns = None if kind is ResourceKind.NAMESPACE else names.namespace
-            existed = await self.delete_object(kind, name, ns)
-            if existed and kind is ResourceKind.KUSTOMIZATION:
-                await self._wait_gone(kind_info(kind), name, ns, prune_timeout)
-            deleted.append(DeletedObject(ObjectRef(kind, name, ns), existed))
-        return deleted
-
-    async def _wait_gone(
-        self, info: KindInfo, name: str, namespace: str | None, within: float
-    ) -> None:
-        obj = await self.read_object(info.kind, name, namespace)
-        if obj is None:
-            return
-        version = (obj.get("metadata") or {}).get("resourceVersion")
-        try:
-            async with asyncio.timeout(within):
-                events = self._watch(info, namespace, name, version)
-                async with aclosing(events):
-                    async for seen in events:
-                        if seen is None:
-                            return
-        except TimeoutError:
-            pass
-        if await self.read_object(info.kind, name, namespace) is None:
-            return
-        raise ClusterError(
-            f'{info.kind.value} "{name}" in namespace "{namespace}" is still there after '
-            f"{within:g}s: Flux has not finished pruning what it deployed",
-            system="kubernetes",
-            hint="check that kustomize-controller is running (`flux check`), then delete again",
+        return await _environment.delete_environment(
+            self, slug, environment, prune_timeout=prune_timeout
         )
 
     # -- preflight helpers ----------------------------------------------------------------
@@ -407,16 +325,14 @@ class ClusterClient:
         return bool(status.allowed), str(status.reason or "")
 
 
-def _ref(obj: Manifest) -> ObjectRef:
-    meta = obj["metadata"]
-    return ObjectRef(ResourceKind(obj["kind"]), meta["name"], meta.get("namespace"))
+def _restart_when_expired(error: Exception, count: int) -> OnErrorResult:
+    """410 Gone: our resourceVersion left the server's window; lightkube then restarts the
+    watch from the current state (which `_watch`'s callers re-check). Anything else raises."""
+    if isinstance(error, ApiError) and error.status.code == 410 and count <= 3:
+        return OnErrorResult(OnErrorAction.RETRY)
+    return OnErrorResult(OnErrorAction.RAISE)
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
     result: dict[str, Any] = obj.to_dict()
     return result
-
-
-def environment_refs(specs: Iterable[EnvironmentSpec]) -> list[ObjectRef]:
-    """Every object reference of the given environments, in apply order."""
-    return [_ref(o) for s in specs for o in environment_objects(s)]
