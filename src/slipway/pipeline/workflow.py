@@ -8,6 +8,8 @@ recorded once, with its step, and never needs unpickling of an exception.
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable
 from typing import Any, TypedDict, TypeVar
 
@@ -30,9 +32,21 @@ class Outcome(TypedDict):
     error: dict[str, Any] | None
 
 
+# Fault injection for crash tests: the named step does all its work, then the process dies
+# before DBOS checkpoints the step's result, the hardest moment for idempotency.
+KILL_AT_STEP_ENV = "SLIPWAY_FAULT_KILL_AT_STEP"
+
+
+def _maybe_die(step: Step) -> None:
+    if os.environ.get(KILL_AT_STEP_ENV) == step.value:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _guard(step: Step, call: Callable[[], T]) -> Outcome:
     try:
-        return {"ok": True, "value": call(), "error": None}
+        value = call()
+        _maybe_die(step)
+        return {"ok": True, "value": value, "error": None}
     except SlipwayError as exc:
         if exc.step is None:
             exc.step = step.value

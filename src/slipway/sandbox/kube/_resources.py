@@ -64,6 +64,16 @@ def _rt(group: str, kind: str, plural: str, namespaced: bool, **kw: Any) -> Reso
 NAMESPACES = _rt("", "Namespace", "namespaces", False, short_names=("ns",), status_subresource=True)
 SECRETS = _rt("", "Secret", "secrets", True)
 CONFIGMAPS = _rt("", "ConfigMap", "configmaps", True, short_names=("cm",))
+# Services and Deployments are what the built-in templates deploy (the Flux emulator applies them).
+SERVICES = _rt(
+    "",
+    "Service",
+    "services",
+    True,
+    short_names=("svc",),
+    categories=("all",),
+    status_subresource=True,
+)
 SERVICEACCOUNTS = _rt("", "ServiceAccount", "serviceaccounts", True, short_names=("sa",))
 RBAC = "rbac.authorization.k8s.io"
 ROLES = _rt(RBAC, "Role", "roles", True)
@@ -102,6 +112,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     NAMESPACES,
     SECRETS,
     CONFIGMAPS,
+    SERVICES,
     SERVICEACCOUNTS,
     ROLES,
     ROLEBINDINGS,
