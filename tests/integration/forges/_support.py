@@ -66,7 +66,9 @@ def writes(requests: list[RecordedRequest]) -> list[RecordedRequest]:
     return [r for r in requests if r.method in ("POST", "PUT", "PATCH", "DELETE")]
 
 
-def git(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def git(
+    *args: str, cwd: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """The real git CLI, never prompting, with no user or system config."""
     env = {
         **os.environ,

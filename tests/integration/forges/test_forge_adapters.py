@@ -53,7 +53,9 @@ async def test_push_of_1_and_2000_files_takes_the_same_number_of_calls(
         repo = await forge.ensure_repository(
             owner=None, name=f"{repo_name}-{size}", project="many", private=True, description=""
         )
-        files = {f"k8s/part-{i // 100}/file-{i}.yaml": f"index: {i}\n".encode() for i in range(size)}
+        files = {
+            f"k8s/part-{i // 100}/file-{i}.yaml": f"index: {i}\n".encode() for i in range(size)
+        }
         emulator.clear_requests()
         commit = await forge.push_files(repo, files, message="Template", project="many")
         counts.append([(r.method, r.status) for r in api_calls(emulator)])
@@ -93,7 +95,9 @@ async def test_push_replaces_the_tree_with_exactly_the_new_files(
     repo = await forge.ensure_repository(
         owner=None, name=repo_name, project="shop", private=True, description=""
     )
-    await forge.push_files(repo, {"a.txt": b"a\n", "old/b.txt": b"b\n"}, message="v1", project="shop")
+    await forge.push_files(
+        repo, {"a.txt": b"a\n", "old/b.txt": b"b\n"}, message="v1", project="shop"
+    )
     commit = await forge.push_files(
         repo, {"a.txt": b"changed\n", "new/c.txt": b"c\n"}, message="v2", project="shop"
     )
@@ -167,9 +171,7 @@ async def test_not_found_right_after_creation_is_retried_briefly(
     assert stored is not None and gitstore.get_ref(stored.path, "refs/heads/main") == commit.sha
 
 
-async def test_delete_is_idempotent(
-    forge: Forge, emulator: ForgeEmulator, repo_name: str
-) -> None:
+async def test_delete_is_idempotent(forge: Forge, emulator: ForgeEmulator, repo_name: str) -> None:
     repo = await forge.ensure_repository(
         owner="acme", name=repo_name, project="shop", private=True, description=""
     )

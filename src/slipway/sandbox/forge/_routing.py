@@ -102,13 +102,9 @@ class Router:
     async def dispatch(
         self, request: Request, state: ForgeState, path: str, *, api_root: str, web_root: str
     ) -> Response:
-        matched_path = False
         for method, regex, handler in self._routes:
             found = regex.match(path)
-            if found is None:
-                continue
-            matched_path = True
-            if method != request.method.upper():
+            if found is None or method != request.method.upper():
                 continue
             params = {k: unquote(v) for k, v in found.groupdict().items()}
             token = state.token(bearer_token(request))
@@ -123,5 +119,4 @@ class Router:
             response.headers.update(ctx.extra_headers)
             return response
         # Real forges answer an unknown route, or a known one with another method, with 404.
-        _ = matched_path
-        return json_response(self.error_body(404, "Not Found"), 404)
+        return json_response(self.error_body(404, ""), 404)

@@ -1,0 +1,142 @@
+"""What the adapters pushed, seen by the real `git` CLI over smart HTTP: exactly one commit
+holding exactly the files, byte for byte; wrong tokens refused; pushes accepted."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from slipway.forges import Forge
+from slipway.sandbox.forge import ForgeEmulator
+
+from ._support import (
+    FLAVOURS,
+    OUTSIDER_TOKEN,
+    TOKEN,
+    WRONG_TOKEN,
+    authed_url,
+    git,
+    make_forge,
+    working_tree,
+)
+
+FILES = {
+    "README.md": "# Shop\n\nÜnïcödé text stays text.\n".encode(),
+    "k8s/base/kustomization.yaml": b"resources:\n  - deployment.yaml\n",
+    "k8s/overlays/production/kustomization.yaml": b"resources: [../../base]\n",
+    "static/logo.png": bytes(range(256)) * 4,  # binary: NUL bytes, not UTF-8
+    "static/empty.txt": b"",
+    "scripts/crlf.txt": b"windows\r\nline endings\r\n",
+}
+
+
+async def test_pushed_commit_is_the_only_one_and_matches_the_files(
+    forge: Forge, emulator: ForgeEmulator, repo_name: str, tmp_path: Path
+) -> None:
+    repo = await forge.ensure_repository(
+        owner=None, name=repo_name, project="shop", private=True, description="Shop"
+    )
+    commit = await forge.push_files(repo, FILES, message="Template", project="shop")
+    credentials = forge.git_credentials()
+    url = authed_url(repo.clone_url, credentials.password.get_secret_value(), credentials.username)
+
+    git("clone", url, str(tmp_path / "clone"))
+
+    clone = tmp_path / "clone"
+    assert git("rev-list", "--count", "HEAD", cwd=clone).stdout.strip() == "1"
+    assert git("rev-parse", "HEAD", cwd=clone).stdout.strip() == commit.sha
+    assert git("rev-parse", "HEAD^{tree}", cwd=clone).stdout.strip() == commit.tree_sha
+    assert git("branch", "--show-current", cwd=clone).stdout.strip() == repo.default_branch
+    assert working_tree(clone) == FILES
+    message = git("log", "-1", "--format=%B", cwd=clone).stdout
+    assert "Template" in message and "Slipway-Project: shop" in message
+
+
+async def test_github_keeps_one_commit_after_a_changed_push(
+    emulator: ForgeEmulator, repo_name: str, tmp_path: Path
+) -> None:
+    forge = make_forge(emulator, FLAVOURS[0])
+    repo = await forge.ensure_repository(
+        owner=None, name=repo_name, project="shop", private=True, description=""
+    )
+    await forge.push_files(repo, {"a.txt": b"1\n"}, message="v1", project="shop")
+    await forge.push_files(repo, {"b.txt": b"2\n"}, message="v2", project="shop")
+    git("clone", authed_url(repo.clone_url, TOKEN), str(tmp_path / "c"))
+    assert git("rev-list", "--count", "HEAD", cwd=tmp_path / "c").stdout.strip() == "1"
+    assert working_tree(tmp_path / "c") == {"b.txt": b"2\n"}
+
+
+@pytest.fixture
+async def gitea(emulator: ForgeEmulator) -> AsyncIterator[Forge]:
+    """Smart HTTP does not depend on the API flavour: one adapter is enough to set up."""
+    forge = make_forge(emulator, FLAVOURS[-1])
+    yield forge
+    await forge.aclose()
+
+
+@pytest.mark.parametrize("token", [WRONG_TOKEN, None], ids=["wrong-token", "anonymous"])
+async def test_clone_without_a_valid_token_fails(
+    gitea: Forge, repo_name: str, tmp_path: Path, token: str | None
+) -> None:
+    forge = gitea
+    repo = await forge.ensure_repository(
+        owner=None, name=repo_name, project="shop", private=True, description=""
+    )
+    await forge.push_files(repo, {"a.txt": b"a\n"}, message="v1", project="shop")
+    url = authed_url(repo.clone_url, token) if token else repo.clone_url
+
+    result = git("clone", url, str(tmp_path / "denied"), check=False)
+
+    assert result.returncode != 0
+    # git got a 401 challenge: with a token it reports the failure, without one it would
+    # have prompted for a username (prompts are off here).
+    refused = ("Authentication failed", "401", "could not read Username")
+    assert any(reason in result.stderr for reason in refused)
+    assert not (tmp_path / "denied" / "a.txt").exists()
+
+
+async def test_git_push_over_smart_http_moves_the_branch(
+    gitea: Forge, repo_name: str, tmp_path: Path
+) -> None:
+    forge = gitea
+    repo = await forge.ensure_repository(
+        owner="acme", name=repo_name, project="shop", private=True, description=""
+    )
+    await forge.push_files(repo, {"a.txt": b"a\n"}, message="v1", project="shop")
+    clone = tmp_path / "work"
+    git("clone", authed_url(repo.clone_url, TOKEN), str(clone))
+    (clone / "added.txt").write_bytes(b"from git push\n")
+    git("add", "added.txt", cwd=clone)
+    git("commit", "-q", "-m", "by hand", cwd=clone)
+
+    git("push", "origin", f"HEAD:{repo.default_branch}", cwd=clone)
+
+    pushed = git("rev-parse", "HEAD", cwd=clone).stdout.strip()
+    fresh = tmp_path / "fresh"
+    git("clone", authed_url(repo.clone_url, TOKEN), str(fresh))
+    assert git("rev-parse", "HEAD", cwd=fresh).stdout.strip() == pushed
+    assert (fresh / "added.txt").read_bytes() == b"from git push\n"
+    # The forge's API sees the pushed commit too: a re-push now writes a new Slipway commit.
+    commit = await forge.push_files(repo, {"a.txt": b"a\n"}, message="v1", project="shop")
+    assert commit.sha != pushed
+
+
+async def test_push_by_a_non_member_is_refused(
+    gitea: Forge, repo_name: str, tmp_path: Path
+) -> None:
+    forge = gitea
+    repo = await forge.ensure_repository(
+        owner="acme", name=repo_name, project="shop", private=False, description=""
+    )
+    await forge.push_files(repo, {"a.txt": b"a\n"}, message="v1", project="shop")
+    clone = tmp_path / "public"
+    git("clone", repo.clone_url, str(clone))  # public: anonymous read is fine
+    (clone / "x.txt").write_text("x")
+    git("add", "x.txt", cwd=clone)
+    git("commit", "-q", "-m", "x", cwd=clone)
+    result = git(
+        "push", authed_url(repo.clone_url, OUTSIDER_TOKEN), "HEAD:main", cwd=clone, check=False
+    )
+    assert result.returncode != 0 and "403" in result.stderr
