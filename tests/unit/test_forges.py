@@ -1,0 +1,157 @@
+"""Pure parts of the forge adapters: the marker scheme, local tree ids, change plans, error
+classification, token kinds and the factory. No network."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import SecretStr
+
+from slipway.domain.errors import Conflict, ForgeError, InvalidInput
+from slipway.domain.model import ForgeKind
+from slipway.forges import build_forge
+from slipway.forges._errors import Site, classify
+from slipway.forges._marker import (
+    CommitMark,
+    commit_mark,
+    commit_message,
+    mark_description,
+    project_from_description,
+)
+from slipway.forges._tree import blob_sha, check_paths, is_text, plan_changes, tree_sha
+from slipway.forges.base import Forge, TokenKind
+from slipway.forges.github import token_kind
+from slipway.retry import Retryable
+
+SITE = Site(ForgeKind.GITHUB, "https://ghe.example.com/api/v3", "push_template")
+SECRET = "ghp_UnitTestSecret0123456789abcdefghijkl"
+
+
+@given(st.from_regex(r"[a-z0-9][a-z0-9-]{0,30}", fullmatch=True), st.text(max_size=80))
+def test_description_marker_round_trips_and_replaces_an_old_one(
+    project: str, description: str
+) -> None:
+    marked = mark_description(mark_description(description, "old"), project)
+    assert project_from_description(marked) == project
+    assert marked.count("slipway:project=") == 1
+
+
+def test_description_without_marker_names_no_project() -> None:
+    assert project_from_description("A shop, by hand") is None
+    assert project_from_description(None) is None
+
+
+def test_commit_trailers_identify_slipway_commits() -> None:
+    tree = "a" * 40
+    message = commit_message("Template\n", project="shop", tree_sha=tree)
+    assert message.startswith("Template\n\n")
+    assert commit_mark(message) == CommitMark("shop", tree)
+    assert commit_mark("Initial commit") is None
+
+
+def test_tree_sha_matches_git_for_known_content() -> None:
+    # `printf 'hello\n' | git hash-object --stdin`, and `git mktree` of that blob as hello.txt
+    assert blob_sha(b"hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a"
+    assert tree_sha({"hello.txt": b"hello\n"}) == "aaa96ced2d9a1c8e72c56b253a0e2fe78393feb7"
+
+
+def test_tree_sha_ignores_order_and_nests_folders() -> None:
+    files = {"b/c.txt": b"c", "a.txt": b"a", "b/d/e.txt": b"e"}
+    assert tree_sha(files) == tree_sha(dict(reversed(list(files.items()))))
+    assert tree_sha(files) != tree_sha({**files, "a.txt": b"changed"})
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {},
+        {"/abs": b""},
+        {"a/../b": b""},
+        {"a//b": b""},
+        {".git/config": b""},
+        {"a": b"", "a/b": b""},
+    ],
+)
+def test_bad_file_sets_are_rejected_before_any_call(files: dict[str, bytes]) -> None:
+    with pytest.raises(InvalidInput):
+        check_paths(files)
+        tree_sha(files)
+
+
+def test_text_and_binary_are_told_apart() -> None:
+    assert is_text("Ünïcödé\r\n".encode())
+    assert not is_text(b"\x89PNG\r\n\x1a\n\x00")
+    assert not is_text(b"\xff\xfe")
+
+
+def test_change_plan_turns_a_tree_into_exactly_the_files() -> None:
+    existing = {"same": blob_sha(b"1"), "changed": blob_sha(b"old"), "gone": blob_sha(b"x")}
+    create, update, delete = plan_changes(existing, {"same": b"1", "changed": b"new", "new": b""})
+    assert (create, update, delete) == (["new"], ["changed"], ["gone"])
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "expected_wait"),
+    [
+        (429, {"retry-after": "3"}, 3.0),
+        (403, {"retry-after": "2"}, 2.0),
+        (403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "0"}, 0.0),
+        (502, {}, None),
+        (503, {}, None),
+    ],
+)
+def test_transient_answers_are_retryable_with_the_servers_wait(
+    status: int, headers: dict[str, str], expected_wait: float | None
+) -> None:
+    result = classify(status, headers, site=SITE, action="create the repository")
+    assert isinstance(result, Retryable)
+    assert result.retry_after == expected_wait
+    assert result.error.system == "GitHub" and result.error.step == "push_template"
+
+
+def test_permanent_answers_name_the_forge_and_what_to_do() -> None:
+    rejected = classify(401, {}, site=SITE, action="read the account")
+    assert isinstance(rejected, ForgeError)
+    assert "token rejected by GitHub at https://ghe.example.com/api/v3" in str(rejected)
+    assert rejected.hint and "slipway forge connect github" in rejected.hint
+    scope = classify(403, {}, site=SITE, action="create the repository", scope="repo")
+    assert isinstance(scope, ForgeError) and "`repo` scope" in str(scope)
+    taken = Conflict("taken")
+    assert classify(422, {}, site=SITE, action="create", conflict=taken) is taken
+
+
+@pytest.mark.parametrize(
+    ("token", "kind"),
+    [
+        ("ghp_x", TokenKind.PERSONAL),
+        ("github_pat_x", TokenKind.FINE_GRAINED),
+        ("gho_x", TokenKind.OAUTH),
+        ("ghs_x", TokenKind.APP),
+        ("ghu_x", TokenKind.APP),
+        ("something", TokenKind.UNKNOWN),
+    ],
+)
+def test_github_token_kind_comes_from_its_prefix(token: str, kind: TokenKind) -> None:
+    assert token_kind(token) is kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "token", "username"),
+    [
+        (ForgeKind.GITHUB, "ghs_" + SECRET, "x-access-token"),
+        (ForgeKind.GITHUB, SECRET, "git"),
+        (ForgeKind.GITLAB, SECRET, "oauth2"),
+        (ForgeKind.GITEA, SECRET, "git"),
+    ],
+)
+async def test_factory_builds_each_adapter_without_exposing_the_token(
+    kind: ForgeKind, token: str, username: str
+) -> None:
+    forge = build_forge(kind, base_url="https://forge.example.com", token=SecretStr(token))
+    assert isinstance(forge, Forge)
+    assert forge.kind is kind
+    assert SECRET not in repr(forge) and SECRET not in str(vars(forge))
+    assert forge.git_credentials().username == username
+    assert SECRET not in repr(forge.git_credentials())
+    await forge.aclose()
