@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,10 @@ def ssh_spec() -> EnvironmentSpec:
             identity=SecretStr(SSH_KEY), known_hosts="github.com ssh-ed25519 AAAAC3Nza"
         ),
     )
+
+
+def _decoded(secret: dict[str, Any]) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 
 def _strip_extensions(node: Any) -> Any:
@@ -128,7 +133,7 @@ def test_objects_match_the_design() -> None:
         "labels": manifests.labels(spec),
     }
     assert secret["type"] == "Opaque"
-    assert secret["stringData"] == {"username": "x-access-token", "password": TOKEN}
+    assert _decoded(secret) == {"username": "x-access-token", "password": TOKEN}
     assert sa["metadata"]["name"] == "shop-reconciler"
     assert rb["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
@@ -162,8 +167,9 @@ def test_objects_match_the_design() -> None:
 
 def test_ssh_secret_carries_identity_and_known_hosts() -> None:
     secret = manifests.git_secret(ssh_spec())
-    assert set(secret["stringData"]) == {"identity", "known_hosts"}
-    assert secret["stringData"]["identity"] == SSH_KEY
+    assert set(secret["data"]) == {"identity", "known_hosts"}
+    assert _decoded(secret)["identity"] == SSH_KEY
+    assert "stringData" not in secret
 
 
 _ENV = st.from_regex(r"\A[a-z]([-a-z0-9]{0,18}[a-z0-9])?\Z", fullmatch=True)
@@ -240,13 +246,14 @@ def test_dry_run_yaml_redacts_the_token_unless_asked() -> None:
     objects = manifests.environment_objects(make_spec())
     text = manifests.render_yaml(objects)
     assert TOKEN not in text
+    assert objects[1]["data"]["password"] not in text  # nor its base64
     docs = list(yaml.safe_load_all(text))
     assert [d["kind"] for d in docs] == [o["kind"] for o in objects]
-    assert docs[1]["stringData"] == {"username": "<redacted>", "password": "<redacted>"}
+    assert docs[1]["data"] == {"username": "<redacted>", "password": "<redacted>"}
     # The objects themselves are untouched by rendering.
-    assert objects[1]["stringData"]["password"] == TOKEN
+    assert _decoded(objects[1])["password"] == TOKEN
     shown = list(yaml.safe_load_all(manifests.render_yaml(objects, redact_secrets=False)))
-    assert shown[1]["stringData"]["password"] == TOKEN
+    assert _decoded(shown[1])["password"] == TOKEN
     assert shown == objects
 
 

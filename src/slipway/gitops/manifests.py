@@ -7,6 +7,7 @@ Only `git_secret` holds a credential in clear; `render_yaml` redacts it by defau
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Iterable
 from typing import Any
@@ -66,19 +67,28 @@ def namespace(spec: EnvironmentSpec) -> Manifest:
 
 
 def git_secret(spec: EnvironmentSpec) -> Manifest:
-    """The credential source-controller clones with; the only object holding a secret."""
+    """The credential source-controller clones with; the only object holding a secret.
+
+    Values go in base64 `data`, not `stringData`: `stringData` is write-only and "does not
+    work well with server-side apply" (Kubernetes docs): its keys are never removed from
+    `data`, and field ownership (so conflict detection) is tracked on a field never stored.
+    """
     creds = spec.credentials
     if isinstance(creds, BasicAuth):
-        data = {"username": creds.username, "password": creds.password.get_secret_value()}
+        values = {"username": creds.username, "password": creds.password.get_secret_value()}
     else:
-        data = {"identity": creds.identity.get_secret_value(), "known_hosts": creds.known_hosts}
+        values = {"identity": creds.identity.get_secret_value(), "known_hosts": creds.known_hosts}
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": _metadata(spec, spec.names.git_secret),
         "type": "Opaque",
-        "stringData": data,
+        "data": {key: _b64(value) for key, value in values.items()},
     }
+
+
+def _b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode("ascii")
 
 
 def service_account(spec: EnvironmentSpec) -> Manifest:

@@ -7,11 +7,19 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from slipway.gitops import ClusterClient
 from slipway.sandbox.kube import AccessPolicy, KubeEmulator
 
 from ._support import FAST_RETRY, USER
+
+
+@pytest.fixture(autouse=True)
+def _default_logging() -> None:
+    """Another test may leave structlog printing to a stream pytest has since closed
+    (`configure_logging` binds `sys.stderr` when called); retries log, so start clean."""
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -18,11 +18,7 @@ ENVS = ("development", "staging", "production")
 
 
 def _secret_value(secret: dict[str, Any], key: str) -> str:
-    """A real API server folds write-only `stringData` into base64 `data`; the emulator may
-    still return `stringData` as written."""
-    if key in (secret.get("data") or {}):
-        return base64.b64decode(secret["data"][key]).decode()
-    return str(secret["stringData"][key])
+    return base64.b64decode(secret["data"][key]).decode()
 
 
 def _managers(obj: dict[str, object]) -> set[str]:
@@ -98,15 +94,16 @@ async def test_secret_conflict_does_not_leak_either_value(
     spec = make_spec("delta")
     await cluster.apply_environment(spec)
     theirs = manifests.git_secret(spec)
-    theirs["stringData"] = {"password": "someone-elses-password"}
+    theirs["data"] = {"password": base64.b64encode(b"someone-elses-password").decode()}
     kube.apply(theirs, manager="rotator", force=True)
 
     with pytest.raises(Conflict) as caught:
         await cluster.apply_environment(spec)
     shown = f"{caught.value} {caught.value.to_dict()} {caught.value.__cause__!r}"
-    assert "rotator" in shown
-    assert GIT_TOKEN not in shown
-    assert "someone-elses-password" not in shown
+    assert '"rotator"' in shown and ".data.password" in shown
+    for value in (GIT_TOKEN, "someone-elses-password"):
+        assert value not in shown
+        assert base64.b64encode(value.encode()).decode() not in shown
 
 
 async def test_rbac_denied_names_user_verb_and_resource(
