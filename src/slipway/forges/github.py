@@ -349,16 +349,17 @@ class GitHubForge:
                 conflict=empty,
             )
         except SlipwayError as exc:
-            if exc is not_yet or exc is empty:
-                if exc is empty:
-                    await self._initialise(repo)
+            if exc is empty:
+                return await self._initialise(repo)
+            if exc is not_yet:
                 return None
             raise
         return response.parsed_data.object_.sha
 
-    async def _initialise(self, repo: Repository) -> None:
-        """Give an empty repository a first commit, so the Git Data API accepts writes."""
-        await self._call(
+    async def _initialise(self, repo: Repository) -> str:
+        """Give an empty repository (one created without `auto_init`) a first commit, since
+        the Git Data API refuses writes to it; the push then replaces that commit."""
+        created = await self._call(
             f"initialise the empty repository {repo.full_name}",
             lambda: self._gh.rest.repos.async_create_or_update_file_contents(
                 repo.owner,
@@ -369,6 +370,13 @@ class GitHubForge:
                 branch=repo.default_branch,
             ),
         )
+        sha = created.parsed_data.commit.sha
+        if not isinstance(sha, str):
+            raise self._site.error(
+                f"GitHub did not report the first commit of {repo.full_name}",
+                hint="run the command again",
+            )
+        return sha
 
     async def _tree_entries(self, repo: Repository, files: Mapping[str, bytes]) -> list[TreeItem]:
         """Text inline (no extra call however many files); each binary file as a blob first."""

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from slipway.domain.errors import Conflict
+from slipway.domain.model import ForgeKind
 from slipway.forges import Forge
 from slipway.sandbox.forge import ForgeEmulator
 from slipway.sandbox.forge import _gitstore as gitstore
@@ -179,3 +180,22 @@ async def test_delete_is_idempotent(forge: Forge, emulator: ForgeEmulator, repo_
     await forge.delete_repository(repo)
     assert emulator.state.repo("acme", repo_name) is None
     assert await forge.find_repository(owner="acme", name=repo_name) is None
+
+
+async def test_binary_files_travel_as_blobs_on_github_and_text_stays_inline(
+    forge: Forge, emulator: ForgeEmulator, flavour: Flavour, repo_name: str
+) -> None:
+    repo = await forge.ensure_repository(
+        owner=None, name=repo_name, project="shop", private=True, description=""
+    )
+    files = {"logo.png": b"\x89PNG\r\n\x1a\n\x00\x01", "icon.bin": b"\xff\x00", "a.txt": b"a\n"}
+    emulator.clear_requests()
+    commit = await forge.push_files(repo, files, message="Template", project="shop")
+    blobs = [r for r in api_calls(emulator) if r.path.endswith("/git/blobs")]
+    assert len(blobs) == (2 if flavour.kind is ForgeKind.GITHUB else 0)
+    stored = emulator.state.repo("alice", repo_name)
+    assert stored is not None
+    info = gitstore.read_commit(stored.path, commit.sha)
+    assert info is not None
+    tree = gitstore.flatten_tree(stored.path, info.tree)
+    assert {p: gitstore.read_blob(stored.path, sha) for p, (_, sha) in tree.items()} == files

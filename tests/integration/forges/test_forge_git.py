@@ -140,3 +140,21 @@ async def test_push_by_a_non_member_is_refused(
         "push", authed_url(repo.clone_url, OUTSIDER_TOKEN), "HEAD:main", cwd=clone, check=False
     )
     assert result.returncode != 0 and "403" in result.stderr
+
+
+@pytest.mark.parametrize("flavour_index", [0, 2, 3], ids=["github", "gitlab", "gitea"])
+async def test_marked_but_empty_repository_gets_exactly_one_commit(
+    emulator: ForgeEmulator, repo_name: str, tmp_path: Path, flavour_index: int
+) -> None:
+    """A repository with our marker but no commits (e.g. created by hand, or a crash between
+    creation and auto-init): GitHub's Git Data API refuses it with 409 until it has a commit."""
+    emulator.state.create_repo("alice", repo_name, description="[slipway:project=shop]")
+    forge = make_forge(emulator, FLAVOURS[flavour_index])
+    repo = await forge.ensure_repository(
+        owner=None, name=repo_name, project="shop", private=True, description=""
+    )
+    await forge.push_files(repo, {"a.txt": b"a\n"}, message="Template", project="shop")
+    git("clone", authed_url(repo.clone_url, TOKEN), str(tmp_path / "c"))
+    assert git("rev-list", "--count", "HEAD", cwd=tmp_path / "c").stdout.strip() == "1"
+    assert working_tree(tmp_path / "c") == {"a.txt": b"a\n"}
+    await forge.aclose()
