@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -161,7 +162,7 @@ class GiteaForge:
             scope=WRITE_SCOPE,
             retry_404_if=lambda _: True,
         )
-        return Repository(**{**repo.__dict__, "topics": (TOPIC,)})
+        return replace(repo, topics=(TOPIC,))
 
     def _reuse(self, repo: Repository, project: str) -> Repository:
         if repo.project == project:
