@@ -33,7 +33,10 @@ from slipway.templates import RenderedTemplate, render_template
 
 FLUX_KINDS = (ResourceKind.GIT_REPOSITORY, ResourceKind.KUSTOMIZATION)
 READY_POLL_SECONDS = 1.0
-FAILURE_SETTLE_SECONDS = 20.0
+# A Ready=False that Flux will soon clear by itself (the source is not fetched yet) is waited
+# out; any other failure for the latest generation is taken as the answer after a short grace.
+TRANSIENT_REASONS = frozenset({"ArtifactFailed", "DependencyNotReady", "Progressing"})
+FAILURE_SETTLE_SECONDS = 5.0
 API_VERSIONS = {
     ResourceKind.NAMESPACE: "v1",
     ResourceKind.SECRET: "v1",
@@ -439,7 +442,9 @@ async def _wait_environment(
         if all(s.status is ResourceStatus.READY for s in found):
             return found
         settled_failure = any(
-            s.status is ResourceStatus.FAILED and s.observed_generation == s.generation
+            s.status is ResourceStatus.FAILED
+            and s.observed_generation == s.generation
+            and (s.ready is None or s.ready.reason not in TRANSIENT_REASONS)
             for s in found
         )
         now = loop.time()

@@ -20,7 +20,19 @@ from slipway.sandbox.kube import KubeEmulator
 
 SANDBOX_USER = "sandbox"
 SANDBOX_ORG = "sandbox-org"
-GITHUB_SCOPES = ("repo", "workflow", "delete_repo", "read:org")
+# One token for all three forge flavours the emulator serves: GitHub, GitLab and Gitea scopes.
+SANDBOX_SCOPES = (
+    "repo",
+    "workflow",
+    "delete_repo",
+    "read:org",  # GitHub
+    "api",
+    "read_user",
+    "write_repository",  # GitLab
+    "write:repository",
+    "write:user",
+    "write:organization",  # Gitea
+)
 FLUX_USER = "system:serviceaccount:flux-system:kustomize-controller"
 
 
@@ -57,7 +69,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.forge = ForgeEmulator(self.directory / "forge", latency_ms=self._latency_ms).start()
-        self.forge.add_user(SANDBOX_USER, self.forge_token, scopes=GITHUB_SCOPES)
+        self.forge.add_user(SANDBOX_USER, self.forge_token, scopes=SANDBOX_SCOPES)
         self.forge.add_org(SANDBOX_ORG, members=(SANDBOX_USER,))
         self.kube = KubeEmulator(token=self.kube_token).start()
         self.kube.write_kubeconfig(self.kubeconfig)

@@ -62,6 +62,8 @@ class FluxEmulator:
         self._resync = resync_seconds
         self._scale = interval_scale
         self._queue: queue.Queue[Key] = queue.Queue()
+        self._queued: set[Key] = set()  # a key waits in the queue at most once
+        self._queued_lock = threading.Lock()
         self._stop = threading.Event()
         self._checkouts: dict[Key, Checkout] = {}
         self._last_run: dict[Key, tuple[float, int]] = {}
@@ -98,13 +100,13 @@ class FluxEmulator:
             try:
                 items, version = self._api.list(path)
                 for item in items:
-                    self._queue.put(Key(kind_name, *_ns_name(item)))
+                    self._enqueue(Key(kind_name, *_ns_name(item)))
                 for event in self._api.watch(path, version, self._resync):
                     if self._stop.is_set():
                         return
                     obj = event.get("object") or {}
                     if event.get("type") in ("ADDED", "MODIFIED", "DELETED") and obj:
-                        self._queue.put(Key(kind_name, *_ns_name(obj)))
+                        self._enqueue(Key(kind_name, *_ns_name(obj)))
             except httpx.HTTPStatusError as exc:
                 # CRDs not installed (404) or access denied: wait like a controller would.
                 log.debug("flux watch failed", kind=kind_name, status=exc.response.status_code)
@@ -112,12 +114,21 @@ class FluxEmulator:
             except httpx.HTTPError:
                 self._stop.wait(1.0)
 
+    def _enqueue(self, key: Key) -> None:
+        with self._queued_lock:
+            if key in self._queued:
+                return
+            self._queued.add(key)
+        self._queue.put(key)
+
     def _work_loop(self) -> None:
         while not self._stop.is_set():
             try:
                 key = self._queue.get(timeout=0.5)
             except queue.Empty:
                 continue
+            with self._queued_lock:
+                self._queued.discard(key)
             try:
                 if key.kind == SOURCE[2]:
                     self._reconcile_source(key)
@@ -251,7 +262,7 @@ class FluxEmulator:
                 source.namespace
             ):
                 self._last_run.pop(Key(KUSTOMIZE[2], *_ns_name(item)), None)
-                self._queue.put(Key(KUSTOMIZE[2], *_ns_name(item)))
+                self._enqueue(Key(KUSTOMIZE[2], *_ns_name(item)))
 
     # -- kustomize-controller ---------------------------------------------------------------
 

@@ -1,0 +1,168 @@
+"""The initialization pipeline end to end, in-process: sandbox forge, cluster and Flux, a real
+worker (DBOS on SQLite), and the state checked on every system afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.e2e.conftest import sandbox_settings
+from tests.e2e.helpers import assert_progress_monotonic, assert_project_complete, clone, git
+
+from slipway import service, store
+from slipway.bootstrap import App, bootstrap
+from slipway.config import Settings
+from slipway.domain.errors import Conflict
+from slipway.pipeline.runtime import Worker
+from slipway.sandbox.kube import KubeEmulator
+from slipway.sandbox.runner import Sandbox
+
+EACH_ENVIRONMENT = "{% yield env from environments %}{{ env }}{% endyield %}"
+
+
+def wait_final(app: App, name: str, timeout: float = 120) -> str:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = service.project_events(app, name)
+        if events and events[-1].final:
+            return events[-1].final
+        time.sleep(0.2)
+    raise AssertionError(f"{name} did not finish within {timeout}s")
+
+
+@pytest.fixture
+def worker(app: App) -> Iterator[Worker]:
+    running = Worker(app).start()
+    yield running
+    running.stop()
+
+
+def test_create_project_end_to_end(
+    app: App, worker: Worker, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    view = service.create_project(
+        app, service.CreateRequest(name="shop", template="static-site"), submit=worker.submit
+    )
+    assert view.status in ("pending", "initializing")
+    assert wait_final(app, "shop") == "completed"
+    assert_project_complete(app, sandbox, "shop", tmp_path)
+    shown = service.show_project(app, "shop")
+    assert shown.progress == 100
+    assert {r.status for r in shown.resources} == {"ready"}
+    assert all(r.revision for r in shown.resources if r.kind == "Kustomization")
+
+
+def test_second_submission_attaches_to_the_first_run(
+    app: App, worker: Worker, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    request = service.CreateRequest(name="twice", template="fastapi", environments=("dev", "prod"))
+    service.create_project(app, request, submit=worker.submit)
+    with pytest.raises(Conflict, match="already exists"):
+        service.create_project(app, request, submit=worker.submit)
+    with app.session() as session:
+        project_id = store.require_project(session, name="twice").id
+    assert worker.submit(project_id) == worker.submit(project_id)
+    assert wait_final(app, "twice") == "completed"
+    assert_project_complete(app, sandbox, "twice", tmp_path)
+
+
+def test_many_projects_initialize_concurrently(
+    app: App, worker: Worker, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    names = [f"batch-{i}" for i in range(5)]
+    for name in names:
+        service.create_project(
+            app, service.CreateRequest(name=name, template="static-site"), submit=worker.submit
+        )
+    for name in names:
+        assert wait_final(app, name) == "completed"
+    for name in names:
+        assert_project_complete(app, sandbox, name, tmp_path)
+
+
+def _degraded_run(
+    settings: Settings, name: str, template: str = "static-site"
+) -> tuple[App, service.ProjectView]:
+    app = bootstrap(settings)
+    running = Worker(app).start()
+    try:
+        service.create_project(
+            app, service.CreateRequest(name=name, template=template), submit=running.submit
+        )
+        assert wait_final(app, name) == "degraded"
+        return app, service.show_project(app, name)
+    finally:
+        running.stop()
+
+
+def test_cluster_down_degrades_and_keeps_the_repository(sandbox: Sandbox, tmp_path: Path) -> None:
+    stopped = KubeEmulator().start()
+    kubeconfig = stopped.write_kubeconfig(tmp_path / "kubeconfig-down")
+    url = stopped.url
+    stopped.stop()
+    settings = sandbox_settings(sandbox, tmp_path / "data", kubeconfig=kubeconfig)
+    app, view = _degraded_run(settings, "offline")
+    try:
+        assert view.status == "degraded"
+        assert view.failed_step == "gitops_resources"
+        assert view.error_message is not None and url in view.error_message
+        assert "KUBECONFIG" in view.error_message or "kubeconfig" in view.error_message
+        assert view.repository is not None
+        checkout = clone(sandbox, "offline", tmp_path / "clone")
+        assert git(checkout, "rev-list", "--count", "HEAD") == "1"
+        assert {r.status for r in view.resources} == {"pending"}
+        assert {e.status for e in view.environments} == {"failed"}
+        with app.session() as session:
+            project_id = store.require_project(session, name="offline").id
+        assert_progress_monotonic(app, project_id, final="degraded")
+    finally:
+        app.close()
+
+
+def test_flux_missing_degrades_with_the_flux_fix(sandbox: Sandbox, tmp_path: Path) -> None:
+    with KubeEmulator(install_flux_crds=False, flux_controllers="absent") as bare:
+        kubeconfig = bare.write_kubeconfig(tmp_path / "kubeconfig-bare")
+        settings = sandbox_settings(sandbox, tmp_path / "data", kubeconfig=kubeconfig)
+        app, view = _degraded_run(settings, "no-flux")
+        try:
+            assert view.status == "degraded"
+            assert view.error_message is not None
+            assert "flux install" in view.error_message or "flux bootstrap" in view.error_message
+            assert view.repository is not None
+            namespaces = [n["metadata"]["name"] for n in bare.list("v1", "Namespace")]
+            assert not any(n.startswith("project-no-flux") for n in namespaces)
+        finally:
+            app.close()
+
+
+def test_a_kustomize_error_degrades_only_that_project(sandbox: Sandbox, tmp_path: Path) -> None:
+    template = tmp_path / "templates" / "broken"
+    overlay = template / "k8s" / "overlays" / EACH_ENVIRONMENT
+    overlay.mkdir(parents=True)
+    (template / "copier.yml").write_text(
+        "_templates_suffix: .jinja\n_slipway:\n  description: overlay refers to a missing base\n"
+        "project_name:\n  type: str\n  when: false\nenvironments:\n  type: yaml\n  when: false\n"
+    )
+    (overlay / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+        "  - ../../base\n"
+    )
+    settings = sandbox_settings(
+        sandbox,
+        tmp_path / "data",
+        templates_path=[tmp_path / "templates"],
+        environments=("dev",),
+    )
+    app, view = _degraded_run(settings, "broken-app", template="broken")
+    try:
+        kustomization = next(r for r in view.resources if r.kind == "Kustomization")
+        assert kustomization.status == "failed"
+        assert kustomization.message and "base" in kustomization.message
+        source = next(r for r in view.resources if r.kind == "GitRepository")
+        assert source.status == "ready"
+        assert view.error_message and "dev" in view.error_message
+    finally:
+        app.close()
