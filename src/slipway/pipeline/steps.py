@@ -341,6 +341,9 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
     otherwise `degraded`, naming the environments and their reasons.
     """
     project = load_project(app, project_id)
+    settled = settled_status(app, project_id)
+    if settled is not None:  # a re-run after a crash that followed the final event
+        return settled
     healthy = [env for env, error in applied.items() if error is None]
     report(
         app,
@@ -403,6 +406,16 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
         final="completed",
     )
     return ProjectStatus.ACTIVE.value
+
+
+def settled_status(app: App, project_id: int) -> str | None:
+    """The project's status if its final event is already recorded, else None."""
+    with app.session() as session:
+        latest = store.latest_event(session, project_id=project_id)
+        if latest is None or latest.final is None:
+            return None
+        project = store.get_project_by_id(session, project_id=project_id)
+        return project.status.value if project else None
 
 
 def _environment_status(objects: list[ObjectStatus]) -> ResourceStatus:

@@ -109,6 +109,8 @@ def finalize_step(project_id: int, applied: dict[str, str | None]) -> Outcome:
 def settle_failure_step(project_id: int, status: str, step: str, text: str) -> None:
     """Records a failed (or degraded) end: project status, failed step, message, final event."""
     app = current_app()
+    if steps.settled_status(app, project_id) is not None:
+        return  # already recorded before a crash
     with app.session() as session:
         store.set_project_status(
             session, project_id=project_id, status=status, failed_step=step, error_message=text
