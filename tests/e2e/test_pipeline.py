@@ -166,3 +166,25 @@ def test_a_kustomize_error_degrades_only_that_project(sandbox: Sandbox, tmp_path
         assert view.error_message and "dev" in view.error_message
     finally:
         app.close()
+
+
+@pytest.mark.postgres
+def test_create_project_on_postgresql(
+    fresh_postgres_url: str, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The production set-up: Slipway's tables and DBOS's system schema in one PostgreSQL."""
+    settings = sandbox_settings(sandbox, tmp_path / "data", database_url=fresh_postgres_url)
+    app = bootstrap(settings)
+    running = Worker(app).start()
+    try:
+        service.create_project(
+            app,
+            service.CreateRequest(name="pg-shop", template="static-site"),
+            submit=running.submit,
+        )
+        assert wait_final(app, "pg-shop") == "completed"
+        assert_project_complete(app, sandbox, "pg-shop", tmp_path)
+        assert not (tmp_path / "data" / "workflows.db").exists()
+    finally:
+        running.stop()
+        app.close()

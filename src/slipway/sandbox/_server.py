@@ -7,33 +7,79 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import tempfile
 import threading
+from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-import uvicorn
+from typing import Any, Self
 
 
-class ServerThread:
-    """A uvicorn server on 127.0.0.1 (port 0 picks a free one); `url` is known after start."""
+class Lifecycle:
+    """`with thing:` starts it and stops it, for everything in the sandbox that runs."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ServerThread(Lifecycle):
+    """A uvicorn server on 127.0.0.1 (port 0 picks a free one); `url` is known at once.
+
+    With `tls=(cert_pem, key_pem)` it serves HTTPS (kubectl sends tokens only over TLS); the
+    key is written to a private temporary file for uvicorn and removed on stop.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: tuple[bytes, bytes] | None = None,
+    ) -> None:
+        import uvicorn
+
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
+        options: dict[str, Any] = {}
+        if tls is not None:
+            self._tls_dir = tempfile.TemporaryDirectory(prefix="slipway-tls-")
+            cert, key = Path(self._tls_dir.name) / "tls.crt", Path(self._tls_dir.name) / "tls.key"
+            cert.write_bytes(tls[0])
+            key.touch(mode=0o600)
+            key.write_bytes(tls[1])
+            options = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="on", access_log=False, **options
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"sandbox:{self.port}", daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self._tls_dir is not None else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def _run(self) -> None:
         asyncio.run(self._server.serve(sockets=[self._sock]))
 
-    def start(self, timeout: float = 10.0) -> ServerThread:
+    def start(self, timeout: float = 10.0) -> Self:
         self._thread.start()
         waited = 0.0
         while not self._server.started:
@@ -47,14 +93,5 @@ class ServerThread:
         self._server.should_exit = True
         self._thread.join(timeout)
         self._sock.close()
-
-    def __enter__(self) -> ServerThread:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        if self._tls_dir is not None:
+            self._tls_dir.cleanup()

@@ -12,8 +12,8 @@ import secrets
 import shlex
 import ssl
 from pathlib import Path
-from types import TracebackType
 
+from slipway.sandbox._server import Lifecycle
 from slipway.sandbox.flux import FluxEmulator
 from slipway.sandbox.forge import ForgeEmulator
 from slipway.sandbox.kube import KubeEmulator
@@ -36,7 +36,7 @@ SANDBOX_SCOPES = (
 FLUX_USER = "system:serviceaccount:flux-system:kustomize-controller"
 
 
-class Sandbox:
+class Sandbox(Lifecycle):
     """Forge + cluster + Flux, started together, stopped together."""
 
     def __init__(
@@ -113,14 +113,3 @@ class Sandbox:
             if part is not None:
                 part.stop()
         self.flux = self.kube = self.forge = None
-
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -4,14 +4,13 @@ parallel against the same server never see each other's rows."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from tests.conftest import fresh_postgres_database
 
 from slipway.domain.model import ForgeKind
 from slipway.store import (
@@ -31,20 +30,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'data' / 'slipway.db'}"
         return
     server_url: str = request.getfixturevalue("postgres_url")
-    yield from _fresh_postgres_database(server_url)
-
-
-def _fresh_postgres_database(server_url: str) -> Iterator[str]:
-    name = f"slipway_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    yield from fresh_postgres_database(server_url)
 
 
 @pytest.fixture

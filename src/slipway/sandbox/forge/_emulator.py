@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
-from slipway.sandbox._server import ServerThread
+from slipway.sandbox._server import Lifecycle, ServerThread
 from slipway.sandbox.forge._app import create_forge_app
 from slipway.sandbox.forge._state import Account, Fault, ForgeState, RecordedRequest, Token
 
 
-class ForgeEmulator:
+class ForgeEmulator(Lifecycle):
     """A GitHub/GitLab/Gitea look-alike on 127.0.0.1 backed by bare git repositories in `root`
     (a temporary folder, removed on stop, when none is given)."""
 
@@ -50,17 +49,6 @@ class ForgeEmulator:
             self._server = None
         if self._tmp is not None:
             self._tmp.cleanup()
-
-    def __enter__(self) -> ForgeEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # configuration and inspection, delegated to the state -----------------------------
     def add_user(

@@ -9,12 +9,11 @@ import os
 import queue
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from pydantic import SecretStr
 
-from slipway.sandbox._server import ServerThread
+from slipway.sandbox._server import Lifecycle, ServerThread
 from slipway.sandbox.kube import _fixtures, _tls
 from slipway.sandbox.kube._kubeconfig import write_kubeconfig
 from slipway.sandbox.kube._operations import Operations, now
@@ -29,7 +28,7 @@ from slipway.sandbox.kube._validation import WriteOptions
 DEFAULT_USER = "sandbox-admin"
 
 
-class KubeEmulator:
+class KubeEmulator(Lifecycle):
     """A Kubernetes API server emulator: `start()` serves it on 127.0.0.1 in a thread, over
     HTTPS by default (kubectl sends tokens only over TLS; `tls=False` serves plain HTTP).
 
@@ -67,10 +66,8 @@ class KubeEmulator:
     # --- server ---------------------------------------------------------------------------
 
     def start(self) -> KubeEmulator:
-        if self.tls is not None:
-            self._server = _tls.TlsServerThread(self.app, self.tls).start()
-        else:
-            self._server = ServerThread(self.app).start()
+        tls = (self.tls.cert_pem, self.tls.key_pem) if self.tls is not None else None
+        self._server = ServerThread(self.app, tls=tls).start()
         return self
 
     def stop(self) -> None:
@@ -78,17 +75,6 @@ class KubeEmulator:
         if self._server is not None:
             self._server.stop()
             self._server = None
-
-    def __enter__(self) -> KubeEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-from slipway.sandbox._server import ServerThread
 
 
 @dataclass(frozen=True)
@@ -92,32 +86,3 @@ def generate() -> TlsMaterial:
             pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ),
     )
-
-
-class TlsServerThread(ServerThread):
-    """`ServerThread` serving HTTPS with `material` (files live in a private temp dir)."""
-
-    def __init__(self, app: Any, material: TlsMaterial) -> None:
-        super().__init__(app)
-        self._dir = tempfile.TemporaryDirectory(prefix="slipway-kube-tls-")
-        cert, key = Path(self._dir.name) / "tls.crt", Path(self._dir.name) / "tls.key"
-        cert.write_bytes(material.cert_pem)
-        key.touch(mode=0o600)
-        key.write_bytes(material.key_pem)
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            lifespan="on",
-            access_log=False,
-            ssl_certfile=str(cert),
-            ssl_keyfile=str(key),
-        )
-        self._server = uvicorn.Server(config)
-
-    @property
-    def url(self) -> str:
-        return f"https://{self.host}:{self.port}"
-
-    def stop(self, timeout: float = 10.0) -> None:
-        super().stop(timeout)
-        self._dir.cleanup()
