@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from slipway.domain.errors import ForgeError, NotFound, SlipwayError
+from slipway.domain.errors import Conflict, ForgeError, NotFound, SlipwayError
 from slipway.domain.model import ForgeKind
+from slipway.forges.base import Repository
 from slipway.retry import Retryable, parse_retry_after
 
 _LABELS = {ForgeKind.GITHUB: "GitHub", ForgeKind.GITLAB: "GitLab", ForgeKind.GITEA: "Gitea"}
@@ -38,6 +39,19 @@ class Site:
 
     def not_found(self, message: str, *, hint: str | None = None) -> NotFound:
         return NotFound(message, step=self.step, system=self.label, hint=hint)
+
+    def reuse(self, repo: Repository, project: str) -> Repository:
+        """An existing repository is reused only when Slipway's marker names `project`."""
+        if repo.project == project:
+            return repo
+        whose = f"project {repo.project}" if repo.project else "no Slipway project"
+        raise Conflict(
+            f"the repository {repo.full_name} already exists on {self.label} "
+            f"and belongs to {whose}",
+            step=self.step,
+            system=self.label,
+            hint="choose another repository name or owner; Slipway leaves that repository as is",
+        )
 
     def token_rejected(self) -> ForgeError:
         return self.error(

@@ -118,7 +118,7 @@ class GiteaForge:
         owner = owner or login
         existing = await self.find_repository(owner=owner, name=name)
         if existing is not None:
-            return self._reuse(existing, project)
+            return self._site.reuse(existing, project)
         body = {
             "name": name,
             "description": mark_description(description, project),
@@ -151,7 +151,7 @@ class GiteaForge:
                     f"Gitea says {owner}/{name} exists but does not show it to this token",
                     hint="check the token's access to that owner, or choose another name",
                 ) from None
-            return self._reuse(again, project)
+            return self._site.reuse(again, project)
         assert created is not None
         repo = self._repository(created.json())
         await self._api.call(
@@ -163,17 +163,6 @@ class GiteaForge:
             retry_404_if=lambda _: True,
         )
         return replace(repo, topics=(TOPIC,))
-
-    def _reuse(self, repo: Repository, project: str) -> Repository:
-        if repo.project == project:
-            return repo
-        whose = f"project {repo.project}" if repo.project else "no Slipway project"
-        raise Conflict(
-            f"the repository {repo.full_name} already exists on Gitea and belongs to {whose}",
-            step=self._site.step,
-            system="Gitea",
-            hint="choose another repository name or owner; Slipway leaves that repository as is",
-        )
 
     async def push_files(
         self, repo: Repository, files: Mapping[str, bytes], *, message: str, project: str

@@ -209,7 +209,7 @@ class GitHubForge:
         owner = owner or login
         existing = await self.find_repository(owner=owner, name=name)
         if existing is not None:
-            return self._reuse(existing, project)
+            return self._site.reuse(existing, project)
         marked = mark_description(description, project)
         try:
             repo = await self._create(owner, name, login, marked, private)
@@ -220,7 +220,7 @@ class GitHubForge:
                     f"GitHub says {owner}/{name} exists but does not show it to this token",
                     hint="check the token's access to that owner, or choose another name",
                 ) from None
-            return self._reuse(existing, project)
+            return self._site.reuse(existing, project)
         await self._call(
             f"set the topics of {owner}/{name}",
             lambda: self._gh.rest.repos.async_replace_all_topics(owner, name, names=[TOPIC]),
@@ -259,17 +259,6 @@ class GitHubForge:
                 ),
             )
         return self._repository(created.parsed_data)
-
-    def _reuse(self, repo: Repository, project: str) -> Repository:
-        if repo.project == project:
-            return repo
-        whose = f"project {repo.project}" if repo.project else "no Slipway project"
-        raise Conflict(
-            f"the repository {repo.full_name} already exists on GitHub and belongs to {whose}",
-            step=self._site.step,
-            system="GitHub",
-            hint="choose another repository name or owner; Slipway leaves that repository as is",
-        )
 
     async def delete_repository(self, repo: Repository) -> None:
         missing = _Sentinel()

@@ -130,7 +130,7 @@ class GitLabForge:
         owner = owner or login
         existing = await self.find_repository(owner=owner, name=name)
         if existing is not None:
-            return self._reuse(existing, project)
+            return self._site.reuse(existing, project)
         body: dict[str, Any] = {
             "name": name,
             "path": name,
@@ -160,7 +160,7 @@ class GitLabForge:
                     f"GitLab says {owner}/{name} is taken but does not show it to this token",
                     hint="check the token's access to that namespace, or choose another name",
                 ) from None
-            return self._reuse(again, project)
+            return self._site.reuse(again, project)
         assert created is not None
         return self._repository(created.json())
 
@@ -176,17 +176,6 @@ class GitLabForge:
         )
         assert response is not None
         return int(response.json()["id"])
-
-    def _reuse(self, repo: Repository, project: str) -> Repository:
-        if repo.project == project:
-            return repo
-        whose = f"project {repo.project}" if repo.project else "no Slipway project"
-        raise Conflict(
-            f"the repository {repo.full_name} already exists on GitLab and belongs to {whose}",
-            step=self._site.step,
-            system="GitLab",
-            hint="choose another repository name or owner; Slipway leaves that repository as is",
-        )
 
     async def push_files(
         self, repo: Repository, files: Mapping[str, bytes], *, message: str, project: str
