@@ -1,0 +1,90 @@
+"""How long one project takes from request to every environment Ready, and how many an
+embedded worker initializes at once, on the sandbox. Prints numbers; asserts nothing.
+
+    .venv/bin/python benchmarks/bench_pipeline.py [--projects 8] [--latency-ms 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from slipway import service
+from slipway.bootstrap import bootstrap
+from slipway.config import Settings
+from slipway.domain.model import ForgeKind
+from slipway.pipeline.runtime import Worker
+from slipway.sandbox.runner import Sandbox
+
+
+def wait_final(app: object, name: str) -> tuple[str, float]:
+    start = time.perf_counter()
+    while True:
+        events = service.project_events(app, name)  # type: ignore[arg-type]
+        if events and events[-1].final:
+            return events[-1].final, time.perf_counter() - start
+        time.sleep(0.05)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--projects", type=int, default=8)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Sandbox(
+            Path(tmp) / "sandbox", latency_ms=args.latency_ms, flux_resync_seconds=1
+        ) as sandbox,
+    ):
+        assert sandbox.forge is not None
+        settings = Settings(
+            data_dir=Path(tmp) / "data",
+            forge=ForgeKind.GITHUB,
+            github_url=sandbox.forge.url,
+            forge_token=SecretStr(sandbox.forge_token),
+            kubeconfig=sandbox.kubeconfig,
+            worker_concurrency=args.concurrency,
+        )
+        app = bootstrap(settings)
+        worker = Worker(app).start()
+        try:
+            started = time.perf_counter()
+            service.create_project(
+                app,
+                service.CreateRequest(name="solo", template="static-site"),
+                submit=worker.submit,
+            )
+            final, solo = wait_final(app, "solo")
+            print(f"one project, 3 environments: {solo:.2f} s to {final}")
+
+            started = time.perf_counter()
+            names = [f"bench-{i}" for i in range(args.projects)]
+            for name in names:
+                service.create_project(
+                    app,
+                    service.CreateRequest(name=name, template="static-site"),
+                    submit=worker.submit,
+                )
+            durations = [wait_final(app, name)[1] for name in names]
+            wall = time.perf_counter() - started
+            print(
+                f"{args.projects} projects, worker concurrency {args.concurrency}: "
+                f"{wall:.2f} s wall, {args.projects / wall:.2f} projects/s, "
+                f"median wait {statistics.median(durations):.2f} s"
+            )
+            calls = len(sandbox.forge.requests())
+            print(f"forge API calls for {args.projects + 1} projects: {calls}")
+        finally:
+            worker.stop()
+            app.close()
+
+
+if __name__ == "__main__":
+    main()
