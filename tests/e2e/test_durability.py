@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tests.e2e.helpers import assert_project_complete, rows
 
-from slipway import service
+from slipway import service, store
 from slipway.bootstrap import App, bootstrap
 from slipway.config import Settings
 from slipway.domain.errors import NotFound
@@ -151,3 +151,30 @@ def test_a_running_worker_takes_over_from_a_killed_one(
     assert_project_complete(cli_app, sandbox, "orphan", tmp_path)
     executors = set(workflow_executors(cli_app))
     assert len(executors) == 1  # the survivor now owns the workflow
+
+
+def test_a_project_recorded_but_never_queued_is_picked_up(
+    cli_env: dict[str, str], cli_app: App, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The process that recorded the project died before it could enqueue the workflow."""
+    spec = service.plan_project(
+        cli_app, service.CreateRequest(name="stranded", template="static-site")
+    )
+    with cli_app.session() as session:  # what create_project records before it enqueues
+        project = store.create_project(
+            session,
+            name=spec.name,
+            slug=spec.slug,
+            template=spec.template,
+            environments=spec.environments,
+            forge=spec.forge,
+            owner=spec.owner,
+            parameters=spec.parameters,
+        )
+        store.append_event(
+            session, project_id=project.id, step="create_project", percent=0, message="queued"
+        )
+    time.sleep(2.1)  # older than one lease period: nobody is still recording it
+    worker = run(["worker", "--until-idle"], cli_env)
+    assert worker.returncode == 0, worker.stderr
+    assert_project_complete(cli_app, sandbox, "stranded", tmp_path)

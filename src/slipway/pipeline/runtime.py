@@ -8,14 +8,16 @@ process that only submits uses `submit_initialization`, which enqueues without l
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 from dbos import DBOS, DBOSClient, SetWorkflowID
 
-from slipway import __version__
+from slipway import __version__, store
 from slipway.bootstrap import App
 from slipway.config import Settings
+from slipway.domain.model import ProjectStatus
 from slipway.pipeline import leases
 from slipway.pipeline.context import set_current_app
 from slipway.pipeline.workflow import WORKFLOW_NAME, initialize_project
@@ -92,6 +94,7 @@ class Worker:
             polling_interval_sec=0.2,
         )
         self.take_over()
+        self.submit_orphans()
         self._heartbeat = threading.Thread(target=self._beat, name="slipway-lease", daemon=True)
         self._heartbeat.start()
         log.info("worker started", executor_id=self.executor_id)
@@ -112,6 +115,7 @@ class Worker:
                         # DBOS's queue handoff keeps a workflow from running twice.
                         leases.acquire(session, self.executor_id, self._ttl)
                 self.take_over()
+                self.submit_orphans()
             except Exception:  # the heartbeat must outlive a database hiccup
                 log.warning("lease heartbeat failed", executor_id=self.executor_id, exc_info=True)
 
@@ -133,6 +137,27 @@ class Worker:
             taken.append(owner)
             log.info("took over workflows", dead_executor=owner, executor_id=self.executor_id)
         return taken
+
+    def submit_orphans(self) -> list[int]:
+        """Submits pending projects whose workflow was never enqueued (the process that
+        recorded them died first). Safe to repeat: submission is idempotent per project."""
+        # Younger ones may still be in the hands of the process that is recording them.
+        cutoff = datetime.now(UTC) - timedelta(seconds=self._ttl)
+        with self.app.session() as session:
+            pending = [
+                p.id
+                for p in store.list_projects(session, status=ProjectStatus.PENDING)
+                if p.created_at < cutoff
+            ]
+        orphans = [pid for pid in pending if DBOS.get_workflow_status(workflow_id_for(pid)) is None]
+        for project_id in orphans:
+            self.submit(project_id)
+            with self.app.session() as session:
+                store.set_project_workflow(
+                    session, project_id=project_id, workflow_id=workflow_id_for(project_id)
+                )
+            log.info("submitted orphaned project", project_id=project_id)
+        return orphans
 
     def idle(self) -> bool:
         """No workflow is queued or running anywhere, and none waits for takeover."""
