@@ -9,12 +9,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import SecretStr
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -61,8 +63,15 @@ def _root(
     configure_logging(settings.log_format, "debug" if debug else settings.log_level)
 
 
-def emit_json(document: Any) -> None:
-    print(json.dumps(document, default=str, indent=2))
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def emit_json(document: Any, *, indent: int | None = 2) -> None:
+    """Prints one JSON document on stdout (datetimes as ISO 8601); nothing else goes there."""
+    print(json.dumps(document, default=_json_default, indent=indent), flush=True)
 
 
 def wants_json(flag: bool) -> bool:
@@ -127,9 +136,13 @@ def doctor(json_output: JsonOption = False) -> None:
     else:
         for check in checks:
             mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
-            out.print(f"{mark} {check.name}: {check.detail}", highlight=False)
+            out.print(
+                f"{mark} {escape(check.name)}: {escape(check.detail)}",
+                highlight=False,
+                soft_wrap=True,
+            )
             if not check.ok and check.fix:
-                out.print(f"       fix: {check.fix}", highlight=False)
+                out.print(f"       fix: {escape(check.fix)}", highlight=False, soft_wrap=True)
     if not all(c.ok for c in checks):
         raise typer.Exit(5)
 
@@ -168,10 +181,12 @@ def forge_connect(
     if wants_json(json_output):
         emit_json(document)
     else:
-        out.print(f"connected {kind.value} as {account.login}", highlight=False)
+        out.print(f"connected {kind.value} as {escape(account.login)}", highlight=False)
         if account.missing_scopes:
             err.print(
-                f"[yellow]warning:[/yellow] missing scopes: {', '.join(account.missing_scopes)}"
+                "[yellow]warning:[/yellow] missing scopes: "
+                + escape(", ".join(account.missing_scopes)),
+                soft_wrap=True,
             )
 
 
@@ -226,8 +241,8 @@ def project_create(
             else:
                 out.print(f"# {len(plan.files)} files would be pushed in one commit:")
                 for path in plan.files:
-                    out.print(f"#   {path}", highlight=False)
-                out.print(plan.manifests, highlight=False, markup=False)
+                    out.print(f"#   {path}", highlight=False, markup=False, soft_wrap=True)
+                out.print(plan.manifests, highlight=False, markup=False, soft_wrap=True)
             return
         if not wait:
             view = service.create_project(
@@ -240,6 +255,8 @@ def project_create(
                     f"project {view.name} queued; a worker runs it (`slipway worker` or "
                     f"`slipway serve`). Follow it: slipway project events {view.name} --follow",
                     highlight=False,
+                    markup=False,
+                    soft_wrap=True,
                 )
             return
         worker = Worker(instance).start()
@@ -267,7 +284,7 @@ def follow(instance: Any, name: str, *, quiet: bool = False, poll: float = 0.2) 
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
     )
     with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
         task = bar.add_task("waiting", total=100, step="")
@@ -286,15 +303,23 @@ def follow(instance: Any, name: str, *, quiet: bool = False, poll: float = 0.2) 
 def print_project(view: Any) -> None:
     colour = {"active": "green", "degraded": "yellow", "failed": "red"}.get(view.status, "white")
     out.print(
-        f"[bold]{view.name}[/bold]  [{colour}]{view.status}[/{colour}]  template {view.template}"
+        f"[bold]{view.name}[/bold]  [{colour}]{view.status}[/{colour}]  "
+        f"template {escape(view.template)}",
+        soft_wrap=True,
     )
     if view.repository:
         out.print(
             f"repository: {view.repository['web_url']}  ({view.repository['clone_url']})",
             highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
     if view.error_message:
-        out.print(f"[red]{view.failed_step}:[/red] {view.error_message}", highlight=False)
+        out.print(
+            f"[red]{escape(view.failed_step or 'error')}:[/red] {escape(view.error_message)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     table = Table("environment", "kind", "name", "namespace", "status", "revision", "message")
     for r in view.resources:
         table.add_row(
@@ -360,6 +385,8 @@ def project_events(
                         f"{event.created_at:%H:%M:%S} {event.percent:>3}% {event.step:<20} "
                         f"{event.level.value:<7} {event.message}",
                         highlight=False,
+                        markup=False,
+                        soft_wrap=True,
                     )
             done = any(e.final for e in collected)
             if not follow_events or done:
@@ -444,19 +471,70 @@ def demo(json_output: JsonOption = False) -> None:
 
 
 def _render_error(exc: SlipwayError) -> int:
+    """One line on stderr, or one `{"error": ...}` document on stdout under --json."""
     if state.json:
-        print(json.dumps({"error": exc.to_dict()}))
+        emit_json({"error": exc.to_dict()}, indent=None)
     else:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True, soft_wrap=True)
+        # The text is ours but may hold brackets (`[step]`): never read it as Rich markup.
+        text = " ".join(str(exc).split())
+        err.print(f"[red]error:[/red] {escape(text)}", highlight=False, soft_wrap=True)
     return exc.exit_code
+
+
+def _render_usage_error(exc: typer.TyperException) -> int:
+    """Bad options or arguments: click's usage text, or a JSON error document under --json."""
+    if state.json:
+        error = {
+            "type": "UsageError",
+            "message": exc.format_message(),
+            "step": None,
+            "system": None,
+            "hint": "see --help",
+        }
+        emit_json({"error": error}, indent=None)
+    else:
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(f"error: {escape(exc.format_message())}", highlight=False)
+    return int(getattr(exc, "exit_code", 2))
+
+
+def _render_unexpected(exc: Exception) -> int:
+    """A bug or an unmapped failure: one line, no traceback (and no locals) unless --debug.
+
+    Only file-system errors carry their text (a path and a reason); anything else could quote
+    a request or a token, so it is named by type only.
+    """
+    detail = f": {exc}" if isinstance(exc, OSError) else ""
+    text = f"unexpected {type(exc).__name__}{detail}"
+    if state.json:
+        error = {
+            "type": type(exc).__name__,
+            "message": text,
+            "step": None,
+            "system": None,
+            "hint": "rerun with --debug for the traceback",
+        }
+        emit_json({"error": error}, indent=None)
+    else:
+        err.print(
+            f"[red]error:[/red] {escape(text)} — rerun with --debug for the traceback",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: runs the Typer app and turns Slipway errors into one line and an exit code."""
-    state.json = "--json" in (argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    state.json = "--json" in args
+    state.debug = "--debug" in args
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="slipway", standalone_mode=False)
+        command.main(args=args, prog_name="slipway", standalone_mode=False)
     except SlipwayError as exc:
         if state.debug:
             raise
@@ -469,10 +547,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except typer.TyperException as exc:  # usage errors: bad option, unknown command
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        return int(getattr(exc, "exit_code", 2))
+        return _render_usage_error(exc)
+    except Exception as exc:
+        if state.debug:
+            raise
+        return _render_unexpected(exc)
     return 0
 
 

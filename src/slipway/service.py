@@ -54,6 +54,15 @@ def plan_project(app: App, request: CreateRequest) -> ProjectSpec:
     """Validates everything that can be checked before anything is created anywhere."""
     envs = validate_environments(request.environments or app.settings.environments)
     slug = project_slug(request.name, envs)
+    if request.template not in app.catalog:
+        # A request naming a template that is not there is bad input (exit 2, HTTP 422), not a
+        # lookup of a missing resource.
+        available = ", ".join(app.catalog.names()) or "none"
+        raise InvalidInput(
+            "template",
+            f"'{request.template}' is not a known template",
+            hint=f"available templates: {available}; add your own with SLIPWAY_TEMPLATES_PATH",
+        )
     info = app.catalog.get(request.template)
     forge = request.forge or app.settings.forge
     owner = request.owner or app.settings.forge_owner

@@ -1,0 +1,181 @@
+"""`slipway project create` with bad input: a non-zero exit, one line that says why (or one
+JSON error document under --json), and nothing created anywhere: no database row, no
+repository on the forge, no namespace in the cluster, no workflow queued."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slipway.cli import main
+from slipway.config import get_settings
+from slipway.sandbox.runner import Sandbox
+
+LONG_NAME = "a" * 44  # 'project-<44>-development' is 64 characters
+SLIPWAY_TABLES = ("projects", "environments", "repositories", "gitops_resources", "project_events")
+
+
+def snapshot(sandbox: Sandbox) -> tuple[set[str], set[str]]:
+    """Every repository on the forge and every namespace in the cluster, right now."""
+    assert sandbox.forge is not None and sandbox.kube is not None
+    repos = {r.full_name for r in sandbox.forge.state.repos()}
+    namespaces = {n["metadata"]["name"] for n in sandbox.kube.list("v1", "Namespace")}
+    return repos, namespaces
+
+
+def slipway_rows(data_dir: Path) -> dict[str, int]:
+    database = data_dir / "slipway.db"
+    if not database.exists():
+        return {}
+    with sqlite3.connect(database) as conn:
+        return {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            for table in SLIPWAY_TABLES
+        }
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    get_settings.cache_clear()
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_rejected(
+    argv: list[str],
+    capsys: pytest.CaptureFixture[str],
+    sandbox: Sandbox,
+    data_dir: Path,
+    *,
+    exit_code: int,
+    says: tuple[str, ...],
+    field: str | None = None,
+) -> dict[str, Any]:
+    """Runs `argv` plain and with --json; checks the exit code, the one line, the JSON document
+    and that nothing exists afterwards. Returns the JSON error."""
+    before = snapshot(sandbox)
+
+    code, out, err = run(argv, capsys)
+    assert code == exit_code, (out, err)
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    for text in says:
+        assert text in lines[0], lines[0]
+
+    code, out, err = run(["--json", *argv], capsys)
+    assert code == exit_code
+    assert err == ""
+    document = json.loads(out)  # exactly one document: json.loads refuses trailing data
+    assert set(document) == {"error"}
+    error: dict[str, Any] = document["error"]
+    assert error["message"] and (error["hint"] or "") + error["message"]
+    if field is not None:
+        assert (error["type"], error["field"]) == ("InvalidInput", field)
+        assert error["rule"] and error["rule"] in error["message"]
+    for text in says:
+        assert text in f"{error['message']} — {error['hint']}"
+
+    assert snapshot(sandbox) == before
+    assert not any(slipway_rows(data_dir).values()), slipway_rows(data_dir)
+    assert not (data_dir / "workflows.db").exists()  # nothing was handed to a worker
+    return error
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "says"),
+    [
+        (["Shop"], "name", ("'Shop'", "lowercase", "try 'shop'")),
+        (["my_shop"], "name", ("'my_shop'", "try 'my-shop'")),
+        ([LONG_NAME], "name", ("63-character limit", "development", "at most 43")),
+        (["shop", "--template", "nope"], "template", ("'nope'", "fastapi, nextjs, static-site")),
+        (["shop", "--template", "fastapi", "--param", "port=abc"], "param.port", ("integer",)),
+        (["shop", "--template", "fastapi", "--param", "nope=1"], "param.nope", ("port",)),
+        (["shop", "--param", "page_title"], "--param", ("key=value",)),
+        (["shop", "--env", "Prod"], "environment", ("'Prod'",)),
+        (["shop", "--env", "dev", "--env", "dev"], "environment", ("'dev' is given twice",)),
+        (["shop", "--owner", "-bad-"], "owner", ("'-bad-'",)),
+        (["shop", "--owner", "two words"], "owner", ("'two words'",)),
+    ],
+    ids=[
+        "uppercase",
+        "underscore",
+        "too-long",
+        "unknown-template",
+        "param-type",
+        "param-unknown",
+        "param-syntax",
+        "env-invalid",
+        "env-duplicate",
+        "owner-hyphen",
+        "owner-space",
+    ],
+)
+def test_bad_input_is_one_line_and_creates_nothing(
+    args: list[str],
+    field: str,
+    says: tuple[str, ...],
+    cli_env: dict[str, str],
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data_dir = Path(cli_env["SLIPWAY_DATA_DIR"])
+    assert_rejected(
+        ["project", "create", *args],
+        capsys,
+        sandbox,
+        data_dir,
+        exit_code=2,
+        says=says,
+        field=field,
+    )
+
+
+def test_dry_run_checks_input_too(
+    cli_env: dict[str, str], sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = Path(cli_env["SLIPWAY_DATA_DIR"])
+    args = ["project", "create", "shop", "--env", "Prod", "--dry-run"]
+    assert_rejected(args, capsys, sandbox, data_dir, exit_code=2, says=("'Prod'",))
+
+
+def test_no_forge_connection_names_forge_connect(
+    cli_env: dict[str, str],
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SLIPWAY_FORGE_TOKEN")
+    data_dir = Path(cli_env["SLIPWAY_DATA_DIR"])
+    error = assert_rejected(
+        ["project", "create", "unconnected", "--template", "static-site"],
+        capsys,
+        sandbox,
+        data_dir,
+        exit_code=3,
+        says=("github", "slipway forge connect github --token-stdin"),
+    )
+    assert error["type"] == "NotFound"
+
+
+def test_an_unknown_option_is_a_usage_error_even_under_json(
+    cli_env: dict[str, str], sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = snapshot(sandbox)
+    code, out, err = run(["project", "create", "shop", "--colour", "red"], capsys)
+    assert code == 2
+    assert out == ""
+    assert "No such option: --colour" in err
+
+    code, out, _ = run(["--json", "project", "create", "shop", "--colour", "red"], capsys)
+    assert code == 2
+    error = json.loads(out)["error"]
+    assert error["type"] == "UsageError"
+    assert "--colour" in error["message"]
+    assert snapshot(sandbox) == before
+    assert not any(slipway_rows(Path(cli_env["SLIPWAY_DATA_DIR"])).values())
