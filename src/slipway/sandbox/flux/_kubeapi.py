@@ -77,24 +77,33 @@ class KubeAPI:
         if response.status_code != 404:  # deleted meanwhile: nothing to report on
             response.raise_for_status()
 
-    def apply(self, obj: dict[str, Any], *, field_manager: str) -> None:
-        """Server-side apply of a rendered object; raises with the server's Status message."""
-        api_version, kind = obj["apiVersion"], obj["kind"]
-        plural, namespaced = self.resource_for(api_version, kind)
-        namespace = obj["metadata"].get("namespace") if namespaced else None
-        path = f"{self.collection(api_version, plural, namespace)}/{obj['metadata']['name']}"
+    def apply(self, obj: dict[str, Any], *, field_manager: str, dry_run: bool = False) -> None:
+        """Server-side apply (forcing conflicts, as Flux does); raises ApplyError with the
+        server's Status message, prefixed by the object the way fluxcd/pkg/ssa names it."""
+        params = {"fieldManager": field_manager, "force": "true"}
+        if dry_run:
+            params["dryRun"] = "All"
         response = self._http.patch(
-            path,
-            params={"fieldManager": field_manager, "force": "true"},
+            self.object_path(obj),
+            params=params,
             content=json.dumps(obj),
             headers={"Content-Type": APPLY},
         )
         if response.is_error:
-            try:
-                message = response.json().get("message", response.text)
-            except ValueError:
-                message = response.text
-            raise ApplyError(f"{kind}/{obj['metadata']['name']} apply failed: {message}")
+            action = "dry-run failed" if dry_run else "apply failed"
+            raise ApplyError(f"{describe(obj)} {action}: {status_message(response)}")
+
+    def delete(self, path: str) -> None:
+        """Delete in the background, as Flux's garbage collection does; gone already is fine."""
+        response = self._http.delete(path, params={"propagationPolicy": "Background"})
+        if response.status_code != 404:
+            response.raise_for_status()
+
+    def object_path(self, obj: dict[str, Any]) -> str:
+        api_version, kind = obj["apiVersion"], obj["kind"]
+        plural, namespaced = self.resource_for(api_version, kind)
+        namespace = obj["metadata"].get("namespace") if namespaced else None
+        return f"{self.collection(api_version, plural, namespace)}/{obj['metadata']['name']}"
 
     def resource_for(self, api_version: str, kind: str) -> tuple[str, bool]:
         """(plural, namespaced) for a kind, from discovery, like a RESTMapper."""
@@ -116,3 +125,19 @@ class KubeAPI:
 
 class ApplyError(Exception):
     """An object of the rendered output could not be applied."""
+
+
+def describe(obj: dict[str, Any]) -> str:
+    """`Kind/namespace/name` (or `Kind/name`), fluxcd/pkg/ssa's FmtUnstructured."""
+    meta = obj["metadata"]
+    parts = [obj["kind"], meta.get("namespace") or "", meta["name"]]
+    return "/".join(p for p in parts if p)
+
+
+def status_message(response: httpx.Response) -> str:
+    """The `message` of a Kubernetes Status body, else the raw text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text
+    return str(body.get("message", response.text)) if isinstance(body, dict) else response.text

@@ -1,0 +1,194 @@
+"""kustomize-controller's Kustomization reconciliation: resolve the source artifact, build the
+path with kustomize, validate (dry-run) and server-side apply the result with Flux's owner
+labels, prune what left the inventory, and write status as kustomize-controller v1 does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from slipway.sandbox.flux import _kustomize
+from slipway.sandbox.flux._kubeapi import ApplyError, KubeAPI, describe, status_message
+from slipway.sandbox.flux._objects import KUSTOMIZE, SOURCE, Key, generation_of, requested_at
+from slipway.sandbox.flux._source import SourceReconciler
+from slipway.sandbox.flux._status import (
+    copy_conditions,
+    delete_condition,
+    format_duration,
+    get_condition,
+    parse_duration,
+    set_condition,
+)
+
+APPLY_MANAGER = "kustomize-controller"
+GROUP = "kustomize.toolkit.fluxcd.io"
+OWNER_NAME, OWNER_NAMESPACE = f"{GROUP}/name", f"{GROUP}/namespace"
+DEPENDENCY_REQUEUE = "30s"
+NOT_FOUND = "the server could not find the requested resource"
+
+
+class Failure(Exception):
+    """Ends a reconciliation with Ready=False for `reason`; `progress` is the Reconciling
+    message the controller had written when it failed (None: it had not started)."""
+
+    def __init__(self, reason: str, message: str, progress: str | None = None) -> None:
+        super().__init__(message)
+        self.reason, self.message, self.progress = reason, message, progress
+
+
+class KustomizationReconciler:
+    def __init__(self, api: KubeAPI, sources: SourceReconciler) -> None:
+        self._api = api
+        self._sources = sources
+
+    def reconcile(self, key: Key, obj: dict[str, Any]) -> bool:
+        old = obj.get("status") or {}
+        status: dict[str, Any] = {}
+        try:
+            revision = self._run(key, obj, status)
+        except Failure as failure:
+            self._failed(key, obj, status, failure)
+            return False
+        conditions = copy_conditions(old)
+        for stale in ("Reconciling", "Stalled", "Healthy"):  # no health checks: no Healthy
+            delete_condition(conditions, stale)
+        message = f"Applied revision: {revision}"
+        set_condition(
+            conditions, "Ready", True, "ReconciliationSucceeded", message, generation_of(obj)
+        )
+        status |= {
+            "observedGeneration": generation_of(obj),
+            "conditions": conditions,
+            "lastAppliedRevision": revision,
+        }
+        self._write(key, obj, status)
+        return True
+
+    def _run(self, key: Key, obj: dict[str, Any], status: dict[str, Any]) -> str:
+        """Everything up to a successful apply and prune; returns the applied revision."""
+        spec = obj["spec"]
+        ref = spec.get("sourceRef") or {}
+        if ref.get("kind", SOURCE.kind) != SOURCE.kind:
+            name, kind = ref.get("name", ""), ref.get("kind")
+            raise Failure("ArtifactFailed", f"source `{name}` kind '{kind}' not supported")
+        source_key = Key(SOURCE.kind, ref.get("namespace") or key.namespace, ref.get("name", ""))
+        source = self._api.get(SOURCE.path(source_key.namespace, source_key.name))
+        if source is None:
+            message = f'GitRepository.source.toolkit.fluxcd.io "{source_key.name}" not found'
+            raise Failure("ArtifactFailed", message)
+        artifact = (source.get("status") or {}).get("artifact")
+        if not artifact:
+            message = f"Source artifact not found, retrying in {DEPENDENCY_REQUEUE}"
+            raise Failure("ArtifactFailed", message)
+        revision = str(artifact["revision"])
+        timeout = format_duration(parse_duration(spec.get("timeout") or spec.get("interval"), 0))
+        step = f"for revision {revision} with a timeout of {timeout}"
+        progress = f"Fetching manifests {step}"
+        checkout = self._sources.checkout(source_key, revision)
+        if checkout is None:  # e.g. after a restart: fetch the source before giving up
+            self._sources.reconcile(source_key, source)
+            checkout = self._sources.checkout(source_key, revision)
+        if checkout is None:
+            message = f"Source is not ready, artifact not found, retrying in {DEPENDENCY_REQUEUE}"
+            raise Failure("ArtifactFailed", message, progress)
+        try:
+            target = _kustomize.locate(checkout.path, spec.get("path") or "./")
+        except _kustomize.PathNotFound as exc:
+            message = f"kustomization path not found: {exc}"
+            raise Failure("ArtifactFailed", message, progress) from None
+        status["lastAttemptedRevision"] = revision
+        progress = f"Building manifests {step}"
+        try:
+            objects = _kustomize.render(checkout.path, target)
+        except _kustomize.BuildError as exc:
+            raise Failure("BuildFailed", f"kustomize build failed: {exc}", progress) from None
+        progress = f"Detecting drift {step}"
+        try:
+            entries = self._apply(key, objects, spec.get("targetNamespace"))
+        except ApplyError as exc:
+            raise Failure("ReconciliationFailed", str(exc), progress) from None
+        old_entries = ((obj.get("status") or {}).get("inventory") or {}).get("entries") or []
+        status["inventory"] = {"entries": entries}
+        if spec.get("prune"):
+            kept = {e["id"] for e in entries}
+            stale = [e for e in old_entries if e.get("id") not in kept]
+            try:
+                self.prune(key, stale)
+            except httpx.HTTPStatusError as exc:
+                status["inventory"] = {"entries": entries + stale}
+                raise Failure("PruneFailed", status_message(exc.response), progress) from None
+        return revision
+
+    def _apply(
+        self, key: Key, objects: list[dict[str, Any]], target_namespace: str | None
+    ) -> list[dict[str, str]]:
+        """Validate every object with a dry-run first, so a bad one applies nothing."""
+        for obj in objects:
+            _, namespaced = self._api.resource_for(obj["apiVersion"], obj["kind"])
+            meta = obj.setdefault("metadata", {})
+            if namespaced and target_namespace:
+                meta["namespace"] = target_namespace
+            elif namespaced and not meta.get("namespace"):
+                raise ApplyError(f"{describe(obj)} namespace not specified: {NOT_FOUND}")
+            labels = meta.setdefault("labels", {})
+            labels |= {OWNER_NAME: key.name, OWNER_NAMESPACE: key.namespace}
+        for obj in objects:
+            self._api.apply(obj, field_manager=APPLY_MANAGER, dry_run=True)
+        for obj in objects:
+            self._api.apply(obj, field_manager=APPLY_MANAGER)
+        return [_inventory_entry(obj) for obj in objects]
+
+    def prune(self, key: Key, entries: list[dict[str, Any]]) -> None:
+        """Delete inventory entries that still carry this Kustomization's owner labels."""
+        for entry in entries:
+            try:
+                namespace, name, group, kind = str(entry["id"]).split("_", 3)
+            except ValueError:
+                continue
+            api_version = f"{group}/{entry.get('v', 'v1')}" if group else entry.get("v", "v1")
+            meta = {"name": name, **({"namespace": namespace} if namespace else {})}
+            ref = {"apiVersion": api_version, "kind": kind, "metadata": meta}
+            try:
+                path = self._api.object_path(ref)
+            except ApplyError:
+                continue  # the kind is gone from the cluster, and its objects with it
+            current = self._api.get(path)
+            labels = ((current or {}).get("metadata") or {}).get("labels") or {}
+            if labels.get(OWNER_NAME) == key.name and labels.get(OWNER_NAMESPACE) == key.namespace:
+                self._api.delete(path)
+
+    def _failed(
+        self, key: Key, obj: dict[str, Any], status: dict[str, Any], failure: Failure
+    ) -> None:
+        """Ready=False; observedGeneration stays (kustomize-controller advances it only on
+        success); Reconciling stays with reason ProgressingWithRetry once it had started."""
+        generation = generation_of(obj)
+        conditions = copy_conditions(obj.get("status") or {})
+        reconciling = get_condition(conditions, "Reconciling")
+        progress = failure.progress or (reconciling or {}).get("message")
+        if progress:
+            set_condition(
+                conditions, "Reconciling", True, "ProgressingWithRetry", progress, generation
+            )
+        set_condition(conditions, "Ready", False, failure.reason, failure.message, generation)
+        status["conditions"] = conditions
+        self._write(key, obj, status)
+
+    def _write(self, key: Key, obj: dict[str, Any], status: dict[str, Any]) -> None:
+        old = obj.get("status") or {}
+        requested = requested_at(obj)
+        if requested:
+            status["lastHandledReconcileAt"] = requested
+        if any(old.get(field) != value for field, value in status.items()):
+            self._api.patch_status(KUSTOMIZE.path(key.namespace, key.name), status)
+
+
+def _inventory_entry(obj: dict[str, Any]) -> dict[str, str]:
+    """`<namespace>_<name>_<group>_<kind>` plus the version, as in status.inventory.entries."""
+    api_version, meta = obj["apiVersion"], obj["metadata"]
+    group, _, version = api_version.rpartition("/")
+    return {
+        "id": f"{meta.get('namespace', '')}_{meta['name']}_{group}_{obj['kind']}",
+        "v": version,
+    }

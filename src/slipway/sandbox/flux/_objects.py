@@ -1,0 +1,47 @@
+"""The two Flux kinds the emulator reconciles, and how it names an object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slipway.sandbox.flux._kubeapi import KubeAPI
+
+
+@dataclass(frozen=True)
+class FluxKind:
+    api_version: str
+    plural: str
+    kind: str
+
+    def path(self, namespace: str, name: str) -> str:
+        return f"{KubeAPI.collection(self.api_version, self.plural, namespace)}/{name}"
+
+
+SOURCE = FluxKind("source.toolkit.fluxcd.io/v1", "gitrepositories", "GitRepository")
+KUSTOMIZE = FluxKind("kustomize.toolkit.fluxcd.io/v1", "kustomizations", "Kustomization")
+
+
+@dataclass(frozen=True)
+class Key:
+    kind: str  # "GitRepository" or "Kustomization"
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, kind: FluxKind, obj: dict[str, Any]) -> Key:
+        meta = obj["metadata"]
+        return cls(kind.kind, meta.get("namespace", ""), meta["name"])
+
+
+def generation_of(obj: dict[str, Any]) -> int:
+    return int(obj["metadata"].get("generation", 1))
+
+
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+
+
+def requested_at(obj: dict[str, Any]) -> str | None:
+    """The `flux reconcile` request token, answered in status.lastHandledReconcileAt."""
+    value = (obj["metadata"].get("annotations") or {}).get(REQUESTED_AT)
+    return str(value) if value else None
