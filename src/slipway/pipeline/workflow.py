@@ -18,7 +18,7 @@ from dbos import DBOS
 from slipway import store
 from slipway.domain.errors import SlipwayError
 from slipway.domain.model import EventLevel, ProjectStatus, Step
-from slipway.pipeline import steps
+from slipway.pipeline import gitops_steps, steps
 from slipway.pipeline.context import current_app
 from slipway.pipeline.progress import report
 
@@ -97,19 +97,21 @@ def record_repository_step(
 
 @DBOS.step(name="slipway.gitops_resources")
 def gitops_resources_step(project_id: int) -> Outcome:
-    return _guard(Step.GITOPS_RESOURCES, lambda: steps.gitops_resources(current_app(), project_id))
+    return _guard(
+        Step.GITOPS_RESOURCES, lambda: gitops_steps.gitops_resources(current_app(), project_id)
+    )
 
 
 @DBOS.step(name="slipway.finalize")
 def finalize_step(project_id: int, applied: dict[str, str | None]) -> Outcome:
-    return _guard(Step.FINALIZE, lambda: steps.finalize(current_app(), project_id, applied))
+    return _guard(Step.FINALIZE, lambda: gitops_steps.finalize(current_app(), project_id, applied))
 
 
 @DBOS.step(name="slipway.settle_failure")
 def settle_failure_step(project_id: int, status: str, step: str, text: str) -> None:
     """Records a failed (or degraded) end: project status, failed step, message, final event."""
     app = current_app()
-    if steps.settled_status(app, project_id) is not None:
+    if gitops_steps.settled_status(app, project_id) is not None:
         return  # already recorded before a crash
     with app.session() as session:
         store.set_project_status(

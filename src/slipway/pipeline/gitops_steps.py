@@ -1,0 +1,314 @@
+"""The cluster half of initialization: GitOps resources (70-90 %) and finalize (90-100 %).
+
+Both are idempotent: objects are applied with server-side apply and rows are upserted, so a
+re-run after a crash converges on the same objects and rows. Git credentials are read from
+the forge connection inside the step; they never become a step argument or result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from slipway import store
+from slipway.bootstrap import App
+from slipway.domain.errors import NotFound, SlipwayError
+from slipway.domain.model import EventLevel, ProjectStatus, ResourceKind, ResourceStatus, Step
+from slipway.domain.names import ResourceNames
+from slipway.gitops import BasicAuth, ClusterClient, EnvironmentSpec, require_preflight
+from slipway.gitops.results import EnvironmentResult, ObjectStatus
+from slipway.pipeline.progress import report
+from slipway.pipeline.steps import load_project
+from slipway.store.models import Project
+
+FLUX_KINDS = (ResourceKind.GIT_REPOSITORY, ResourceKind.KUSTOMIZATION)
+READY_POLL_SECONDS = 1.0
+# A Ready=False that Flux will soon clear by itself (the source is not fetched yet) is waited
+# out; any other failure for the latest generation is taken as the answer after a short grace.
+TRANSIENT_REASONS = frozenset({"ArtifactFailed", "DependencyNotReady", "Progressing"})
+FAILURE_SETTLE_SECONDS = 5.0
+API_VERSIONS = {
+    ResourceKind.NAMESPACE: "v1",
+    ResourceKind.SECRET: "v1",
+    ResourceKind.SERVICE_ACCOUNT: "v1",
+    ResourceKind.ROLE_BINDING: "rbac.authorization.k8s.io/v1",
+    ResourceKind.GIT_REPOSITORY: "source.toolkit.fluxcd.io/v1",
+    ResourceKind.KUSTOMIZATION: "kustomize.toolkit.fluxcd.io/v1",
+}
+
+
+# -- GitOps resources 70-90 ------------------------------------------------------------------
+
+
+def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
+    """Preflight, then every environment applied in parallel; returns env -> error or None.
+
+    A preflight failure (cluster unreachable, Flux missing, RBAC) is raised: the repository
+    work stays, and the workflow marks the project degraded with the reason and the fix.
+    """
+    project = load_project(app, project_id)
+    report(app, project_id, Step.GITOPS_RESOURCES, 0.0, "checking the cluster (preflight)")
+    with app.session() as session:
+        repository = store.get_repository(session, project_id=project_id)
+        environments = {
+            e.name: e.id for e in store.list_environments(session, project_id=project_id)
+        }
+    if repository is None:
+        raise NotFound(f"project {project.name} has no recorded repository", system="database")
+    try:
+        results = asyncio.run(_apply(app, project, repository.clone_url, repository.default_branch))
+    except SlipwayError as exc:
+        _record_unapplied(app, project, environments, str(exc))
+        raise
+    outcome: dict[str, str | None] = {}
+    for index, env in enumerate(project.environments):
+        result = results[env]
+        _record_result(app, project, environments[env], env, result)
+        error = result.error
+        outcome[env] = str(error) if error else None
+        message = (
+            f"{env}: {len(result.objects)} objects applied"
+            if error is None
+            else f"{env}: failed: {error}"
+        )
+        report(
+            app,
+            project_id,
+            Step.GITOPS_RESOURCES,
+            (index + 1) / len(project.environments),
+            message,
+            level=EventLevel.INFO if error is None else EventLevel.ERROR,
+        )
+    return outcome
+
+
+async def _apply(
+    app: App, project: Project, clone_url: str, branch: str
+) -> dict[str, EnvironmentResult]:
+    forge = app.forge(project.forge, step=Step.GITOPS_RESOURCES.value)
+    credentials = forge.git_credentials()
+    await forge.aclose()
+    specs = [
+        EnvironmentSpec(
+            project=project.slug,
+            environment=env,
+            repository_url=clone_url,
+            branch=branch,
+            credentials=BasicAuth(username=credentials.username, password=credentials.password),
+        )
+        for env in project.environments
+    ]
+    cluster = app.cluster()
+    async with cluster:
+        await require_preflight(cluster, step=Step.GITOPS_RESOURCES.value)
+        return await cluster.apply_environments(specs)
+
+
+def _record_unapplied(
+    app: App, project: Project, environments: dict[str, int], reason: str
+) -> None:
+    with app.session() as session:
+        for env, env_id in environments.items():
+            for kind, name, namespace in ResourceNames(project.slug, env).resources():
+                store.upsert_gitops_resource(
+                    session,
+                    project_id=project.id,
+                    environment_id=env_id,
+                    type=kind,
+                    name=name,
+                    namespace=namespace,
+                    api_version=API_VERSIONS[kind],
+                    status=ResourceStatus.PENDING,
+                    error_message=reason,
+                )
+            store.set_environment_status(
+                session, environment_id=env_id, status=ResourceStatus.FAILED
+            )
+
+
+def _record_result(
+    app: App, project: Project, env_id: int, env: str, result: EnvironmentResult
+) -> None:
+    with app.session() as session:
+        for item in result.objects:
+            kind = item.ref.kind
+            if item.ok:
+                status = ResourceStatus.RECONCILING if kind in FLUX_KINDS else ResourceStatus.READY
+            else:
+                status = ResourceStatus.PENDING if item.skipped else ResourceStatus.FAILED
+            store.upsert_gitops_resource(
+                session,
+                project_id=project.id,
+                environment_id=env_id,
+                type=kind,
+                name=item.ref.name,
+                namespace=item.ref.namespace,
+                api_version=API_VERSIONS[kind],
+                status=status,
+                error_message=str(item.error) if item.error else None,
+                observed_generation=None,
+            )
+        store.set_environment_status(
+            session,
+            environment_id=env_id,
+            status=ResourceStatus.RECONCILING if result.ok else ResourceStatus.FAILED,
+        )
+
+
+# -- finalize 90-100 -------------------------------------------------------------------------
+
+
+def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
+    """Waits (bounded) for Flux to report Ready, records what it said, and settles the status.
+
+    `active` only when every environment's GitRepository and Kustomization are Ready;
+    otherwise `degraded`, naming the environments and their reasons.
+    """
+    project = load_project(app, project_id)
+    settled = settled_status(app, project_id)
+    if settled is not None:  # a re-run after a crash that followed the final event
+        return settled
+    healthy = [env for env, error in applied.items() if error is None]
+    report(
+        app,
+        project_id,
+        Step.FINALIZE,
+        0.0,
+        f"waiting for Flux to reconcile {', '.join(healthy) or 'nothing'}",
+    )
+    statuses = asyncio.run(_wait_all(app, project, healthy)) if healthy else {}
+    problems = {env: error for env, error in applied.items() if error is not None}
+    with app.session() as session:
+        environments = {
+            e.name: e.id for e in store.list_environments(session, project_id=project_id)
+        }
+        for env, objects in statuses.items():
+            for status in objects:
+                record_status(session, project.id, environments[env], status)
+            env_ready = all(s.status is ResourceStatus.READY for s in objects)
+            store.set_environment_status(
+                session,
+                environment_id=environments[env],
+                status=_environment_status(objects),
+            )
+            if not env_ready:
+                problems[env] = "; ".join(
+                    f"{s.ref.kind.value} {s.ref.name}: {s.status.value}"
+                    + (f" ({s.message})" if s.message else "")
+                    for s in objects
+                    if s.status is not ResourceStatus.READY
+                )
+        if problems:
+            summary = " | ".join(f"{env}: {why}" for env, why in problems.items())
+            store.set_project_status(
+                session,
+                project_id=project_id,
+                status=ProjectStatus.DEGRADED,
+                failed_step=Step.FINALIZE.value,
+                error_message=summary,
+            )
+        else:
+            store.set_project_status(session, project_id=project_id, status=ProjectStatus.ACTIVE)
+    if problems:
+        report(
+            app,
+            project_id,
+            Step.FINALIZE,
+            1.0,
+            f"project {project.name} is degraded: {len(problems)} of "
+            f"{len(project.environments)} environments not Ready",
+            level=EventLevel.WARNING,
+            final="degraded",
+        )
+        return ProjectStatus.DEGRADED.value
+    report(
+        app,
+        project_id,
+        Step.FINALIZE,
+        1.0,
+        f"project {project.name} is active: {len(healthy)} environments Ready",
+        final="completed",
+    )
+    return ProjectStatus.ACTIVE.value
+
+
+def settled_status(app: App, project_id: int) -> str | None:
+    """The project's status if its final event is already recorded, else None."""
+    with app.session() as session:
+        latest = store.latest_event(session, project_id=project_id)
+        if latest is None or latest.final is None:
+            return None
+        project = store.get_project_by_id(session, project_id=project_id)
+        return project.status.value if project else None
+
+
+def _environment_status(objects: list[ObjectStatus]) -> ResourceStatus:
+    states = {s.status for s in objects}
+    if ResourceStatus.FAILED in states:
+        return ResourceStatus.FAILED
+    if states == {ResourceStatus.READY}:
+        return ResourceStatus.READY
+    return ResourceStatus.RECONCILING
+
+
+async def _wait_all(app: App, project: Project, envs: list[str]) -> dict[str, list[ObjectStatus]]:
+    timeout = app.settings.ready_timeout
+    cluster = app.cluster()
+    async with cluster:
+        results = await asyncio.gather(
+            *(_wait_environment(cluster, ResourceNames(project.slug, env), timeout) for env in envs)
+        )
+    return dict(zip(envs, results, strict=True))
+
+
+async def _wait_environment(
+    cluster: ClusterClient, names: ResourceNames, within: float
+) -> list[ObjectStatus]:
+    """Statuses of the environment's Flux objects once settled: all Ready, or one failed for
+    the latest generation for `FAILURE_SETTLE_SECONDS` (Flux retries transient failures, such
+    as a source that is not ready yet, within that time), or `within` seconds have passed."""
+    refs = (
+        (ResourceKind.GIT_REPOSITORY, names.git_repository),
+        (ResourceKind.KUSTOMIZATION, names.kustomization),
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    failing_since: float | None = None
+    while True:
+        found = [await cluster.read_status(kind, name, names.namespace) for kind, name in refs]
+        if all(s.status is ResourceStatus.READY for s in found):
+            return found
+        settled_failure = any(
+            s.status is ResourceStatus.FAILED
+            and s.observed_generation == s.generation
+            and (s.ready is None or s.ready.reason not in TRANSIENT_REASONS)
+            for s in found
+        )
+        now = loop.time()
+        failing_since = (failing_since or now) if settled_failure else None
+        if now >= deadline or (
+            failing_since is not None and now - failing_since >= FAILURE_SETTLE_SECONDS
+        ):
+            return found
+        await asyncio.sleep(READY_POLL_SECONDS)
+
+
+def record_status(session: Any, project_id: int, environment_id: int, status: ObjectStatus) -> None:
+    """Writes what the cluster said about one Flux object into its row."""
+    store.upsert_gitops_resource(
+        session,
+        project_id=project_id,
+        environment_id=environment_id,
+        type=status.ref.kind,
+        name=status.ref.name,
+        namespace=status.ref.namespace,
+        api_version=API_VERSIONS[status.ref.kind],
+        status=status.status,
+        error_message=status.message if status.status is ResourceStatus.FAILED else None,
+        ready_reason=status.ready.reason if status.ready else None,
+        ready_message=status.message or None,
+        last_applied_revision=status.revision,
+        observed_generation=status.observed_generation,
+        last_synced_at=datetime.now(UTC),
+    )
