@@ -30,10 +30,12 @@ def kube(sandbox: Sandbox) -> KubeEmulator:
 
 
 @pytest.fixture
-def namespace(kube: KubeEmulator) -> str:
+def namespace(kube: KubeEmulator) -> Iterator[str]:
+    """A fresh namespace, deleted afterwards so Flux stops polling what the test left."""
     name = f"flux-{uuid.uuid4().hex[:8]}"
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    return name
+    yield name
+    kube.delete("v1", "Namespace", name)
 
 
 @pytest.fixture

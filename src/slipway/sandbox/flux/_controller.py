@@ -95,17 +95,25 @@ class FluxEmulator:
     # -- watching ---------------------------------------------------------------------------
 
     def _watch_loop(self, kind: FluxKind) -> None:
+        """List and enqueue everything every `resync_seconds` (the periodic resync), and watch
+        continuously from the last resourceVersion seen, so no event falls between watches."""
         path = KubeAPI.collection(kind.api_version, kind.plural)
+        version: str | None = None
         while not self._stop.is_set():
             try:
-                items, version = self._api.list(path)
+                items, listed = self._api.list(path)
                 for item in items:
                     self._enqueue(Key.of(kind, item))
+                version = version or listed
                 for event in self._api.watch(path, version, self._resync):
                     if self._stop.is_set():
                         return
                     obj = event.get("object") or {}
-                    if event.get("type") not in ("ADDED", "MODIFIED", "DELETED") or not obj:
+                    if event.get("type") == "ERROR":  # 410 Expired: relist from now
+                        version = None
+                        break
+                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
+                    if event.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
                         continue
                     key = Key.of(kind, obj)
                     if event["type"] == "DELETED" and kind is KUSTOMIZE:
@@ -114,6 +122,7 @@ class FluxEmulator:
             except httpx.HTTPStatusError as exc:
                 # CRDs not installed (404), access denied, or 410 Gone: relist after a pause.
                 log.debug("flux watch failed", kind=kind.kind, status=exc.response.status_code)
+                version = None
                 self._stop.wait(self._resync)
             except (httpx.HTTPError, ValueError):
                 self._stop.wait(1.0)
