@@ -1,0 +1,178 @@
+"""`slipway forge connect`: the token comes from stdin, is checked against the forge, stored
+only encrypted, and then used by `project create` without SLIPWAY_FORGE_TOKEN."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from slipway.cli import main
+from slipway.config import get_settings
+from slipway.sandbox.runner import SANDBOX_USER, Sandbox
+
+SLIPWAY = str(Path(sys.executable).parent / "slipway")
+
+
+def slipway(
+    env: dict[str, str], *args: str, stdin: str | None = None, token: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [SLIPWAY, *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert token not in done.stdout and token not in done.stderr
+    return done
+
+
+def connections(data_dir: Path) -> list[tuple[str, str, str, bytes]]:
+    database = data_dir / "slipway.db"
+    if not database.exists():
+        return []
+    with sqlite3.connect(database) as conn:
+        return list(
+            conn.execute(
+                "SELECT provider, server_url, account_name, encrypted_token FROM forge_connections"
+            )
+        )
+
+
+@pytest.fixture
+def env_without_token(cli_env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in cli_env.items() if k != "SLIPWAY_FORGE_TOKEN"}
+
+
+def test_connect_then_create_with_the_stored_connection(
+    env_without_token: dict[str, str], sandbox: Sandbox
+) -> None:
+    assert sandbox.forge is not None and sandbox.kube is not None
+    token = sandbox.forge_token
+    data_dir = Path(env_without_token["SLIPWAY_DATA_DIR"])
+    url = sandbox.forge.url
+
+    done = slipway(
+        env_without_token,
+        "forge",
+        "connect",
+        "github",
+        "--token-stdin",
+        "--url",
+        url,
+        stdin=token + "\n",
+        token=token,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"connected github as {SANDBOX_USER}"
+
+    [(provider, server_url, account, encrypted)] = connections(data_dir)
+    assert (provider, server_url, account) == ("github", url, SANDBOX_USER)
+    assert encrypted and token.encode() not in encrypted
+    assert token.encode() not in (data_dir / "slipway.db").read_bytes()
+
+    created = slipway(
+        env_without_token,
+        "project",
+        "create",
+        "cli-connected",
+        "--template",
+        "static-site",
+        "--env",
+        "dev",
+        "--wait",
+        "--json",
+        token=token,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stderr
+    view = json.loads(created.stdout)
+    assert view["status"] == "active"
+    assert view["repository"]["owner"] == SANDBOX_USER
+    assert [r.full_name for r in sandbox.forge.state.repos() if r.name == "cli-connected"] == [
+        f"{SANDBOX_USER}/cli-connected"
+    ]
+    for path in data_dir.glob("*.db*"):  # Slipway's and DBOS's databases
+        assert token.encode() not in path.read_bytes(), path
+
+
+def test_connect_json_reports_account_and_scopes(
+    env_without_token: dict[str, str], sandbox: Sandbox
+) -> None:
+    assert sandbox.forge is not None
+    done = slipway(
+        env_without_token,
+        "--json",
+        "forge",
+        "connect",
+        "github",
+        "--token-stdin",
+        "--url",
+        sandbox.forge.url,
+        stdin=sandbox.forge_token,
+        token=sandbox.forge_token,
+    )
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["forge"] == "github"
+    assert document["account"] == SANDBOX_USER
+    assert {"repo", "workflow"} <= set(document["scopes"])
+    assert document["missing_scopes"] == []
+    assert "token" not in json.dumps(document).replace("token_kind", "")
+
+
+def test_a_wrong_token_is_refused_with_what_to_do_and_nothing_is_stored(
+    env_without_token: dict[str, str], sandbox: Sandbox
+) -> None:
+    assert sandbox.forge is not None
+    wrong = "ghp_" + "x" * 36
+    args = ("forge", "connect", "github", "--token-stdin", "--url", sandbox.forge.url)
+    done = slipway(env_without_token, *args, stdin=wrong, token=sandbox.forge_token)
+    assert done.returncode != 0
+    assert done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert wrong not in line
+    assert "rejected by GitHub" in line
+    assert "invalid, expired or revoked" in line
+    assert "slipway forge connect github --token-stdin" in line
+
+    done = slipway(env_without_token, "--json", *args, stdin=wrong, token=sandbox.forge_token)
+    assert done.returncode != 0
+    error = json.loads(done.stdout)["error"]
+    assert error["type"] == "ForgeError"
+    assert error["system"] == "GitHub"
+    assert wrong not in done.stdout
+    assert connections(Path(env_without_token["SLIPWAY_DATA_DIR"])) == []
+
+
+def test_token_stdin_is_required(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    get_settings.cache_clear()
+    assert main(["forge", "connect", "github"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.strip().splitlines()
+    assert "--token-stdin: is required" in line
+    assert 'echo "$TOKEN" | slipway forge connect github --token-stdin' in line
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))
+    assert main(["forge", "connect", "github", "--token-stdin", "--json"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert (error["field"], error["rule"]) == ("token", "must not be empty")
+    assert connections(Path(cli_env["SLIPWAY_DATA_DIR"])) == []
+
+
+def test_an_unknown_forge_is_a_usage_error(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["forge", "connect", "bitbucket", "--token-stdin"]) == 2
+    assert "bitbucket" in capsys.readouterr().err
