@@ -534,7 +534,9 @@ def main(argv: list[str] | None = None) -> int:
     state.debug = "--debug" in args
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="slipway", standalone_mode=False)
+        # Outside standalone mode click *returns* the code of a `typer.Exit` (and 130 for
+        # Ctrl-C) instead of raising it; a command that returns normally gives None.
+        result = command.main(args=args, prog_name="slipway", standalone_mode=False)
     except SlipwayError as exc:
         if state.debug:
             raise
@@ -552,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         if state.debug:
             raise
         return _render_unexpected(exc)
-    return 0
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from tests.e2e.helpers import clone, git
 
 from slipway.cli import main
 from slipway.config import get_settings
+from slipway.sandbox.kube import KubeEmulator
 from slipway.sandbox.runner import SANDBOX_USER, Sandbox
 
 SLIPWAY = str(Path(sys.executable).parent / "slipway")
@@ -50,11 +51,15 @@ class Cli:
         return Path(self.env["SLIPWAY_DATA_DIR"])
 
     def __call__(
-        self, *args: str, timeout: float = 120, stdin: str | None = None
+        self,
+        *args: str,
+        timeout: float = 120,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [SLIPWAY, *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             cwd=self.cwd,
             input=stdin,
             capture_output=True,
@@ -255,6 +260,25 @@ def test_queued_project_runs_on_a_worker_while_events_follow_it(cli: Cli) -> Non
     assert events[0]["percent"] == 0
     assert events[-1]["final"] == "completed"
     assert cli.json("project", "show", name)["status"] == "active"
+
+
+def test_create_wait_exits_non_zero_when_the_project_ends_degraded(
+    cli: Cli, run: Callable[..., Result], sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The cluster is down: the repository is made, the project ends degraded, exit 1."""
+    stopped = KubeEmulator().start()
+    kubeconfig = stopped.write_kubeconfig(tmp_path / "kubeconfig-down")
+    url = stopped.url
+    stopped.stop()
+    name = "cli-offline"
+    args = ("project", "create", name, "--template", "static-site", "--env", "dev", "--wait")
+    done = cli(*args, env={"KUBECONFIG": str(kubeconfig)})
+    assert done.returncode == 1, done.stderr
+    assert re.match(rf"^{name}\s+degraded", done.stdout)
+    assert "gitops_resources:" in done.stdout and url in done.stdout
+    events = as_json(run("project", "events", name, "--json"))
+    assert events[-1]["final"] == "degraded"
+    assert url in events[-1]["message"]
 
 
 def test_a_taken_name_exits_4_and_leaves_the_first_project_alone(
