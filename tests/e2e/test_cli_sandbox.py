@@ -1,0 +1,134 @@
+"""`slipway sandbox` and `slipway demo` as real processes: what a newcomer runs first."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+SLIPWAY = str(BIN / "slipway")
+KUBECTL = str(BIN / "kubectl")
+READY_WITHIN = 20.0
+
+
+def clean_environment(**extra: str) -> dict[str, str]:
+    """The caller's environment without anything pointing Slipway or kubectl elsewhere."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.startswith("SLIPWAY_") or k in ("KUBECONFIG", "K3S_KUBECONFIG_PATH"))
+    }
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return {**env, **extra}
+
+
+def read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    if not ready:
+        raise AssertionError(f"no output within {timeout}s")
+    return process.stdout.readline()
+
+
+@pytest.fixture
+def sandbox_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, Path]]:
+    directory = tmp_path / "sandbox"
+    log = tmp_path / "sandbox.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [SLIPWAY, "sandbox", "--dir", str(directory)],
+            env=clean_environment(),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    try:
+        yield process, directory, log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_sandbox_runs_until_sigterm_and_points_slipway_and_kubectl_at_itself(
+    sandbox_process: tuple[subprocess.Popen[str], Path, Path], tmp_path: Path
+) -> None:
+    process, directory, log = sandbox_process
+    started = time.monotonic()
+    assert read_line(process, READY_WITHIN).strip() == "ready", log.read_text()
+    assert time.monotonic() - started < READY_WITHIN
+
+    kubeconfig, env_file = directory / "kubeconfig", directory / "sandbox.env"
+    for path in (kubeconfig, env_file):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    exports = env_file.read_text()
+    assert f"export KUBECONFIG={kubeconfig.resolve()}" in exports
+    assert "export SLIPWAY_FORGE_TOKEN=" in exports
+    token = next(
+        line.split("=", 1)[1]
+        for line in exports.splitlines()
+        if line.startswith("export SLIPWAY_FORGE_TOKEN=")
+    )
+    assert token not in log.read_text()  # stderr shows where things are, not the token
+
+    script = f"source {env_file} && slipway project create x --template static-site --wait"
+    created = subprocess.run(
+        ["bash", "-c", script],
+        env=clean_environment(
+            SLIPWAY_DATA_DIR=str(tmp_path / "data"),
+            SLIPWAY_READY_TIMEOUT="60",
+            SLIPWAY_LOG_LEVEL="warning",
+        ),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    assert token not in created.stdout + created.stderr
+    assert created.stdout.split()[:2] == ["x", "active"]
+
+    namespaces = subprocess.run(
+        [KUBECTL, "--kubeconfig", str(kubeconfig), "get", "ns", "-o", "name"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.split()
+    for env in ("development", "staging", "production"):
+        assert f"namespace/project-x-{env}" in namespaces
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=5) == 0
+    assert process.stdout is not None and process.stdout.read() == ""  # "ready" only, once
+
+
+def test_demo_json_ends_active_with_every_environment_ready(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [SLIPWAY, "demo", "--json"],
+        env=clean_environment(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)  # one document, nothing else on stdout
+    assert result["status"] == "active"
+    assert result["final"] == "completed"
+    assert [e["status"] for e in result["environments"]] == ["ready"] * 3
+    assert {r["status"] for r in result["resources"]} == {"ready"}
+    assert not (tmp_path / ".slipway").exists()  # the demo leaves the working tree alone
