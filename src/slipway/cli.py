@@ -4,6 +4,7 @@ are rendered once, in `main`, as one line (or `{"error": ...}` under --json)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -33,8 +34,20 @@ app.add_typer(templates_app, name="templates")
 app.add_typer(project_app, name="project")
 app.add_typer(forge_app, name="forge")
 
-out = Console()
-err = Console(stderr=True)
+# Output that is piped or logged (CI, `make demo | tee`) is not cut at 80 columns: Rich would
+# truncate table cells and break the commands users copy. Lines never wrap; a terminal's own
+# width still applies.
+PIPED_WIDTH = 200
+
+
+def _console(*, stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, soft_wrap=True, width=PIPED_WIDTH if piped else None)
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 

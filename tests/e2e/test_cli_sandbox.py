@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import stat
@@ -132,3 +133,27 @@ def test_demo_json_ends_active_with_every_environment_ready(tmp_path: Path) -> N
     assert [e["status"] for e in result["environments"]] == ["ready"] * 3
     assert {r["status"] for r in result["resources"]} == {"ready"}
     assert not (tmp_path / ".slipway").exists()  # the demo leaves the working tree alone
+
+
+def test_demo_prints_the_summary_and_what_kubectl_sees(tmp_path: Path) -> None:
+    """What `make demo` shows, piped (as in CI): nothing cut at 80 columns."""
+    done = subprocess.run(
+        [SLIPWAY, "demo"],
+        env=clean_environment(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "project demo-site is active: 3 environments Ready" in done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:2] == ["demo-site", "active"]
+    for env in ("development", "staging", "production"):
+        assert any(re.match(rf"^│ {env}\s+│ project-demo-site-{env}\s+│ ready", x) for x in lines)
+    command = next(x for x in lines if x.startswith("$ "))
+    assert command.endswith("--kubeconfig KUBECONFIG get gitrepositories,kustomizations -A")
+    ready = [x for x in lines if x.startswith("project-demo-site-") and " True " in x]
+    assert len(ready) == 6, done.stdout  # a GitRepository and a Kustomization per environment
+    assert "kubectl --kubeconfig .slipway/sandbox/kubeconfig get" in done.stdout
