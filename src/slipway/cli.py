@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from slipway import __version__
-from slipway.domain.errors import InvalidInput, SlipwayError
+from slipway.domain.errors import ExternalError, InvalidInput, SlipwayError
 from slipway.domain.model import ForgeKind, ProgressEvent
 
 # Locals can hold tokens: never print them in a traceback.
@@ -94,9 +94,24 @@ def wants_json(flag: bool) -> bool:
 @contextmanager
 def application() -> Iterator[Any]:
     """The wired application for one command (database migrated, key loaded)."""
-    from slipway.bootstrap import bootstrap
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
 
-    instance = bootstrap()
+    from slipway.bootstrap import bootstrap
+    from slipway.config import get_settings
+
+    settings = get_settings()
+    try:
+        instance = bootstrap(settings)
+    except SQLAlchemyError as exc:
+        # The driver's text may quote the URL; name the database with its password hidden.
+        where = make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
+        raise ExternalError(
+            f"cannot open the database {where} ({type(exc).__name__})",
+            system="database",
+            hint="check SLIPWAY_DATABASE_URL (or SLIPWAY_DATA_DIR): is the database running "
+            "and writable?",
+        ) from None
     try:
         yield instance
     finally:
