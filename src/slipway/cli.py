@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import SecretStr
@@ -24,6 +24,9 @@ from rich.table import Table
 from slipway import __version__
 from slipway.domain.errors import ExternalError, InvalidInput, SlipwayError
 from slipway.domain.model import ForgeKind, ProgressEvent
+
+if TYPE_CHECKING:
+    from slipway.config import Settings
 
 # Locals can hold tokens: never print them in a traceback.
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False)
@@ -69,11 +72,27 @@ def _root(
     """Slipway: a repository and Flux GitOps objects per environment, from one request."""
     state.json = state.json or json_output
     state.debug = debug
-    from slipway.config import get_settings
     from slipway.logs import configure_logging
 
-    settings = get_settings()
+    settings = _load_settings()
     configure_logging(settings.log_format, "debug" if debug else settings.log_level)
+
+
+def _load_settings() -> Settings:
+    """Settings, or the first bad variable as `InvalidInput` naming it (never its value)."""
+    from pydantic import ValidationError
+
+    from slipway.config import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        variable = name if name.isupper() else f"SLIPWAY_{name.upper()}"
+        raise InvalidInput(
+            variable, str(first["msg"]), hint="fix it in the environment or in .env"
+        ) from None
 
 
 def _json_default(value: Any) -> Any:

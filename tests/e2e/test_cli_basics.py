@@ -67,3 +67,18 @@ def test_an_unexpected_error_is_one_line_and_a_traceback_only_with_debug(
 
     with pytest.raises(NotADirectoryError):
         main(["--debug", "project", "list"])
+
+
+def test_a_bad_setting_names_the_variable_not_its_value(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLIPWAY_WORKER_CONCURRENCY", "s3cr3t-value")
+    assert main(["version"]) == 2
+    captured = capsys.readouterr()
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith("error: SLIPWAY_WORKER_CONCURRENCY: ")
+    assert "s3cr3t-value" not in captured.out + captured.err
+
+    assert main(["--json", "version"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["field"] == "SLIPWAY_WORKER_CONCURRENCY"
