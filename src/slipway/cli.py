@@ -362,11 +362,16 @@ def print_project(view: Any) -> None:
             soft_wrap=True,
         )
     if view.error_message:
+        step = view.failed_step or "error"
+        # Messages recorded by the pipeline already start with "[step]": do not say it twice.
+        message = view.error_message.removeprefix(f"[{step}] ")
         out.print(
-            f"[red]{escape(view.failed_step or 'error')}:[/red] {escape(view.error_message)}",
+            f"[red]{escape(step)}:[/red] {escape(message)}",
             highlight=False,
             soft_wrap=True,
         )
+    if not view.resources:
+        return
     table = Table("environment", "kind", "name", "namespace", "status", "revision", "message")
     for r in view.resources:
         table.add_row(

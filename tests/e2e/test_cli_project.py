@@ -281,6 +281,24 @@ def test_create_wait_exits_non_zero_when_the_project_ends_degraded(
     assert url in events[-1]["message"]
 
 
+def test_create_wait_exits_non_zero_when_the_project_fails(
+    cli: Cli, run: Callable[..., Result], sandbox: Sandbox
+) -> None:
+    """An owner the forge does not know: the project fails at create_repository, exit 1."""
+    assert sandbox.forge is not None
+    name = "cli-no-owner"
+    args = ("project", "create", name, "--env", "dev", "--owner", "nobody-org", "--wait")
+    done = cli(*args)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert re.match(rf"^{name}\s+failed", lines[0])
+    assert lines[1].startswith("create_repository: GitHub: organization nobody-org not found")
+    assert len(lines) == 2  # no repository line, no empty table
+    view = as_json(run("project", "show", name, "--json"))
+    assert (view["status"], view["failed_step"]) == ("failed", "create_repository")
+    assert not [r for r in sandbox.forge.state.repos() if r.name == name]
+
+
 def test_a_taken_name_exits_4_and_leaves_the_first_project_alone(
     cli: Cli,
     run: Callable[..., Result],
@@ -300,9 +318,9 @@ def test_a_taken_name_exits_4_and_leaves_the_first_project_alone(
     assert f"slipway project show {PROJECT}" in line
     assert "[create_project]" in line  # not swallowed as Rich markup
 
-    again = run("--json", "project", "create", PROJECT, "--template", "fastapi")
-    assert again.returncode == 4
-    assert json.loads(again.stdout)["error"]["type"] == "Conflict"
+    as_document = run("--json", "project", "create", PROJECT, "--template", "fastapi")
+    assert as_document.returncode == 4
+    assert json.loads(as_document.stdout)["error"]["type"] == "Conflict"
 
     assert as_json(run("project", "show", PROJECT, "--json")) == before
     assert len([r for r in sandbox.forge.state.repos() if r.name == PROJECT]) == 1
