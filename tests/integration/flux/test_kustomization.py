@@ -3,6 +3,8 @@ applied with server-side apply, pruned, and reported the way Flux reports it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from slipway.sandbox.kube import KubeEmulator
@@ -144,7 +146,7 @@ def test_a_new_commit_is_applied_and_what_it_removes_is_pruned(
 
     wait_for(lambda: revision_of(kube, namespace) == new_revision, "the new source revision")
 
-    def applied() -> dict | None:
+    def applied() -> dict[str, Any] | None:
         obj = kube.get(KUSTOMIZE_V1, "Kustomization", "app", namespace) or {}
         return obj if obj["status"].get("lastAppliedRevision") == new_revision else None
 

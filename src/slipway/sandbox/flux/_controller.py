@@ -197,9 +197,11 @@ class FluxEmulator:
 
     def _reconcile_kustomization(self, key: Key) -> None:
         obj = self._api.get(KUSTOMIZE.path(key.namespace, key.name))
-        deleted = self._deleted.pop(key, None)
         if obj is None:
             self._forget(key)
+            # The DELETED event may land while this key is being reconciled; its tombstone
+            # waits here until a reconcile finds the object gone.
+            deleted = self._deleted.pop(key, None)
             if deleted is not None:
                 self._finalize(key, deleted)
             return
