@@ -15,6 +15,8 @@ MERGE = "application/merge-patch+json"
 
 
 class KubeAPI:
+    """Bearer-token client of one API server; reads time out, watches stream unbounded."""
+
     def __init__(
         self,
         server: str,

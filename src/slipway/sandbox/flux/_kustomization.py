@@ -38,11 +38,14 @@ class Failure(Exception):
 
 
 class KustomizationReconciler:
+    """Renders from the checkouts the SourceReconciler keeps (Flux downloads a tarball)."""
+
     def __init__(self, api: KubeAPI, sources: SourceReconciler) -> None:
         self._api = api
         self._sources = sources
 
     def reconcile(self, key: Key, obj: dict[str, Any]) -> bool:
+        """One reconciliation; True when the revision was applied (and pruned)."""
         old = obj.get("status") or {}
         status: dict[str, Any] = {}
         try:
