@@ -106,8 +106,13 @@ def object_status(ref: ObjectRef, obj: dict[str, Any] | None, *, has_ready: bool
     meta = obj.get("metadata") or {}
     status = obj.get("status") or {}
     generation = meta.get("generation")
-    observed = status.get("observedGeneration")
     ready = ready_condition(obj)
+    # Flux stamps each condition with the generation it describes but moves
+    # status.observedGeneration only after a success: a failure is judged by its condition.
+    ready_raw: dict[str, Any] = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {}
+    )
+    observed = ready_raw.get("observedGeneration", status.get("observedGeneration"))
     if not has_ready:
         state = ResourceStatus.READY
     elif generation is not None and observed is not None and observed < generation:

@@ -26,7 +26,9 @@ FLUX_KINDS = (ResourceKind.GIT_REPOSITORY, ResourceKind.KUSTOMIZATION)
 READY_POLL_SECONDS = 1.0
 # A Ready=False that Flux will soon clear by itself (the source is not fetched yet) is waited
 # out; any other failure for the latest generation is taken as the answer after a short grace.
-TRANSIENT_REASONS = frozenset({"ArtifactFailed", "DependencyNotReady", "Progressing"})
+# kustomize-controller also says ArtifactFailed for a missing overlay path, which is final.
+TRANSIENT_REASONS = frozenset({"DependencyNotReady", "Progressing"})
+TRANSIENT_ARTIFACT_MESSAGES = ("Source artifact not found", "Source is not ready")
 FAILURE_SETTLE_SECONDS = 5.0
 API_VERSIONS = {
     ResourceKind.NAMESPACE: "v1",
@@ -233,6 +235,17 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
     return ProjectStatus.ACTIVE.value
 
 
+def _transient(status: ObjectStatus) -> bool:
+    ready = status.ready
+    if ready is None:
+        return True
+    if ready.reason == "ArtifactFailed":
+        return ready.message.startswith(TRANSIENT_ARTIFACT_MESSAGES) or (
+            ready.message.endswith("not found") and "GitRepository" in ready.message
+        )
+    return ready.reason in TRANSIENT_REASONS
+
+
 def settled_status(app: App, project_id: int) -> str | None:
     """The project's status if its final event is already recorded, else None."""
     with app.session() as session:
@@ -282,7 +295,7 @@ async def _wait_environment(
         settled_failure = any(
             s.status is ResourceStatus.FAILED
             and s.observed_generation == s.generation
-            and (s.ready is None or s.ready.reason not in TRANSIENT_REASONS)
+            and not _transient(s)
             for s in found
         )
         now = loop.time()
