@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -116,36 +117,56 @@ def test_sandbox_runs_until_sigterm_and_points_slipway_and_kubectl_at_itself(
     assert process.stdout is not None and process.stdout.read() == ""  # "ready" only, once
 
 
-def test_demo_json_ends_active_with_every_environment_ready(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [SLIPWAY, "demo", "--json"],
-        env=clean_environment(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+@dataclass
+class Demo:
+    done: subprocess.CompletedProcess[str]
+    cwd: Path
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Demo]:
+    """`slipway demo --json` and `slipway demo` (what `make demo` runs), side by side: each
+    has its own in-process sandbox, so they share nothing but the time they take."""
+    started = {}
+    for mode, args in (("json", ["--json"]), ("human", [])):
+        cwd = tmp_path_factory.mktemp(f"demo-{mode}")
+        process = subprocess.Popen(
+            [SLIPWAY, "demo", *args],
+            env=clean_environment(),
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started[mode] = (process, cwd)
+    demos = {}
+    try:
+        for mode, (process, cwd) in started.items():
+            out, err = process.communicate(timeout=180)
+            done = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+            demos[mode] = Demo(done, cwd)
+    finally:
+        for process, _ in started.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+    return demos
+
+
+def test_demo_json_ends_active_with_every_environment_ready(demos: dict[str, Demo]) -> None:
+    done = demos["json"].done
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # one document, nothing else on stdout
     assert result["status"] == "active"
     assert result["final"] == "completed"
     assert [e["status"] for e in result["environments"]] == ["ready"] * 3
     assert {r["status"] for r in result["resources"]} == {"ready"}
-    assert not (tmp_path / ".slipway").exists()  # the demo leaves the working tree alone
+    assert not (demos["json"].cwd / ".slipway").exists()  # the working tree is left alone
 
 
-def test_demo_prints_the_summary_and_what_kubectl_sees(tmp_path: Path) -> None:
+def test_demo_prints_the_summary_and_what_kubectl_sees(demos: dict[str, Demo]) -> None:
     """What `make demo` shows, piped (as in CI): nothing cut at 80 columns."""
-    done = subprocess.run(
-        [SLIPWAY, "demo"],
-        env=clean_environment(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    done = demos["human"].done
     assert done.returncode == 0, done.stderr
     assert "project demo-site is active: 3 environments Ready" in done.stderr
     lines = done.stdout.splitlines()
