@@ -186,10 +186,9 @@ def doctor(json_output: JsonOption = False) -> None:
             out.print(
                 f"{mark} {escape(check.name)}: {escape(check.detail)}",
                 highlight=False,
-                soft_wrap=True,
             )
             if not check.ok and check.fix:
-                out.print(f"       fix: {escape(check.fix)}", highlight=False, soft_wrap=True)
+                out.print(f"       fix: {escape(check.fix)}", highlight=False)
     if not all(c.ok for c in checks):
         raise typer.Exit(5)
 
@@ -233,7 +232,6 @@ def forge_connect(
             err.print(
                 "[yellow]warning:[/yellow] missing scopes: "
                 + escape(", ".join(account.missing_scopes)),
-                soft_wrap=True,
             )
 
 
@@ -288,8 +286,8 @@ def project_create(
             else:
                 out.print(f"# {len(plan.files)} files would be pushed in one commit:")
                 for path in plan.files:
-                    out.print(f"#   {path}", highlight=False, markup=False, soft_wrap=True)
-                out.print(plan.manifests, highlight=False, markup=False, soft_wrap=True)
+                    out.print(f"#   {path}", highlight=False, markup=False)
+                out.print(plan.manifests, highlight=False, markup=False)
             return
         if not wait:
             view = service.create_project(
@@ -303,7 +301,6 @@ def project_create(
                     f"`slipway serve`). Follow it: slipway project events {view.name} --follow",
                     highlight=False,
                     markup=False,
-                    soft_wrap=True,
                 )
             return
         worker = Worker(instance).start()
@@ -352,14 +349,12 @@ def print_project(view: Any) -> None:
     out.print(
         f"[bold]{view.name}[/bold]  [{colour}]{view.status}[/{colour}]  "
         f"template {escape(view.template)}",
-        soft_wrap=True,
     )
     if view.repository:
         out.print(
             f"repository: {view.repository['web_url']}  ({view.repository['clone_url']})",
             highlight=False,
             markup=False,
-            soft_wrap=True,
         )
     if view.error_message:
         step = view.failed_step or "error"
@@ -368,7 +363,6 @@ def print_project(view: Any) -> None:
         out.print(
             f"[red]{escape(step)}:[/red] {escape(message)}",
             highlight=False,
-            soft_wrap=True,
         )
     if not view.resources:
         return
@@ -438,7 +432,6 @@ def project_events(
                         f"{event.level.value:<7} {event.message}",
                         highlight=False,
                         markup=False,
-                        soft_wrap=True,
                     )
             done = any(e.final for e in collected)
             if not follow_events or done:
@@ -522,34 +515,32 @@ def demo(json_output: JsonOption = False) -> None:
         raise typer.Exit(1)
 
 
-def _render_error(exc: SlipwayError) -> int:
+def _print_error(kind: str, message: str, hint: str | None) -> None:
     """One line on stderr, or one `{"error": ...}` document on stdout under --json."""
+    if state.json:
+        error = {"type": kind, "message": message, "step": None, "system": None, "hint": hint}
+        emit_json({"error": error}, indent=None)
+        return
+    text = " ".join(f"{message} — {hint}".split() if hint else message.split())
+    # The text may hold brackets (`[step]`): never read it as Rich markup.
+    err.print(f"[red]error:[/red] {escape(text)}", highlight=False)
+
+
+def _render_error(exc: SlipwayError) -> int:
     if state.json:
         emit_json({"error": exc.to_dict()}, indent=None)
     else:
-        # The text is ours but may hold brackets (`[step]`): never read it as Rich markup.
-        text = " ".join(str(exc).split())
-        err.print(f"[red]error:[/red] {escape(text)}", highlight=False, soft_wrap=True)
+        _print_error(type(exc).__name__, str(exc), None)
     return exc.exit_code
 
 
 def _render_usage_error(exc: typer.TyperException) -> int:
     """Bad options or arguments: click's usage text, or a JSON error document under --json."""
-    if state.json:
-        error = {
-            "type": "UsageError",
-            "message": exc.format_message(),
-            "step": None,
-            "system": None,
-            "hint": "see --help",
-        }
-        emit_json({"error": error}, indent=None)
+    show = getattr(exc, "show", None)
+    if state.json or show is None:
+        _print_error("UsageError", exc.format_message(), "see --help")
     else:
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            err.print(f"error: {escape(exc.format_message())}", highlight=False)
+        show()
     return int(getattr(exc, "exit_code", 2))
 
 
@@ -560,22 +551,8 @@ def _render_unexpected(exc: Exception) -> int:
     a request or a token, so it is named by type only.
     """
     detail = f": {exc}" if isinstance(exc, OSError) else ""
-    text = f"unexpected {type(exc).__name__}{detail}"
-    if state.json:
-        error = {
-            "type": type(exc).__name__,
-            "message": text,
-            "step": None,
-            "system": None,
-            "hint": "rerun with --debug for the traceback",
-        }
-        emit_json({"error": error}, indent=None)
-    else:
-        err.print(
-            f"[red]error:[/red] {escape(text)} — rerun with --debug for the traceback",
-            highlight=False,
-            soft_wrap=True,
-        )
+    message = f"unexpected {type(exc).__name__}{detail}"
+    _print_error(type(exc).__name__, message, "rerun with --debug for the traceback")
     return 1
 
 
