@@ -29,7 +29,7 @@ DEMO_PROJECT = "demo-site"
 
 
 def run_demo(*, out: Console, err: Console, quiet: bool = False) -> dict[str, Any]:
-    from slipway.cli import follow
+    from slipway.cli._render import follow
 
     root = Path(tempfile.mkdtemp(prefix="slipway-demo-"))
     try:
@@ -70,7 +70,7 @@ def run_demo(*, out: Console, err: Console, quiet: bool = False) -> dict[str, An
 
 
 def _summary(out: Console, view: service.ProjectView, sandbox: Sandbox) -> None:
-    from slipway.cli import print_project
+    from slipway.cli._render import print_project
 
     print_project(view)
     table = Table("environment", "namespace", "status")

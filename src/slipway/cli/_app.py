@@ -1,0 +1,201 @@
+"""The Typer application, output conventions (--json, consoles), settings and wiring for a
+command, and `main`, which renders every error once as one line and an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from slipway.domain.errors import ExternalError, InvalidInput, SlipwayError
+
+if TYPE_CHECKING:
+    from slipway.config import Settings
+
+# Locals can hold tokens: never print them in a traceback.
+app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False)
+templates_app = typer.Typer(no_args_is_help=True, help="Project templates.")
+project_app = typer.Typer(no_args_is_help=True, help="Create and inspect projects.")
+forge_app = typer.Typer(no_args_is_help=True, help="Forge connections (GitHub, GitLab, Gitea).")
+app.add_typer(templates_app, name="templates")
+app.add_typer(project_app, name="project")
+app.add_typer(forge_app, name="forge")
+
+# Output that is piped or logged (CI, `make demo | tee`) is not cut at 80 columns: Rich would
+# truncate table cells and break the commands users copy. Lines never wrap; a terminal's own
+# width still applies.
+PIPED_WIDTH = 200
+
+
+def _console(*, stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, soft_wrap=True, width=PIPED_WIDTH if piped else None)
+
+
+out = _console(stderr=False)
+err = _console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+@dataclass
+class _State:
+    json: bool = False
+    debug: bool = False
+
+
+state = _State()
+
+
+@app.callback()
+def _root(
+    json_output: JsonOption = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Slipway: a repository and Flux GitOps objects per environment, from one request."""
+    state.json = state.json or json_output
+    state.debug = debug
+    from slipway.logs import configure_logging
+
+    settings = _load_settings()
+    configure_logging(settings.log_format, "debug" if debug else settings.log_level)
+
+
+def _load_settings() -> Settings:
+    """Settings, or the first bad variable as `InvalidInput` naming it (never its value)."""
+    from pydantic import ValidationError
+
+    from slipway.config import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        variable = name if name.isupper() else f"SLIPWAY_{name.upper()}"
+        raise InvalidInput(
+            variable, str(first["msg"]), hint="fix it in the environment or in .env"
+        ) from None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def emit_json(document: Any, *, indent: int | None = 2) -> None:
+    """Prints one JSON document on stdout (datetimes as ISO 8601); nothing else goes there."""
+    print(json.dumps(document, default=_json_default, indent=indent), flush=True)
+
+
+def wants_json(flag: bool) -> bool:
+    return flag or state.json
+
+
+@contextmanager
+def application() -> Iterator[Any]:
+    """The wired application for one command (database migrated, key loaded)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from slipway.bootstrap import bootstrap
+    from slipway.config import get_settings
+
+    settings = get_settings()
+    try:
+        instance = bootstrap(settings)
+    except SQLAlchemyError as exc:
+        # The driver's text may quote the URL; name the database with its password hidden.
+        where = make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
+        raise ExternalError(
+            f"cannot open the database {where} ({type(exc).__name__})",
+            system="database",
+            hint="check SLIPWAY_DATABASE_URL (or SLIPWAY_DATA_DIR): is the database running "
+            "and writable?",
+        ) from None
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
+def _print_error(kind: str, message: str, hint: str | None) -> None:
+    """One line on stderr, or one `{"error": ...}` document on stdout under --json."""
+    if state.json:
+        error = {"type": kind, "message": message, "step": None, "system": None, "hint": hint}
+        emit_json({"error": error}, indent=None)
+        return
+    text = " ".join(f"{message} — {hint}".split() if hint else message.split())
+    # The text may hold brackets (`[step]`): never read it as Rich markup.
+    err.print(f"[red]error:[/red] {escape(text)}", highlight=False)
+
+
+def _render_error(exc: SlipwayError) -> int:
+    if state.json:
+        emit_json({"error": exc.to_dict()}, indent=None)
+    else:
+        _print_error(type(exc).__name__, str(exc), None)
+    return exc.exit_code
+
+
+def _render_usage_error(exc: typer.TyperException) -> int:
+    """Bad options or arguments: click's usage text, or a JSON error document under --json."""
+    show = getattr(exc, "show", None)
+    if state.json or show is None:
+        _print_error("UsageError", exc.format_message(), "see --help")
+    else:
+        show()
+    return int(getattr(exc, "exit_code", 2))
+
+
+def _render_unexpected(exc: Exception) -> int:
+    """A bug or an unmapped failure: one line, no traceback (and no locals) unless --debug.
+
+    Only file-system errors carry their text (a path and a reason); anything else could quote
+    a request or a token, so it is named by type only.
+    """
+    detail = f": {exc}" if isinstance(exc, OSError) else ""
+    message = f"unexpected {type(exc).__name__}{detail}"
+    _print_error(type(exc).__name__, message, "rerun with --debug for the traceback")
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the Typer app and turns Slipway errors into one line and an exit code."""
+    args = list(argv if argv is not None else sys.argv[1:])
+    state.json = "--json" in args
+    state.debug = "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        # Outside standalone mode click *returns* the code of a `typer.Exit` (and 130 for
+        # Ctrl-C) instead of raising it; a command that returns normally gives None.
+        result = command.main(args=args, prog_name="slipway", standalone_mode=False)
+    except SlipwayError as exc:
+        if state.debug:
+            raise
+        return _render_error(exc)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        err.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    except typer.TyperException as exc:  # usage errors: bad option, unknown command
+        return _render_usage_error(exc)
+    except Exception as exc:
+        if state.debug:
+            raise
+        return _render_unexpected(exc)
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0

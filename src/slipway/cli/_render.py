@@ -1,0 +1,81 @@
+"""Rendering shared by commands and the demo: the live progress bar and the project table."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from slipway.domain.model import ProgressEvent
+
+if TYPE_CHECKING:
+    pass
+from slipway.cli._app import (
+    err,
+    out,
+)
+
+
+def follow(instance: Any, name: str, *, quiet: bool = False, poll: float = 0.2) -> str | None:
+    """Shows progress from the persisted events until the final one; returns its kind."""
+    from slipway import service
+
+    seen = 0
+    columns = (
+        TextColumn("[bold]{task.fields[step]:<20}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}", markup=False),
+    )
+    with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
+        task = bar.add_task("waiting", total=100, step="")
+        while True:
+            events: list[ProgressEvent] = service.project_events(instance, name, after=seen)
+            for event in events:
+                seen = event.sequence
+                bar.update(
+                    task, completed=event.percent, description=event.message, step=event.step
+                )
+                if event.final is not None:
+                    return event.final
+            time.sleep(poll)
+
+
+def print_project(view: Any) -> None:
+    colour = {"active": "green", "degraded": "yellow", "failed": "red"}.get(view.status, "white")
+    out.print(
+        f"[bold]{view.name}[/bold]  [{colour}]{view.status}[/{colour}]  "
+        f"template {escape(view.template)}",
+    )
+    if view.repository:
+        out.print(
+            f"repository: {view.repository['web_url']}  ({view.repository['clone_url']})",
+            highlight=False,
+            markup=False,
+        )
+    if view.error_message:
+        step = view.failed_step or "error"
+        # Messages recorded by the pipeline already start with "[step]": do not say it twice.
+        message = view.error_message.removeprefix(f"[{step}] ")
+        out.print(
+            f"[red]{escape(step)}:[/red] {escape(message)}",
+            highlight=False,
+        )
+    if not view.resources:
+        return
+    table = Table("environment", "kind", "name", "namespace", "status", "revision", "message")
+    for r in view.resources:
+        table.add_row(
+            r.environment,
+            r.kind,
+            r.name,
+            r.namespace or "",
+            r.status,
+            r.revision or "",
+            (r.message or "")[:80],
+        )
+    out.print(table)

@@ -1,0 +1,203 @@
+"""Top-level commands: version, templates, doctor, forge connect, worker, sandbox, demo."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pydantic import SecretStr
+from rich.markup import escape
+from rich.table import Table
+
+from slipway import __version__
+from slipway.domain.errors import InvalidInput
+from slipway.domain.model import ForgeKind
+
+if TYPE_CHECKING:
+    pass
+from slipway.cli._app import (
+    JsonOption,
+    app,
+    application,
+    emit_json,
+    err,
+    forge_app,
+    out,
+    templates_app,
+    wants_json,
+)
+
+
+@app.command()
+def version(json_output: JsonOption = False) -> None:
+    """Print Slipway's version."""
+    if wants_json(json_output):
+        emit_json({"version": __version__})
+    else:
+        out.print(f"slipway {__version__}")
+
+
+# -- templates -------------------------------------------------------------------------------
+
+
+@templates_app.command("list")
+def templates_list(json_output: JsonOption = False) -> None:
+    """List the built-in and configured templates with their parameters."""
+    from slipway.config import get_settings
+    from slipway.templates import load_catalog
+
+    infos = load_catalog(get_settings().templates_path).list()
+    if wants_json(json_output):
+        emit_json([info.to_dict() for info in infos])
+        return
+    table = Table("template", "description", "parameters")
+    for info in infos:
+        params = ", ".join(
+            f"{p.name}={p.default}" if p.default is not None else p.name for p in info.parameters
+        )
+        table.add_row(info.name, info.description, params)
+    out.print(table)
+
+
+# -- doctor ----------------------------------------------------------------------------------
+
+
+@app.command()
+def doctor(json_output: JsonOption = False) -> None:
+    """Preflight: cluster, Flux, RBAC and forge token. Exit 0 only when every check passes."""
+    from slipway import service
+
+    with application() as instance:
+        checks = service.doctor(instance)
+    if wants_json(json_output):
+        emit_json({"ok": all(c.ok for c in checks), "checks": [c.__dict__ for c in checks]})
+    else:
+        for check in checks:
+            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+            out.print(
+                f"{mark} {escape(check.name)}: {escape(check.detail)}",
+                highlight=False,
+            )
+            if not check.ok and check.fix:
+                out.print(f"       fix: {escape(check.fix)}", highlight=False)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(5)
+
+
+# -- forge -----------------------------------------------------------------------------------
+
+
+@forge_app.command("connect")
+def forge_connect(
+    kind: Annotated[ForgeKind, typer.Argument(help="github, gitlab or gitea")],
+    token_stdin: Annotated[
+        bool, typer.Option("--token-stdin", help="Read the token from stdin.")
+    ] = False,
+    url: Annotated[str | None, typer.Option("--url", help="API URL (GHE, self-hosted).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Validate a forge token and store it encrypted."""
+    from slipway import service
+
+    if not token_stdin:
+        raise InvalidInput(
+            "--token-stdin",
+            "is required: tokens are read from standard input, never from arguments",
+            hint=f'echo "$TOKEN" | slipway forge connect {kind.value} --token-stdin',
+        )
+    token = SecretStr(sys.stdin.readline().strip())
+    with application() as instance:
+        account = service.connect_forge(instance, kind, token, url=url)
+    document = {
+        "forge": kind.value,
+        "account": account.login,
+        "token_kind": account.token_kind.value,
+        "scopes": list(account.scopes) if account.scopes is not None else None,
+        "missing_scopes": list(account.missing_scopes),
+    }
+    if wants_json(json_output):
+        emit_json(document)
+    else:
+        out.print(f"connected {kind.value} as {escape(account.login)}", highlight=False)
+        if account.missing_scopes:
+            err.print(
+                "[yellow]warning:[/yellow] missing scopes: "
+                + escape(", ".join(account.missing_scopes)),
+            )
+
+
+# -- projects --------------------------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Exit when nothing is left.")
+    ] = False,
+) -> None:
+    """Run queued and interrupted initializations (takes over dead workers' runs)."""
+    from slipway.pipeline.runtime import Worker
+
+    with application() as instance:
+        running = Worker(instance).start()
+        err.print(f"worker {running.executor_id} started", highlight=False)
+        try:
+            idle_since: float | None = None
+            while True:
+                time.sleep(0.5)
+                if not until_idle:
+                    continue
+                if running.idle():
+                    idle_since = idle_since or time.monotonic()
+                    # Idle for two lease periods: no dead worker's run can still be pending.
+                    if time.monotonic() - idle_since > 1.0:
+                        break
+                else:
+                    idle_since = None
+        except KeyboardInterrupt:
+            pass
+        finally:
+            running.stop()
+
+
+@app.command()
+def sandbox(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to write kubeconfig and sandbox.env.")
+    ] = Path(".slipway/sandbox"),
+) -> None:
+    """Run the forge, Kubernetes and Flux emulators until stopped (Ctrl-C)."""
+    import signal
+    import threading
+
+    from slipway.sandbox.runner import Sandbox
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Sandbox(directory.resolve()) as running:
+        assert running.forge is not None and running.kube is not None
+        err.print(f"forge      {running.forge.url}", highlight=False)
+        err.print(f"kubernetes {running.kube.url}", highlight=False)
+        err.print(f"kubeconfig {running.kubeconfig}", highlight=False)
+        err.print(f"env        source {running.env_file}", highlight=False)
+        print("ready", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def demo(json_output: JsonOption = False) -> None:
+    """Start the sandbox, create a project from the default template, wait until Ready."""
+    from slipway.cli.demo import run_demo
+
+    result = run_demo(out=out, err=err, quiet=wants_json(json_output))
+    if wants_json(json_output):
+        emit_json(result)
+    if result["status"] != "active":
+        raise typer.Exit(1)

@@ -1,0 +1,168 @@
+"""`slipway project ...`: create, list, show, events."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from slipway.domain.errors import InvalidInput
+from slipway.domain.model import ForgeKind
+
+if TYPE_CHECKING:
+    pass
+from slipway.cli._app import (
+    JsonOption,
+    application,
+    emit_json,
+    out,
+    project_app,
+    wants_json,
+)
+from slipway.cli._render import follow, print_project
+
+
+def _parse_params(values: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput("--param", f"'{item}' must look like key=value")
+        params[key.strip()] = value
+    return params
+
+
+@project_app.command("create")
+def project_create(
+    name: Annotated[str, typer.Argument(help="Project name (a DNS-1123 label).")],
+    template: Annotated[str | None, typer.Option("--template", "-t")] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", "-e", help="Environment (repeat).")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="key=value (repeat).")
+    ] = None,
+    forge: Annotated[ForgeKind | None, typer.Option("--forge")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Organisation or group.")] = None,
+    public: Annotated[bool, typer.Option("--public", help="Public repository.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would happen.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Run here and show progress.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Create a project: repository, one commit, GitOps objects per environment."""
+    from slipway import service
+    from slipway.pipeline.runtime import Worker, submit_initialization
+
+    with application() as instance:
+        request = service.CreateRequest(
+            name=name,
+            template=template or instance.settings.default_template,
+            environments=tuple(env or ()),
+            parameters=_parse_params(param or []),
+            forge=forge,
+            owner=owner,
+            private=not public,
+        )
+        if dry_run:
+            plan = service.dry_run(instance, request)
+            if wants_json(json_output):
+                emit_json(plan.to_dict())
+            else:
+                out.print(f"# {len(plan.files)} files would be pushed in one commit:")
+                for path in plan.files:
+                    out.print(f"#   {path}", highlight=False, markup=False)
+                out.print(plan.manifests, highlight=False, markup=False)
+            return
+        if not wait:
+            view = service.create_project(
+                instance, request, submit=lambda pid: submit_initialization(instance.settings, pid)
+            )
+            if wants_json(json_output):
+                emit_json(view.to_dict())
+            else:
+                out.print(
+                    f"project {view.name} queued; a worker runs it (`slipway worker` or "
+                    f"`slipway serve`). Follow it: slipway project events {view.name} --follow",
+                    highlight=False,
+                    markup=False,
+                )
+            return
+        worker = Worker(instance).start()
+        try:
+            view = service.create_project(instance, request, submit=worker.submit)
+            final = follow(instance, view.name, quiet=wants_json(json_output))
+            view = service.show_project(instance, view.name)
+        finally:
+            worker.stop()
+    if wants_json(json_output):
+        emit_json(view.to_dict())
+    else:
+        print_project(view)
+    if final != "completed":
+        raise typer.Exit(1)
+
+
+@project_app.command("list")
+def project_list(json_output: JsonOption = False) -> None:
+    """List projects with their status."""
+    from slipway import service
+
+    with application() as instance:
+        views = service.list_projects(instance)
+    if wants_json(json_output):
+        emit_json([v.to_dict() for v in views])
+        return
+    table = Table("name", "status", "template", "forge", "environments", "progress")
+    for v in views:
+        envs = ", ".join(f"{e.name}:{e.status}" for e in v.environments)
+        table.add_row(v.name, v.status, v.template, v.forge, envs, f"{v.progress}%")
+    out.print(table)
+
+
+@project_app.command("show")
+def project_show(name: str, json_output: JsonOption = False) -> None:
+    """Environments, repository and every GitOps resource with status, revision and message."""
+    from slipway import service
+
+    with application() as instance:
+        view = service.show_project(instance, name)
+    if wants_json(json_output):
+        emit_json(view.to_dict())
+    else:
+        print_project(view)
+
+
+@project_app.command("events")
+def project_events(
+    name: str,
+    follow_events: Annotated[bool, typer.Option("--follow", "-f")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """The project's progress events (replayed from the start); --follow waits for the end."""
+    from slipway import service
+
+    with application() as instance:
+        seen, collected = 0, []
+        while True:
+            events = service.project_events(instance, name, after=seen)
+            for event in events:
+                seen = event.sequence
+                collected.append(event)
+                if not wants_json(json_output):
+                    out.print(
+                        f"{event.created_at:%H:%M:%S} {event.percent:>3}% {event.step:<20} "
+                        f"{event.level.value:<7} {event.message}",
+                        highlight=False,
+                        markup=False,
+                    )
+            done = any(e.final for e in collected)
+            if not follow_events or done:
+                break
+            time.sleep(0.3)
+    if wants_json(json_output):
+        emit_json([e.__dict__ for e in collected])
+
+
+# -- worker, sandbox, demo -------------------------------------------------------------------
