@@ -279,6 +279,10 @@ def test_create_wait_exits_non_zero_when_the_project_ends_degraded(
     events = as_json(run("project", "events", name, "--json"))
     assert events[-1]["final"] == "degraded"
     assert url in events[-1]["message"]
+    # Following a project to a degraded end reports it like --wait does.
+    followed = run("project", "events", name, "--follow")
+    assert followed.returncode == 1
+    assert url in followed.stdout.splitlines()[-1]
 
 
 def test_create_wait_exits_non_zero_when_the_project_fails(

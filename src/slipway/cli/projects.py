@@ -163,6 +163,10 @@ def project_events(
             time.sleep(0.3)
     if wants_json(json_output):
         emit_json([e.__dict__ for e in collected])
+    # Following to the end reports the outcome like `create --wait` does.
+    finals = [e.final for e in collected if e.final]
+    if follow_events and finals and finals[-1] != "completed":
+        raise typer.Exit(1)
 
 
 # -- worker, sandbox, demo -------------------------------------------------------------------

@@ -219,7 +219,7 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
             Step.FINALIZE,
             1.0,
             f"project {project.name} is degraded: {len(problems)} of "
-            f"{len(project.environments)} environments not Ready",
+            f"{_environments(len(project.environments))} not Ready",
             level=EventLevel.WARNING,
             final="degraded",
         )
@@ -229,10 +229,14 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
         project_id,
         Step.FINALIZE,
         1.0,
-        f"project {project.name} is active: {len(healthy)} environments Ready",
+        f"project {project.name} is active: {_environments(len(healthy))} Ready",
         final="completed",
     )
     return ProjectStatus.ACTIVE.value
+
+
+def _environments(count: int) -> str:
+    return f"{count} environment" + ("" if count == 1 else "s")
 
 
 def _transient(status: ObjectStatus) -> bool:
