@@ -91,13 +91,25 @@ class Forge(Protocol):
       `files`; on a repository Slipway created it is the only commit. It is idempotent: when
       the branch already holds Slipway's commit for the same project and tree, nothing is
       written and that commit is returned;
-    - `delete_repository` is idempotent: a repository already gone is fine.
+    - `delete_repository` is idempotent: a repository already gone is fine;
+    - `check_owner` only reads: it is how Slipway refuses a bad `--owner` before it records or
+      creates anything.
     """
 
     kind: ForgeKind
 
     async def validate_token(self) -> Account:
         """The account behind the token, its kind and scopes (and which needed ones are missing)."""
+        ...
+
+    async def check_owner(self, owner: str | None) -> str:
+        """The canonical login or path repositories for `owner` are created under (None: the
+        token's own account). Raises `InvalidInput(field="owner")` when the owner does not
+        exist, is another user, or the token's account may not create repositories there (not
+        a member, an invitation not yet accepted, members may not create); call failures raise
+        `ForgeError` like every other call. Where the forge will not show the token a
+        membership (a token without an org-reading scope), the owner is accepted and the
+        creation itself has the last word."""
         ...
 
     async def ensure_repository(

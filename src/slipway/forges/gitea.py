@@ -28,6 +28,7 @@ from slipway.forges._marker import (
     mark_description,
     project_from_description,
 )
+from slipway.forges._owner import may_not_create, not_member, other_user, unknown_owner
 from slipway.forges._tree import check_paths, plan_changes, tree_sha
 from slipway.forges.base import Account, Commit, GitCredentials, Repository, TokenKind
 from slipway.retry import DEFAULT_POLICY, RetryPolicy
@@ -80,6 +81,49 @@ class GiteaForge:
             assert user is not None
             self._login = str(user.json()["login"])
         return self._login
+
+    async def check_owner(self, owner: str | None) -> str:
+        """Own account, else an organization the token's account belongs to and may create
+        repositories in; Gitea never lets a token create under another user."""
+        login = await self._own_login()
+        if owner is None or owner.lower() == login.lower():
+            return login
+        org = await self._api.call(
+            "GET",
+            f"orgs/{quote(owner, safe='')}",
+            action=f"read the organization {owner}",
+            absent=(404,),
+        )
+        if org is None:
+            user = await self._api.call(
+                "GET",
+                f"users/{quote(owner, safe='')}",
+                action=f"read the account {owner}",
+                absent=(404,),
+            )
+            if user is None:
+                raise unknown_owner(self._site, owner, login)
+            raise other_user(self._site, owner, login)
+        data = org.json()
+        name = str(data.get("name") or data["username"])
+        org_path, user_path = quote(name, safe=""), quote(login, safe="")
+        member = await self._api.call(
+            "GET",
+            f"orgs/{org_path}/members/{user_path}",
+            action=f"check that {login} is a member of {name}",
+            absent=(404,),
+        )
+        if member is None:
+            raise not_member(self._site, name, login)
+        permissions = await self._api.call(
+            "GET",
+            f"users/{user_path}/orgs/{org_path}/permissions",
+            action=f"read the permissions of {login} in {name}",
+            absent=(404,),  # a Gitea from before 1.16 has no such endpoint
+        )
+        if permissions is not None and permissions.json().get("can_create_repository") is False:
+            raise may_not_create(self._site, name, login)
+        return name
 
     def _repository(self, data: Mapping[str, Any]) -> Repository:
         description = data.get("description") or ""

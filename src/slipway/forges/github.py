@@ -15,16 +15,18 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 import pydantic
+import structlog
 from githubkit import GitHub
 from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed
 from pydantic import SecretStr
 
 from slipway.domain.errors import Conflict, SlipwayError
 from slipway.domain.model import ForgeKind
-from slipway.forges._errors import Site, classify
+from slipway.forges._errors import Site, classify, is_rate_limited
 from slipway.forges._http import brief
 from slipway.forges._marker import (
     TOPIC,
@@ -32,6 +34,13 @@ from slipway.forges._marker import (
     commit_message,
     mark_description,
     project_from_description,
+)
+from slipway.forges._owner import (
+    invitation_pending,
+    may_not_create,
+    not_member,
+    other_user,
+    unknown_owner,
 )
 from slipway.forges._tree import check_paths, is_text, tree_sha
 from slipway.forges.base import Account, Commit, GitCredentials, Repository, TokenKind
@@ -43,6 +52,7 @@ if TYPE_CHECKING:
     )
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 DEFAULT_API_URL = "https://api.github.com"
 REQUIRED_SCOPES = ("repo",)
 _APP_PREFIXES = ("ghs_", "ghu_")
@@ -101,9 +111,11 @@ class GitHubForge:
         scope: str | None = None,
         not_found: SlipwayError | None = None,
         conflict: SlipwayError | None = None,
+        forbidden: SlipwayError | None = None,
         retry_not_found: bool = False,
     ) -> Iterator[None]:
-        """githubkit's exceptions become Slipway's (or Retryable) inside this block."""
+        """githubkit's exceptions become Slipway's (or Retryable) inside this block; `forbidden`
+        stands for a 403 that is not a rate limit, when the caller handles that itself."""
         try:
             yield
         except RateLimitExceeded as exc:
@@ -115,6 +127,12 @@ class GitHubForge:
             headers = response.headers
             if response.status_code == 404 and retry_not_found and not_found is not None:
                 raise Retryable(not_found) from exc
+            if (
+                response.status_code == 403
+                and forbidden is not None
+                and not is_rate_limited(403, headers)
+            ):
+                raise forbidden from exc
             needed = headers.get("x-accepted-oauth-scopes") or scope
             raise classify(
                 response.status_code,
@@ -147,6 +165,18 @@ class GitHubForge:
 
         return await retry_async(once, policy=policy or self._policy)
 
+    async def _optional(
+        self, action: str, call: Callable[[], Awaitable[T]], **errors: Any
+    ) -> T | None:
+        """`call`'s answer, or None when GitHub answers 404."""
+        missing = _Sentinel()
+        try:
+            return await self._call(action, call, not_found=missing, **errors)
+        except SlipwayError as exc:
+            if exc is missing:
+                return None
+            raise
+
     # --- account ----------------------------------------------------------------------
     async def validate_token(self) -> Account:
         response = await self._call(
@@ -170,6 +200,48 @@ class GitHubForge:
         assert self._login is not None
         return self._login
 
+    # --- owners -----------------------------------------------------------------------
+    async def check_owner(self, owner: str | None) -> str:
+        """Own account, else an organization whose active member may create repositories;
+        GitHub never lets a token create repositories under another user."""
+        login = await self._own_login()
+        if owner is None or owner.lower() == login.lower():
+            return login
+        path = quote(owner, safe="")
+        org = await self._optional(
+            f"read the organization {owner}", lambda: self._gh.rest.orgs.async_get(path)
+        )
+        if org is None:
+            user = await self._optional(
+                f"read the account {owner}",
+                lambda: self._gh.rest.users.async_get_by_username(path),
+            )
+            if user is None:
+                raise unknown_owner(self._site, owner, login)
+            raise other_user(self._site, owner, login)
+        name = org.parsed_data.login
+        unreadable = _Sentinel()
+        try:
+            membership = await self._optional(
+                f"read the membership of {login} in {name}",
+                lambda: self._gh.rest.orgs.async_get_membership_for_authenticated_user(name),
+                forbidden=unreadable,
+            )
+        except SlipwayError as exc:
+            if exc is not unreadable:
+                raise
+            log.info("github_membership_unreadable", owner=name, url=self.base_url)
+            return name  # no `read:org`: creating the repository will tell
+        if membership is None:
+            raise not_member(self._site, name, login)
+        data = membership.parsed_data
+        if data.state == "pending":
+            raise invitation_pending(self._site, name, login)
+        allowed = getattr(data.permissions, "can_create_repository", True)
+        if data.role != "admin" and allowed is False:
+            raise may_not_create(self._site, name, login)
+        return name
+
     # --- repositories -----------------------------------------------------------------
     def _repository(self, data: Any) -> Repository:
         topics = data.topics if isinstance(data.topics, list) else []
@@ -189,18 +261,11 @@ class GitHubForge:
 
     async def find_repository(self, *, owner: str | None, name: str) -> Repository | None:
         owner = owner or await self._own_login()
-        missing = _Sentinel()
-        try:
-            response = await self._call(
-                f"read the repository {owner}/{name}",
-                lambda: self._gh.rest.repos.async_get(owner, name),
-                not_found=missing,
-            )
-        except SlipwayError as exc:
-            if exc is missing:
-                return None
-            raise
-        return self._repository(response.parsed_data)
+        response = await self._optional(
+            f"read the repository {owner}/{name}",
+            lambda: self._gh.rest.repos.async_get(owner, name),
+        )
+        return None if response is None else self._repository(response.parsed_data)
 
     async def ensure_repository(
         self, *, owner: str | None, name: str, project: str, private: bool, description: str

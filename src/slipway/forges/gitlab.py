@@ -29,6 +29,7 @@ from slipway.forges._marker import (
     mark_description,
     project_from_description,
 )
+from slipway.forges._owner import hidden_owner, no_access, other_user, unknown_owner
 from slipway.forges._tree import check_paths, is_text, plan_changes, tree_sha
 from slipway.forges.base import Account, Commit, GitCredentials, Repository, TokenKind
 from slipway.retry import DEFAULT_POLICY, RetryPolicy
@@ -95,6 +96,37 @@ class GitLabForge:
             assert user is not None
             self._login = str(user.json()["username"])
         return self._login
+
+    async def check_owner(self, owner: str | None) -> str:
+        """Own account, else a group the token's account can see as a member. GitLab shows a
+        namespace only to its members (and admins), so a 404 is told apart with `exists`;
+        whether the member's role may create projects is left to the creation."""
+        login = await self._own_login()
+        if owner is None or owner.lower() == login.lower():
+            return login
+        response = await self._api.call(
+            "GET",
+            f"namespaces/{quote(owner, safe='')}",
+            action=f"read the namespace {owner}",
+            absent=(404,),
+        )
+        if response is None:
+            if "/" in owner:  # `exists` only knows top-level paths
+                raise hidden_owner(self._site, owner, login)
+            exists = await self._api.call(
+                "GET",
+                f"namespaces/{quote(owner, safe='')}/exists",
+                action=f"check whether the namespace {owner} exists",
+            )
+            assert exists is not None
+            if exists.json().get("exists") is True:
+                raise no_access(self._site, owner, login)
+            raise unknown_owner(self._site, owner, login)
+        data = response.json()
+        path = str(data.get("full_path") or data["path"])
+        if data.get("kind") == "user" and path.lower() != login.lower():
+            raise other_user(self._site, path, login)
+        return path
 
     def _repository(self, data: Mapping[str, Any]) -> Repository:
         namespace = data.get("namespace") or {}

@@ -66,8 +66,16 @@ class ForgeEmulator(Lifecycle):
     ) -> Token:
         return self.state.add_token(value, login, scopes=scopes, kind=kind)
 
-    def add_org(self, login: str, *, members: tuple[str, ...] = ()) -> Account:
-        return self.state.add_org(login, members=members)
+    def add_org(
+        self,
+        login: str,
+        *,
+        members: tuple[str, ...] = (),
+        members_can_create_repositories: bool = True,
+    ) -> Account:
+        return self.state.add_org(
+            login, members=members, members_can_create_repositories=members_can_create_repositories
+        )
 
     def add_fault(
         self,

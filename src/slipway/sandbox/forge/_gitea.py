@@ -1,5 +1,6 @@
-"""The Gitea /api/v1 subset Slipway uses: user, orgs, repositories, topics, branches, git
-commits and trees, and `POST /repos/{owner}/{repo}/contents` (ChangeFilesOptions)."""
+"""The Gitea /api/v1 subset Slipway uses: repositories, topics, branches, git commits and
+trees, and `POST /repos/{owner}/{repo}/contents` (ChangeFilesOptions); users and orgs are in
+`_gitea_accounts`."""
 
 from __future__ import annotations
 
@@ -9,54 +10,15 @@ from starlette.responses import Response
 
 from slipway.sandbox.forge import _gitstore as git
 from slipway.sandbox.forge._common import commit_files, decode_base64, iso, visible_repo, writable
+from slipway.sandbox.forge._gitea_accounts import add_account_routes
+from slipway.sandbox.forge._gitea_shapes import NOT_FOUND, auth, error, error_body, user_json
 from slipway.sandbox.forge._routing import ApiError, Ctx, Router, json_response
-from slipway.sandbox.forge._state import Account, Repo, Token
-
-_WRITE_SCOPES = ("write:repository", "all")
-
-
-def error_body(status: int, message: str) -> dict[str, Any]:
-    return {
-        "errors": None,
-        "message": message or "not found",
-        "url": "https://gitea.sandbox/api/swagger",
-    }
-
-
-def _error(status: int, message: str) -> ApiError:
-    return ApiError(status, error_body(status, message))
-
-
-NOT_FOUND = _error(404, "The target couldn't be found.")
+from slipway.sandbox.forge._state import Repo, Token
 
 
 def create_gitea_router() -> Router:
     router = Router(error_body)
-
-    def auth(ctx: Ctx, *, write: bool = False) -> Token:
-        if ctx.token is None:
-            raise _error(401, "token is required")
-        if write and not set(_WRITE_SCOPES) & set(ctx.token.scopes):
-            raise _error(
-                403, "token does not have at least one of required scope(s): [write:repository]"
-            )
-        return ctx.token
-
-    def user_json(ctx: Ctx, account: Account) -> dict[str, Any]:
-        return {
-            "id": account.id,
-            "login": account.login,
-            "login_name": "",
-            "full_name": account.login,
-            "email": f"{account.login.lower()}@users.noreply.sandbox",
-            "avatar_url": f"{ctx.web_root}/avatars/{account.login}",
-            "html_url": f"{ctx.web_root}/{account.login}",
-            "username": account.login,
-            "created": iso(account.created_at),
-            "is_admin": False,
-            "restricted": False,
-            "visibility": "public",
-        }
+    add_account_routes(router)
 
     def repo_json(ctx: Ctx, repo: Repo) -> dict[str, Any]:
         owner = ctx.state.account(repo.owner)
@@ -93,7 +55,7 @@ def create_gitea_router() -> Router:
     def writable_repo(ctx: Ctx) -> tuple[Repo, Token]:
         token = auth(ctx, write=True)
         repo = the_repo(ctx)
-        writable(ctx, repo, _error(403, "user should be the owner or a collaborator"))
+        writable(ctx, repo, error(403, "user should be the owner or a collaborator"))
         return repo, token
 
     def commit_json(ctx: Ctx, repo: Repo, info: git.CommitInfo) -> dict[str, Any]:
@@ -121,34 +83,6 @@ def create_gitea_router() -> Router:
             ],
         }
 
-    @router.route("GET", "/user")
-    async def get_user(ctx: Ctx) -> Response:
-        token = auth(ctx)
-        account = ctx.state.account(token.login)
-        assert account is not None
-        return json_response(user_json(ctx, account))
-
-    @router.route("GET", "/orgs/{org}")
-    async def get_org(ctx: Ctx) -> Response:
-        auth(ctx)
-        org = ctx.state.account(ctx.params["org"])
-        if org is None or not org.is_org:
-            raise NOT_FOUND
-        return json_response(
-            {
-                "id": org.id,
-                "name": org.login,
-                "username": org.login,
-                "full_name": org.login,
-                "avatar_url": "",
-                "description": "",
-                "website": "",
-                "location": "",
-                "visibility": "public",
-                "repo_admin_change_team_access": False,
-            }
-        )
-
     async def create_repo(ctx: Ctx, owner: str) -> Response:
         token = auth(ctx, write=True)
         body = await ctx.json()
@@ -156,7 +90,7 @@ def create_gitea_router() -> Router:
         if not isinstance(name, str) or not name:
             raise ApiError(422, {"message": "[Name]: Required", "url": error_body(0, "")["url"]})
         if ctx.state.repo(owner, name) is not None:
-            raise _error(409, "The repository with the same name already exists.")
+            raise error(409, "The repository with the same name already exists.")
         try:
             repo = ctx.state.create_repo(
                 owner,
@@ -166,7 +100,7 @@ def create_gitea_router() -> Router:
                 default_branch=str(body.get("default_branch") or "main"),
             )
         except ValueError:
-            raise _error(422, "[Name]: invalid repository name") from None
+            raise error(422, "[Name]: invalid repository name") from None
         if body.get("auto_init"):
             commit_files(
                 repo,
@@ -188,8 +122,8 @@ def create_gitea_router() -> Router:
         org = ctx.state.account(ctx.params["org"])
         if org is None or not org.is_org:
             raise NOT_FOUND
-        if not ctx.state.can_write(token.login, org.login):
-            raise _error(403, "Given user is not allowed to create repository in organization.")
+        if not ctx.state.can_create_repo(token.login, org.login):
+            raise error(403, "Given user is not allowed to create repository in organization.")
         return await create_repo(ctx, org.login)
 
     @router.route("GET", "/repos/{owner}/{repo}")
@@ -232,7 +166,7 @@ def create_gitea_router() -> Router:
         sha = git.get_ref(repo.path, f"refs/heads/{branch}")
         info = git.read_commit(repo.path, sha) if sha else None
         if info is None:
-            raise _error(404, f"branch does not exist [name: {branch}]")
+            raise error(404, f"branch does not exist [name: {branch}]")
         person = {
             "name": info.author_name,
             "email": info.author_email,
@@ -260,7 +194,7 @@ def create_gitea_router() -> Router:
         repo = the_repo(ctx)
         info = git.read_commit(repo.path, ctx.params["sha"])
         if info is None:
-            raise _error(404, f"object does not exist [id: {ctx.params['sha']}, rel_path: ]")
+            raise error(404, f"object does not exist [id: {ctx.params['sha']}, rel_path: ]")
         return json_response(commit_json(ctx, repo, info))
 
     @router.route("GET", "/repos/{owner}/{repo}/git/trees/{sha}")
@@ -271,7 +205,7 @@ def create_gitea_router() -> Router:
             info = git.read_commit(repo.path, sha)
             sha = info.tree if info else sha
         if git.object_type(repo.path, sha) != "tree":
-            raise _error(400, f"sha not found [{sha}]")
+            raise error(400, f"sha not found [{sha}]")
         files = sorted(git.flatten_tree(repo.path, sha).items())
         page, per_page = int(ctx.query("page") or 1), int(ctx.query("per_page") or 1000)
         chunk = files[(page - 1) * per_page : page * per_page]
@@ -307,7 +241,7 @@ def create_gitea_router() -> Router:
         branch = str(body.get("branch") or repo.default_branch)
         head = git.get_ref(repo.path, f"refs/heads/{branch}")
         if head is None and not git.is_empty(repo.path):
-            raise _error(404, f"branch does not exist [name: {branch}]")
+            raise error(404, f"branch does not exist [name: {branch}]")
         target = str(body.get("new_branch") or branch)
         existing: git.Entries = {}
         if head is not None:
@@ -316,19 +250,19 @@ def create_gitea_router() -> Router:
         changes: dict[str, bytes | None] = {}
         for item in files:
             if not isinstance(item, dict):
-                raise _error(422, "[Files]: invalid")
+                raise error(422, "[Files]: invalid")
             op, path = item.get("operation"), str(item.get("path") or "").strip("/")
             if op in ("create", "update", "upload"):
                 data = decode_base64(
-                    str(item.get("content") or ""), error=_error(422, "invalid base64")
+                    str(item.get("content") or ""), error=error(422, "invalid base64")
                 )
             if op == "create":
                 if path in existing:
-                    raise _error(422, f"repository file already exists [path: {path}]")
+                    raise error(422, f"repository file already exists [path: {path}]")
                 changes[path] = data
             elif op in ("update", "upload"):
                 if op == "update" and path in existing and item.get("sha") != existing[path][1]:
-                    raise _error(
+                    raise error(
                         409,
                         f"sha does not match [given: {item.get('sha')}, "
                         f"expected: {existing[path][1]}]",
@@ -336,10 +270,10 @@ def create_gitea_router() -> Router:
                 changes[path] = data
             elif op == "delete":
                 if path not in existing:
-                    raise _error(404, f"repository file does not exist [path: {path}]")
+                    raise error(404, f"repository file does not exist [path: {path}]")
                 changes[path] = None
             else:
-                raise _error(422, "[Files.Operation]: must be one of create, update, delete")
+                raise error(422, "[Files.Operation]: must be one of create, update, delete")
         sha = commit_files(
             repo,
             branch=target,

@@ -8,7 +8,8 @@ import time
 from starlette.responses import Response
 
 from slipway.sandbox.forge import _gitstore as git
-from slipway.sandbox.forge._common import commit_files, decode_base64, iso, writable
+from slipway.sandbox.forge._common import commit_files, decode_base64, writable
+from slipway.sandbox.forge._github_accounts import add_account_routes
 from slipway.sandbox.forge._github_git import add_git_routes
 from slipway.sandbox.forge._github_shapes import (
     DOCS,
@@ -20,7 +21,6 @@ from slipway.sandbox.forge._github_shapes import (
     error_body,
     repo_json,
     the_repo,
-    user_json,
 )
 from slipway.sandbox.forge._routing import ApiError, Ctx, Router, json_response
 
@@ -28,48 +28,13 @@ from slipway.sandbox.forge._routing import ApiError, Ctx, Router, json_response
 def create_github_router() -> Router:
     router = Router(error_body)
     auth = GitHubAuth()
+    add_account_routes(router, auth)
     add_repo_routes(router, auth)
     add_git_routes(router, auth)
     return router
 
 
 def add_repo_routes(router: Router, auth: GitHubAuth) -> None:
-    @router.route("GET", "/user")
-    async def get_user(ctx: Ctx) -> Response:
-        token = auth(ctx)
-        assert token is not None
-        account = ctx.state.account(token.login)
-        if account is None or token.kind == "app":
-            raise error(403, "Resource not accessible by integration")
-        return json_response(user_json(ctx, account, private=True))
-
-    @router.route("GET", "/orgs/{org}")
-    async def get_org(ctx: Ctx) -> Response:
-        auth(ctx, required=False)
-        org = ctx.state.account(ctx.params["org"])
-        if org is None or not org.is_org:
-            raise NOT_FOUND
-        body = user_json(ctx, org)
-        body.update(
-            {
-                "hooks_url": f"{ctx.api_root}/orgs/{org.login}/hooks",
-                "issues_url": f"{ctx.api_root}/orgs/{org.login}/issues",
-                "members_url": f"{ctx.api_root}/orgs/{org.login}/members{{/member}}",
-                "public_members_url": f"{ctx.api_root}/orgs/{org.login}/public_members{{/member}}",
-                "description": None,
-                "has_organization_projects": True,
-                "has_repository_projects": True,
-                "public_repos": 0,
-                "public_gists": 0,
-                "followers": 0,
-                "following": 0,
-                "created_at": iso(org.created_at),
-                "updated_at": iso(org.created_at),
-                "archived_at": None,
-            }
-        )
-        return json_response(body)
-
     # --- repositories -----------------------------------------------------------------
     async def create_repo(ctx: Ctx, owner: str) -> Response:
         body = await ctx.json()
@@ -139,7 +104,7 @@ def add_repo_routes(router: Router, auth: GitHubAuth) -> None:
         org = ctx.state.account(ctx.params["org"])
         if org is None or not org.is_org:
             raise NOT_FOUND
-        if not ctx.state.can_write(token.login, org.login):
+        if not ctx.state.can_create_repo(token.login, org.login):
             raise error(
                 403, "You need admin access to the organization before adding a repository to it."
             )

@@ -173,6 +173,15 @@ def create_gitlab_router() -> Router:
             raise _message(404, "404 Namespace Not Found")
         return json_response(namespace_json(ctx, account))
 
+    @router.route("GET", "/namespaces/{id}/exists")
+    async def namespace_exists(ctx: Ctx) -> Response:
+        """Whether a top-level namespace path is taken, visible or not, with free suggestions."""
+        auth(ctx)
+        path = ctx.params["id"]
+        taken = "/" not in path and ctx.state.account(path) is not None
+        suggests = [f"{path}{n}" for n in range(1, 4) if ctx.state.account(f"{path}{n}") is None]
+        return json_response({"exists": taken, "suggests": suggests[:1] if taken else []})
+
     @router.route("POST", "/projects")
     async def create_project(ctx: Ctx) -> Response:
         token = auth(ctx)

@@ -30,10 +30,15 @@ class Token:
 
 @dataclass
 class Account:
+    """A user or an organisation. `members_can_create_repositories` is the org setting of that
+    name on GitHub (Gitea: the members' teams may create repositories); owners do not exist
+    here, so a member who may not create repositories can only read."""
+
     login: str
     id: int
     is_org: bool = False
     members: set[str] = field(default_factory=set)
+    members_can_create_repositories: bool = True
     created_at: float = field(default_factory=time.time)
 
 
@@ -130,9 +135,21 @@ class ForgeState:
             self._tokens[value] = token
             return token
 
-    def add_org(self, login: str, *, members: tuple[str, ...] = ()) -> Account:
+    def add_org(
+        self,
+        login: str,
+        *,
+        members: tuple[str, ...] = (),
+        members_can_create_repositories: bool = True,
+    ) -> Account:
         with self._lock:
-            org = Account(login, self._next_id(), is_org=True, members={m.lower() for m in members})
+            org = Account(
+                login,
+                self._next_id(),
+                is_org=True,
+                members={m.lower() for m in members},
+                members_can_create_repositories=members_can_create_repositories,
+            )
             self._accounts[login.lower()] = org
             return org
 
@@ -156,6 +173,19 @@ class ForgeState:
             return False
         if account.is_org:
             return login.lower() in account.members
+        return account.login.lower() == login.lower()
+
+    def is_member(self, login: str, org: Account) -> bool:
+        return org.is_org and login.lower() in org.members
+
+    def can_create_repo(self, login: str, owner: str) -> bool:
+        """Whether `login` may create repositories under `owner` (its own account, or an org
+        it belongs to that lets members create repositories)."""
+        account = self.account(owner)
+        if account is None:
+            return False
+        if account.is_org:
+            return self.is_member(login, account) and account.members_can_create_repositories
         return account.login.lower() == login.lower()
 
     def can_read(self, login: str | None, repo: Repo) -> bool:
