@@ -69,6 +69,19 @@ def plan_project(app: App, request: CreateRequest) -> ProjectSpec:
     if owner is not None:
         validate_owner(owner, nested=forge is ForgeKind.GITLAB)
     access = app.forge_access(forge)
+    if owner is not None:
+        # An owner that does not exist, or where the token's account may not create
+        # repositories, is bad input: refuse it here, before anything is recorded or created.
+        named = owner
+
+        async def check_owner() -> str:
+            client = app.forge(forge, step=Step.CREATE_PROJECT.value)
+            try:
+                return await client.check_owner(named)
+            finally:
+                await client.aclose()
+
+        owner = asyncio.run(check_owner())
     parameters = dict(request.parameters)
     image_owner = owner or access.account
     if info.parameter("image") and "image" not in parameters and image_owner:
