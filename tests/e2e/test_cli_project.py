@@ -288,15 +288,18 @@ def test_create_wait_exits_non_zero_when_the_project_ends_degraded(
 def test_create_wait_exits_non_zero_when_the_project_fails(
     cli: Cli, run: Callable[..., Result], sandbox: Sandbox
 ) -> None:
-    """An owner the forge does not know: the project fails at create_repository, exit 1."""
+    """The forge keeps failing to create the repository: the project fails there, exit 1."""
     assert sandbox.forge is not None
-    name = "cli-no-owner"
-    args = ("project", "create", name, "--env", "dev", "--owner", "nobody-org", "--wait")
-    done = cli(*args)
+    name = "cli-forge-down"
+    sandbox.forge.add_fault(502, path_prefix="/user/repos", method="POST", count=50)
+    try:
+        done = cli("project", "create", name, "--env", "dev", "--wait")
+    finally:
+        sandbox.forge.clear_faults()
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()
     assert re.match(rf"^{name}\s+failed", lines[0])
-    assert lines[1].startswith("create_repository: GitHub: organization nobody-org not found")
+    assert lines[1].startswith("create_repository: GitHub:")
     assert len(lines) == 2  # no repository line, no empty table
     view = as_json(run("project", "show", name, "--json"))
     assert (view["status"], view["failed_step"]) == ("failed", "create_repository")
