@@ -109,6 +109,25 @@ def create_project(
     If the hand-off fails, the record is removed again, so a retry starts clean.
     """
     spec = plan_project(app, request)
+    project_id = record_project(app, spec)
+    try:
+        workflow_id = submit(project_id)
+    except Exception as exc:
+        with app.session() as session:
+            store.delete_project(session, name=spec.name)
+        raise ExternalError(
+            f"could not queue the initialization workflow ({type(exc).__name__})",
+            step=Step.CREATE_PROJECT.value,
+            system="workflow database",
+            hint="check SLIPWAY_DATABASE_URL and that the data directory is writable",
+        ) from None
+    with app.session() as session:
+        store.set_project_workflow(session, project_id=project_id, workflow_id=workflow_id)
+    return show_project(app, spec.name)
+
+
+def record_project(app: App, spec: ProjectSpec) -> int:
+    """The project row and its first (0 %) event, in one transaction; Conflict if taken."""
     with app.session() as session:
         project = store.create_project(
             session,
@@ -128,21 +147,7 @@ def create_project(
             percent=0,
             message=f"project {spec.name} queued (template {spec.template})",
         )
-        project_id = project.id
-    try:
-        workflow_id = submit(project_id)
-    except Exception as exc:
-        with app.session() as session:
-            store.delete_project(session, name=spec.name)
-        raise ExternalError(
-            f"could not queue the initialization workflow ({type(exc).__name__})",
-            step=Step.CREATE_PROJECT.value,
-            system="workflow database",
-            hint="check SLIPWAY_DATABASE_URL and that the data directory is writable",
-        ) from None
-    with app.session() as session:
-        store.set_project_workflow(session, project_id=project_id, workflow_id=workflow_id)
-    return show_project(app, spec.name)
+        return project.id
 
 
 def dry_run(app: App, request: CreateRequest) -> DryRun:

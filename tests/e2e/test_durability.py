@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from tests.e2e.helpers import assert_project_complete, rows
 
-from slipway import service, store
+from slipway import service
 from slipway.bootstrap import App, bootstrap
 from slipway.config import Settings
 from slipway.domain.errors import NotFound
@@ -160,20 +160,7 @@ def test_a_project_recorded_but_never_queued_is_picked_up(
     spec = service.plan_project(
         cli_app, service.CreateRequest(name="stranded", template="static-site")
     )
-    with cli_app.session() as session:  # what create_project records before it enqueues
-        project = store.create_project(
-            session,
-            name=spec.name,
-            slug=spec.slug,
-            template=spec.template,
-            environments=spec.environments,
-            forge=spec.forge,
-            owner=spec.owner,
-            parameters=spec.parameters,
-        )
-        store.append_event(
-            session, project_id=project.id, step="create_project", percent=0, message="queued"
-        )
+    service.record_project(cli_app, spec)  # what create_project does before it enqueues
     time.sleep(2.1)  # older than one lease period: nobody is still recording it
     worker = run(["worker", "--until-idle"], cli_env)
     assert worker.returncode == 0, worker.stderr
