@@ -188,3 +188,35 @@ def test_create_project_on_postgresql(
     finally:
         running.stop()
         app.close()
+
+
+def test_two_simultaneous_requests_for_one_name_one_wins(
+    app: App, worker: Worker, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    import threading
+
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def request() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(
+                service.create_project(
+                    app,
+                    service.CreateRequest(name="race", template="static-site"),
+                    submit=worker.submit,
+                )
+            )
+        except Conflict as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    conflicts = [o for o in outcomes if isinstance(o, Conflict)]
+    assert len(conflicts) == 1 and "already exists" in str(conflicts[0])
+    assert wait_final(app, "race") == "completed"
+    assert_project_complete(app, sandbox, "race", tmp_path)

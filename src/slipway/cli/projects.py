@@ -83,8 +83,8 @@ def project_create(
                 emit_json(view.to_dict())
             else:
                 out.print(
-                    f"project {view.name} queued; a worker runs it (`slipway worker` or "
-                    f"`slipway serve`). Follow it: slipway project events {view.name} --follow",
+                    f"project {view.name} queued; a worker runs it (`slipway worker`). "
+                    f"Follow it: slipway project events {view.name} --follow",
                     highlight=False,
                     markup=False,
                 )

@@ -1,7 +1,7 @@
 """A worker: DBOS launched under a unique executor ID, a lease renewed in Slipway's database,
 and takeover of the workflows of executors whose lease expired (see `leases`).
 
-The CLI (`project create --wait`), `slipway worker` and `slipway serve` each run one; a
+The CLI (`project create --wait`) and `slipway worker` each run one; a
 process that only submits uses `submit_initialization`, which enqueues without launching.
 """
 
