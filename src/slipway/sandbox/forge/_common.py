@@ -71,3 +71,16 @@ def commit_files(
     )
     git.set_ref(repo.path, f"refs/heads/{branch}", sha)
     return sha
+
+
+def commit_initial_readme(repo: Repo, *, author: str, description: str = "") -> str:
+    """The README commit a forge makes when asked to initialise a new repository."""
+    text = f"# {repo.name}\n\n{description}\n" if description else f"# {repo.name}\n"
+    return commit_files(
+        repo,
+        branch=repo.default_branch,
+        changes={"README.md": text.encode()},
+        message="Initial commit",
+        author=author,
+        base=None,
+    )

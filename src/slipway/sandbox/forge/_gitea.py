@@ -9,7 +9,14 @@ from typing import Any
 from starlette.responses import Response
 
 from slipway.sandbox.forge import _gitstore as git
-from slipway.sandbox.forge._common import commit_files, decode_base64, iso, visible_repo, writable
+from slipway.sandbox.forge._common import (
+    commit_files,
+    commit_initial_readme,
+    decode_base64,
+    iso,
+    visible_repo,
+    writable,
+)
 from slipway.sandbox.forge._gitea_accounts import add_account_routes
 from slipway.sandbox.forge._gitea_shapes import NOT_FOUND, auth, error, error_body, user_json
 from slipway.sandbox.forge._routing import ApiError, Ctx, Router, json_response
@@ -102,14 +109,7 @@ def create_gitea_router() -> Router:
         except ValueError:
             raise error(422, "[Name]: invalid repository name") from None
         if body.get("auto_init"):
-            commit_files(
-                repo,
-                branch=repo.default_branch,
-                changes={"README.md": f"# {name}\n".encode()},
-                message="Initial commit",
-                author=token.login,
-                base=None,
-            )
+            commit_initial_readme(repo, author=token.login)
         return json_response(repo_json(ctx, repo), 201)
 
     @router.route("POST", "/user/repos")

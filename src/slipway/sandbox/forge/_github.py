@@ -8,7 +8,12 @@ import time
 from starlette.responses import Response
 
 from slipway.sandbox.forge import _gitstore as git
-from slipway.sandbox.forge._common import commit_files, decode_base64, writable
+from slipway.sandbox.forge._common import (
+    commit_files,
+    commit_initial_readme,
+    decode_base64,
+    writable,
+)
 from slipway.sandbox.forge._github_accounts import add_account_routes
 from slipway.sandbox.forge._github_git import add_git_routes
 from slipway.sandbox.forge._github_shapes import (
@@ -78,14 +83,8 @@ def add_repo_routes(router: Router, auth: GitHubAuth) -> None:
                 },
             ) from None
         if body.get("auto_init"):
-            readme = f"# {name}\n\n{body.get('description') or ''}\n".encode()
-            commit_files(
-                repo,
-                branch=repo.default_branch,
-                changes={"README.md": readme},
-                message="Initial commit",
-                author=token.login,
-                base=None,
+            commit_initial_readme(
+                repo, author=token.login, description=str(body.get("description") or "")
             )
         return json_response(repo_json(ctx, repo), 201)
 

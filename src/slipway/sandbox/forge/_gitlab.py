@@ -9,7 +9,7 @@ from typing import Any
 from starlette.responses import Response
 
 from slipway.sandbox.forge import _gitstore as git
-from slipway.sandbox.forge._common import commit_files, decode_base64, iso
+from slipway.sandbox.forge._common import commit_files, commit_initial_readme, decode_base64, iso
 from slipway.sandbox.forge._routing import ApiError, Ctx, Router, json_response
 from slipway.sandbox.forge._state import Account, Repo, Token
 
@@ -218,14 +218,7 @@ def create_gitlab_router() -> Router:
             ) from None
         repo.topics = [str(t) for t in body.get("topics") or []]
         if body.get("initialize_with_readme"):
-            commit_files(
-                repo,
-                branch=repo.default_branch,
-                changes={"README.md": f"# {name}\n".encode()},
-                message="Initial commit",
-                author=token.login,
-                base=None,
-            )
+            commit_initial_readme(repo, author=token.login)
         return json_response(project_json(ctx, repo), 201)
 
     @router.route("GET", "/projects/{id}")
