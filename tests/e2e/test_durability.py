@@ -165,3 +165,37 @@ def test_a_project_recorded_but_never_queued_is_picked_up(
     worker = run(["worker", "--until-idle"], cli_env)
     assert worker.returncode == 0, worker.stderr
     assert_project_complete(cli_app, sandbox, "stranded", tmp_path)
+
+
+def test_sigterm_hands_work_over_at_once(
+    cli_env: dict[str, str], cli_app: App, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A stopped worker (SIGTERM, as in a rolling deploy) expires its own lease: the next
+    worker resumes its run without waiting out the 30 s lease."""
+    assert sandbox.forge is not None
+    env = {**cli_env, "SLIPWAY_LEASE_SECONDS": "30"}
+    queued = run(["project", "create", "handover", "--template", "static-site"], env)
+    assert queued.returncode == 0, queued.stderr
+    sandbox.forge.state.latency_ms = 300
+    try:
+        first = subprocess.Popen(
+            [*SLIPWAY, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(
+                e.step == Step.PUSH_TEMPLATE.value
+                for e in service.project_events(cli_app, "handover")
+            ):
+                break
+            time.sleep(0.05)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=20) == 0
+    finally:
+        sandbox.forge.state.latency_ms = 0
+    assert service.project_events(cli_app, "handover")[-1].final is None  # interrupted
+    started = time.monotonic()
+    second = run(["worker", "--until-idle"], env)
+    assert second.returncode == 0, second.stderr
+    assert time.monotonic() - started < 25
+    assert_project_complete(cli_app, sandbox, "handover", tmp_path)

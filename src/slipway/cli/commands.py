@@ -138,21 +138,28 @@ def worker(
         bool, typer.Option("--until-idle", help="Exit when nothing is left.")
     ] = False,
 ) -> None:
-    """Run queued and interrupted initializations (takes over dead workers' runs)."""
+    """Run queued and interrupted initializations (takes over dead workers' runs).
+
+    SIGTERM and Ctrl-C stop it gracefully: its lease is handed over at once, so another
+    worker resumes whatever it had in flight."""
+    import signal
+    import threading
+
     from slipway.pipeline.runtime import Worker
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with application() as instance:
         running = Worker(instance).start()
         err.print(f"worker {running.executor_id} started", highlight=False)
         try:
             idle_since: float | None = None
-            while True:
-                time.sleep(0.5)
+            while not stop.wait(0.5):
                 if not until_idle:
                     continue
                 if running.idle():
                     idle_since = idle_since or time.monotonic()
-                    # Idle for two lease periods: no dead worker's run can still be pending.
+                    # Still idle a second later: nothing was queued meanwhile.
                     if time.monotonic() - idle_since > 1.0:
                         break
                 else:

@@ -45,8 +45,13 @@ def system_database_url(settings: Settings) -> str:
 
 
 def submit_initialization(settings: Settings, project_id: int) -> str:
-    """Enqueues the project's workflow without running a worker in this process."""
-    client = DBOSClient(system_database_url=system_database_url(settings))
+    """Enqueues the project's workflow without running a worker in this process.
+
+    The client never creates DBOS's tables, and on a fresh install no worker has run yet, so
+    the system database is migrated first (a no-op when it is up to date)."""
+    url = system_database_url(settings)
+    DBOS.migrate(url)
+    client = DBOSClient(system_database_url=url)
     try:
         client.enqueue(
             {
