@@ -4,10 +4,10 @@ raise HTTP errors: they return plain views or raise `SlipwayError`s."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
@@ -16,7 +16,7 @@ from slipway.bootstrap import App
 from slipway.domain.errors import CheckResult, ExternalError, InvalidInput, SlipwayError
 from slipway.domain.model import EventLevel, ForgeKind, ProgressEvent, ProjectSpec, Step
 from slipway.domain.names import project_slug, validate_environments, validate_owner
-from slipway.forges import Account, TokenKind, build_forge
+from slipway.forges import Account, Forge, TokenKind, build_forge
 from slipway.gitops import (
     BasicAuth,
     EnvironmentSpec,
@@ -26,10 +26,25 @@ from slipway.gitops import (
 )
 from slipway.templates import TemplateInfo, render_template, validate_parameters
 
+T = TypeVar("T")
+
 REGISTRIES = {
     ForgeKind.GITHUB: "ghcr.io",
     ForgeKind.GITLAB: "registry.gitlab.com",
 }
+
+
+def _forge_call(make: Callable[[], Forge], call: Callable[[Forge], Awaitable[T]]) -> T:
+    """One forge call from synchronous code: the client is made, used and closed in one loop."""
+
+    async def run() -> T:
+        forge = make()
+        try:
+            return await call(forge)
+        finally:
+            await forge.aclose()
+
+    return asyncio.run(run())
 
 
 def list_templates(app: App) -> list[TemplateInfo]:
@@ -73,15 +88,10 @@ def plan_project(app: App, request: CreateRequest) -> ProjectSpec:
         # An owner that does not exist, or where the token's account may not create
         # repositories, is bad input: refuse it here, before anything is recorded or created.
         named = owner
-
-        async def check_owner() -> str:
-            client = app.forge(forge, step=Step.CREATE_PROJECT.value)
-            try:
-                return await client.check_owner(named)
-            finally:
-                await client.aclose()
-
-        owner = asyncio.run(check_owner())
+        owner = _forge_call(
+            lambda: app.forge(forge, step=Step.CREATE_PROJECT.value),
+            lambda client: client.check_owner(named),
+        )
     parameters = dict(request.parameters)
     image_owner = owner or access.account
     if info.parameter("image") and "image" not in parameters and image_owner:
@@ -307,14 +317,10 @@ def connect_forge(app: App, kind: ForgeKind, token: SecretStr, *, url: str | Non
     base_url = (url or app.forge_url(kind)).rstrip("/")
     token = SecretStr(token.get_secret_value().strip())
 
-    async def validate() -> Account:
-        forge = build_forge(kind, base_url=base_url, token=token, step="forge connect")
-        try:
-            return await forge.validate_token()
-        finally:
-            await forge.aclose()
-
-    account = asyncio.run(validate())
+    account = _forge_call(
+        lambda: build_forge(kind, base_url=base_url, token=token, step="forge connect"),
+        lambda forge: forge.validate_token(),
+    )
     with app.session() as session:
         store.save_forge_connection(
             session,
@@ -352,15 +358,10 @@ def _forge_check(app: App, kind: ForgeKind) -> CheckResult:
     name = f"forge {kind.value}"
     try:
         access = app.forge_access(kind)
-
-        async def validate() -> Account:
-            forge = build_forge(kind, base_url=access.base_url, token=access.token)
-            try:
-                return await forge.validate_token()
-            finally:
-                await forge.aclose()
-
-        account = asyncio.run(validate())
+        account = _forge_call(
+            lambda: build_forge(kind, base_url=access.base_url, token=access.token),
+            lambda forge: forge.validate_token(),
+        )
     except SlipwayError as exc:
         return CheckResult(name, False, exc.message, exc.hint)
     if account.missing_scopes:

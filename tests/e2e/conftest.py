@@ -62,8 +62,7 @@ def cli_env(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
-    yield_env = {**os.environ, **env}
-    return yield_env
+    return {**os.environ, **env}
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+
+from sqlalchemy.orm import Session
 
 from slipway import store
 from slipway.bootstrap import App
@@ -311,7 +312,9 @@ async def _wait_environment(
         await asyncio.sleep(READY_POLL_SECONDS)
 
 
-def record_status(session: Any, project_id: int, environment_id: int, status: ObjectStatus) -> None:
+def record_status(
+    session: Session, project_id: int, environment_id: int, status: ObjectStatus
+) -> None:
     """Writes what the cluster said about one Flux object into its row."""
     store.upsert_gitops_resource(
         session,
