@@ -129,15 +129,34 @@ def _events_if_recorded(app: App, name: str) -> list[ProgressEvent]:
 def test_a_running_worker_takes_over_from_a_killed_one(
     cli_env: dict[str, str], cli_app: App, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    survivor = subprocess.Popen(
-        [*SLIPWAY, "worker"], env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    """The survivor is already running when the victim dies. It starts only once the victim
+    has taken the run off the queue (otherwise either could run it), and picks the run up
+    from its heartbeat when the victim's lease expires."""
+    assert sandbox.forge is not None
+    sandbox.forge.state.latency_ms = 200  # the victim is still working when the survivor starts
+    survivor: subprocess.Popen[str] | None = None
     try:
-        victim = run(
-            ["project", "create", "orphan", "--template", "static-site", "--wait"],
-            {**cli_env, KILL_AT_STEP_ENV: Step.PUSH_TEMPLATE.value},
+        victim = subprocess.Popen(
+            [*SLIPWAY, "project", "create", "orphan", "--template", "static-site", "--wait"],
+            env={**cli_env, KILL_AT_STEP_ENV: Step.PUSH_TEMPLATE.value},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        assert victim.returncode == -signal.SIGKILL
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            events = _events_if_recorded(cli_app, "orphan")
+            if any(e.step == Step.LOAD_TEMPLATE.value for e in events):
+                break
+            time.sleep(0.05)
+        survivor = subprocess.Popen(
+            [*SLIPWAY, "worker"],
+            env=cli_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert victim.wait(timeout=120) == -signal.SIGKILL
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             events = service.project_events(cli_app, "orphan")
@@ -146,8 +165,10 @@ def test_a_running_worker_takes_over_from_a_killed_one(
             time.sleep(0.2)
         assert events[-1].final == "completed"
     finally:
-        survivor.send_signal(signal.SIGINT)
-        survivor.wait(timeout=30)
+        sandbox.forge.state.latency_ms = 0
+        if survivor is not None:
+            survivor.send_signal(signal.SIGINT)
+            survivor.wait(timeout=30)
     assert_project_complete(cli_app, sandbox, "orphan", tmp_path)
     executors = set(workflow_executors(cli_app))
     assert len(executors) == 1  # the survivor now owns the workflow
