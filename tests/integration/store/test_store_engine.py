@@ -56,6 +56,37 @@ def test_sqlite_engine_is_usable_from_another_thread(tmp_path: Path) -> None:
     assert results == [2]
 
 
+def test_concurrent_first_connections_to_a_new_database_all_succeed(tmp_path: Path) -> None:
+    # A new file starts in rollback-journal mode. SQLite answers "database is locked" at once,
+    # without waiting, to a connection switching it to WAL while another one holds a lock, so
+    # processes starting together on a fresh install used to crash now and then.
+    import threading
+
+    errors: list[BaseException] = []
+
+    def first_start(url: str, barrier: threading.Barrier) -> None:
+        engine = create_engine_for(url)
+        try:
+            barrier.wait()
+            with engine.begin() as connection:
+                connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS seen (x INTEGER)")
+                connection.exec_driver_sql("INSERT INTO seen VALUES (1)")
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    for attempt in range(25):
+        url = f"sqlite:///{tmp_path / f'fresh-{attempt}.db'}"
+        barrier = threading.Barrier(4)
+        threads = [threading.Thread(target=first_start, args=(url, barrier)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert errors == [], f"round {attempt}"
+
+
 @pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+psycopg"])
 def test_postgres_urls_use_the_psycopg_driver(scheme: str) -> None:
     assert normalize_url(f"{scheme}://u@h/db").drivername == "postgresql+psycopg"
