@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from slipway import store
 from slipway.config import Settings, get_settings
-from slipway.domain.errors import InvalidInput, NotFound
+from slipway.domain.errors import ForgeNotConnected, InvalidInput
 from slipway.domain.model import ForgeKind
 from slipway.forges import Forge, build_forge
 from slipway.gitops import ClusterClient
@@ -81,7 +81,7 @@ class App:
                 return ForgeAccess(kind, base_url, token, connection.account_name, connection.id)
         if self.settings.forge_token is not None and kind == self.settings.forge:
             return ForgeAccess(kind, base_url, self.settings.forge_token, None, None)
-        raise NotFound(
+        raise ForgeNotConnected(
             f"no {kind.value} connection for {base_url}",
             system=kind.value,
             hint=f"connect one with `slipway forge connect {kind.value} --token-stdin`",

@@ -13,7 +13,13 @@ from pydantic import SecretStr
 
 from slipway import store
 from slipway.bootstrap import App
-from slipway.domain.errors import CheckResult, ExternalError, InvalidInput, SlipwayError
+from slipway.domain.errors import (
+    CheckResult,
+    ExternalError,
+    ForgeNotConnected,
+    InvalidInput,
+    SlipwayError,
+)
 from slipway.domain.model import EventLevel, ForgeKind, ProgressEvent, ProjectSpec, Step
 from slipway.domain.names import project_slug, validate_environments, validate_owner
 from slipway.forges import Account, Forge, TokenKind, build_forge
@@ -65,8 +71,11 @@ class CreateRequest:
     private: bool = True
 
 
-def plan_project(app: App, request: CreateRequest) -> ProjectSpec:
-    """Validates everything that can be checked before anything is created anywhere."""
+def plan_project(app: App, request: CreateRequest, *, offline: bool = False) -> ProjectSpec:
+    """Validates everything that can be checked before anything is created anywhere.
+
+    `offline` (dry runs only) plans without a forge connection: the owner is then not checked
+    and the image is named after the owner or not at all."""
     envs = validate_environments(request.environments or app.settings.environments)
     slug = project_slug(request.name, envs)
     if request.template not in app.catalog:
@@ -83,8 +92,8 @@ def plan_project(app: App, request: CreateRequest) -> ProjectSpec:
     owner = request.owner or app.settings.forge_owner
     if owner is not None:
         validate_owner(owner, nested=forge is ForgeKind.GITLAB)
-    access = app.forge_access(forge)
-    if owner is not None:
+    account = None if offline else app.forge_access(forge).account
+    if owner is not None and not offline:
         # An owner that does not exist, or where the token's account may not create
         # repositories, is bad input: refuse it here, before anything is recorded or created.
         named = owner
@@ -93,7 +102,7 @@ def plan_project(app: App, request: CreateRequest) -> ProjectSpec:
             lambda client: client.check_owner(named),
         )
     parameters = dict(request.parameters)
-    image_owner = owner or access.account
+    image_owner = owner or account
     if info.parameter("image") and "image" not in parameters and image_owner:
         registry = REGISTRIES.get(forge, "ghcr.io")
         parameters["image"] = f"{registry}/{image_owner.lower()}/{slug}"
@@ -161,8 +170,13 @@ def record_project(app: App, spec: ProjectSpec) -> int:
 
 
 def dry_run(app: App, request: CreateRequest) -> DryRun:
-    """What `create` would push and apply, with secrets redacted; creates nothing."""
-    spec = plan_project(app, request)
+    """What `create` would push and apply, with secrets redacted; creates nothing. Without a
+    forge connection it still renders, and says what it could not check."""
+    try:
+        spec, unchecked = plan_project(app, request), None
+    except ForgeNotConnected as exc:
+        spec = plan_project(app, request, offline=True)
+        unchecked = f"{exc.message}: the token and the owner were not checked ({exc.hint})"
     info = app.catalog.get(spec.template)
     rendered = render_template(
         info, project=spec.slug, environments=spec.environments, parameters=spec.parameters
@@ -178,7 +192,12 @@ def dry_run(app: App, request: CreateRequest) -> DryRun:
             )
         )
     ]
-    return DryRun(spec=spec, files=sorted(rendered.files), manifests=render_yaml(objects))
+    return DryRun(
+        spec=spec,
+        files=sorted(rendered.files),
+        manifests=render_yaml(objects),
+        unchecked=unchecked,
+    )
 
 
 @dataclass(frozen=True)
@@ -186,9 +205,15 @@ class DryRun:
     spec: ProjectSpec
     files: list[str]
     manifests: str
+    unchecked: str | None = None  # what could not be verified, e.g. no forge connection
 
     def to_dict(self) -> dict[str, Any]:
-        return {"project": asdict(self.spec), "files": self.files, "manifests": self.manifests}
+        return {
+            "project": asdict(self.spec),
+            "files": self.files,
+            "manifests": self.manifests,
+            "unchecked": self.unchecked,
+        }
 
 
 # -- read ------------------------------------------------------------------------------------

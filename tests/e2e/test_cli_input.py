@@ -160,7 +160,38 @@ def test_no_forge_connection_names_forge_connect(
         exit_code=3,
         says=("github", "slipway forge connect github --token-stdin"),
     )
-    assert error["type"] == "NotFound"
+    assert error["type"] == "ForgeNotConnected"
+
+
+def test_dry_run_without_a_forge_connection_renders_and_says_what_it_did_not_check(
+    cli_env: dict[str, str],
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SLIPWAY_FORGE_TOKEN")
+    before = snapshot(sandbox)
+    args = ["project", "create", "offline", "--template", "static-site", "--dry-run"]
+
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    assert out.startswith("# not checked: no github connection for ")
+    assert "the token and the owner were not checked" in out.splitlines()[0]
+    assert "kind: Kustomization" in out
+
+    code, out, err = run([*args, "--owner", "acme", "--json"], capsys)
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["project"]["owner"] == "acme"
+    assert plan["unchecked"].startswith("no github connection for ")
+    assert "url: https://<github>/acme/offline.git" in plan["manifests"]
+
+    code, out, err = run([*args, "--owner", "-acme"], capsys)  # the syntax is still checked
+    assert code == 2
+    assert "owner" in err
+
+    assert snapshot(sandbox) == before
+    assert slipway_rows(Path(cli_env["SLIPWAY_DATA_DIR"])).get("projects", 0) == 0
 
 
 def test_an_unknown_option_is_a_usage_error_even_under_json(

@@ -70,6 +70,8 @@ def project_create(
             if wants_json(json_output):
                 emit_json(plan.to_dict())
             else:
+                if plan.unchecked:
+                    out.print(f"# not checked: {plan.unchecked}", highlight=False, markup=False)
                 out.print(f"# {len(plan.files)} files would be pushed in one commit:")
                 for path in plan.files:
                     out.print(f"#   {path}", highlight=False, markup=False)

@@ -73,6 +73,10 @@ class NotFound(SlipwayError):
     http_status = 404
 
 
+class ForgeNotConnected(NotFound):
+    """No stored connection and no configured token for the forge a request needs."""
+
+
 class Conflict(SlipwayError):
     exit_code = 4
     http_status = 409
