@@ -1,10 +1,14 @@
 """The GitLab /api/v4 subset Slipway uses: user, token scopes, namespaces, projects by id or
-URL-encoded path, and "create a commit with multiple files and actions"."""
+URL-encoded path, and "create a commit with multiple files and actions"; plus what
+python-gitlab reads back: commit lists, repository files (JSON and raw), offset pagination."""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+import hashlib
+from collections.abc import Sequence
+from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from starlette.responses import Response
 
@@ -14,6 +18,7 @@ from slipway.sandbox.forge._routing import ApiError, Ctx, Router, json_response
 from slipway.sandbox.forge._state import Account, Repo, Token
 
 _WRITE_SCOPES = ("api",)
+_T = TypeVar("_T")
 
 
 def error_body(status: int, message: str) -> dict[str, Any]:
@@ -22,6 +27,81 @@ def error_body(status: int, message: str) -> dict[str, Any]:
 
 def _message(status: int, message: str) -> ApiError:
     return ApiError(status, {"message": message})
+
+
+def _number(ctx: Ctx, name: str, default: int) -> int:
+    raw = ctx.query(name)
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(400, {"error": f"{name} is invalid"}) from None
+
+
+def _paginate(
+    ctx: Ctx, items: Sequence[_T], *, totals: bool = True
+) -> tuple[list[_T], dict[str, str]]:
+    """One page of `items` and GitLab's offset-pagination headers: `x-page`, `x-next-page`...
+    and a `Link` header (python-gitlab follows its `rel="next"`). The Commits API leaves out
+    `x-total`, `x-total-pages` and `rel="last"` (`totals=False`), as GitLab does."""
+    page = max(_number(ctx, "page", 1), 1)
+    per_page = min(max(_number(ctx, "per_page", 20), 1), 100)
+    last = max((len(items) + per_page - 1) // per_page, 1)
+    chunk = list(items[(page - 1) * per_page : page * per_page])
+    following = page + 1 if page * per_page < len(items) else None
+    previous = page - 1 if page > 1 else None
+    headers = {
+        "x-page": str(page),
+        "x-per-page": str(per_page),
+        "x-prev-page": str(previous or ""),
+        "x-next-page": str(following or ""),
+    }
+    raw = ctx.request.scope.get("raw_path") or ctx.request.url.path.encode()
+    path = raw.decode("latin-1").split("?", 1)[0]
+    kept = [
+        (k, v) for k, v in ctx.request.query_params.multi_items() if k not in ("page", "per_page")
+    ]
+
+    def link(number: int) -> str:
+        query = urlencode([*kept, ("page", str(number)), ("per_page", str(per_page))])
+        return f"{ctx.web_root}{path}?{query}"
+
+    rels = [(previous, "prev"), (following, "next"), (1, "first")]
+    if totals:
+        headers |= {"x-total": str(len(items)), "x-total-pages": str(last)}
+        rels.append((last, "last"))
+    headers["link"] = ", ".join(f'<{link(n)}>; rel="{rel}"' for n, rel in rels if n)
+    return chunk, headers
+
+
+def _resolve(repo: Repo, ref: str) -> git.CommitInfo | None:
+    """The commit a branch name or commit id points at."""
+    return git.read_commit(repo.path, git.get_ref(repo.path, f"refs/heads/{ref}") or ref)
+
+
+def _history(repo: Repo, head: git.CommitInfo) -> list[git.CommitInfo]:
+    """Every commit reachable from `head`, newest first (`git log` order)."""
+    seen: dict[str, git.CommitInfo] = {}
+    pending = [head]
+    while pending:
+        info = pending.pop()
+        if info.sha in seen:
+            continue
+        seen[info.sha] = info
+        pending += [p for sha in info.parents if (p := git.read_commit(repo.path, sha))]
+    return sorted(seen.values(), key=lambda c: c.time, reverse=True)
+
+
+def _last_change(repo: Repo, head: git.CommitInfo, path: str) -> str:
+    """The newest commit that changed `path`, as GitLab's `last_commit_id`."""
+    for info in _history(repo, head):
+        blob = git.flatten_tree(repo.path, info.tree).get(path)
+        parents = [git.read_commit(repo.path, sha) for sha in info.parents]
+        before = [git.flatten_tree(repo.path, p.tree).get(path) for p in parents if p]
+        if not before or any(b != blob for b in before):
+            return info.sha
+    return head.sha
 
 
 def create_gitlab_router() -> Router:
@@ -196,7 +276,8 @@ def create_gitlab_router() -> Router:
         if body.get("namespace_id") is not None:
             owner = ctx.state.account_by_id(int(body["namespace_id"]))
             if owner is None or not ctx.state.can_write(token.login, owner.login):
-                raise _message(404, "404 Namespace Not Found")
+                # Projects::CreateService: a namespace the user may not create in "is not valid".
+                raise ApiError(400, {"message": {"namespace": ["is not valid"]}})
         assert owner is not None
         try:
             repo = ctx.state.create_repo(
@@ -211,6 +292,7 @@ def create_gitlab_router() -> Router:
                 400,
                 {
                     "message": {
+                        "project_namespace.name": ["has already been taken"],
                         "name": ["has already been taken"],
                         "path": ["has already been taken"],
                     }
@@ -260,15 +342,7 @@ def create_gitlab_router() -> Router:
         if info is None:
             raise _message(404, "404 Tree Not Found")
         files = sorted(git.flatten_tree(repo.path, info.tree).items())
-        page, per_page = int(ctx.query("page") or 1), min(int(ctx.query("per_page") or 20), 100)
-        chunk = files[(page - 1) * per_page : page * per_page]
-        has_next = page * per_page < len(files)
-        headers = {
-            "x-page": str(page),
-            "x-per-page": str(per_page),
-            "x-total": str(len(files)),
-            "x-next-page": str(page + 1) if has_next else "",
-        }
+        chunk, headers = _paginate(ctx, files)
         items = [
             {"id": sha, "name": p.rsplit("/", 1)[-1], "type": "blob", "path": p, "mode": f"{m:06o}"}
             for p, (m, sha) in chunk
@@ -330,5 +404,66 @@ def create_gitlab_router() -> Router:
         assert info is not None
         return json_response(commit_json(ctx, repo, info), 201)
 
-    _ = base64
+    @router.route("GET", "/projects/{id}/repository/commits")
+    async def list_commits(ctx: Ctx) -> Response:
+        """Newest first from `ref_name` (else the default branch); an unknown ref lists
+        nothing, as GitLab does."""
+        repo = the_project(ctx)
+        head = _resolve(repo, ctx.query("ref_name") or repo.default_branch)
+        commits = _history(repo, head) if head else []
+        chunk, headers = _paginate(ctx, commits, totals=False)
+        return json_response([commit_json(ctx, repo, c) for c in chunk], headers=headers)
+
+    def the_file(ctx: Ctx, ref: str) -> tuple[Repo, git.CommitInfo, str, tuple[int, str], bytes]:
+        repo = the_project(ctx)
+        info = _resolve(repo, ref)
+        if info is None:
+            raise _message(404, "404 Commit Not Found")
+        path = ctx.params["file_path"].strip("/")
+        found = git.flatten_tree(repo.path, info.tree).get(path)
+        data = git.read_blob(repo.path, found[1]) if found else None
+        if found is None or data is None:
+            raise _message(404, "404 File Not Found")
+        return repo, info, path, found, data
+
+    def file_json(ctx: Ctx, ref: str) -> tuple[dict[str, Any], bytes]:
+        repo, info, path, (mode, blob), data = the_file(ctx, ref)
+        fields: dict[str, Any] = {
+            "file_name": path.rsplit("/", 1)[-1],
+            "file_path": path,
+            "size": len(data),
+            "encoding": "base64",
+            "content_sha256": hashlib.sha256(data).hexdigest(),
+            "ref": ref,
+            "blob_id": blob,
+            "commit_id": info.sha,
+            "last_commit_id": _last_change(repo, info, path),
+            "execute_filemode": mode == 0o100755,
+        }
+        return fields, data
+
+    def file_headers(fields: dict[str, Any]) -> dict[str, str]:
+        """GitLab repeats the file's metadata as `X-Gitlab-*` headers (UTF-8 bytes on the wire)."""
+        text = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in fields.items()}
+        return {
+            f"x-gitlab-{k.replace('_', '-')}": v.encode().decode("latin-1") for k, v in text.items()
+        }
+
+    @router.route("GET", "/projects/{id}/repository/files/{file_path}")
+    async def get_file(ctx: Ctx) -> Response:
+        ref = ctx.query("ref")
+        if not ref:
+            raise ApiError(400, {"error": "ref is missing"})
+        fields, data = file_json(ctx, ref)
+        body = fields | {"content": base64.b64encode(data).decode()}
+        return json_response(body, headers=file_headers(fields))
+
+    @router.route("GET", "/projects/{id}/repository/files/{file_path}/raw")
+    async def get_raw_file(ctx: Ctx) -> Response:
+        """The bytes as stored; `ref` defaults to the project's HEAD."""
+        ref = ctx.query("ref") or the_project(ctx).default_branch
+        fields, data = file_json(ctx, ref)
+        kind = "text/plain; charset=utf-8" if b"\0" not in data else "application/octet-stream"
+        return Response(data, media_type=kind, headers=file_headers(fields))
+
     return router
