@@ -54,6 +54,14 @@ def test_create_project_end_to_end(
     assert {r.status for r in shown.resources} == {"ready"}
     assert all(r.revision for r in shown.resources if r.kind == "Kustomization")
 
+    # While Flux works, each environment is reported as it turns Ready, between 90 and 100 %.
+    sha = shown.repository["initial_commit_sha"] if shown.repository else None
+    settling = [e for e in service.project_events(app, "shop") if e.step == "finalize"][1:-1]
+    assert sorted(e.message for e in settling) == sorted(
+        f"{env}: Ready at main@sha1:{sha}" for env in ("development", "staging", "production")
+    )
+    assert [e.percent for e in settling] == [92, 95, 98]
+
 
 def test_second_submission_attaches_to_the_first_run(
     app: App, worker: Worker, sandbox: Sandbox, tmp_path: Path
@@ -164,6 +172,9 @@ def test_a_kustomize_error_degrades_only_that_project(sandbox: Sandbox, tmp_path
         source = next(r for r in view.resources if r.kind == "GitRepository")
         assert source.status == "ready"
         assert view.error_message and "dev" in view.error_message
+        warned = [e for e in service.project_events(app, "broken-app") if e.level == "warning"]
+        assert warned[0].message.startswith("dev: not Ready: Kustomization broken-app-dev: failed")
+        assert warned[0].final is None and warned[-1].final == "degraded"
     finally:
         app.close()
 

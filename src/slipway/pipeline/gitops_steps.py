@@ -8,6 +8,7 @@ the forge connection inside the step; they never become a step argument or resul
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -165,8 +166,9 @@ def _record_result(
 def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
     """Waits (bounded) for Flux to report Ready, records what it said, and settles the status.
 
-    `active` only when every environment's GitRepository and Kustomization are Ready;
-    otherwise `degraded`, naming the environments and their reasons.
+    Each environment is recorded and reported as soon as it settles, so the progress bar moves
+    while Flux works. `active` only when every environment's GitRepository and Kustomization
+    are Ready; otherwise `degraded`, naming the environments and their reasons.
     """
     project = load_project(app, project_id)
     settled = settled_status(app, project_id)
@@ -180,28 +182,38 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
         0.0,
         f"waiting for Flux to reconcile {', '.join(healthy) or 'nothing'}",
     )
-    statuses = asyncio.run(_wait_all(app, project, healthy)) if healthy else {}
     problems = {env: error for env, error in applied.items() if error is not None}
     with app.session() as session:
         environments = {
             e.name: e.id for e in store.list_environments(session, project_id=project_id)
         }
-        for env, objects in statuses.items():
+    done = 0
+
+    def on_settled(env: str, objects: list[ObjectStatus]) -> None:
+        nonlocal done
+        done += 1
+        with app.session() as session:
             for status in objects:
                 record_status(session, project.id, environments[env], status)
-            env_ready = all(s.status is ResourceStatus.READY for s in objects)
             store.set_environment_status(
-                session,
-                environment_id=environments[env],
-                status=_environment_status(objects),
+                session, environment_id=environments[env], status=_environment_status(objects)
             )
-            if not env_ready:
-                problems[env] = "; ".join(
-                    f"{s.ref.kind.value} {s.ref.name}: {s.status.value}"
-                    + (f" ({s.message})" if s.message else "")
-                    for s in objects
-                    if s.status is not ResourceStatus.READY
-                )
+        why = _not_ready(objects)
+        if why:
+            problems[env] = why
+        revision = next((s.revision for s in reversed(objects) if s.revision), None)
+        report(
+            app,
+            project_id,
+            Step.FINALIZE,
+            done / (len(healthy) + 1),
+            f"{env}: not Ready: {why}" if why else f"{env}: Ready at {revision or 'unknown'}",
+            level=EventLevel.WARNING if why else EventLevel.INFO,
+        )
+
+    if healthy:
+        asyncio.run(_wait_all(app, project, healthy, on_settled))
+    with app.session() as session:
         if problems:
             summary = " | ".join(f"{env}: {why}" for env, why in problems.items())
             store.set_project_status(
@@ -234,6 +246,19 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
         final="completed",
     )
     return ProjectStatus.ACTIVE.value
+
+
+def _not_ready(objects: list[ObjectStatus]) -> str | None:
+    """Why an environment is not Ready (each Flux object that is not, with Flux's message)."""
+    return (
+        "; ".join(
+            f"{s.ref.kind.value} {s.ref.name}: {s.status.value}"
+            + (f" ({s.message})" if s.message else "")
+            for s in objects
+            if s.status is not ResourceStatus.READY
+        )
+        or None
+    )
 
 
 def _environments(count: int) -> str:
@@ -270,14 +295,22 @@ def _environment_status(objects: list[ObjectStatus]) -> ResourceStatus:
     return ResourceStatus.RECONCILING
 
 
-async def _wait_all(app: App, project: Project, envs: list[str]) -> dict[str, list[ObjectStatus]]:
+async def _wait_all(
+    app: App,
+    project: Project,
+    envs: list[str],
+    on_settled: Callable[[str, list[ObjectStatus]], None],
+) -> None:
+    """Waits for every environment at once; `on_settled` hears of each as soon as it settles."""
     timeout = app.settings.ready_timeout
     cluster = app.cluster()
+
+    async def wait(env: str) -> None:
+        objects = await _wait_environment(cluster, ResourceNames(project.slug, env), timeout)
+        on_settled(env, objects)  # a few quick writes; polling the others can wait for them
+
     async with cluster:
-        results = await asyncio.gather(
-            *(_wait_environment(cluster, ResourceNames(project.slug, env), timeout) for env in envs)
-        )
-    return dict(zip(envs, results, strict=True))
+        await asyncio.gather(*(wait(env) for env in envs))
 
 
 async def _wait_environment(
