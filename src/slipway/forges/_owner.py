@@ -79,10 +79,20 @@ def invitation_pending(site: Site, owner: str, login: str) -> InvalidInput:
     )
 
 
-def may_not_create(site: Site, owner: str, login: str) -> InvalidInput:
+def may_not_create(
+    site: Site,
+    owner: str,
+    login: str,
+    *,
+    why: str | None = None,
+    ask: str = "for permission to create repositories",
+) -> InvalidInput:
+    """`why` says what the forge's setting requires, where it tells (GitLab's role levels);
+    `ask` is what to ask an owner for."""
+    group = group_word(site)
+    rule = f"{login} may not create repositories in the {group} '{owner}' on {site.label}"
     return InvalidInput(
         "owner",
-        f"{login} may not create repositories in the {group_word(site)} '{owner}' on {site.label}",
-        hint=f"ask an owner of {owner} for permission to create repositories, "
-        "or choose another owner",
+        f"{rule}: {why}" if why else rule,
+        hint=f"ask an owner of {owner} {ask}, or choose another owner",
     )

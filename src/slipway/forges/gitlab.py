@@ -2,7 +2,7 @@
 
 Why httpx and not python-gitlab: python-gitlab is synchronous (it would need a thread per
 call), runs its own sleep-and-retry loop on 429, and drops the response headers from its
-exceptions, so `Retry-After` / `RateLimit-Reset` could not reach `slipway.retry`. The five
+exceptions, so `Retry-After` / `RateLimit-Reset` could not reach `slipway.retry`. The
 endpoints used here are stable and small. A push is one "create a commit with multiple files
 and actions" call: text inline, binary base64-encoded.
 """
@@ -29,7 +29,13 @@ from slipway.forges._marker import (
     mark_description,
     project_from_description,
 )
-from slipway.forges._owner import hidden_owner, no_access, other_user, unknown_owner
+from slipway.forges._owner import (
+    hidden_owner,
+    may_not_create,
+    no_access,
+    other_user,
+    unknown_owner,
+)
 from slipway.forges._tree import check_paths, is_text, plan_changes, tree_sha
 from slipway.forges.base import Account, Commit, GitCredentials, Repository, TokenKind
 from slipway.retry import DEFAULT_POLICY, RetryPolicy
@@ -38,6 +44,16 @@ DEFAULT_URL = "https://gitlab.com"
 DEFAULT_BRANCH = "main"
 REQUIRED_SCOPES = ("api",)
 _PAGE = 100
+# A group's `project_creation_level` -> the lowest member `access_level` that may create
+# projects there (GitLab's GroupPolicy); None: no member may (administrators aside).
+_CREATION_LEVELS: dict[str, int | None] = {
+    "developer": 30,
+    "maintainer": 40,
+    "owner": 50,
+    "noone": None,
+    "administrator": None,
+}
+_ROLES = {10: "Guest", 20: "Reporter", 30: "Developer", 40: "Maintainer", 50: "Owner"}
 
 
 def _pid(repo: Repository) -> str:
@@ -69,14 +85,13 @@ class GitLabForge:
             transport=transport,
         )
         self._login: str | None = None
+        self._user_id: int | None = None
 
     def __repr__(self) -> str:
         return f"GitLabForge(base_url={self.base_url!r})"
 
     async def validate_token(self) -> Account:
-        user = await self._api.call("GET", "user", action="read the token's account")
-        assert user is not None
-        self._login = str(user.json()["username"])
+        login = await self._read_user()
         # Only a personal/project/group access token can describe itself; an OAuth token can't.
         own = await self._api.call(
             "GET",
@@ -85,22 +100,26 @@ class GitLabForge:
             absent=(401, 403, 404),
         )
         if own is None:
-            return Account(ForgeKind.GITLAB, self._login, TokenKind.OAUTH, None)
+            return Account(ForgeKind.GITLAB, login, TokenKind.OAUTH, None)
         scopes = tuple(str(s) for s in own.json().get("scopes", []))
         missing = tuple(s for s in REQUIRED_SCOPES if s not in scopes)
-        return Account(ForgeKind.GITLAB, self._login, TokenKind.PERSONAL, scopes, missing)
+        return Account(ForgeKind.GITLAB, login, TokenKind.PERSONAL, scopes, missing)
 
-    async def _own_login(self) -> str:
-        if self._login is None:
-            user = await self._api.call("GET", "user", action="read the token's account")
-            assert user is not None
-            self._login = str(user.json()["username"])
+    async def _read_user(self) -> str:
+        """The token's username, remembered with its user id (the id names it in members)."""
+        user = await self._api.call("GET", "user", action="read the token's account")
+        assert user is not None
+        data = user.json()
+        self._login, self._user_id = str(data["username"]), int(data["id"])
         return self._login
 
+    async def _own_login(self) -> str:
+        return self._login if self._login is not None else await self._read_user()
+
     async def check_owner(self, owner: str | None) -> str:
-        """Own account, else a group the token's account can see as a member. GitLab shows a
-        namespace only to its members (and admins), so a 404 is told apart with `exists`;
-        whether the member's role may create projects is left to the creation."""
+        """Own account, else a group the token's account is a member of with a role that may
+        create projects there. GitLab shows a namespace only to its members (and admins), so a
+        404 is told apart with `exists`."""
         login = await self._own_login()
         if owner is None or owner.lower() == login.lower():
             return login
@@ -124,9 +143,50 @@ class GitLabForge:
             raise unknown_owner(self._site, owner, login)
         data = response.json()
         path = str(data.get("full_path") or data["path"])
-        if data.get("kind") == "user" and path.lower() != login.lower():
-            raise other_user(self._site, path, login)
+        if data.get("kind") == "user":
+            if path.lower() != login.lower():
+                raise other_user(self._site, path, login)
+            return path
+        await self._check_creation_role(int(data["id"]), path, login)
         return path
+
+    async def _check_creation_role(self, group_id: int, path: str, login: str) -> None:
+        """Refuse when the group's `project_creation_level` asks for a higher role than the
+        member's `access_level` (inherited memberships included). What cannot be read (a
+        GitLab without the field, a membership through a shared group) is left to creation."""
+        group = await self._api.call(
+            "GET", f"groups/{group_id}", action=f"read the group {path}", absent=(404,)
+        )
+        level = None if group is None else group.json().get("project_creation_level")
+        if level not in _CREATION_LEVELS:
+            return
+        needed = _CREATION_LEVELS[level]
+        if needed is None:
+            who = "only administrators" if level == "administrator" else "no one"
+            raise may_not_create(
+                self._site,
+                path,
+                login,
+                why=f"the group's settings let {who} create projects",
+                ask="to let members create projects in the group's permission settings",
+            )
+        assert self._user_id is not None  # read with the login
+        member = await self._api.call(
+            "GET",
+            f"groups/{group_id}/members/all/{self._user_id}",
+            action=f"read the role of {login} in {path}",
+            absent=(404,),
+        )
+        access = None if member is None else member.json().get("access_level")
+        if isinstance(access, int) and access < needed:
+            role, wanted = _ROLES.get(access, f"access level {access}"), _ROLES[needed]
+            raise may_not_create(
+                self._site,
+                path,
+                login,
+                why=f"that takes the {wanted} role or higher, and {login}'s role is {role}",
+                ask=f"to give {login} the {wanted} role",
+            )
 
     def _repository(self, data: Mapping[str, Any]) -> Repository:
         namespace = data.get("namespace") or {}

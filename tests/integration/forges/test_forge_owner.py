@@ -30,7 +30,6 @@ from .test_forge_errors import assert_no_secret
 
 CLOSED_ORG = "closed-org"  # bob's; alice is not a member
 LOCKED_ORG = "locked-org"  # alice is a member, but members may not create repositories
-GITHUB_AND_GITEA = [f for f in FLAVOURS if f.kind is not ForgeKind.GITLAB]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -113,21 +112,35 @@ async def test_another_user_is_bad_input(forge: Forge, checked: ForgeEmulator) -
     assert writes(api_calls(checked)) == []
 
 
-@pytest.mark.parametrize("flavour", GITHUB_AND_GITEA, ids=[f.id for f in GITHUB_AND_GITEA])
 async def test_an_org_whose_members_may_not_create_is_bad_input(
-    emulator: ForgeEmulator, flavour: Flavour, repo_name: str
+    forge: Forge,
+    flavour: Flavour,
+    emulator: ForgeEmulator,
+    checked: ForgeEmulator,
+    repo_name: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    forge = make_forge(emulator, flavour)
+    """GitHub and Gitea report the member's permission; GitLab tells the group's
+    `project_creation_level` (Maintainer here) and the member's role (Developer) apart."""
     with pytest.raises(InvalidInput) as caught:
         await forge.check_owner(LOCKED_ORG)
-    assert "may not create repositories" in caught.value.rule
-    assert LOCKED_ORG in caught.value.rule
-    # ... which is what creating there would have run into
+    error = caught.value
+    assert error.field == "owner"
+    group = "group" if flavour.kind is ForgeKind.GITLAB else "organization"
+    assert error.rule.startswith(f"alice may not create repositories in the {group} '{LOCKED_ORG}'")
+    assert error.hint and error.hint.startswith(f"ask an owner of {LOCKED_ORG} ")
+    if flavour.kind is ForgeKind.GITLAB:
+        assert "takes the Maintainer role or higher, and alice's role is Developer" in error.rule
+        assert "give alice the Maintainer role" in error.hint
+    assert writes(api_calls(checked)) == []
+    assert_no_secret(error, forge, caplog, capsys)
+    # ... which is what creating there would have run into, and nothing is created
     with pytest.raises(ForgeError):
         await forge.ensure_repository(
             owner=LOCKED_ORG, name=repo_name, project="shop", private=True, description=""
         )
-    await forge.aclose()
+    assert emulator.state.repo(LOCKED_ORG, repo_name) is None
 
 
 async def test_gitlab_nested_group_the_account_cannot_see_is_bad_input(
@@ -227,6 +240,22 @@ async def test_emulated_gitlab_and_gitea_owner_endpoints(emulator: ForgeEmulator
         assert exists.json() == {"exists": True, "suggests": [f"{CLOSED_ORG}1"]}
         missing = await client.get("/api/v4/namespaces/nobody-org/exists")
         assert missing.json() == {"exists": False, "suggests": []}
+        alice, bob = emulator.state.account("alice"), emulator.state.account("bob")
+        assert alice is not None and bob is not None
+        levels: dict[str, str] = {}
+        for name in ("acme", LOCKED_ORG):
+            group = (await client.get(f"/api/v4/groups/{name}")).json()
+            levels[name] = group["project_creation_level"]
+            role = await client.get(f"/api/v4/groups/{group['id']}/members/all/{alice.id}")
+            assert role.json()["access_level"] == 30  # Developer
+        assert levels == {"acme": "developer", LOCKED_ORG: "maintainer"}
+        hidden_group = await client.get(f"/api/v4/groups/{CLOSED_ORG}")
+        assert (hidden_group.status_code, hidden_group.json()) == (
+            404,
+            {"message": "404 Group Not Found"},
+        )
+        outsider = await client.get(f"/api/v4/groups/acme/members/all/{bob.id}")
+        assert (outsider.status_code, outsider.json()) == (404, {"message": "404 Not found"})
 
         assert (await client.get("/api/v1/orgs/acme/members/alice")).status_code == 204
         assert (await client.get(f"/api/v1/orgs/{CLOSED_ORG}/members/alice")).status_code == 404

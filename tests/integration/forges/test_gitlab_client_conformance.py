@@ -19,6 +19,7 @@ from slipway.sandbox.forge import ForgeEmulator
 
 from ._support import OUTSIDER_TOKEN, TOKEN, WRONG_TOKEN
 
+MAINTAINERS_ONLY = "maintainers-only"  # alice is a Developer; creating takes a Maintainer
 PNG = bytes(range(256)) + b"\x89PNG\r\n\x1a\n\x00\xff"  # not UTF-8: must go as base64
 KUSTOMIZATION = "resources:\n  - deployment.yaml\n"
 
@@ -26,6 +27,11 @@ KUSTOMIZATION = "resources:\n  - deployment.yaml\n"
 def client(emulator: ForgeEmulator, token: str) -> gitlab.Gitlab:
     """python-gitlab pointed at the instance URL, as a user would configure it."""
     return gitlab.Gitlab(emulator.url, private_token=token, timeout=10)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _maintainers_only(emulator: ForgeEmulator) -> None:
+    emulator.add_org(MAINTAINERS_ONLY, members=("alice",), members_can_create_repositories=False)
 
 
 @pytest.fixture
@@ -277,3 +283,40 @@ def test_commit_pages_carry_no_totals_like_gitlab(project: Project) -> None:
     # Without get_all a full page and no total make python-gitlab warn, as it does on GitLab.
     with pytest.warns(UserWarning, match="get_all=True"):
         assert len(project.commits.list(per_page=2)) == 2
+
+
+def test_groups_tell_who_may_create_projects_and_the_member_role(
+    gl: gitlab.Gitlab, emulator: ForgeEmulator, repo_name: str
+) -> None:
+    """What an owner check reads: the group's `project_creation_level` and the member's
+    `access_level`, by path or id; a Developer is refused where Maintainers create."""
+    gl.auth()
+    assert gl.user is not None
+    acme = gl.groups.get("acme")
+    assert (acme.full_path, acme.project_creation_level) == ("acme", "developer")
+    assert acme.members_all.get(gl.user.id).access_level == 30
+    locked = gl.groups.get(MAINTAINERS_ONLY)
+    assert gl.groups.get(locked.id).project_creation_level == "maintainer"
+    member = locked.members_all.get(gl.user.id)
+    assert (member.id, member.username, member.access_level) == (gl.user.id, "alice", 30)
+    with pytest.raises(GitlabCreateError) as refused:
+        gl.projects.create({"name": repo_name, "namespace_id": locked.id})
+    assert (refused.value.response_code, refused.value.error_message) == (
+        400,
+        {"namespace": ["is not valid"]},
+    )
+    with pytest.raises(GitlabGetError):
+        gl.projects.get(f"{MAINTAINERS_ONLY}/{repo_name}")
+
+    bob = client(emulator, OUTSIDER_TOKEN)
+    bob.auth()
+    assert bob.user is not None
+    with pytest.raises(GitlabGetError) as hidden:
+        bob.groups.get("acme")
+    assert (hidden.value.response_code, hidden.value.error_message) == (
+        404,
+        "404 Group Not Found",
+    )
+    with pytest.raises(GitlabGetError) as outsider:
+        acme.members_all.get(bob.user.id)
+    assert (outsider.value.response_code, outsider.value.error_message) == (404, "404 Not found")

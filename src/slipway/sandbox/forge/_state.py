@@ -31,8 +31,9 @@ class Token:
 @dataclass
 class Account:
     """A user or an organisation. `members_can_create_repositories` is the org setting of that
-    name on GitHub (Gitea: the members' teams may create repositories); owners do not exist
-    here, so a member who may not create repositories can only read."""
+    name on GitHub (Gitea: the members' teams may create repositories; GitLab: the group's
+    `project_creation_level` is `developer`, the role every member has, else `maintainer`);
+    owners do not exist here, so a member who may not create repositories can only read."""
 
     login: str
     id: int
