@@ -165,6 +165,10 @@ def test_create_wait_shows_progress_then_a_table(created: subprocess.CompletedPr
     assert f"/{SANDBOX_USER}/{PROJECT}.git" in created.stdout
     rows = [line for line in lines if line.startswith("│") and "ready" in line]
     assert len(rows) == 6 * len(ENVIRONMENTS)
+    # Flux objects show the revision as `git log --oneline` would; Ready needs no message.
+    flux_rows = [r for r in rows if "GitRepository" in r or "Kustomization" in r]
+    assert len(flux_rows) == 2 * len(ENVIRONMENTS)
+    assert all(re.search(r"│ main@sha1:[0-9a-f]{12} +│ +│$", r) for r in flux_rows), flux_rows
 
 
 def test_show_json_reports_every_resource_ready_with_its_revision(

@@ -75,7 +75,17 @@ def print_project(view: Any) -> None:
             r.name,
             r.namespace or "",
             r.status,
-            r.revision or "",
-            (r.message or "")[:80],
+            short_revision(r.revision),
+            # Flux's message for a Ready object repeats the revision; show it only when it helps.
+            "" if r.status == "ready" else (r.message or "")[:120],
         )
     out.print(table)
+
+
+def short_revision(revision: str | None) -> str:
+    """`main@sha1:<40 hex>` as `main@sha1:<12 hex>`, as `git log --oneline` would (JSON keeps
+    the whole revision)."""
+    if not revision:
+        return ""
+    ref, sep, digest = revision.rpartition(":")
+    return f"{ref}{sep}{digest[:12]}" if sep and len(digest) > 12 else revision
