@@ -180,7 +180,7 @@ def test_nextjs_is_a_standalone_next_15_app(rendered_templates: Rendered) -> Non
 
 
 def test_fastapi_project_passes_its_own_tests(rendered_templates: Rendered) -> None:
-    """The generated service and its test run with the FastAPI and httpx Slipway ships."""
+    """The generated service and its test run with the FastAPI and httpx of the dev extra."""
     _, root = rendered_templates["fastapi"]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run(
