@@ -6,7 +6,6 @@ reconcile."""
 
 from __future__ import annotations
 
-import queue
 import shutil
 import ssl
 import tempfile
@@ -30,16 +29,23 @@ from slipway.sandbox.flux._objects import (
 )
 from slipway.sandbox.flux._source import SourceReconciler
 from slipway.sandbox.flux._status import parse_duration
+from slipway.sandbox.flux._workqueue import WorkQueue
 
 log = structlog.get_logger(__name__)
 
 # Flux retries a failed object with a growing delay (--min-retry-delay 750ms upstream); the
 # sandbox caps it low so a fixed Secret or commit is picked up within seconds.
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 8.0
+# Reconciler threads, as the controllers' `--concurrent` flag (kustomize-controller: 4).
+DEFAULT_CONCURRENCY = 4
 
 
 class FluxEmulator:
     """Runs both controllers in background threads until `stop()`.
+
+    Like controller-runtime's work queue, `concurrency` threads reconcile different objects at
+    once, but one object is never reconciled by two threads: an object changed while it is
+    being reconciled is reconciled again afterwards.
 
     `resync_seconds` bounds how long a change outside the watch (a new commit on the branch)
     waits to be noticed; each object is still re-fetched no more often than its spec.interval
@@ -56,6 +62,7 @@ class FluxEmulator:
         workdir: Path | None = None,
         resync_seconds: int = 5,
         interval_scale: float = 1.0,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self._api = KubeAPI(server, token, verify=verify)
         self._own_workdir = workdir is None
@@ -64,9 +71,8 @@ class FluxEmulator:
         self._scale = interval_scale
         self._sources = SourceReconciler(self._api, self._workdir)
         self._kustomizations = KustomizationReconciler(self._api, self._sources)
-        self._queue: queue.Queue[Key] = queue.Queue()
-        self._queued: set[Key] = set()  # a key waits in the queue at most once
-        self._queued_lock = threading.Lock()
+        self._concurrency = max(1, concurrency)
+        self._queue: WorkQueue[Key] = WorkQueue()
         self._stop = threading.Event()
         self._last_run: dict[Key, tuple[float, str]] = {}  # monotonic time, uid:generation
         self._failures: dict[Key, int] = {}
@@ -74,10 +80,11 @@ class FluxEmulator:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> FluxEmulator:
+        workers = [(self._work_loop, f"flux:reconciler-{n}") for n in range(self._concurrency)]
         for target, name in (
             (lambda: self._watch_loop(SOURCE), "flux:source-watch"),
             (lambda: self._watch_loop(KUSTOMIZE), "flux:kustomize-watch"),
-            (self._work_loop, "flux:reconciler"),
+            *workers,
         ):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -103,7 +110,7 @@ class FluxEmulator:
             try:
                 items, listed = self._api.list(path)
                 for item in items:
-                    self._enqueue(Key.of(kind, item))
+                    self._queue.add(Key.of(kind, item))
                 version = version or listed
                 for event in self._api.watch(path, version, self._resync):
                     if self._stop.is_set():
@@ -118,7 +125,7 @@ class FluxEmulator:
                     key = Key.of(kind, obj)
                     if event["type"] == "DELETED" and kind is KUSTOMIZE:
                         self._deleted[key] = obj  # its finalizer prunes the inventory
-                    self._enqueue(key)
+                    self._queue.add(key)
             except httpx.HTTPStatusError as exc:
                 # CRDs not installed (404), access denied, or 410 Gone: relist after a pause.
                 log.debug("flux watch failed", kind=kind.kind, status=exc.response.status_code)
@@ -127,21 +134,11 @@ class FluxEmulator:
             except (httpx.HTTPError, ValueError):
                 self._stop.wait(1.0)
 
-    def _enqueue(self, key: Key) -> None:
-        with self._queued_lock:
-            if key in self._queued:
-                return
-            self._queued.add(key)
-        self._queue.put(key)
-
     def _work_loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                key = self._queue.get(timeout=0.5)
-            except queue.Empty:
+            key = self._queue.take(timeout=0.5)
+            if key is None:
                 continue
-            with self._queued_lock:
-                self._queued.discard(key)
             try:
                 if key.kind == SOURCE.kind:
                     self._reconcile_source(key)
@@ -151,6 +148,8 @@ class FluxEmulator:
                 log.debug("flux reconcile failed", key=key, error=type(exc).__name__)
             except Exception:  # a controller never dies on one object
                 log.exception("flux reconcile crashed", key=key)
+            finally:
+                self._queue.release(key)
 
     # -- scheduling -------------------------------------------------------------------------
 
@@ -159,6 +158,8 @@ class FluxEmulator:
         (after a failure: the retry backoff) has passed."""
         if obj["spec"].get("suspend"):
             return False
+        if self._queue.take_forced(key):
+            return True
         last = self._last_run.get(key)
         if last is None or last[1] != _identity(obj):
             return True
@@ -229,8 +230,7 @@ class FluxEmulator:
                 ref.get("name"),
                 ref.get("namespace") or key.namespace,
             ) == (source.name, source.namespace):
-                self._last_run.pop(key, None)
-                self._enqueue(key)
+                self._queue.add(key, force=True)
 
 
 def _identity(obj: dict[str, Any]) -> str:

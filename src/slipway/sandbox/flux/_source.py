@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,10 @@ class SourceReconciler:
         self._api = api
         self._workdir = workdir
         self._checkouts: dict[Key, Checkout] = {}
+        # One fetch per GitRepository at a time: its own reconciler thread and a Kustomization
+        # that fetches a missing source may both get here, and they share a checkout folder.
+        self._locks: dict[Key, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def forget(self, key: Key) -> None:
         self._checkouts.pop(key, None)
@@ -61,6 +66,12 @@ class SourceReconciler:
         return found
 
     def reconcile(self, key: Key, obj: dict[str, Any]) -> SourceResult:
+        with self._locks_lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            return self._reconcile(key, obj)
+
+    def _reconcile(self, key: Key, obj: dict[str, Any]) -> SourceResult:
         spec, generation = obj["spec"], generation_of(obj)
         old = obj.get("status") or {}
         conditions = copy_conditions(old)
