@@ -56,7 +56,6 @@ class Settings(BaseSettings):
     )
     kube_context: str | None = None
 
-    api_token: SecretStr | None = Field(default=None, description="Bearer token for the REST API.")
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     ready_timeout: float = Field(
         default=180.0, gt=0, description="Seconds finalize waits for Flux to report Ready."
