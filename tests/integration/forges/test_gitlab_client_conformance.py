@@ -173,6 +173,16 @@ def test_a_commit_with_text_and_binary_files_reads_back(project: Project) -> Non
     tree = project.repository_tree(ref="main", recursive=True, get_all=True)
     blobs = sorted(i["path"] for i in tree if i["type"] == "blob")
     assert blobs == ["README.md", "assets/logo.png", "k8s/base/kustomization.yaml"]
+    # Directories are entries too: recursive lists them, a plain listing shows one level.
+    assert sorted(i["path"] for i in tree if i["type"] == "tree") == ["assets", "k8s", "k8s/base"]
+    top = project.repository_tree(ref="main", get_all=True)
+    assert [(i["type"], i["name"]) for i in top] == [
+        ("tree", "assets"),
+        ("tree", "k8s"),
+        ("blob", "README.md"),
+    ]
+    base = project.repository_tree(ref="main", path="k8s/base", get_all=True)
+    assert [(i["path"], i["mode"]) for i in base] == [("k8s/base/kustomization.yaml", "100644")]
 
 
 def test_update_and_delete_actions_change_what_files_return(project: Project) -> None:
@@ -269,9 +279,9 @@ def test_get_all_follows_the_link_header_across_pages(project: Project) -> None:
     files = {f"k8s/f{n:02}.yaml": f"n: {n}\n".encode() for n in range(25)}
     add_files(project, "many files", files)
     pages = project.repository_tree(ref="main", recursive=True, iterator=True, per_page=10)
-    assert (pages.total, pages.total_pages, pages.per_page, pages.next_page) == (26, 3, 10, 2)
+    assert (pages.total, pages.total_pages, pages.per_page, pages.next_page) == (27, 3, 10, 2)
     listed = project.repository_tree(ref="main", recursive=True, get_all=True, per_page=10)
-    assert sorted(i["path"] for i in listed) == sorted([*files, "README.md"])
+    assert sorted(i["path"] for i in listed) == sorted([*files, "README.md", "k8s"])
 
 
 def test_commit_pages_carry_no_totals_like_gitlab(project: Project) -> None:

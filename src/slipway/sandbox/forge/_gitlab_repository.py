@@ -66,6 +66,20 @@ def _paginate(
     return chunk, headers
 
 
+def _tree_listing(
+    entries: git.Entries, under: str, *, recursive: bool
+) -> list[tuple[str, tuple[int, str]]]:
+    """GitLab's tree listing: the direct children of `under` (directories first, as Gitaly
+    sorts them), or with `recursive` everything below it, directories included, in path
+    order. A `path` that is not a directory lists nothing, as GitLab does."""
+    prefix = f"{under}/" if under else ""
+    below = [(p, e) for p, e in entries.items() if p.startswith(prefix)]
+    if recursive:
+        return below
+    children = [(p, e) for p, e in below if "/" not in p[len(prefix) :]]
+    return sorted(children, key=lambda item: item[1][0] != git.TREE_MODE)
+
+
 def _resolve(repo: Repo, ref: str) -> git.CommitInfo | None:
     """The commit a branch name or commit id points at."""
     return git.read_commit(repo.path, git.get_ref(repo.path, f"refs/heads/{ref}") or ref)
@@ -185,10 +199,20 @@ def add_repository_routes(router: Router) -> None:
         info = git.read_commit(repo.path, sha)
         if info is None:
             raise error(404, "404 Tree Not Found")
-        files = sorted(git.flatten_tree(repo.path, info.tree).items())
-        chunk, headers = _paginate(ctx, files)
+        entries = _tree_listing(
+            git.tree_entries(repo.path, info.tree),
+            (ctx.query("path") or "").strip("/"),
+            recursive=(ctx.query("recursive") or "").lower() in ("true", "1"),
+        )
+        chunk, headers = _paginate(ctx, entries)
         items = [
-            {"id": sha, "name": p.rsplit("/", 1)[-1], "type": "blob", "path": p, "mode": f"{m:06o}"}
+            {
+                "id": sha,
+                "name": p.rsplit("/", 1)[-1],
+                "type": "tree" if m == git.TREE_MODE else "blob",
+                "path": p,
+                "mode": f"{m:06o}",
+            }
             for p, (m, sha) in chunk
         ]
         return json_response(items, headers=headers)

@@ -14,7 +14,7 @@ from dulwich.repo import Repo
 
 FILE_MODE = 0o100644
 TREE_MODE = 0o040000
-Entries = dict[str, tuple[int, str]]  # path -> (mode, blob sha), blobs only
+Entries = dict[str, tuple[int, str]]  # path -> (mode, object sha)
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,12 @@ def read_blob(path: Path, sha: str) -> bytes | None:
 
 def flatten_tree(path: Path, tree_sha: str) -> Entries:
     """Every file under `tree_sha`, by full path."""
+    return tree_entries(path, tree_sha, with_trees=False)
+
+
+def tree_entries(path: Path, tree_sha: str, *, with_trees: bool = True) -> Entries:
+    """Every entry under `tree_sha` by full path, in `git ls-tree -r` order; with `with_trees`
+    the directories too (mode 040000, their tree id), each before its contents (`-t`)."""
     repo = _open(path)
     try:
         found: Entries = {}
@@ -143,6 +149,8 @@ def flatten_tree(path: Path, tree_sha: str) -> Entries:
             for item in tree.items():
                 name = prefix + item.path.decode()
                 if item.mode == TREE_MODE:
+                    if with_trees:
+                        found[name] = (item.mode, item.sha.decode("ascii"))
                     walk(item.sha, name + "/")
                 else:
                     found[name] = (item.mode, item.sha.decode("ascii"))
