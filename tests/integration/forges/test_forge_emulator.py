@@ -10,7 +10,7 @@ import pytest
 
 from slipway.sandbox.forge import ForgeEmulator
 
-from ._support import TOKEN
+from ._support import FLAVOURS, TOKEN, make_forge
 
 
 @pytest.mark.parametrize(
@@ -103,3 +103,44 @@ def test_latency_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         assert emulator.state.latency_ms == 25
     finally:
         emulator.stop()
+
+
+@pytest.mark.parametrize(
+    ("flavour_id", "listing"),
+    [
+        ("github", "/repos/alice/{name}/git/trees/{sha}"),
+        ("gitea", "/api/v1/repos/alice/{name}/git/trees/{sha}"),
+    ],
+)
+async def test_tree_listings_show_directories_like_git_ls_tree(
+    emulator: ForgeEmulator, repo_name: str, flavour_id: str, listing: str
+) -> None:
+    """One level lists a directory as a `tree` entry; `recursive` lists it and its contents."""
+    flavour = next(f for f in FLAVOURS if f.id == flavour_id)
+    forge = make_forge(emulator, flavour)
+    try:
+        repo = await forge.ensure_repository(
+            owner=None, name=repo_name, project="shop", private=True, description=""
+        )
+        commit = await forge.push_files(
+            repo, {"README.md": b"r\n", "k8s/base/a.yaml": b"a: 1\n"}, message="m", project="shop"
+        )
+    finally:
+        await forge.aclose()
+    path = emulator.url + listing.format(name=repo_name, sha=commit.tree_sha)
+    headers = {"Authorization": f"token {TOKEN}"}
+
+    top = httpx.get(path, headers=headers).json()["tree"]
+    assert [(e["path"], e["type"], e["mode"]) for e in top] == [
+        ("README.md", "blob", "100644"),
+        ("k8s", "tree", "040000"),
+    ]
+    everything = httpx.get(path, params={"recursive": "1"}, headers=headers).json()["tree"]
+    assert [(e["path"], e["type"]) for e in everything] == [
+        ("README.md", "blob"),
+        ("k8s", "tree"),
+        ("k8s/base", "tree"),
+        ("k8s/base/a.yaml", "blob"),
+    ]
+    subtree = next(e for e in everything if e["path"] == "k8s/base")
+    assert subtree["url"].endswith(f"/git/trees/{subtree['sha']}")

@@ -206,7 +206,8 @@ def create_gitea_router() -> Router:
             sha = info.tree if info else sha
         if git.object_type(repo.path, sha) != "tree":
             raise error(400, f"sha not found [{sha}]")
-        files = sorted(git.flatten_tree(repo.path, sha).items())
+        recursive = (ctx.query("recursive") or "").lower() in ("true", "1")
+        files = list(git.list_tree(repo.path, sha, recursive=recursive).items())
         page, per_page = int(ctx.query("page") or 1), int(ctx.query("per_page") or 1000)
         chunk = files[(page - 1) * per_page : page * per_page]
         api = f"{ctx.api_root}/repos/{repo.full_name}/git"
@@ -218,12 +219,13 @@ def create_gitea_router() -> Router:
                     {
                         "path": p,
                         "mode": f"{m:06o}",
-                        "type": "blob",
+                        "type": kind,
                         "size": 0,
                         "sha": s,
-                        "url": f"{api}/blobs/{s}",
+                        "url": f"{api}/{kind}s/{s}",
                     }
                     for p, (m, s) in chunk
+                    for kind in ["tree" if m == git.TREE_MODE else "blob"]
                 ],
                 "truncated": page * per_page < len(files),
                 "page": page,

@@ -273,9 +273,7 @@ def ref_json(ctx: Ctx, repo: Repo, ref: str, sha: str) -> dict[str, Any]:
 
 def tree_json(ctx: Ctx, repo: Repo, tree: str, *, recursive: bool) -> dict[str, Any]:
     api = f"{ctx.api_root}/repos/{repo.full_name}/git"
-    files = git.flatten_tree(repo.path, tree)
-    if not recursive:
-        files = {p: v for p, v in files.items() if "/" not in p}
+    entries = git.list_tree(repo.path, tree, recursive=recursive)
     return {
         "sha": tree,
         "url": f"{api}/trees/{tree}",
@@ -284,11 +282,12 @@ def tree_json(ctx: Ctx, repo: Repo, tree: str, *, recursive: bool) -> dict[str, 
             {
                 "path": path,
                 "mode": f"{mode:06o}",
-                "type": "blob",
+                "type": kind,
                 "sha": sha,
-                "url": f"{api}/blobs/{sha}",
+                "url": f"{api}/{kind}s/{sha}",
             }
-            for path, (mode, sha) in sorted(files.items())
+            for path, (mode, sha) in entries.items()
+            for kind in ["tree" if mode == git.TREE_MODE else "blob"]
         ],
     }
 

@@ -18,6 +18,7 @@ from slipway.sandbox.forge._routing import ApiError, Ctx, Router, json_response
 from slipway.sandbox.forge._state import Repo
 
 _T = TypeVar("_T")
+TREE = git.TREE_MODE
 
 
 def _number(ctx: Ctx, name: str, default: int) -> int:
@@ -64,20 +65,6 @@ def _paginate(
         rels.append((last, "last"))
     headers["link"] = ", ".join(f'<{link(n)}>; rel="{rel}"' for n, rel in rels if n)
     return chunk, headers
-
-
-def _tree_listing(
-    entries: git.Entries, under: str, *, recursive: bool
-) -> list[tuple[str, tuple[int, str]]]:
-    """GitLab's tree listing: the direct children of `under` (directories first, as Gitaly
-    sorts them), or with `recursive` everything below it, directories included, in path
-    order. A `path` that is not a directory lists nothing, as GitLab does."""
-    prefix = f"{under}/" if under else ""
-    below = [(p, e) for p, e in entries.items() if p.startswith(prefix)]
-    if recursive:
-        return below
-    children = [(p, e) for p, e in below if "/" not in p[len(prefix) :]]
-    return sorted(children, key=lambda item: item[1][0] != git.TREE_MODE)
 
 
 def _resolve(repo: Repo, ref: str) -> git.CommitInfo | None:
@@ -199,17 +186,18 @@ def add_repository_routes(router: Router) -> None:
         info = git.read_commit(repo.path, sha)
         if info is None:
             raise error(404, "404 Tree Not Found")
-        entries = _tree_listing(
-            git.tree_entries(repo.path, info.tree),
-            (ctx.query("path") or "").strip("/"),
-            recursive=(ctx.query("recursive") or "").lower() in ("true", "1"),
-        )
+        recursive = (ctx.query("recursive") or "").lower() in ("true", "1")
+        listed = git.list_tree(
+            repo.path, info.tree, recursive=recursive, under=ctx.query("path") or ""
+        ).items()
+        # One level comes directories first, as Gitaly sorts it; a file `path` lists nothing.
+        entries = list(listed) if recursive else sorted(listed, key=lambda i: i[1][0] != TREE)
         chunk, headers = _paginate(ctx, entries)
         items = [
             {
                 "id": sha,
                 "name": p.rsplit("/", 1)[-1],
-                "type": "tree" if m == git.TREE_MODE else "blob",
+                "type": "tree" if m == TREE else "blob",
                 "path": p,
                 "mode": f"{m:06o}",
             }

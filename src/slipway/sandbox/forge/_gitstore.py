@@ -161,6 +161,17 @@ def tree_entries(path: Path, tree_sha: str, *, with_trees: bool = True) -> Entri
         repo.close()
 
 
+def list_tree(path: Path, tree_sha: str, *, recursive: bool, under: str = "") -> Entries:
+    """What `git ls-tree [-r -t] <tree> <under>/` lists: the direct children of `under`, or
+    with `recursive` everything below it, directories included, in git's order."""
+    prefix = f"{under.strip('/')}/" if under.strip("/") else ""
+    return {
+        p: entry
+        for p, entry in tree_entries(path, tree_sha).items()
+        if p.startswith(prefix) and (recursive or "/" not in p[len(prefix) :])
+    }
+
+
 def write_tree(path: Path, entries: Entries) -> str:
     """Write the nested trees holding `entries`; returns the root tree id."""
     root: dict[str, object] = {}
