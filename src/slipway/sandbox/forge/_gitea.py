@@ -206,8 +206,7 @@ def create_gitea_router() -> Router:
             sha = info.tree if info else sha
         if git.object_type(repo.path, sha) != "tree":
             raise error(400, f"sha not found [{sha}]")
-        recursive = (ctx.query("recursive") or "").lower() in ("true", "1")
-        files = list(git.list_tree(repo.path, sha, recursive=recursive).items())
+        files = list(git.list_tree(repo.path, sha, recursive=ctx.flag("recursive")).items())
         page, per_page = int(ctx.query("page") or 1), int(ctx.query("per_page") or 1000)
         chunk = files[(page - 1) * per_page : page * per_page]
         api = f"{ctx.api_root}/repos/{repo.full_name}/git"

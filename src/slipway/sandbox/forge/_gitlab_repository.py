@@ -18,7 +18,6 @@ from slipway.sandbox.forge._routing import ApiError, Ctx, Router, json_response
 from slipway.sandbox.forge._state import Repo
 
 _T = TypeVar("_T")
-TREE = git.TREE_MODE
 
 
 def _number(ctx: Ctx, name: str, default: int) -> int:
@@ -86,12 +85,20 @@ def _history(repo: Repo, head: git.CommitInfo) -> list[git.CommitInfo]:
 
 
 def _last_change(repo: Repo, head: git.CommitInfo, path: str) -> str:
-    """The newest commit that changed `path`, as GitLab's `last_commit_id`."""
-    for info in _history(repo, head):
-        blob = git.flatten_tree(repo.path, info.tree).get(path)
-        parents = [git.read_commit(repo.path, sha) for sha in info.parents]
-        before = [git.flatten_tree(repo.path, p.tree).get(path) for p in parents if p]
-        if not before or any(b != blob for b in before):
+    """The newest commit that changed `path`, as GitLab's `last_commit_id`. Each commit's
+    tree is read once, whether it is looked at as a commit or as a parent."""
+    history = _history(repo, head)
+    commits = {info.sha: info for info in history}
+    entries: dict[str, tuple[int, str] | None] = {}
+
+    def entry(sha: str) -> tuple[int, str] | None:
+        if sha not in entries:
+            entries[sha] = git.flatten_tree(repo.path, commits[sha].tree).get(path)
+        return entries[sha]
+
+    for info in history:
+        before = [entry(sha) for sha in info.parents if sha in commits]
+        if not before or any(b != entry(info.sha) for b in before):
             return info.sha
     return head.sha
 
@@ -171,9 +178,7 @@ def add_repository_routes(router: Router) -> None:
     @router.route("GET", "/projects/{id}/repository/commits/{sha}")
     async def get_commit(ctx: Ctx) -> Response:
         repo = the_project(ctx)
-        ref = ctx.params["sha"]
-        sha = git.get_ref(repo.path, f"refs/heads/{ref}") or ref
-        info = git.read_commit(repo.path, sha)
+        info = _resolve(repo, ctx.params["sha"])
         if info is None:
             raise error(404, "404 Commit Not Found")
         return json_response(commit_json(ctx, repo, info))
@@ -181,23 +186,21 @@ def add_repository_routes(router: Router) -> None:
     @router.route("GET", "/projects/{id}/repository/tree")
     async def get_tree(ctx: Ctx) -> Response:
         repo = the_project(ctx)
-        ref = ctx.query("ref") or repo.default_branch
-        sha = git.get_ref(repo.path, f"refs/heads/{ref}") or ref
-        info = git.read_commit(repo.path, sha)
+        info = _resolve(repo, ctx.query("ref") or repo.default_branch)
         if info is None:
             raise error(404, "404 Tree Not Found")
-        recursive = (ctx.query("recursive") or "").lower() in ("true", "1")
-        listed = git.list_tree(
-            repo.path, info.tree, recursive=recursive, under=ctx.query("path") or ""
-        ).items()
-        # One level comes directories first, as Gitaly sorts it; a file `path` lists nothing.
-        entries = list(listed) if recursive else sorted(listed, key=lambda i: i[1][0] != TREE)
+        recursive = ctx.flag("recursive")
+        under = ctx.query("path") or ""  # a file's path lists nothing, as on GitLab
+        listed = git.list_tree(repo.path, info.tree, recursive=recursive, under=under)
+        entries = list(listed.items())
+        if not recursive:  # one level comes directories first, as Gitaly sorts it
+            entries.sort(key=lambda item: item[1][0] != git.TREE_MODE)
         chunk, headers = _paginate(ctx, entries)
         items = [
             {
                 "id": sha,
                 "name": p.rsplit("/", 1)[-1],
-                "type": "tree" if m == TREE else "blob",
+                "type": "tree" if m == git.TREE_MODE else "blob",
                 "path": p,
                 "mode": f"{m:06o}",
             }

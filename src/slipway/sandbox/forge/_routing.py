@@ -56,6 +56,11 @@ class Ctx:
     def query(self, name: str, default: str | None = None) -> str | None:
         return self.request.query_params.get(name, default)
 
+    def flag(self, name: str) -> bool:
+        """A boolean query parameter as GitLab (Rails) and Gitea (Go's ParseBool) read the
+        spellings clients send: `true` or `1`."""
+        return (self.query(name) or "").lower() in ("true", "1")
+
 
 Handler = Callable[[Ctx], Awaitable[Response]]
 
