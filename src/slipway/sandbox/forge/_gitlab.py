@@ -26,12 +26,17 @@ from slipway.sandbox.forge._state import Account
 DEVELOPER = 30  # GitLab's access_level for the Developer role: every member's role here
 
 
-def _the_group(ctx: Ctx) -> Account:
-    """The group named by `id` (a number or URL-encoded path) if the caller is a member; GitLab
-    answers 404 for a private group to anyone else."""
-    token = auth(ctx)
+def _account_named(ctx: Ctx) -> Account | None:
+    """The user or group the `id` path parameter names: a number, or a URL-encoded path."""
     ident = ctx.params["id"]
-    group = ctx.state.account_by_id(int(ident)) if ident.isdigit() else ctx.state.account(ident)
+    return ctx.state.account_by_id(int(ident)) if ident.isdigit() else ctx.state.account(ident)
+
+
+def _the_group(ctx: Ctx) -> Account:
+    """The group named by `id` if the caller is a member; GitLab answers 404 for a private
+    group to anyone else."""
+    token = auth(ctx)
+    group = _account_named(ctx)
     if group is None or not ctx.state.is_member(token.login, group):
         raise error(404, "404 Group Not Found")
     return group
@@ -59,7 +64,8 @@ def _group_json(ctx: Ctx, group: Account) -> dict[str, Any]:
     }
 
 
-def _member_json(ctx: Ctx, user: Account) -> dict[str, Any]:
+def _user_json(ctx: Ctx, user: Account) -> dict[str, Any]:
+    """The fields GitLab shows for a user, as `/user` and a group's member both start with."""
     return {
         "id": user.id,
         "username": user.login,
@@ -68,10 +74,7 @@ def _member_json(ctx: Ctx, user: Account) -> dict[str, Any]:
         "locked": False,
         "avatar_url": None,
         "web_url": f"{ctx.web_root}/{user.login}",
-        "access_level": DEVELOPER,
         "created_at": iso(user.created_at),
-        "expires_at": None,
-        "membership_state": "active",
     }
 
 
@@ -84,19 +87,7 @@ def create_gitlab_router() -> Router:
         token = auth(ctx)
         account = ctx.state.account(token.login)
         assert account is not None
-        return json_response(
-            {
-                "id": account.id,
-                "username": account.login,
-                "name": account.login,
-                "state": "active",
-                "locked": False,
-                "avatar_url": None,
-                "web_url": f"{ctx.web_root}/{account.login}",
-                "created_at": iso(account.created_at),
-                "bot": False,
-            }
-        )
+        return json_response(_user_json(ctx, account) | {"bot": False})
 
     @router.route("GET", "/personal_access_tokens/self")
     async def token_self(ctx: Ctx) -> Response:
@@ -122,10 +113,7 @@ def create_gitlab_router() -> Router:
     @router.route("GET", "/namespaces/{id}")
     async def get_namespace(ctx: Ctx) -> Response:
         token = auth(ctx)
-        ident = ctx.params["id"]
-        account = (
-            ctx.state.account_by_id(int(ident)) if ident.isdigit() else ctx.state.account(ident)
-        )
+        account = _account_named(ctx)
         if account is None or not ctx.state.can_write(token.login, account.login):
             raise error(404, "404 Namespace Not Found")
         return json_response(namespace_json(ctx, account))
@@ -154,7 +142,8 @@ def create_gitlab_router() -> Router:
         user = ctx.state.account_by_id(int(user_id))
         if user is None or not ctx.state.is_member(user.login, group):
             raise error(404, "404 Not found")
-        return json_response(_member_json(ctx, user))
+        membership = {"access_level": DEVELOPER, "expires_at": None, "membership_state": "active"}
+        return json_response(_user_json(ctx, user) | membership)
 
     @router.route("POST", "/projects")
     async def create_project(ctx: Ctx) -> Response:
