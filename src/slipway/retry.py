@@ -1,22 +1,28 @@
-"""The one retry loop every adapter uses: bounded attempts, capped exponential backoff with
-jitter, and the server's `Retry-After` honoured (within a cap) when it sent one."""
+"""How Slipway calls anything outside its process: one timeout and one retry policy.
+
+The retry loop is stamina's (capped exponential backoff with jitter, sync and async, a
+`set_testing` switch for tests). Adapters mark a failure worth another try by raising
+`Retryable`; the hook below tells stamina to wait the server's `Retry-After` when it sent one,
+and to give up at once when that wait is longer than the policy allows.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Final, TypeVar
 
-import structlog
+import stamina
 
 from slipway.domain.errors import SlipwayError
 
 T = TypeVar("T")
-log = structlog.get_logger(__name__)
+
+# Every HTTP call Slipway makes (forges, Kubernetes API) has these limits, in seconds.
+TIMEOUT_SECONDS: Final = 30.0
+CONNECT_TIMEOUT_SECONDS: Final = 10.0
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,18 @@ class RetryPolicy:
     max_delay: float = 20.0
     # A Retry-After longer than this is not waited out: the error is raised with a hint instead.
     max_retry_after: float = 60.0
+    # Total time across all attempts; None leaves only `attempts` as the bound.
+    window: float | None = 120.0
+
+    def brief(self) -> RetryPolicy:
+        """A short budget for "not there yet" races (a push right after creation)."""
+        return RetryPolicy(
+            attempts=min(self.attempts, 4),
+            base_delay=min(self.base_delay, 0.5),
+            max_delay=min(self.max_delay, 2.0),
+            max_retry_after=self.max_retry_after,
+            window=self.window,
+        )
 
 
 DEFAULT_POLICY = RetryPolicy()
@@ -44,6 +62,56 @@ class Retryable(Exception):
         self.retry_after = retry_after
 
 
+def backoff_hook(policy: RetryPolicy) -> Callable[[Exception], bool | float]:
+    """stamina's `on=`: retry only `Retryable`; a server-given wait replaces the backoff."""
+
+    def decide(exc: Exception) -> bool | float:
+        if not isinstance(exc, Retryable):
+            return False
+        if exc.retry_after is None:
+            return True
+        if exc.retry_after > policy.max_retry_after:
+            return False
+        return max(exc.retry_after, 0.0)
+
+    return decide
+
+
+def _context(policy: RetryPolicy) -> stamina._core._RetryContextIterator:
+    return stamina.retry_context(
+        on=backoff_hook(policy),
+        attempts=policy.attempts,
+        timeout=policy.window,
+        wait_initial=policy.base_delay,
+        wait_max=policy.max_delay,
+        wait_jitter=policy.base_delay,
+    )
+
+
+async def retry_async(
+    call: Callable[[], Awaitable[T]], *, policy: RetryPolicy = DEFAULT_POLICY
+) -> T:
+    """`call()` until it succeeds or the policy is spent; then the last `Retryable`'s error."""
+    try:
+        async for attempt in _context(policy):
+            with attempt:
+                return await call()
+    except Retryable as exc:
+        raise exc.error from None
+    raise AssertionError("unreachable: stamina makes at least one attempt")  # pragma: no cover
+
+
+def retry_sync(call: Callable[[], T], *, policy: RetryPolicy = DEFAULT_POLICY) -> T:
+    """The synchronous twin of `retry_async`, for database races."""
+    try:
+        for attempt in _context(policy):
+            with attempt:
+                return call()
+    except Retryable as exc:
+        raise exc.error from None
+    raise AssertionError("unreachable: stamina makes at least one attempt")  # pragma: no cover
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds to wait from a `Retry-After` (seconds or HTTP date) or a Unix reset timestamp."""
     if not value:
@@ -60,54 +128,3 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if seconds > 1_000_000_000:  # an epoch timestamp such as x-ratelimit-reset
         return max(0.0, seconds - (now if now is not None else time.time()))
     return max(0.0, seconds)
-
-
-def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None) -> float:
-    """Delay before attempt `attempt + 1` (attempt counts from 1)."""
-    if retry_after is not None:
-        return float(min(retry_after, policy.max_retry_after))
-    exponential = policy.base_delay * (2 ** (attempt - 1))
-    return float(min(policy.max_delay, exponential) * random.uniform(0.5, 1.0))
-
-
-def _give_up(exc: Retryable, policy: RetryPolicy, attempt: int) -> bool:
-    too_long = exc.retry_after is not None and exc.retry_after > policy.max_retry_after
-    return attempt >= policy.attempts or too_long
-
-
-async def retry_async(
-    call: Callable[[], Awaitable[T]],
-    *,
-    policy: RetryPolicy = DEFAULT_POLICY,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> T:
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return await call()
-        except Retryable as exc:
-            if _give_up(exc, policy, attempt):
-                raise exc.error from None
-            delay = backoff_delay(attempt, policy, exc.retry_after)
-            log.info("retrying", error=str(exc.error), attempt=attempt, delay=round(delay, 2))
-            await sleep(delay)
-
-
-def retry_sync(
-    call: Callable[[], T],
-    *,
-    policy: RetryPolicy = DEFAULT_POLICY,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return call()
-        except Retryable as exc:
-            if _give_up(exc, policy, attempt):
-                raise exc.error from None
-            delay = backoff_delay(attempt, policy, exc.retry_after)
-            log.info("retrying", error=str(exc.error), attempt=attempt, delay=round(delay, 2))
-            sleep(delay)
