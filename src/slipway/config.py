@@ -86,11 +86,6 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'slipway.db'}"
 
-    def kubeconfig_candidates(self) -> list[Path]:
-        """Where a kubeconfig is looked for, in the seed's order (in-cluster comes last)."""
-        found = [self.kubeconfig] if self.kubeconfig else []
-        return [*found, Path.home() / ".kube" / "config"]
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

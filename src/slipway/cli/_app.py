@@ -1,25 +1,20 @@
-"""The Typer application, output conventions (--json, consoles), settings and wiring for a
-command, and `main`, which renders every error once as one line and an exit code."""
+"""The Typer application, output conventions (--json, consoles), and `main`, which renders
+every error once as one line and an exit code."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from slipway.domain.errors import ExternalError, InvalidInput, SlipwayError
-
-if TYPE_CHECKING:
-    from slipway.config import Settings
+from slipway.domain.errors import SlipwayError
 
 # Locals can hold tokens: never print them in a traceback.
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False)
@@ -66,26 +61,10 @@ def _root(
     state.json = state.json or json_output
     state.debug = debug
     from slipway.logs import configure_logging
+    from slipway.service import load_settings
 
-    settings = _load_settings()
+    settings = load_settings()
     configure_logging(settings.log_format, "debug" if debug else settings.log_level)
-
-
-def _load_settings() -> Settings:
-    """Settings, or the first bad variable as `InvalidInput` naming it (never its value)."""
-    from pydantic import ValidationError
-
-    from slipway.config import get_settings
-
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        name = str(first["loc"][0]) if first["loc"] else "settings"
-        variable = name if name.isupper() else f"SLIPWAY_{name.upper()}"
-        raise InvalidInput(
-            variable, str(first["msg"]), hint="fix it in the environment or in .env"
-        ) from None
 
 
 def _json_default(value: Any) -> Any:
@@ -101,33 +80,6 @@ def emit_json(document: Any, *, indent: int | None = 2) -> None:
 
 def wants_json(flag: bool) -> bool:
     return flag or state.json
-
-
-@contextmanager
-def application() -> Iterator[Any]:
-    """The wired application for one command (database migrated, key loaded)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from slipway.bootstrap import bootstrap
-    from slipway.config import get_settings
-
-    settings = get_settings()
-    try:
-        instance = bootstrap(settings)
-    except SQLAlchemyError as exc:
-        # The driver's text may quote the URL; name the database with its password hidden.
-        where = make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
-        raise ExternalError(
-            f"cannot open the database {where} ({type(exc).__name__})",
-            system="database",
-            hint="check SLIPWAY_DATABASE_URL (or SLIPWAY_DATA_DIR): is the database running "
-            "and writable?",
-        ) from None
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 def _print_error(kind: str, message: str, hint: str | None) -> None:

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from slipway.domain.model import ProgressEvent
+from slipway.cli._app import err, out
 
 if TYPE_CHECKING:
-    pass
-from slipway.cli._app import (
-    err,
-    out,
-)
+    from slipway.service import App, ProjectView
 
 
-def follow(instance: Any, name: str, *, quiet: bool = False, poll: float = 0.2) -> str | None:
+async def follow(app: App, name: str, *, quiet: bool = False) -> str | None:
     """Shows progress from the persisted events until the final one; returns its kind."""
     from slipway import service
 
-    seen = 0
     columns = (
         TextColumn("[bold]{task.fields[step]:<20}"),
         BarColumn(),
@@ -31,21 +25,16 @@ def follow(instance: Any, name: str, *, quiet: bool = False, poll: float = 0.2) 
         TimeElapsedColumn(),
         TextColumn("{task.description}", markup=False),
     )
+    final: str | None = None
     with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
         task = bar.add_task("waiting", total=100, step="")
-        while True:
-            events: list[ProgressEvent] = service.project_events(instance, name, after=seen)
-            for event in events:
-                seen = event.sequence
-                bar.update(
-                    task, completed=event.percent, description=event.message, step=event.step
-                )
-                if event.final is not None:
-                    return event.final
-            time.sleep(poll)
+        async for event in service.follow_events(app, name):
+            bar.update(task, completed=event.percent, description=event.message, step=event.step)
+            final = event.final
+    return final
 
 
-def print_project(view: Any) -> None:
+def print_project(view: ProjectView) -> None:
     colour = {"active": "green", "degraded": "yellow", "failed": "red"}.get(view.status, "white")
     out.print(
         f"[bold]{view.name}[/bold]  [{colour}]{view.status}[/{colour}]  "
@@ -53,7 +42,7 @@ def print_project(view: Any) -> None:
     )
     if view.repository:
         out.print(
-            f"repository: {view.repository['web_url']}  ({view.repository['clone_url']})",
+            f"repository: {view.repository.web_url}  ({view.repository.clone_url})",
             highlight=False,
             markup=False,
         )

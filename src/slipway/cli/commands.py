@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from pydantic import SecretStr
@@ -13,15 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from slipway import __version__
-from slipway.domain.errors import InvalidInput
-from slipway.domain.model import ForgeKind
-
-if TYPE_CHECKING:
-    pass
 from slipway.cli._app import (
     JsonOption,
     app,
-    application,
     emit_json,
     err,
     forge_app,
@@ -29,6 +24,8 @@ from slipway.cli._app import (
     templates_app,
     wants_json,
 )
+from slipway.domain.errors import InvalidInput
+from slipway.domain.model import ForgeKind
 
 
 @app.command()
@@ -46,10 +43,9 @@ def version(json_output: JsonOption = False) -> None:
 @templates_app.command("list")
 def templates_list(json_output: JsonOption = False) -> None:
     """List the built-in and configured templates with their parameters."""
-    from slipway.config import get_settings
-    from slipway.templates import load_catalog
+    from slipway import service
 
-    infos = load_catalog(get_settings().templates_path).list()
+    infos = service.list_templates(service.load_settings())
     if wants_json(json_output):
         emit_json([info.to_dict() for info in infos])
         return
@@ -70,8 +66,8 @@ def doctor(json_output: JsonOption = False) -> None:
     """Preflight: cluster, Flux, RBAC and forge token. Exit 0 only when every check passes."""
     from slipway import service
 
-    with application() as instance:
-        checks = service.doctor(instance)
+    with service.application() as instance:
+        checks = asyncio.run(service.doctor(instance))
     if wants_json(json_output):
         emit_json({"ok": all(c.ok for c in checks), "checks": [c.__dict__ for c in checks]})
     else:
@@ -109,24 +105,53 @@ def forge_connect(
             hint=f'echo "$TOKEN" | slipway forge connect {kind.value} --token-stdin',
         )
     token = SecretStr(sys.stdin.readline().strip())
-    with application() as instance:
-        account = service.connect_forge(instance, kind, token, url=url)
-    document = {
-        "forge": kind.value,
-        "account": account.login,
-        "token_kind": account.token_kind.value,
-        "scopes": list(account.scopes) if account.scopes is not None else None,
-        "missing_scopes": list(account.missing_scopes),
-    }
+    with service.application() as instance:
+        connection = asyncio.run(service.connect_forge(instance, kind, token, url=url))
     if wants_json(json_output):
-        emit_json(document)
+        emit_json(connection.to_dict())
     else:
-        out.print(f"connected {kind.value} as {escape(account.login)}", highlight=False)
-        if account.missing_scopes:
+        out.print(f"connected {kind.value} as {escape(connection.account)}", highlight=False)
+        if connection.missing_scopes:
             err.print(
                 "[yellow]warning:[/yellow] missing scopes: "
-                + escape(", ".join(account.missing_scopes)),
+                + escape(", ".join(connection.missing_scopes)),
             )
+
+
+@forge_app.command("list")
+def forge_list(json_output: JsonOption = False) -> None:
+    """The stored forge connections (never their tokens)."""
+    from slipway import service
+
+    with service.application() as instance:
+        connections = service.list_connections(instance)
+    if wants_json(json_output):
+        emit_json([c.to_dict() for c in connections])
+        return
+    table = Table("forge", "url", "account", "token", "scopes")
+    for c in connections:
+        table.add_row(c.forge, c.url, c.account, c.token_kind, ", ".join(c.scopes or ()))
+    out.print(table)
+
+
+@forge_app.command("disconnect")
+def forge_disconnect(
+    kind: Annotated[ForgeKind, typer.Argument(help="github, gitlab or gitea")],
+    url: Annotated[str | None, typer.Option("--url", help="API URL (GHE, self-hosted).")] = None,
+    account: Annotated[str | None, typer.Option("--account", help="When several.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Delete a stored forge connection and its encrypted token."""
+    from slipway import service
+
+    with service.application() as instance:
+        removed = service.disconnect_forge(instance, kind, url=url, account=account)
+    if wants_json(json_output):
+        emit_json(removed.to_dict())
+    else:
+        out.print(
+            f"disconnected {removed.forge} account {escape(removed.account)}", highlight=False
+        )
 
 
 # -- projects --------------------------------------------------------------------------------
@@ -145,29 +170,17 @@ def worker(
     import signal
     import threading
 
-    from slipway.pipeline.runtime import Worker
+    from slipway import service
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with application() as instance:
-        running = Worker(instance).start()
-        err.print(f"worker {running.executor_id} started", highlight=False)
-        try:
-            idle_since: float | None = None
-            while not stop.wait(0.5):
-                if not until_idle:
-                    continue
-                if running.idle():
-                    idle_since = idle_since or time.monotonic()
-                    # Still idle a second later: nothing was queued meanwhile.
-                    if time.monotonic() - idle_since > 1.0:
-                        break
-                else:
-                    idle_since = None
-        except KeyboardInterrupt:
-            pass
-        finally:
-            running.stop()
+    with service.application() as instance, contextlib.suppress(KeyboardInterrupt):
+        service.run_worker(
+            instance,
+            stop=stop,
+            until_idle=until_idle,
+            on_start=lambda executor: err.print(f"worker {executor} started", highlight=False),
+        )
 
 
 @app.command()

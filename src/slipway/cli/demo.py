@@ -7,6 +7,7 @@ real client (kubectl) sees and how to look further.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import tempfile
@@ -18,10 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from slipway import service
-from slipway.bootstrap import bootstrap
 from slipway.config import Settings
 from slipway.domain.model import ForgeKind
-from slipway.pipeline.runtime import Worker
 from slipway.sandbox._kubectl import find_kubectl
 from slipway.sandbox.runner import Sandbox
 
@@ -44,24 +43,20 @@ def run_demo(*, out: Console, err: Console, quiet: bool = False) -> dict[str, An
                 ready_timeout=120,
                 lease_seconds=5,
             )
-            app = bootstrap(settings)
-            worker = Worker(app).start()
-            try:
-                if not quiet:
-                    err.print(
-                        f"sandbox: forge {sandbox.forge.url}, cluster kubeconfig "
-                        f"{sandbox.kubeconfig}",
-                        highlight=False,
-                    )
-                request = service.CreateRequest(
-                    name=DEMO_PROJECT, template=settings.default_template
+            if not quiet:
+                err.print(
+                    f"sandbox: forge {sandbox.forge.url}, cluster kubeconfig {sandbox.kubeconfig}",
+                    highlight=False,
                 )
-                service.create_project(app, request, submit=worker.submit)
-                final = follow(app, DEMO_PROJECT, quiet=quiet)
+            request = service.CreateRequest(name=DEMO_PROJECT, template=settings.default_template)
+            with service.application(settings) as app, service.running_worker(app) as worker:
+
+                async def create_and_follow() -> str | None:
+                    await service.create_project(app, request, worker=worker)
+                    return await follow(app, DEMO_PROJECT, quiet=quiet)
+
+                final = asyncio.run(create_and_follow())
                 view = service.show_project(app, DEMO_PROJECT)
-            finally:
-                worker.stop()
-                app.close()
             if not quiet:
                 _summary(out, view, sandbox)
             return {"final": final, **view.to_dict()}

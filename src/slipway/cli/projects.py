@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
+from slipway.cli._app import JsonOption, emit_json, out, project_app, wants_json
+from slipway.cli._render import follow, print_project
 from slipway.domain.errors import InvalidInput
-from slipway.domain.model import ForgeKind
+from slipway.domain.model import ForgeKind, ProgressEvent
 
 if TYPE_CHECKING:
-    pass
-from slipway.cli._app import (
-    JsonOption,
-    application,
-    emit_json,
-    out,
-    project_app,
-    wants_json,
-)
-from slipway.cli._render import follow, print_project
+    from slipway.service import App, DryRun
 
 
 def _parse_params(values: list[str]) -> dict[str, str]:
@@ -53,12 +46,11 @@ def project_create(
 ) -> None:
     """Create a project: repository, one commit, GitOps objects per environment."""
     from slipway import service
-    from slipway.pipeline.runtime import Worker, submit_initialization
 
-    with application() as instance:
+    with service.application() as app:
         request = service.CreateRequest(
             name=name,
-            template=template or instance.settings.default_template,
+            template=template or app.settings.default_template,
             environments=tuple(env or ()),
             parameters=_parse_params(param or []),
             forge=forge,
@@ -66,21 +58,10 @@ def project_create(
             private=not public,
         )
         if dry_run:
-            plan = service.dry_run(instance, request)
-            if wants_json(json_output):
-                emit_json(plan.to_dict())
-            else:
-                if plan.unchecked:
-                    out.print(f"# not checked: {plan.unchecked}", highlight=False, markup=False)
-                out.print(f"# {len(plan.files)} files would be pushed in one commit:")
-                for path in plan.files:
-                    out.print(f"#   {path}", highlight=False, markup=False)
-                out.print(plan.manifests, highlight=False, markup=False)
+            _print_dry_run(asyncio.run(service.dry_run(app, request)), json_output)
             return
         if not wait:
-            view = service.create_project(
-                instance, request, submit=lambda pid: submit_initialization(instance.settings, pid)
-            )
+            view = asyncio.run(service.create_project(app, request))
             if wants_json(json_output):
                 emit_json(view.to_dict())
             else:
@@ -91,13 +72,14 @@ def project_create(
                     markup=False,
                 )
             return
-        worker = Worker(instance).start()
-        try:
-            view = service.create_project(instance, request, submit=worker.submit)
-            final = follow(instance, view.name, quiet=wants_json(json_output))
-            view = service.show_project(instance, view.name)
-        finally:
-            worker.stop()
+        with service.running_worker(app) as worker:
+
+            async def create_and_follow() -> str | None:
+                created = await service.create_project(app, request, worker=worker)
+                return await follow(app, created.name, quiet=wants_json(json_output))
+
+            final = asyncio.run(create_and_follow())
+            view = service.show_project(app, name)
     if wants_json(json_output):
         emit_json(view.to_dict())
     else:
@@ -106,13 +88,25 @@ def project_create(
         raise typer.Exit(1)
 
 
+def _print_dry_run(plan: DryRun, json_output: bool) -> None:
+    if wants_json(json_output):
+        emit_json(plan.to_dict())
+        return
+    if plan.unchecked:
+        out.print(f"# not checked: {plan.unchecked}", highlight=False, markup=False)
+    out.print(f"# {len(plan.files)} files would be pushed in one commit:")
+    for path in plan.files:
+        out.print(f"#   {path}", highlight=False, markup=False)
+    out.print(plan.manifests, highlight=False, markup=False)
+
+
 @project_app.command("list")
 def project_list(json_output: JsonOption = False) -> None:
     """List projects with their status."""
     from slipway import service
 
-    with application() as instance:
-        views = service.list_projects(instance)
+    with service.application() as app:
+        views = service.list_projects(app)
     if wants_json(json_output):
         emit_json([v.to_dict() for v in views])
         return
@@ -128,8 +122,8 @@ def project_show(name: str, json_output: JsonOption = False) -> None:
     """Environments, repository and every GitOps resource with status, revision and message."""
     from slipway import service
 
-    with application() as instance:
-        view = service.show_project(instance, name)
+    with service.application() as app:
+        view = service.show_project(app, name)
     if wants_json(json_output):
         emit_json(view.to_dict())
     else:
@@ -145,24 +139,14 @@ def project_events(
     """The project's progress events (replayed from the start); --follow waits for the end."""
     from slipway import service
 
-    with application() as instance:
-        seen, collected = 0, []
-        while True:
-            events = service.project_events(instance, name, after=seen)
-            for event in events:
-                seen = event.sequence
-                collected.append(event)
-                if not wants_json(json_output):
-                    out.print(
-                        f"{event.created_at:%H:%M:%S} {event.percent:>3}% {event.step:<20} "
-                        f"{event.level.value:<7} {event.message}",
-                        highlight=False,
-                        markup=False,
-                    )
-            done = any(e.final for e in collected)
-            if not follow_events or done:
-                break
-            time.sleep(0.3)
+    with service.application() as app:
+        if follow_events:
+            collected = asyncio.run(_follow_all(app, name, echo=not wants_json(json_output)))
+        else:
+            collected = service.project_events(app, name)
+            if not wants_json(json_output):
+                for event in collected:
+                    _print_event(event)
     if wants_json(json_output):
         emit_json([e.__dict__ for e in collected])
     # Following to the end reports the outcome like `create --wait` does.
@@ -171,4 +155,21 @@ def project_events(
         raise typer.Exit(1)
 
 
-# -- worker, sandbox, demo -------------------------------------------------------------------
+async def _follow_all(app: App, name: str, *, echo: bool) -> list[ProgressEvent]:
+    from slipway import service
+
+    collected = []
+    async for event in service.follow_events(app, name):
+        collected.append(event)
+        if echo:
+            _print_event(event)
+    return collected
+
+
+def _print_event(event: ProgressEvent) -> None:
+    out.print(
+        f"{event.created_at:%H:%M:%S} {event.percent:>3}% {event.step:<20} "
+        f"{event.level.value:<7} {event.message}",
+        highlight=False,
+        markup=False,
+    )

@@ -1,13 +1,14 @@
 """A worker: DBOS launched under a unique executor ID, a lease renewed in Slipway's database,
-and takeover of the workflows of executors whose lease expired (see `leases`).
+and takeover of the workflows of executors whose lease expired (see `store.leases`).
 
-The CLI (`project create --wait`) and `slipway worker` each run one; a
+The service layer starts one for `project create --wait`, `slipway worker` and the demo; a
 process that only submits uses `submit_initialization`, which enqueues without launching.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,15 +19,16 @@ from slipway import __version__, store
 from slipway.bootstrap import App
 from slipway.config import Settings
 from slipway.domain.model import ProjectStatus
-from slipway.pipeline import leases
 from slipway.pipeline.context import set_current_app
 from slipway.pipeline.workflow import WORKFLOW_NAME, initialize_project
+from slipway.store import leases
 
 QUEUE_NAME = "slipway-initialize"
 # Workers only run workflows enqueued for their own application version: pin it to the
 # package version so the CLI, the API and every worker of one release agree.
 WORKFLOW_VERSION = __version__
 ACTIVE_STATES = ("PENDING", "ENQUEUED")
+IDLE_GRACE = 1.0
 log = structlog.get_logger(__name__)
 
 
@@ -125,7 +127,8 @@ class Worker:
                 log.warning("lease heartbeat failed", executor_id=self.executor_id, exc_info=True)
 
     def take_over(self) -> list[str]:
-        """Recovers PENDING workflows of executors with no live lease; returns those IDs."""
+        """Recovers the PENDING workflows of executors with no live lease that this worker
+        claims (see `store.leases.claim`); returns the executor IDs taken over."""
         pending = DBOS.list_workflows(status="PENDING", load_input=False, load_output=False)
         owners = {
             w.executor_id for w in pending if w.executor_id and w.executor_id != self.executor_id
@@ -133,11 +136,13 @@ class Worker:
         if not owners:
             return []
         with self.app.session() as session:
-            alive = {lease.executor_id for lease in leases.live(session)}
+            alive = leases.live_executors(session)
         taken = []
         for owner in sorted(owners - alive):
             with self.app.session() as session:
-                leases.claim(session, owner)  # drop the stale lease, if any
+                claimed = leases.claim(session, owner, self._ttl)
+            if not claimed:
+                continue  # another survivor claimed it first
             DBOS._recover_pending_workflows([owner])
             taken.append(owner)
             log.info("took over workflows", dead_executor=owner, executor_id=self.executor_id)
@@ -163,6 +168,20 @@ class Worker:
                 )
             log.info("submitted orphaned project", project_id=project_id)
         return orphans
+
+    def run(self, stop: threading.Event, *, until_idle: bool = False) -> None:
+        """Works until `stop` is set or, with `until_idle`, until nothing has been queued or
+        running anywhere for `IDLE_GRACE` seconds (so a run queued meanwhile is not missed)."""
+        idle_since: float | None = None
+        while not stop.wait(0.5):
+            if not until_idle:
+                continue
+            if not self.idle():
+                idle_since = None
+            elif idle_since is None:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > IDLE_GRACE:
+                return
 
     def idle(self) -> bool:
         """No workflow is queued or running anywhere, and none waits for takeover."""

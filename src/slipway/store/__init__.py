@@ -39,6 +39,7 @@ from slipway.store.models import (
     Repository,
     User,
 )
+from slipway.store.overview import ProjectRows, project_overviews
 from slipway.store.projects import (
     create_project,
     delete_project,
@@ -67,6 +68,7 @@ __all__ = [
     "GitopsResource",
     "Project",
     "ProjectEvent",
+    "ProjectRows",
     "Repository",
     "SecretKeyError",
     "SessionFactory",
@@ -94,6 +96,7 @@ __all__ = [
     "load_or_create_key",
     "migrate",
     "normalize_url",
+    "project_overviews",
     "record_repository",
     "require_project",
     "save_forge_connection",

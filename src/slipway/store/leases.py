@@ -2,9 +2,10 @@
 
 DBOS (self-hosted) recovers at launch only the PENDING workflows recorded under its own
 executor ID and cannot tell whether another process with that ID is alive. So every Slipway
-process gets a unique executor ID, renews a lease in Slipway's database while it lives, and
-the workflows of an executor whose lease has expired are taken over by exactly one survivor
-(the one whose conditional DELETE of the dead lease succeeds).
+process gets a unique executor ID and renews a lease here while it lives. The workflows of an
+executor whose lease expired are taken over by exactly one survivor: the one whose `claim`
+succeeds. A claim extends the dead executor's lease for the claimer's `ttl`, so if the
+claimer dies in turn before finishing, the lease expires again and another survivor claims it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import socket
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from slipway.store.models import ExecutorLease
@@ -29,9 +31,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def acquire(session: Session, executor_id: str, ttl: float) -> ExecutorLease:
+def _lease(executor_id: str, ttl: float) -> ExecutorLease:
     now = _now()
-    lease = ExecutorLease(
+    return ExecutorLease(
         executor_id=executor_id,
         hostname=socket.gethostname(),
         pid=os.getpid(),
@@ -39,9 +41,11 @@ def acquire(session: Session, executor_id: str, ttl: float) -> ExecutorLease:
         heartbeat_at=now,
         expires_at=now + timedelta(seconds=ttl),
     )
-    session.add(lease)
+
+
+def acquire(session: Session, executor_id: str, ttl: float) -> None:
+    session.add(_lease(executor_id, ttl))
     session.flush()
-    return lease
 
 
 def renew(session: Session, executor_id: str, ttl: float) -> bool:
@@ -67,23 +71,31 @@ def release(session: Session, executor_id: str, *, hand_over: bool) -> None:
         session.execute(sa.delete(ExecutorLease).where(ExecutorLease.executor_id == executor_id))
 
 
-def expired(session: Session) -> list[str]:
-    return list(
-        session.scalars(
-            sa.select(ExecutorLease.executor_id).where(ExecutorLease.expires_at < _now())
-        )
-    )
-
-
-def claim(session: Session, executor_id: str) -> bool:
-    """Removes an expired lease; True only for the one caller that removed it."""
+def claim(session: Session, executor_id: str, ttl: float) -> bool:
+    """Claims a dead executor's work for `ttl` seconds; True for exactly one of the
+    survivors that try at once. An executor with no lease at all (never leased, or released
+    while idle) is claimed by the first survivor to record one."""
+    now = _now()
     result = session.execute(
-        sa.delete(ExecutorLease).where(
-            ExecutorLease.executor_id == executor_id, ExecutorLease.expires_at < _now()
+        sa.update(ExecutorLease)
+        .where(ExecutorLease.executor_id == executor_id, ExecutorLease.expires_at < now)
+        .values(heartbeat_at=now, expires_at=now + timedelta(seconds=ttl))
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        return True
+    if session.get(ExecutorLease, executor_id) is not None:
+        return False  # alive, or just claimed by another survivor
+    try:
+        with session.begin_nested():
+            session.add(_lease(executor_id, ttl))
+    except IntegrityError:
+        return False  # another survivor recorded it first
+    return True
+
+
+def live_executors(session: Session) -> set[str]:
+    return set(
+        session.scalars(
+            sa.select(ExecutorLease.executor_id).where(ExecutorLease.expires_at >= _now())
         )
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def live(session: Session) -> list[ExecutorLease]:
-    return list(session.scalars(sa.select(ExecutorLease).where(ExecutorLease.expires_at >= _now())))

@@ -1,0 +1,64 @@
+"""The use cases that the CLI, the REST API and the web UI all call, and only these.
+
+They never print and never raise HTTP errors: they return the typed views of `views` or raise
+`SlipwayError`s. Use cases that reach a forge or the cluster are coroutines (`await` them; a
+synchronous face uses `asyncio.run`); those that only read the database are plain functions.
+"""
+
+from slipway.bootstrap import App
+from slipway.pipeline.runtime import Worker
+from slipway.service.app import application, load_settings
+from slipway.service.doctor import doctor
+from slipway.service.forges import connect_forge, disconnect_forge, list_connections
+from slipway.service.projects import (
+    CreateRequest,
+    create_project,
+    dry_run,
+    plan_project,
+    record_project,
+)
+from slipway.service.reading import (
+    follow_events,
+    list_projects,
+    list_templates,
+    project_events,
+    show_project,
+)
+from slipway.service.views import (
+    ConnectionView,
+    DryRun,
+    EnvironmentView,
+    ProjectView,
+    RepositoryView,
+    ResourceView,
+)
+from slipway.service.workers import run_worker, running_worker
+
+__all__ = [
+    "App",
+    "ConnectionView",
+    "CreateRequest",
+    "DryRun",
+    "EnvironmentView",
+    "ProjectView",
+    "RepositoryView",
+    "ResourceView",
+    "Worker",
+    "application",
+    "connect_forge",
+    "create_project",
+    "disconnect_forge",
+    "doctor",
+    "dry_run",
+    "follow_events",
+    "list_connections",
+    "list_projects",
+    "list_templates",
+    "load_settings",
+    "plan_project",
+    "project_events",
+    "record_project",
+    "run_worker",
+    "running_worker",
+    "show_project",
+]

@@ -1,0 +1,128 @@
+"""Forge connections: validating a token and storing it encrypted, and checking the stored one
+for `doctor`. A token goes in as a `SecretStr` and never comes back out of a use case."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from pydantic import SecretStr
+
+from slipway import store
+from slipway.bootstrap import App
+from slipway.domain.errors import CheckResult, InvalidInput, NotFound, SlipwayError
+from slipway.domain.model import ForgeKind
+from slipway.forges import Forge, TokenKind, build_forge
+from slipway.service.views import ConnectionView
+from slipway.store.models import ForgeConnection
+
+_STORED_KIND = {
+    TokenKind.PERSONAL: "pat",
+    TokenKind.FINE_GRAINED: "pat",
+    TokenKind.UNKNOWN: "pat",
+    TokenKind.OAUTH: "oauth",
+    TokenKind.APP: "app",
+}
+
+
+@asynccontextmanager
+async def open_forge(app: App, kind: ForgeKind, *, step: str | None = None) -> AsyncIterator[Forge]:
+    """The forge client for `kind` with the stored (or configured) token, closed after use."""
+    forge = app.forge(kind, step=step)
+    try:
+        yield forge
+    finally:
+        await forge.aclose()
+
+
+async def connect_forge(
+    app: App, kind: ForgeKind, token: SecretStr, *, url: str | None
+) -> ConnectionView:
+    """Validates the token against the forge, then stores it encrypted with its account."""
+    if not token.get_secret_value().strip():
+        raise InvalidInput("token", "must not be empty", hint="pipe it in: --token-stdin")
+    base_url = (url or app.forge_url(kind)).rstrip("/")
+    token = SecretStr(token.get_secret_value().strip())
+    forge = build_forge(kind, base_url=base_url, token=token, step="forge connect")
+    try:
+        account = await forge.validate_token()
+    finally:
+        await forge.aclose()
+    with app.session() as session:
+        store.save_forge_connection(
+            session,
+            provider=kind,
+            server_url=base_url,
+            account_name=account.login,
+            token=token,
+            cipher=app.cipher,
+            token_kind=_STORED_KIND[account.token_kind],
+            scopes=account.scopes or (),
+        )
+    return ConnectionView(
+        forge=kind.value,
+        url=base_url,
+        account=account.login,
+        token_kind=account.token_kind.value,
+        scopes=account.scopes,
+        missing_scopes=account.missing_scopes,
+    )
+
+
+def list_connections(app: App) -> list[ConnectionView]:
+    """Every stored connection: forge, server, account, token kind and scopes."""
+    with app.session() as session:
+        return [_view(c) for c in store.list_forge_connections(session)]
+
+
+def disconnect_forge(
+    app: App, kind: ForgeKind, *, url: str | None = None, account: str | None = None
+) -> ConnectionView:
+    """Deletes the stored connection (its encrypted token with it); `NotFound` if none."""
+    base_url = (url or app.forge_url(kind)).rstrip("/")
+    with app.session() as session:
+        connection = store.get_forge_connection(
+            session, provider=kind, server_url=base_url, account_name=account
+        )
+        if connection is None:
+            whose = f" for {account}" if account else ""
+            raise NotFound(
+                f"no {kind.value} connection{whose} at {base_url}",
+                system="database",
+                hint="see the stored ones with `slipway forge list`",
+            )
+        view = _view(connection)
+        store.delete_forge_connection(session, connection_id=connection.id)
+    return view
+
+
+def _view(connection: ForgeConnection) -> ConnectionView:
+    scopes = tuple(connection.scopes)
+    return ConnectionView(
+        forge=connection.provider.value,
+        url=connection.server_url,
+        account=connection.account_name,
+        token_kind=connection.token_kind,
+        scopes=scopes,
+        missing_scopes=(),
+    )
+
+
+async def check_forge(app: App, kind: ForgeKind) -> CheckResult:
+    """`doctor`'s forge check: the token is valid and has the scopes Slipway needs."""
+    name = f"forge {kind.value}"
+    try:
+        async with open_forge(app, kind) as forge:
+            account = await forge.validate_token()
+    except SlipwayError as exc:
+        return CheckResult(name, False, exc.message, exc.hint)
+    if account.missing_scopes:
+        missing = ", ".join(account.missing_scopes)
+        return CheckResult(
+            name,
+            False,
+            f"token of {account.login} lacks scopes: {missing}",
+            f"create a token with the {missing} scope(s) and run `slipway forge connect "
+            f"{kind.value} --token-stdin`",
+        )
+    return CheckResult(name, True, f"token valid for {account.login} at {app.forge_url(kind)}")

@@ -1,0 +1,165 @@
+"""Creating a project: validate everything checkable before anything is created anywhere,
+record it, hand it to the durable workflow; or show what it would do (`--dry-run`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+
+from slipway import store
+from slipway.bootstrap import App
+from slipway.domain.errors import ExternalError, ForgeNotConnected, InvalidInput
+from slipway.domain.model import ForgeKind, ProjectSpec, Step
+from slipway.domain.names import project_slug, validate_environments, validate_owner
+from slipway.gitops import BasicAuth, EnvironmentSpec, environment_objects, render_yaml
+from slipway.pipeline.runtime import Worker
+from slipway.service.forges import open_forge
+from slipway.service.reading import show_project
+from slipway.service.views import DryRun, ProjectView
+from slipway.service.workers import submit
+from slipway.templates import render_template, validate_parameters
+
+REGISTRIES = {
+    ForgeKind.GITHUB: "ghcr.io",
+    ForgeKind.GITLAB: "registry.gitlab.com",
+}
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    name: str
+    template: str
+    environments: Sequence[str] = ()
+    parameters: Mapping[str, str | int | bool] = field(default_factory=dict)
+    forge: ForgeKind | None = None
+    owner: str | None = None
+    private: bool = True
+
+
+async def plan_project(app: App, request: CreateRequest, *, offline: bool = False) -> ProjectSpec:
+    """Validates everything that can be checked before anything is created anywhere.
+
+    `offline` (dry runs only) plans without a forge connection: the owner is then not checked
+    and the image is named after the owner or not at all."""
+    envs = validate_environments(request.environments or app.settings.environments)
+    slug = project_slug(request.name, envs)
+    if request.template not in app.catalog:
+        # A request naming a template that is not there is bad input (exit 2, HTTP 422), not a
+        # lookup of a missing resource.
+        available = ", ".join(app.catalog.names()) or "none"
+        raise InvalidInput(
+            "template",
+            f"'{request.template}' is not a known template",
+            hint=f"available templates: {available}; add your own with SLIPWAY_TEMPLATES_PATH",
+        )
+    info = app.catalog.get(request.template)
+    forge = request.forge or app.settings.forge
+    owner = request.owner or app.settings.forge_owner
+    if owner is not None:
+        validate_owner(owner, nested=forge is ForgeKind.GITLAB)
+    account = None if offline else app.forge_access(forge).account
+    if owner is not None and not offline:
+        # An owner that does not exist, or where the token's account may not create
+        # repositories, is bad input: refuse it here, before anything is recorded or created.
+        async with open_forge(app, forge, step=Step.CREATE_PROJECT.value) as client:
+            owner = await client.check_owner(owner)
+    parameters = dict(request.parameters)
+    image_owner = owner or account
+    if info.parameter("image") and "image" not in parameters and image_owner:
+        registry = REGISTRIES.get(forge, "ghcr.io")
+        parameters["image"] = f"{registry}/{image_owner.lower()}/{slug}"
+    values = validate_parameters(info, parameters, project=slug)
+    return ProjectSpec(
+        name=request.name,
+        slug=slug,
+        template=info.name,
+        environments=envs,
+        forge=forge,
+        owner=owner,
+        private=request.private,
+        parameters=values,
+    )
+
+
+async def create_project(
+    app: App, request: CreateRequest, *, worker: Worker | None = None
+) -> ProjectView:
+    """Records the project and hands it to the durable workflow: to `worker` when this
+    process runs one, else to any worker sharing the database.
+
+    Bad input, a taken name or a missing forge connection raise before anything is created.
+    If the hand-off fails, the record is removed again, so a retry starts clean.
+    """
+    spec = await plan_project(app, request)
+    project_id = record_project(app, spec)
+    try:
+        workflow_id = submit(app, project_id, worker)
+    except Exception as exc:
+        with app.session() as session:
+            store.delete_project(session, name=spec.name)
+        raise ExternalError(
+            f"could not queue the initialization workflow ({type(exc).__name__})",
+            step=Step.CREATE_PROJECT.value,
+            system="workflow database",
+            hint="check SLIPWAY_DATABASE_URL and that the data directory is writable",
+        ) from None
+    with app.session() as session:
+        store.set_project_workflow(session, project_id=project_id, workflow_id=workflow_id)
+    return show_project(app, spec.name)
+
+
+def record_project(app: App, spec: ProjectSpec) -> int:
+    """The project row and its first (0 %) event, in one transaction; Conflict if taken."""
+    with app.session() as session:
+        project = store.create_project(
+            session,
+            name=spec.name,
+            slug=spec.slug,
+            template=spec.template,
+            environments=spec.environments,
+            forge=spec.forge,
+            owner=spec.owner,
+            private=spec.private,
+            parameters=spec.parameters,
+        )
+        store.append_event(
+            session,
+            project_id=project.id,
+            step=Step.CREATE_PROJECT,
+            percent=0,
+            message=f"project {spec.name} queued (template {spec.template})",
+        )
+        return project.id
+
+
+async def dry_run(app: App, request: CreateRequest) -> DryRun:
+    """What `create` would push and apply, with secrets redacted; creates nothing. Without a
+    forge connection it still renders, and says what it could not check."""
+    try:
+        spec, unchecked = await plan_project(app, request), None
+    except ForgeNotConnected as exc:
+        spec = await plan_project(app, request, offline=True)
+        unchecked = f"{exc.message}: the token and the owner were not checked ({exc.hint})"
+    info = app.catalog.get(spec.template)
+    rendered = render_template(
+        info, project=spec.slug, environments=spec.environments, parameters=spec.parameters
+    )
+    placeholder = BasicAuth(username="git", password=SecretStr("redacted"))
+    url = f"https://<{spec.forge.value}>/{spec.owner or '<account>'}/{spec.slug}.git"
+    objects = [
+        obj
+        for env in spec.environments
+        for obj in environment_objects(
+            EnvironmentSpec(
+                project=spec.slug, environment=env, repository_url=url, credentials=placeholder
+            )
+        )
+    ]
+    return DryRun(
+        spec=spec,
+        files=sorted(rendered.files),
+        manifests=render_yaml(objects),
+        unchecked=unchecked,
+    )

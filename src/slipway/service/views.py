@@ -1,0 +1,151 @@
+"""What the use cases return: frozen, typed views built from database rows. The CLI prints
+them, the API serialises them, the web UI renders them; none of them holds a secret."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from slipway.domain.model import ProjectSpec
+from slipway.store.models import Environment, GitopsResource, Project, ProjectEvent, Repository
+
+
+@dataclass(frozen=True)
+class RepositoryView:
+    provider: str
+    owner: str
+    name: str
+    clone_url: str
+    web_url: str
+    default_branch: str
+    initial_commit_sha: str | None
+
+
+@dataclass(frozen=True)
+class ResourceView:
+    environment: str
+    kind: str
+    name: str
+    namespace: str | None
+    status: str
+    reason: str | None
+    message: str | None
+    revision: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class EnvironmentView:
+    name: str
+    namespace: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    name: str
+    slug: str
+    status: str
+    template: str
+    forge: str
+    owner: str | None
+    failed_step: str | None
+    error_message: str | None
+    environments: list[EnvironmentView]
+    repository: RepositoryView | None
+    resources: list[ResourceView]
+    progress: int
+    created_at: datetime
+    updated_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of `--json` and the API."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DryRun:
+    spec: ProjectSpec
+    files: list[str]
+    manifests: str
+    unchecked: str | None = None  # what could not be verified, e.g. no forge connection
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": asdict(self.spec),
+            "files": self.files,
+            "manifests": self.manifests,
+            "unchecked": self.unchecked,
+        }
+
+
+@dataclass(frozen=True)
+class ConnectionView:
+    """A stored forge connection as `forge connect` reports it; never the token."""
+
+    forge: str
+    url: str
+    account: str
+    token_kind: str
+    scopes: tuple[str, ...] | None
+    missing_scopes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["scopes"] = list(self.scopes) if self.scopes is not None else None
+        document["missing_scopes"] = list(self.missing_scopes)
+        return document
+
+
+def project_view(
+    project: Project,
+    environments: list[Environment],
+    repository: Repository | None,
+    resources: list[GitopsResource],
+    latest: ProjectEvent | None,
+) -> ProjectView:
+    """One project's view from its rows (loaded in bulk by the caller)."""
+    env_names = {e.id: e.name for e in environments}
+    return ProjectView(
+        name=project.name,
+        slug=project.slug,
+        status=project.status.value,
+        template=project.template,
+        forge=project.forge.value,
+        owner=project.owner,
+        failed_step=project.failed_step,
+        error_message=project.error_message,
+        environments=[EnvironmentView(e.name, e.namespace, e.status.value) for e in environments],
+        repository=None if repository is None else _repository_view(repository),
+        resources=[_resource_view(r, env_names.get(r.environment_id, "?")) for r in resources],
+        progress=latest.percent if latest else 0,
+        created_at=project.created_at,
+        updated_at=project.updated_at,
+    )
+
+
+def _repository_view(repo: Repository) -> RepositoryView:
+    return RepositoryView(
+        provider=repo.provider.value,
+        owner=repo.owner,
+        name=repo.name,
+        clone_url=repo.clone_url,
+        web_url=repo.web_url,
+        default_branch=repo.default_branch,
+        initial_commit_sha=repo.initial_commit_sha,
+    )
+
+
+def _resource_view(row: GitopsResource, environment: str) -> ResourceView:
+    return ResourceView(
+        environment=environment,
+        kind=row.type.value,
+        name=row.name,
+        namespace=row.namespace,
+        status=row.status.value,
+        reason=row.ready_reason,
+        message=row.error_message or row.ready_message,
+        revision=row.last_applied_revision,
+        updated_at=row.updated_at,
+    )
