@@ -11,6 +11,7 @@ from slipway.sandbox.forge._state import (
     ForgeState,
     RecordedRequest,
     Repo,
+    RequestRecorder,
     Token,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "ForgeState",
     "RecordedRequest",
     "Repo",
+    "RequestRecorder",
     "Token",
     "create_forge_app",
 ]

@@ -4,11 +4,20 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from slipway.sandbox._server import Lifecycle, ServerThread
 from slipway.sandbox.forge._app import create_forge_app
-from slipway.sandbox.forge._state import Account, Fault, ForgeState, RecordedRequest, Token
+from slipway.sandbox.forge._state import (
+    Account,
+    Fault,
+    ForgeState,
+    RecordedRequest,
+    RequestRecorder,
+    Token,
+)
 
 
 class ForgeEmulator(Lifecycle):
@@ -101,3 +110,10 @@ class ForgeEmulator(Lifecycle):
 
     def clear_requests(self) -> None:
         self.state.clear_requests()
+
+    @contextmanager
+    def recording(self) -> Iterator[RequestRecorder]:
+        """Only the requests made while the block runs (`.requests()`), apart from the
+        shared log: for tests sharing one emulator."""
+        with self.state.recording() as recorder:
+            yield recorder

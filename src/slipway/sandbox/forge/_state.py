@@ -8,6 +8,8 @@ import os
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,22 @@ class RecordedRequest:
         return asdict(self)
 
 
+class RequestRecorder:
+    """The requests recorded since `ForgeState.recording()` made it, in order."""
+
+    def __init__(self, lock: threading.RLock) -> None:
+        self._lock = lock
+        self._requests: list[RecordedRequest] = []
+
+    def add(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+
 class ForgeState:
     """Everything the emulator knows. Repositories live as bare git repositories under `root`."""
 
@@ -106,6 +124,7 @@ class ForgeState:
         self._repos: dict[tuple[str, str], Repo] = {}
         self._faults: list[Fault] = []
         self._requests: list[RecordedRequest] = []
+        self._recorders: list[RequestRecorder] = []
         self._ids = 1000
 
     # accounts and tokens --------------------------------------------------------------
@@ -270,6 +289,22 @@ class ForgeState:
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+            for recorder in self._recorders:
+                recorder.add(request)
+
+    @contextmanager
+    def recording(self) -> Iterator[RequestRecorder]:
+        """A log of only the requests made while the block runs, so one user of a shared
+        emulator (a test, a script) sees its own requests and nobody else's; the shared log
+        and `clear_requests()` are left alone."""
+        recorder = RequestRecorder(self._lock)
+        with self._lock:
+            self._recorders.append(recorder)
+        try:
+            yield recorder
+        finally:
+            with self._lock:
+                self._recorders.remove(recorder)
 
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
