@@ -2,7 +2,8 @@
 
 Nothing connects at import; `bootstrap(settings)` builds an `App`, and tests call it with
 sandbox URLs. Forge clients and cluster clients are made per use (they are async and bound
-to the event loop that uses them), from the stored, encrypted forge token.
+to the event loop that uses them); a forge client acts as one stored connection, whose token
+is decrypted only here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
-from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -23,17 +23,6 @@ from slipway.domain.model import ForgeKind
 from slipway.forges import Forge, build_forge
 from slipway.gitops import ClusterClient
 from slipway.templates import TemplateCatalog, load_catalog
-
-
-@dataclass(frozen=True)
-class ForgeAccess:
-    """Where a forge is and the token to use there (the token never leaves a SecretStr)."""
-
-    kind: ForgeKind
-    base_url: str
-    token: SecretStr
-    account: str | None
-    connection_id: int | None
 
 
 @dataclass
@@ -69,27 +58,21 @@ class App:
             )
         return url.rstrip("/")
 
-    def forge_access(self, kind: ForgeKind) -> ForgeAccess:
-        """The stored connection for `kind` at its configured URL, else SLIPWAY_FORGE_TOKEN."""
-        base_url = self.forge_url(kind)
-        with self.session() as session:
-            connection = store.get_forge_connection(session, provider=kind, server_url=base_url)
-            if connection is not None:
-                token = store.load_forge_token(
-                    session, connection_id=connection.id, cipher=self.cipher
+    def forge(
+        self, kind: ForgeKind, *, connection_id: int | None, step: str | None = None
+    ) -> Forge:
+        """A client for `kind` acting as the stored connection `connection_id`, or (None) with
+        the configured SLIPWAY_FORGE_TOKEN; `ForgeNotConnected` when neither exists."""
+        if connection_id is not None:
+            with self.session() as session:
+                url, token = store.load_forge_credentials(
+                    session, connection_id=connection_id, cipher=self.cipher
                 )
-                return ForgeAccess(kind, base_url, token, connection.account_name, connection.id)
+            return build_forge(kind, base_url=url, token=token, step=step)
         if self.settings.forge_token is not None and kind == self.settings.forge:
-            return ForgeAccess(kind, base_url, self.settings.forge_token, None, None)
-        raise ForgeNotConnected(
-            f"no {kind.value} connection for {base_url}",
-            system=kind.value,
-            hint=f"connect one with `slipway forge connect {kind.value} --token-stdin`",
-        )
-
-    def forge(self, kind: ForgeKind, *, step: str | None = None) -> Forge:
-        access = self.forge_access(kind)
-        return build_forge(kind, base_url=access.base_url, token=access.token, step=step)
+            token = self.settings.forge_token
+            return build_forge(kind, base_url=self.forge_url(kind), token=token, step=step)
+        raise ForgeNotConnected(kind.value, self.forge_url(kind))
 
     def cluster(self) -> ClusterClient:
         return ClusterClient.from_settings(self.settings)

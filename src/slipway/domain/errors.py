@@ -76,6 +76,13 @@ class NotFound(SlipwayError):
 class ForgeNotConnected(NotFound):
     """No stored connection and no configured token for the forge a request needs."""
 
+    def __init__(self, forge: str, url: str) -> None:
+        super().__init__(
+            f"no {forge} connection for {url}",
+            system=forge,
+            hint=f"connect one with `slipway forge connect {forge} --token-stdin`",
+        )
+
 
 class Conflict(SlipwayError):
     exit_code = 4

@@ -115,7 +115,11 @@ def create_repository(app: App, project_id: int) -> dict[str, Any]:
     )
 
     async def run() -> Repository:
-        forge = app.forge(project.forge, step=Step.CREATE_REPOSITORY.value)
+        forge = app.forge(
+            project.forge,
+            connection_id=project.forge_connection_id,
+            step=Step.CREATE_REPOSITORY.value,
+        )
         try:
             return await forge.ensure_repository(
                 owner=project.owner,
@@ -148,7 +152,11 @@ def push_template(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, 
     )
 
     async def run() -> dict[str, str]:
-        forge = app.forge(project.forge, step=Step.PUSH_TEMPLATE.value)
+        forge = app.forge(
+            project.forge,
+            connection_id=project.forge_connection_id,
+            step=Step.PUSH_TEMPLATE.value,
+        )
         try:
             commit = await forge.push_files(
                 repository,

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from pydantic import SecretStr
 
 from slipway import store
 from slipway.bootstrap import App
-from slipway.domain.errors import CheckResult, InvalidInput, NotFound, SlipwayError
+from slipway.domain.errors import (
+    CheckResult,
+    ForgeNotConnected,
+    InvalidInput,
+    NotFound,
+    SlipwayError,
+)
 from slipway.domain.model import ForgeKind
 from slipway.forges import Forge, TokenKind, build_forge
 from slipway.service.views import ConnectionView
@@ -25,10 +32,34 @@ _STORED_KIND = {
 }
 
 
+@dataclass(frozen=True)
+class ForgeIdentity:
+    """Which account new work on a forge acts as: a stored connection (its id and account),
+    or the configured SLIPWAY_FORGE_TOKEN (id and account unknown until the forge says)."""
+
+    connection_id: int | None
+    account: str | None
+
+
+def forge_identity(app: App, kind: ForgeKind) -> ForgeIdentity:
+    """The newest stored connection at the configured URL, else the configured token;
+    `ForgeNotConnected` when there is neither."""
+    base_url = app.forge_url(kind)
+    with app.session() as session:
+        connection = store.get_forge_connection(session, provider=kind, server_url=base_url)
+        if connection is not None:
+            return ForgeIdentity(connection.id, connection.account_name)
+    if app.settings.forge_token is not None and kind == app.settings.forge:
+        return ForgeIdentity(None, None)
+    raise ForgeNotConnected(kind.value, base_url)
+
+
 @asynccontextmanager
-async def open_forge(app: App, kind: ForgeKind, *, step: str | None = None) -> AsyncIterator[Forge]:
-    """The forge client for `kind` with the stored (or configured) token, closed after use."""
-    forge = app.forge(kind, step=step)
+async def open_forge(
+    app: App, kind: ForgeKind, identity: ForgeIdentity, *, step: str | None = None
+) -> AsyncIterator[Forge]:
+    """The forge client acting as `identity`, closed after use."""
+    forge = app.forge(kind, connection_id=identity.connection_id, step=step)
     try:
         yield forge
     finally:
@@ -112,7 +143,7 @@ async def check_forge(app: App, kind: ForgeKind) -> CheckResult:
     """`doctor`'s forge check: the token is valid and has the scopes Slipway needs."""
     name = f"forge {kind.value}"
     try:
-        async with open_forge(app, kind) as forge:
+        async with open_forge(app, kind, forge_identity(app, kind)) as forge:
             account = await forge.validate_token()
     except SlipwayError as exc:
         return CheckResult(name, False, exc.message, exc.hint)

@@ -15,7 +15,7 @@ from slipway.domain.model import ForgeKind, ProjectSpec, Step
 from slipway.domain.names import project_slug, validate_environments, validate_owner
 from slipway.gitops import BasicAuth, EnvironmentSpec, environment_objects, render_yaml
 from slipway.pipeline.runtime import Worker
-from slipway.service.forges import open_forge
+from slipway.service.forges import ForgeIdentity, forge_identity, open_forge
 from slipway.service.reading import show_project
 from slipway.service.views import DryRun, ProjectView
 from slipway.service.workers import submit
@@ -43,6 +43,14 @@ async def plan_project(app: App, request: CreateRequest, *, offline: bool = Fals
 
     `offline` (dry runs only) plans without a forge connection: the owner is then not checked
     and the image is named after the owner or not at all."""
+    spec, _ = await _plan(app, request, offline=offline)
+    return spec
+
+
+async def _plan(
+    app: App, request: CreateRequest, *, offline: bool = False
+) -> tuple[ProjectSpec, ForgeIdentity | None]:
+    """The validated spec, and the forge account the project's runs will act as."""
     envs = validate_environments(request.environments or app.settings.environments)
     slug = project_slug(request.name, envs)
     if request.template not in app.catalog:
@@ -59,19 +67,19 @@ async def plan_project(app: App, request: CreateRequest, *, offline: bool = Fals
     owner = request.owner or app.settings.forge_owner
     if owner is not None:
         validate_owner(owner, nested=forge is ForgeKind.GITLAB)
-    account = None if offline else app.forge_access(forge).account
-    if owner is not None and not offline:
+    identity = None if offline else forge_identity(app, forge)
+    if owner is not None and identity is not None:
         # An owner that does not exist, or where the token's account may not create
         # repositories, is bad input: refuse it here, before anything is recorded or created.
-        async with open_forge(app, forge, step=Step.CREATE_PROJECT.value) as client:
+        async with open_forge(app, forge, identity, step=Step.CREATE_PROJECT.value) as client:
             owner = await client.check_owner(owner)
     parameters = dict(request.parameters)
-    image_owner = owner or account
+    image_owner = owner or (identity.account if identity else None)
     if info.parameter("image") and "image" not in parameters and image_owner:
         registry = REGISTRIES.get(forge, "ghcr.io")
         parameters["image"] = f"{registry}/{image_owner.lower()}/{slug}"
     values = validate_parameters(info, parameters, project=slug)
-    return ProjectSpec(
+    spec = ProjectSpec(
         name=request.name,
         slug=slug,
         template=info.name,
@@ -81,6 +89,7 @@ async def plan_project(app: App, request: CreateRequest, *, offline: bool = Fals
         private=request.private,
         parameters=values,
     )
+    return spec, identity
 
 
 async def create_project(
@@ -92,8 +101,9 @@ async def create_project(
     Bad input, a taken name or a missing forge connection raise before anything is created.
     If the hand-off fails, the record is removed again, so a retry starts clean.
     """
-    spec = await plan_project(app, request)
-    project_id = record_project(app, spec)
+    spec, identity = await _plan(app, request)
+    connection_id = identity.connection_id if identity else None
+    project_id = record_project(app, spec, connection_id=connection_id)
     try:
         workflow_id = submit(app, project_id, worker)
     except Exception as exc:
@@ -110,8 +120,9 @@ async def create_project(
     return show_project(app, spec.name)
 
 
-def record_project(app: App, spec: ProjectSpec) -> int:
-    """The project row and its first (0 %) event, in one transaction; Conflict if taken."""
+def record_project(app: App, spec: ProjectSpec, *, connection_id: int | None) -> int:
+    """The project row (acting as forge connection `connection_id`; None: the configured
+    token) and its first (0 %) event, in one transaction; Conflict if taken."""
     with app.session() as session:
         project = store.create_project(
             session,
@@ -123,6 +134,7 @@ def record_project(app: App, spec: ProjectSpec) -> int:
             owner=spec.owner,
             private=spec.private,
             parameters=spec.parameters,
+            forge_connection_id=connection_id,
         )
         store.append_event(
             session,

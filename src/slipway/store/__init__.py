@@ -13,6 +13,7 @@ from slipway.store.connections import (
     delete_forge_connection,
     get_forge_connection,
     list_forge_connections,
+    load_forge_credentials,
     load_forge_token,
     save_forge_connection,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "list_forge_connections",
     "list_gitops_resources",
     "list_projects",
+    "load_forge_credentials",
     "load_forge_token",
     "load_or_create_key",
     "migrate",

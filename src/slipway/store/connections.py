@@ -102,14 +102,21 @@ def list_forge_connections(session: Session) -> list[ForgeConnection]:
 def load_forge_token(session: Session, *, connection_id: int, cipher: TokenCipher) -> SecretStr:
     """The clear token of a stored connection. Raises NotFound, or SecretKeyError when the key
     changed since the token was saved."""
+    return load_forge_credentials(session, connection_id=connection_id, cipher=cipher)[1]
+
+
+def load_forge_credentials(
+    session: Session, *, connection_id: int, cipher: TokenCipher
+) -> tuple[str, SecretStr]:
+    """The server URL and clear token of a stored connection (see `load_forge_token`)."""
     connection = session.get(ForgeConnection, connection_id)
     if connection is None:
         raise NotFound(
             f"no forge connection with id {connection_id}",
             system="database",
-            hint="connect one with `slipway forge connect`",
+            hint="it was removed: connect one with `slipway forge connect`",
         )
-    return cipher.decrypt(connection.encrypted_token)
+    return connection.server_url, cipher.decrypt(connection.encrypted_token)
 
 
 def delete_forge_connection(session: Session, *, connection_id: int) -> bool:

@@ -104,6 +104,10 @@ class Project(Base):
     forge: Mapped[ForgeKind] = mapped_column(StrEnumType(ForgeKind, 16))
     owner: Mapped[str | None] = mapped_column(sa.String(255))
     private: Mapped[bool] = mapped_column(default=True)
+    # The account whose token the project's runs use; None: the configured SLIPWAY_FORGE_TOKEN.
+    forge_connection_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("forge_connections.id", ondelete="SET NULL")
+    )
     workflow_id: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()

@@ -30,6 +30,7 @@ def create_project(
     parameters: Mapping[str, str | int | bool] | None = None,
     status: ProjectStatus | str = ProjectStatus.PENDING,
     workflow_id: str | None = None,
+    forge_connection_id: int | None = None,
 ) -> Project:
     """Records a new project (the fields of a `ProjectSpec`).
 
@@ -47,6 +48,7 @@ def create_project(
         private=private,
         parameters=dict(parameters or {}),
         workflow_id=workflow_id,
+        forge_connection_id=forge_connection_id,
     )
     try:
         with session.begin_nested():

@@ -25,6 +25,8 @@ TABLES = {
     "executor_leases",
 }
 
+HEAD = "0002"  # the newest migration; every start brings a database up to it
+
 SEED_RUNBOOK_QUERY = (
     "SELECT id, project_id, environment_id, type, name, namespace, status, error_message, "
     "created_at, updated_at FROM gitops_resources"
@@ -44,15 +46,15 @@ def test_migrate_creates_the_schema_on_an_empty_database_and_is_idempotent(
     try:
         assert current_revision(engine) is None
         migrate(database_url)
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == HEAD
         assert set(sa.inspect(engine).get_table_names()) >= TABLES
 
         migrate(database_url)  # a second start changes nothing and does not fail
 
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == HEAD
         with engine.connect() as connection:
             versions = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
-            assert versions.scalars().all() == ["0001"]
+            assert versions.scalars().all() == [HEAD]
     finally:
         engine.dispose()
 
@@ -106,12 +108,38 @@ def test_concurrent_first_starts_migrate_once(database_url: str) -> None:
     assert errors == []
     engine = create_engine_for(database_url)
     try:
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == HEAD
     finally:
         engine.dispose()
 
 
-def test_the_initial_migration_downgrades_cleanly(database_url: str) -> None:
+def test_a_database_at_the_initial_schema_upgrades_keeping_its_projects(database_url: str) -> None:
+    """An installation from before 0002 keeps its projects; they act as the configured token."""
+    config = alembic_config(database_url)
+    command.upgrade(config, "0001")
+    engine = create_engine_for(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO projects (name, slug, status, template, parameters, environments,"
+                    " forge, private, created_at, updated_at) VALUES ('old', 'old', 'active',"
+                    " 'static-site', '{}', '[]', 'github', true, :now, :now)"
+                ),
+                {"now": "2026-11-01 00:00:00"},
+            )
+        migrate(database_url)
+        assert current_revision(engine) == HEAD
+        with engine.connect() as connection:
+            row = connection.execute(
+                sa.text("SELECT name, forge_connection_id FROM projects")
+            ).one()
+        assert tuple(row) == ("old", None)
+    finally:
+        engine.dispose()
+
+
+def test_every_migration_downgrades_cleanly(database_url: str) -> None:
     migrate(database_url)
     command.downgrade(alembic_config(database_url), "base")
 
