@@ -7,6 +7,7 @@ embedded worker initializes at once, on the sandbox. Prints numbers; asserts not
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import tempfile
 import time
@@ -15,21 +16,24 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from slipway import service
-from slipway.bootstrap import bootstrap
 from slipway.config import Settings
 from slipway.domain.model import ForgeKind
-from slipway.pipeline.runtime import Worker
 from slipway.sandbox.runner import Sandbox
 
 
-def wait_final(app: object, name: str) -> tuple[str, float]:
+def wait_final(app: service.App, name: str) -> tuple[str, float]:
     """The final outcome and the seconds from the first (queued) event to the final one."""
     while True:
-        events = service.project_events(app, name)  # type: ignore[arg-type]
+        events = service.project_events(app, name)
         if events and events[-1].final:
             took = (events[-1].created_at - events[0].created_at).total_seconds()
             return events[-1].final, took
         time.sleep(0.05)
+
+
+def create(app: service.App, name: str, worker: service.Worker) -> None:
+    request = service.CreateRequest(name=name, template="static-site")
+    asyncio.run(service.create_project(app, request, worker=worker))
 
 
 def main() -> None:
@@ -53,26 +57,15 @@ def main() -> None:
             kubeconfig=sandbox.kubeconfig,
             worker_concurrency=args.concurrency,
         )
-        app = bootstrap(settings)
-        worker = Worker(app).start()
-        try:
-            started = time.perf_counter()
-            service.create_project(
-                app,
-                service.CreateRequest(name="solo", template="static-site"),
-                submit=worker.submit,
-            )
+        with service.application(settings) as app, service.running_worker(app) as worker:
+            create(app, "solo", worker)
             final, solo = wait_final(app, "solo")
             print(f"one project, 3 environments: {solo:.2f} s to {final}")
 
             started = time.perf_counter()
             names = [f"bench-{i}" for i in range(args.projects)]
             for name in names:
-                service.create_project(
-                    app,
-                    service.CreateRequest(name=name, template="static-site"),
-                    submit=worker.submit,
-                )
+                create(app, name, worker)
             durations = [wait_final(app, name)[1] for name in names]
             wall = time.perf_counter() - started
             print(
@@ -81,11 +74,9 @@ def main() -> None:
                 f"median request-to-final {statistics.median(durations):.2f} s, "
                 f"max {max(durations):.2f} s"
             )
-            calls = len(sandbox.forge.requests())
-            print(f"forge API calls for {args.projects + 1} projects: {calls}")
-        finally:
-            worker.stop()
-            app.close()
+            # Everything the forge emulator answered: Slipway's API calls and Flux's git fetches.
+            seen = len(sandbox.forge.requests())
+            print(f"forge requests (Slipway and Flux) for {args.projects + 1} projects: {seen}")
 
 
 if __name__ == "__main__":
