@@ -111,7 +111,7 @@ def set_project_status(
 
 
 def set_project_workflow(session: Session, *, project_id: int, workflow_id: str) -> Project:
-    """Remembers which durable workflow initializes (or repairs) the project."""
+    """Remembers which durable workflow initializes the project."""
     project = _require_by_id(session, project_id)
     project.workflow_id = workflow_id
     session.flush()
