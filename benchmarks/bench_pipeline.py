@@ -52,7 +52,7 @@ def main() -> None:
         settings = Settings(
             data_dir=Path(tmp) / "data",
             forge=ForgeKind.GITHUB,
-            github_url=sandbox.forge.url,
+            forge_urls={ForgeKind.GITHUB: sandbox.forge.url},
             forge_token=SecretStr(sandbox.forge_token),
             kubeconfig=sandbox.kubeconfig,
             worker_concurrency=args.concurrency,

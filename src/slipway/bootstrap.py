@@ -20,7 +20,7 @@ from slipway import store
 from slipway.config import Settings, get_settings
 from slipway.domain.errors import ForgeNotConnected, InvalidInput
 from slipway.domain.model import ForgeKind
-from slipway.forges import Forge, build_forge
+from slipway.forges import Forge, build_forge, forge_info
 from slipway.gitops import ClusterClient
 from slipway.templates import TemplateCatalog, load_catalog
 
@@ -43,12 +43,8 @@ class App:
         return load_catalog(self.settings.templates_path)
 
     def forge_url(self, kind: ForgeKind) -> str:
-        urls = {
-            ForgeKind.GITHUB: self.settings.github_url,
-            ForgeKind.GITLAB: self.settings.gitlab_url,
-            ForgeKind.GITEA: self.settings.gitea_url,
-        }
-        url = urls[kind]
+        """The configured URL of `kind` (SLIPWAY_<FORGE>_URL), else the forge's default."""
+        url = self.settings.forge_urls.get(kind) or forge_info(kind).default_url
         if not url:
             raise InvalidInput(
                 "forge_url",

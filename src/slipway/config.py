@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from slipway.domain.model import ForgeKind
 from slipway.domain.names import DEFAULT_ENVIRONMENTS, validate_environments
@@ -42,9 +48,11 @@ class Settings(BaseSettings):
     default_template: str = "static-site"
 
     forge: ForgeKind = ForgeKind.GITHUB
-    github_url: str = "https://api.github.com"
-    gitlab_url: str = "https://gitlab.com"
-    gitea_url: str | None = None
+    forge_urls: dict[ForgeKind, str] = Field(
+        default_factory=dict,
+        description="Per forge, its API or instance URL; read from SLIPWAY_<FORGE>_URL "
+        "(SLIPWAY_GITHUB_URL, SLIPWAY_GITLAB_URL, ...); a forge not named uses its default.",
+    )
     forge_token: SecretStr | None = Field(
         default=None, description="Token for `forge` when no connection is stored."
     )
@@ -66,6 +74,18 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        urls = _ForgeUrls(settings_cls, env_settings, dotenv_settings)
+        return init_settings, urls, env_settings, dotenv_settings, file_secret_settings
+
     @field_validator("templates_path", mode="before")
     @classmethod
     def _split_paths(cls, value: object) -> object:
@@ -85,6 +105,29 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'slipway.db'}"
+
+
+class _ForgeUrls(PydanticBaseSettingsSource):
+    """`SLIPWAY_<FORGE>_URL` for every forge kind, from the environment, then `.env`: one
+    variable per forge without one setting per forge."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], *layers: PydanticBaseSettingsSource
+    ) -> None:
+        super().__init__(settings_cls)
+        self._layers = [getattr(layer, "env_vars", {}) for layer in layers]
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        urls: dict[str, str] = {}
+        for kind in ForgeKind:
+            key = f"slipway_{kind.value}_url"
+            found = next((layer[key] for layer in self._layers if layer.get(key)), None)
+            if found:
+                urls[kind.value] = found
+        return {"forge_urls": urls} if urls else {}
 
 
 @lru_cache(maxsize=1)

@@ -88,7 +88,7 @@ def doctor(json_output: JsonOption = False) -> None:
 
 @forge_app.command("connect")
 def forge_connect(
-    kind: Annotated[ForgeKind, typer.Argument(help="github, gitlab or gitea")],
+    kind: Annotated[ForgeKind, typer.Argument(help="The kind of forge.")],
     token_stdin: Annotated[
         bool, typer.Option("--token-stdin", help="Read the token from stdin.")
     ] = False,
@@ -136,7 +136,7 @@ def forge_list(json_output: JsonOption = False) -> None:
 
 @forge_app.command("disconnect")
 def forge_disconnect(
-    kind: Annotated[ForgeKind, typer.Argument(help="github, gitlab or gitea")],
+    kind: Annotated[ForgeKind, typer.Argument(help="The kind of forge.")],
     url: Annotated[str | None, typer.Option("--url", help="API URL (GHE, self-hosted).")] = None,
     account: Annotated[str | None, typer.Option("--account", help="When several.")] = None,
     json_output: JsonOption = False,

@@ -13,6 +13,7 @@ from slipway.bootstrap import App
 from slipway.domain.errors import ExternalError, ForgeNotConnected, InvalidInput
 from slipway.domain.model import ForgeKind, ProjectSpec, Step
 from slipway.domain.names import project_slug, validate_environments, validate_owner
+from slipway.forges import forge_info
 from slipway.gitops import BasicAuth, EnvironmentSpec, environment_objects, render_yaml
 from slipway.pipeline.runtime import Worker
 from slipway.service.forges import ForgeIdentity, forge_identity, open_forge
@@ -20,11 +21,6 @@ from slipway.service.reading import show_project
 from slipway.service.views import DryRun, ProjectView
 from slipway.service.workers import submit
 from slipway.templates import render_template, validate_parameters
-
-REGISTRIES = {
-    ForgeKind.GITHUB: "ghcr.io",
-    ForgeKind.GITLAB: "registry.gitlab.com",
-}
 
 
 @dataclass(frozen=True)
@@ -66,7 +62,7 @@ async def _plan(
     forge = request.forge or app.settings.forge
     owner = request.owner or app.settings.forge_owner
     if owner is not None:
-        validate_owner(owner, nested=forge is ForgeKind.GITLAB)
+        validate_owner(owner, nested=forge_info(forge).nested_owners)
     identity = None if offline else forge_identity(app, forge)
     if owner is not None and identity is not None:
         # An owner that does not exist, or where the token's account may not create
@@ -76,7 +72,7 @@ async def _plan(
     parameters = dict(request.parameters)
     image_owner = owner or (identity.account if identity else None)
     if info.parameter("image") and "image" not in parameters and image_owner:
-        registry = REGISTRIES.get(forge, "ghcr.io")
+        registry = forge_info(forge).image_host
         parameters["image"] = f"{registry}/{image_owner.lower()}/{slug}"
     values = validate_parameters(info, parameters, project=slug)
     spec = ProjectSpec(
