@@ -6,7 +6,7 @@ import base64
 import copy
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import kubernetes_validate
@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from slipway.domain.errors import InvalidInput
-from slipway.domain.names import is_dns1123_label, max_slug_length
-from slipway.gitops import manifests
+from slipway.domain.names import ResourceKind, ResourceNames, is_dns1123_label, max_slug_length
+from slipway.gitops import kinds, manifests, preflight
 from slipway.gitops.defaults import (
     KUSTOMIZATION_INTERVAL,
     KUSTOMIZATION_TIMEOUT,
@@ -101,7 +101,7 @@ def test_every_object_validates(
     flux_validators: dict[str, jsonschema.protocols.Validator],
 ) -> None:
     objects = manifests.environment_objects(spec_factory())
-    assert [o["kind"] for o in objects] == [k.value for k in manifests.APPLY_ORDER]
+    assert [o["kind"] for o in objects] == [info.kind for info in kinds.apply_order()]
     for obj in objects:
         if obj["kind"] in FLUX_KINDS:
             flux_validators[obj["kind"]].validate(obj)
@@ -113,11 +113,11 @@ def test_flux_schema_catches_a_bad_object(
     flux_validators: dict[str, jsonschema.protocols.Validator],
 ) -> None:
     """The validator is not vacuous: a misspelt field and a bad interval are rejected."""
-    bad = manifests.kustomization(make_spec())
+    bad = manifests.build(ResourceKind.KUSTOMIZATION, make_spec())
     bad["spec"]["interval"] = "five minutes"
     with pytest.raises(jsonschema.ValidationError):
         flux_validators["Kustomization"].validate(bad)
-    missing = manifests.git_repository(make_spec())
+    missing = manifests.build(ResourceKind.GIT_REPOSITORY, make_spec())
     del missing["spec"]["url"]
     with pytest.raises(jsonschema.ValidationError):
         flux_validators["GitRepository"].validate(missing)
@@ -125,7 +125,11 @@ def test_flux_schema_catches_a_bad_object(
 
 def test_objects_match_the_design() -> None:
     spec = make_spec()
-    ns, secret, sa, rb, repo, ks = manifests.environment_objects(spec)
+    by_kind = {o["kind"]: o for o in manifests.environment_objects(spec)}
+    ns, secret, sa = by_kind["Namespace"], by_kind["Secret"], by_kind["ServiceAccount"]
+    rb, repo, ks = by_kind["RoleBinding"], by_kind["GitRepository"], by_kind["Kustomization"]
+    assert ns["apiVersion"] == secret["apiVersion"] == sa["apiVersion"] == "v1"
+    assert rb["apiVersion"] == "rbac.authorization.k8s.io/v1"
     assert ns["metadata"]["name"] == "project-shop-staging"
     assert secret["metadata"] == {
         "name": "shop-git-auth",
@@ -166,7 +170,7 @@ def test_objects_match_the_design() -> None:
 
 
 def test_ssh_secret_carries_identity_and_known_hosts() -> None:
-    secret = manifests.git_secret(ssh_spec())
+    secret = manifests.build(ResourceKind.SECRET, ssh_spec())
     assert set(secret["data"]) == {"identity", "known_hosts"}
     assert _decoded(secret)["identity"] == SSH_KEY
     assert "stringData" not in secret
@@ -262,4 +266,85 @@ def test_builders_are_pure() -> None:
     assert manifests.environment_objects(spec) == manifests.environment_objects(spec)
     first = manifests.environment_objects(spec)
     first[0]["metadata"]["labels"]["x"] = "y"
-    assert "x" not in manifests.namespace(spec)["metadata"]["labels"]
+    assert "x" not in manifests.build(ResourceKind.NAMESPACE, spec)["metadata"]["labels"]
+
+
+def _config_map(spec: EnvironmentSpec) -> dict[str, Any]:
+    return {"data": {"environment": spec.environment}}
+
+
+def test_every_list_of_kinds_derives_from_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kind registered once shows up in every list: apply and delete order, the objects and
+    references of an environment, the preflight checks, its API version and resource class."""
+    from slipway.gitops._resources import resource_class
+
+    extra = kinds.KindInfo(
+        kind=cast(ResourceKind, "ConfigMap"),
+        group="",
+        version="v1",
+        plural="configmaps",
+        namespaced=True,
+        name=lambda n: f"{n.slug}-settings",
+        body=_config_map,
+        apply_rank=25,  # between the Secret and the ServiceAccount
+        delete_rank=5,  # before everything
+    )
+    before = len(kinds.KINDS)
+    monkeypatch.setitem(kinds.KINDS, "ConfigMap", extra)
+    spec = make_spec()
+
+    assert len(kinds.apply_order()) == before + 1
+    assert [i.kind for i in kinds.apply_order()][1:3] == ["Secret", "ConfigMap"]
+    assert kinds.delete_order()[0] is extra
+    objects = manifests.environment_objects(spec)
+    assert objects[2] == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "shop-settings",
+            "namespace": "project-shop-staging",
+            "labels": manifests.labels(spec),
+        },
+        "data": {"environment": "staging"},
+    }
+    kubernetes_validate.validate(copy.deepcopy(objects[2]), K8S_VERSION, strict=True)
+    refs = kinds.environment_refs(ResourceNames("shop", "staging"))
+    assert (refs[2].kind, refs[2].name, refs[2].namespace) == (
+        "ConfigMap",
+        "shop-settings",
+        "project-shop-staging",
+    )
+    assert "RBAC configmaps" in preflight.check_names()
+    assert kinds.kind_info("ConfigMap").api_version == "v1"
+    assert resource_class(extra).__name__ == "ConfigMap"
+
+
+def test_registry_describes_the_six_kinds_of_the_design() -> None:
+    assert [i.kind for i in kinds.apply_order()] == list(ResourceKind)
+    assert [i.kind for i in kinds.delete_order()] == [
+        "Kustomization",
+        "GitRepository",
+        "Secret",
+        "RoleBinding",
+        "ServiceAccount",
+        "Namespace",
+    ]
+    assert {i.api_version for i in kinds.flux_kinds()} == {
+        "source.toolkit.fluxcd.io/v1",
+        "kustomize.toolkit.fluxcd.io/v1",
+    }
+    assert preflight.check_names() == [
+        "Kubernetes API",
+        "Flux CRD gitrepositories.source.toolkit.fluxcd.io",
+        "Flux CRD kustomizations.kustomize.toolkit.fluxcd.io",
+        "Flux source-controller",
+        "Flux kustomize-controller",
+        "RBAC namespaces",
+        "RBAC secrets",
+        "RBAC serviceaccounts",
+        "RBAC rolebindings.rbac.authorization.k8s.io",
+        "RBAC gitrepositories.source.toolkit.fluxcd.io",
+        "RBAC kustomizations.kustomize.toolkit.fluxcd.io",
+    ]
+    with pytest.raises(ValueError, match="not a kind Slipway manages"):
+        kinds.kind_info("Deployment")

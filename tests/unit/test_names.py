@@ -109,3 +109,20 @@ def test_owner_rules() -> None:
         validate_owner("a" * 40, nested=False)
     with pytest.raises(InvalidInput, match="owner"):
         validate_owner("acme//x", nested=True)
+
+
+def test_every_derived_name_counts_towards_the_length_limit() -> None:
+    """`all()` lists each object name (not the overlay path), and the slug limit follows the
+    longest of them, so a new name cannot slip past the 63-character rule."""
+    names = ResourceNames("shop", "qa")
+    assert set(names.all()) == {
+        "project-shop-qa",
+        "shop-git-auth",
+        "shop-repo",
+        "shop-qa",
+        "shop-reconciler",
+    }
+    assert names.overlay_path not in names.all()
+    # With a two-letter environment, "-reconciler" (11) outgrows "project-" + "-qa" (11): a tie.
+    assert max_slug_length(["qa"]) == 63 - 11
+    assert max_slug_length(["a"]) == 63 - len("-reconciler")

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+# Defined beside the names each kind gets; re-exported here, where the other statuses live.
+from slipway.domain.names import ResourceKind as ResourceKind
+
 
 class ForgeKind(StrEnum):
     GITHUB = "github"
@@ -19,7 +22,6 @@ class ProjectStatus(StrEnum):
     ACTIVE = "active"
     DEGRADED = "degraded"
     FAILED = "failed"
-    DELETING = "deleting"
 
 
 class ResourceStatus(StrEnum):
@@ -29,15 +31,6 @@ class ResourceStatus(StrEnum):
     RECONCILING = "reconciling"
     READY = "ready"
     FAILED = "failed"
-
-
-class ResourceKind(StrEnum):
-    NAMESPACE = "Namespace"
-    SECRET = "Secret"  # noqa: S105 - a Kubernetes kind, not a password
-    SERVICE_ACCOUNT = "ServiceAccount"
-    ROLE_BINDING = "RoleBinding"
-    GIT_REPOSITORY = "GitRepository"
-    KUSTOMIZATION = "Kustomization"
 
 
 class EventLevel(StrEnum):
@@ -119,7 +112,7 @@ def resource_status_from_ready(ready: Condition | None) -> ResourceStatus:
 
 @dataclass(frozen=True)
 class ProjectSpec:
-    """What a user asked for, validated; see `domain.specs.build_project_spec`."""
+    """What a user asked for, validated (`service` builds it from the CLI or API input)."""
 
     name: str
     slug: str

@@ -1,15 +1,19 @@
 """Naming rules. Every Kubernetes name Slipway derives must be a DNS-1123 label (RFC 1123:
 lowercase alphanumerics and '-', starting and ending alphanumeric, at most 63 characters), for
-every environment, so names are checked here before anything is created."""
+every environment, so names are checked here before anything is created.
+
+The kinds live here too, beside the name each gets: adding a kind is a `ResourceKind` member
+and a `ResourceNames` property here, plus its entry in `slipway.gitops.kinds`.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from slipway.domain.errors import InvalidInput
-from slipway.domain.model import ResourceKind
 
 DNS1123_LABEL_MAX = 63
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -27,6 +31,18 @@ DEFAULT_ENVIRONMENTS: tuple[str, ...] = ("development", "staging", "production")
 _GITHUB_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 # GitLab group paths may nest ("group/sub"); each part: alphanumerics, '.', '_', '-'.
 _PATH_SEGMENT = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,253}[A-Za-z0-9])?$")
+
+
+class ResourceKind(StrEnum):
+    """The Kubernetes kinds of an environment; values are the wire `kind`. Everything else
+    about a kind (API version, builder, order, preflight) is its entry in `gitops.kinds`."""
+
+    NAMESPACE = "Namespace"
+    SECRET = "Secret"  # noqa: S105 - a Kubernetes kind, not a password
+    SERVICE_ACCOUNT = "ServiceAccount"
+    ROLE_BINDING = "RoleBinding"
+    GIT_REPOSITORY = "GitRepository"
+    KUSTOMIZATION = "Kustomization"
 
 
 def is_dns1123_label(value: str) -> bool:
@@ -65,14 +81,10 @@ def validate_environments(names: Iterable[str]) -> tuple[str, ...]:
 
 
 def max_slug_length(environments: Sequence[str]) -> int:
-    """The longest project slug whose derived names all stay within 63 characters."""
-    longest_env = max((len(e) for e in environments), default=0)
-    namespace_room = DNS1123_LABEL_MAX - len(NAMESPACE_PREFIX) - 1 - longest_env
-    return min(
-        namespace_room,
-        DNS1123_LABEL_MAX - len(GIT_AUTH_SUFFIX),
-        DNS1123_LABEL_MAX - len(RECONCILER_SUFFIX),
-    )
+    """The longest project slug whose derived names all stay within 63 characters: 63 less
+    the longest name derived from an empty slug, so a new name is counted without a change."""
+    overhead = max(len(n) for env in (*environments, "") for n in ResourceNames("", env).all())
+    return DNS1123_LABEL_MAX - overhead
 
 
 def project_slug(name: str, environments: Sequence[str], *, field: str = "name") -> str:
@@ -159,23 +171,13 @@ class ResourceNames:
     def overlay_path(self) -> str:
         return f"./k8s/overlays/{self.environment}"
 
-    def resources(self) -> tuple[tuple[ResourceKind, str, str | None], ...]:
-        """(kind, name, namespace) of every object of the environment, in apply order."""
-        return (
-            (ResourceKind.NAMESPACE, self.namespace, None),
-            (ResourceKind.SECRET, self.git_secret, self.namespace),
-            (ResourceKind.SERVICE_ACCOUNT, self.service_account, self.namespace),
-            (ResourceKind.ROLE_BINDING, self.role_binding, self.namespace),
-            (ResourceKind.GIT_REPOSITORY, self.git_repository, self.namespace),
-            (ResourceKind.KUSTOMIZATION, self.kustomization, self.namespace),
-        )
-
     def all(self) -> tuple[str, ...]:
-        return (
-            self.namespace,
-            self.git_secret,
-            self.git_repository,
-            self.kustomization,
-            self.service_account,
-            self.role_binding,
-        )
+        """Every object name: each property of this class except the overlay path."""
+        return tuple(getattr(self, attr) for attr in _NAME_PROPERTIES)
+
+
+_NAME_PROPERTIES: tuple[str, ...] = tuple(
+    attr
+    for attr, value in vars(ResourceNames).items()
+    if isinstance(value, property) and attr != "overlay_path"
+)

@@ -1,40 +1,55 @@
-"""GitOps adapter: the objects of each environment (pure builders), the cluster they are
-server-side applied to (lightkube, field manager `slipway`), and the cluster preflight.
+"""GitOps adapter: the kind registry and the objects of each environment (pure builders), the
+cluster they are server-side applied to and watched on (lightkube, field manager `slipway`),
+and the cluster preflight.
 
 Nothing outside this package imports lightkube; callers get the values in `results`.
 """
 
-from slipway.gitops._environment import DELETE_ORDER
 from slipway.gitops._errors import FluxNotInstalled
+from slipway.gitops._settle import settle_environment
 from slipway.gitops.cluster import ClusterClient
+from slipway.gitops.kinds import (
+    KINDS,
+    KindInfo,
+    apply_order,
+    delete_order,
+    environment_refs,
+    kind_info,
+)
 from slipway.gitops.manifests import environment_objects, render_yaml
 from slipway.gitops.preflight import require_preflight, run_preflight
 from slipway.gitops.results import (
     AppliedObject,
-    DeletedObject,
     EnvironmentResult,
     ObjectRef,
     ObjectResult,
     ObjectStatus,
+    SettledEnvironment,
 )
 from slipway.gitops.spec import BasicAuth, EnvironmentSpec, GitCredentials, SSHAuth
 
 __all__ = [
-    "DELETE_ORDER",
+    "KINDS",
     "AppliedObject",
     "BasicAuth",
     "ClusterClient",
-    "DeletedObject",
     "EnvironmentResult",
     "EnvironmentSpec",
     "FluxNotInstalled",
     "GitCredentials",
+    "KindInfo",
     "ObjectRef",
     "ObjectResult",
     "ObjectStatus",
     "SSHAuth",
+    "SettledEnvironment",
+    "apply_order",
+    "delete_order",
     "environment_objects",
+    "environment_refs",
+    "kind_info",
     "render_yaml",
     "require_preflight",
     "run_preflight",
+    "settle_environment",
 ]

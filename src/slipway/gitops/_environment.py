@@ -1,52 +1,43 @@
-"""One environment's objects as a unit: apply in dependency order with the fewest round
-trips, and delete in the order that lets Flux clean up after itself."""
+"""One environment's objects as a unit, applied in dependency order with the fewest round
+trips: cluster-scoped objects (the Namespace) first, then everything that lives in them."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from slipway.domain.errors import SlipwayError
-from slipway.domain.model import ResourceKind
-from slipway.domain.names import ResourceNames
-from slipway.gitops import _waiting
-from slipway.gitops._resources import kind_info
+from slipway.gitops.kinds import kind_info
 from slipway.gitops.manifests import Manifest, environment_objects
-from slipway.gitops.results import DeletedObject, ObjectRef, ObjectResult
+from slipway.gitops.results import ObjectRef, ObjectResult
 from slipway.gitops.spec import EnvironmentSpec
 
 if TYPE_CHECKING:
     from slipway.gitops.cluster import ClusterClient
 
-# Kustomization first so Flux prunes what it deployed (as the reconciler, which must still
-# exist), then its source and credential, then the reconciler's RBAC, the namespace last.
-DELETE_ORDER: Final = (
-    ResourceKind.KUSTOMIZATION,
-    ResourceKind.GIT_REPOSITORY,
-    ResourceKind.SECRET,
-    ResourceKind.ROLE_BINDING,
-    ResourceKind.SERVICE_ACCOUNT,
-    ResourceKind.NAMESPACE,
-)
-
 
 def object_ref(obj: Manifest) -> ObjectRef:
     meta = obj["metadata"]
-    return ObjectRef(ResourceKind(obj["kind"]), meta["name"], meta.get("namespace"))
+    return ObjectRef(kind_info(obj["kind"]).kind, meta["name"], meta.get("namespace"))
 
 
 async def apply_outcomes(
     client: ClusterClient, spec: EnvironmentSpec, *, force: bool
 ) -> list[ObjectResult]:
-    """The Namespace first (everything else lives in it), then the rest concurrently; every
-    object is tried, and each failure is recorded rather than raised."""
-    first, *rest = environment_objects(spec)
-    namespace = await _attempt(client, first, force=force)
-    if not namespace.ok:
-        skipped = (ObjectResult(object_ref(o), error=namespace.error, skipped=True) for o in rest)
-        return [namespace, *skipped]
-    others = await asyncio.gather(*(_attempt(client, o, force=force) for o in rest))
-    return [namespace, *others]
+    """Cluster-scoped objects first, concurrently, then (if they all applied) the namespaced
+    rest, concurrently; every object is tried, and each failure is recorded, not raised.
+    Results come in apply order."""
+    objects = environment_objects(spec)
+    first = [o for o in objects if "namespace" not in o["metadata"]]
+    rest = [o for o in objects if "namespace" in o["metadata"]]
+    outcomes = list(await asyncio.gather(*(_attempt(client, o, force=force) for o in first)))
+    failed = next((o for o in outcomes if not o.ok), None)
+    if failed is not None:
+        outcomes += [ObjectResult(object_ref(o), error=failed.error, skipped=True) for o in rest]
+    else:
+        outcomes += await asyncio.gather(*(_attempt(client, o, force=force) for o in rest))
+    by_ref = {o.ref: o for o in outcomes}
+    return [by_ref[object_ref(o)] for o in objects]
 
 
 async def _attempt(client: ClusterClient, obj: Manifest, *, force: bool) -> ObjectResult:
@@ -54,26 +45,3 @@ async def _attempt(client: ClusterClient, obj: Manifest, *, force: bool) -> Obje
         return ObjectResult(object_ref(obj), applied=await client.apply_object(obj, force=force))
     except SlipwayError as exc:
         return ObjectResult(object_ref(obj), error=exc)
-
-
-async def delete_environment(
-    client: ClusterClient, slug: str, environment: str, *, prune_timeout: float
-) -> list[DeletedObject]:
-    names = ResourceNames(slug, environment)
-    by_kind = {
-        ResourceKind.KUSTOMIZATION: names.kustomization,
-        ResourceKind.GIT_REPOSITORY: names.git_repository,
-        ResourceKind.SECRET: names.git_secret,
-        ResourceKind.ROLE_BINDING: names.role_binding,
-        ResourceKind.SERVICE_ACCOUNT: names.service_account,
-        ResourceKind.NAMESPACE: names.namespace,
-    }
-    deleted: list[DeletedObject] = []
-    for kind in DELETE_ORDER:
-        name = by_kind[kind]
-        ns = None if kind is ResourceKind.NAMESPACE else names.namespace
-        existed = await client.delete_object(kind, name, ns)
-        if existed and kind is ResourceKind.KUSTOMIZATION:
-            await _waiting.wait_gone(client, kind_info(kind), name, ns, prune_timeout)
-        deleted.append(DeletedObject(ObjectRef(kind, name, ns), existed))
-    return deleted

@@ -24,7 +24,8 @@ import httpx2
 from lightkube import ApiError
 
 from slipway.domain.errors import ClusterError, Conflict, NotFound, SlipwayError
-from slipway.gitops._resources import KindInfo
+from slipway.domain.names import ResourceKind
+from slipway.gitops.kinds import KindInfo
 from slipway.retry import Retryable, parse_retry_after
 
 SYSTEM = "kubernetes"
@@ -57,7 +58,7 @@ class Operation:
         return self.info.qualified if self.info else (self.resource or "the API")
 
     def describe(self) -> str:
-        label = self.info.kind.value if self.info else self.resource
+        label = str(self.info.kind) if self.info else self.resource
         if label is None:
             return "the API"
         what = f'{label} "{self.name}"' if self.name else self.qualified
@@ -125,7 +126,7 @@ def _reach_hint(who: ClusterIdentity) -> str:
 def _raise(error: SlipwayError | Retryable, exc: Exception, op: Operation) -> None:
     if isinstance(error, Retryable):
         raise error from None
-    if op.info is not None and op.info.kind.value == "Secret":
+    if op.info is not None and op.info.kind == ResourceKind.SECRET:
         raise error from None  # keep the server's text (and the request) out of tracebacks
     raise error from exc
 
@@ -159,13 +160,13 @@ def _from_status(
         fields = ", ".join(
             str(c.get("field")) for c in details.get("causes", []) or [] if c.get("field")
         )
-        shown = message if op.info is None or op.info.kind.value != "Secret" else fields
+        shown = message if op.info is None or op.info.kind != ResourceKind.SECRET else fields
         return ClusterError(
             f"the cluster refused {target} as invalid: {shown or 'no details'}",
             system=SYSTEM,
             hint=(
                 "the installed Flux CRDs may be older than v1: upgrade Flux (`flux install`)"
-                if op.info is not None and op.info.is_flux
+                if op.info is not None and op.info.flux_crd
                 else "this is a bug in Slipway; please report it with this message"
             ),
         )
@@ -220,11 +221,12 @@ def _not_found(op: Operation, message: str, details: dict[str, Any]) -> SlipwayE
         )
     if (
         op.info is not None
-        and op.info.is_flux
+        and op.info.flux_crd
         and (message == _NO_ROUTE or not details.get("name"))
     ):
+        served = f"{op.info.qualified}/{op.info.version}"
         return FluxNotInstalled(
-            f"Flux is not installed (the API server does not serve {op.info.qualified}/v1)",
+            f"Flux is not installed (the API server does not serve {served})",
             system=SYSTEM,
             hint=FLUX_FIX,
         )

@@ -42,6 +42,7 @@ def load_kubeconfig(path: Path, context: str | None = None) -> SingleConfig:
 
 
 def load_in_cluster() -> SingleConfig:
+    """The pod's service account, for Slipway running inside the cluster it manages."""
     try:
         config = KubeConfig.from_service_account().get()
     except (ConfigError, KeyError) as exc:
@@ -50,10 +51,6 @@ def load_in_cluster() -> SingleConfig:
         ) from None
     assert config is not None
     return config
-
-
-def in_cluster_available() -> bool:
-    return "KUBERNETES_SERVICE_HOST" in os.environ and (Path(SERVICE_ACCOUNT) / "token").is_file()
 
 
 def resolve(configured: Path | None, context: str | None) -> SingleConfig:
@@ -65,7 +62,7 @@ def resolve(configured: Path | None, context: str | None) -> SingleConfig:
     default = Path.home() / ".kube" / "config"
     if default.is_file():
         return load_kubeconfig(default, context)
-    if in_cluster_available():
+    if "KUBERNETES_SERVICE_HOST" in os.environ and (Path(SERVICE_ACCOUNT) / "token").is_file():
         return load_in_cluster()
     raise ClusterError(
         "no Kubernetes configuration found (looked at K3S_KUBECONFIG_PATH, KUBECONFIG, "

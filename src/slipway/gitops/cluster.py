@@ -1,5 +1,5 @@
-"""The cluster adapter: server-side apply of an environment's objects, status reads, and a
-safe delete, over one lightkube `AsyncClient` (field manager `slipway`, explicit timeouts).
+"""The cluster adapter: server-side apply of an environment's objects, and status reads and
+watches, over one lightkube `AsyncClient` (field manager `slipway`, explicit timeouts).
 
 Force: Slipway owns the objects it creates, but another manager's change to them is news a
 person should see, so applies are not forced by default and a conflict surfaces as
@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
 import httpx2
-from lightkube import ApiError, AsyncClient
+from lightkube import AsyncClient
 from lightkube.config.client_adapter import AsyncClient as _adapter_client
 from lightkube.config.client_adapter import ConnectionParams
 from lightkube.config.kubeconfig import SingleConfig
@@ -25,34 +26,40 @@ from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAcc
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
-from lightkube.types import OnErrorAction, OnErrorResult, PatchType
+from lightkube.types import PatchType
 
 from slipway.config import Settings
-from slipway.domain.errors import InvalidInput, NotFound
-from slipway.domain.model import ResourceKind
-from slipway.gitops import _environment, _kubeconfig, _waiting
-from slipway.gitops._errors import ClusterIdentity, FluxNotInstalled, Operation, map_api_errors
-from slipway.gitops._resources import kind_info
+from slipway.domain.errors import ClusterError, InvalidInput, NotFound, SlipwayError
+from slipway.domain.names import ResourceKind
+from slipway.gitops import _environment, _kubeconfig, _watch
+from slipway.gitops._errors import (
+    SYSTEM,
+    ClusterIdentity,
+    FluxNotInstalled,
+    Operation,
+    map_api_errors,
+)
+from slipway.gitops._resources import resource_class
 from slipway.gitops.defaults import FIELD_MANAGER
+from slipway.gitops.kinds import kind_info
 from slipway.gitops.manifests import Manifest
 from slipway.gitops.results import (
     AppliedObject,
-    DeletedObject,
     EnvironmentResult,
     ObjectRef,
     ObjectStatus,
     object_status,
 )
 from slipway.gitops.spec import EnvironmentSpec
-from slipway.retry import DEFAULT_POLICY, RetryPolicy, retry_async
+from slipway.retry import DEFAULT_POLICY, Retryable, RetryPolicy, retry_async
 
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT: Final = 15.0
 CONNECT_TIMEOUT: Final = 5.0
-# Flux's finalizer keeps a deleted Kustomization until kustomize-controller has pruned it.
-DEFAULT_PRUNE_TIMEOUT: Final = 120.0
-DEFAULT_READY_TIMEOUT: Final = 300.0
+# How often in a row a watch is started again from a fresh read (after 410 Gone or a server
+# error) without seeing a change, before the error is reported.
+WATCH_REREADS: Final = 5
 
 
 class ClusterClient:
@@ -88,10 +95,6 @@ class ClusterClient:
     def from_settings(cls, settings: Settings, **options: Any) -> ClusterClient:
         """K3S_KUBECONFIG_PATH, KUBECONFIG, ~/.kube/config, then in-cluster (the seed's order)."""
         return cls(_kubeconfig.resolve(settings.kubeconfig, settings.kube_context), **options)
-
-    @classmethod
-    def in_cluster(cls, **options: Any) -> ClusterClient:
-        return cls(_kubeconfig.load_in_cluster(), **options)
 
     @property
     def server(self) -> str:
@@ -132,7 +135,7 @@ class ClusterClient:
         stored = await self._call(
             op,
             lambda: self._client.patch(
-                info.resource,
+                resource_class(info),
                 name,
                 obj,
                 namespace=namespace,
@@ -188,7 +191,7 @@ class ClusterClient:
         try:
             obj = await self._call(
                 Operation("get", info, name, ns),
-                lambda: self._client.get(info.resource, name, namespace=ns),
+                lambda: self._client.get(resource_class(info), name, namespace=ns),
             )
         except FluxNotInstalled:
             raise
@@ -202,75 +205,42 @@ class ClusterClient:
         info = kind_info(kind)
         ns = namespace if info.namespaced else None
         obj = await self.read_object(info.kind, name, ns)
-        return object_status(ObjectRef(info.kind, name, ns), obj, has_ready=info.is_flux)
+        return object_status(ObjectRef(info.kind, name, ns), obj, has_ready=info.has_ready)
 
-    async def wait_ready(
-        self,
-        kind: ResourceKind | str,
-        name: str,
-        namespace: str | None = None,
-        *,
-        within: float = DEFAULT_READY_TIMEOUT,
-    ) -> ObjectStatus:
-        """Waits (by watching) until the object is Ready for its latest generation; raises
-        `ClusterError` with the last Ready message when `within` seconds pass first."""
-        info = kind_info(kind)
-        return await _waiting.wait_ready(
-            self, info, name, namespace if info.namespaced else None, within
-        )
-
-    async def watch_object(
-        self,
-        kind: ResourceKind | str,
-        name: str,
-        namespace: str | None = None,
-        resource_version: str | None = None,
-    ) -> AsyncGenerator[dict[str, Any] | None, None]:
-        """Yields the object (None once deleted) at each change after `resource_version`.
-        Close it (`contextlib.aclosing`) to end the watch."""
-        info = kind_info(kind)
-        namespace = namespace if info.namespaced else None
-        op = Operation("watch", info, None, namespace)
-        with map_api_errors(op, self.identity):
-            stream = self._client.watch(
-                info.resource,
-                namespace=namespace,
-                resource_version=resource_version,
-                on_error=_restart_when_expired,
-            )
-            async for event, obj in stream:
-                if obj.metadata is None or obj.metadata.name != name:
-                    continue
-                yield None if event == "DELETED" else _as_dict(obj)
-
-    # -- delete ---------------------------------------------------------------------------
-
-    async def delete_object(
+    async def watch_status(
         self, kind: ResourceKind | str, name: str, namespace: str | None = None
-    ) -> bool:
-        """Deletes one object; False when it was already gone (or Flux is not installed)."""
+    ) -> AsyncGenerator[ObjectStatus, None]:
+        """The object's status now, then after every change to it, until the caller stops
+        (close it: `contextlib.aclosing`). One stream, filtered to the object by the server
+        (`fieldSelector=metadata.name`), starting at the resourceVersion of a first read so
+        no change is missed; after 410 Gone the object is read again and watched from there."""
         info = kind_info(kind)
         ns = namespace if info.namespaced else None
-        try:
-            await self._call(
-                Operation("delete", info, name, ns),
-                lambda: self._client.delete(info.resource, name, namespace=ns),
+        ref = ObjectRef(info.kind, name, ns)
+        rereads = 0  # in a row, without a change seen in between
+        while True:
+            obj, version = await self._call(
+                Operation("list", info, name, ns),
+                lambda: _watch.list_one(self._client, info, name, ns),
             )
-        except (NotFound, FluxNotInstalled):
-            return False
-        return True
-
-    async def delete_environment(
-        self, slug: str, environment: str, *, prune_timeout: float = DEFAULT_PRUNE_TIMEOUT
-    ) -> list[DeletedObject]:
-        """Deletes one environment's objects in `DELETE_ORDER`; absent objects are fine.
-
-        Waits for the Kustomization to disappear before touching the rest, because Flux
-        prunes the deployed workload as the reconciler ServiceAccount, through its RBAC.
-        """
-        return await _environment.delete_environment(
-            self, slug, environment, prune_timeout=prune_timeout
-        )
+            yield object_status(ref, obj, has_ready=info.has_ready)
+            try:
+                with map_api_errors(Operation("watch", info, name, ns), self.identity):
+                    changes = _watch.changes(self._client, info, name, ns, version)
+                    async with aclosing(changes):
+                        async for changed in changes:
+                            rereads = 0
+                            yield object_status(ref, changed, has_ready=info.has_ready)
+                error: SlipwayError = ClusterError(
+                    f'the watch on {ref.kind} "{name}" keeps expiring (410 Gone)',
+                    system=SYSTEM,
+                    hint="the API server is overloaded or its watch cache too small; try again",
+                )
+            except Retryable as exc:  # a server error starting the watch
+                error = exc.error
+            rereads += 1
+            if rereads > WATCH_REREADS:
+                raise error
 
     # -- preflight helpers ----------------------------------------------------------------
 
@@ -323,14 +293,6 @@ class ClusterClient:
         if status is None:
             return False, "the API server returned no decision"
         return bool(status.allowed), str(status.reason or "")
-
-
-def _restart_when_expired(error: Exception, count: int) -> OnErrorResult:
-    """410 Gone: our resourceVersion left the server's window; lightkube then restarts the
-    watch from the current state (which `_watch`'s callers re-check). Anything else raises."""
-    if isinstance(error, ApiError) and error.status.code == 410 and count <= 3:
-        return OnErrorResult(OnErrorAction.RETRY)
-    return OnErrorResult(OnErrorAction.RAISE)
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Every constant the generated objects share, in one place (flux2's `manifestgen/labels.go`):
-label keys, the field manager, API versions, and the default Flux intervals."""
+label keys, the field manager, API groups, and the default Flux intervals. Each kind's API
+version is its entry in `kinds.KINDS`."""
 
 from __future__ import annotations
 
@@ -27,10 +28,7 @@ RECONCILER_CLUSTER_ROLE: Final = "admin"
 FLUX_SOURCE_GROUP: Final = "source.toolkit.fluxcd.io"
 FLUX_KUSTOMIZE_GROUP: Final = "kustomize.toolkit.fluxcd.io"
 FLUX_VERSION: Final = "v1"
-GIT_REPOSITORY_API_VERSION: Final = f"{FLUX_SOURCE_GROUP}/{FLUX_VERSION}"
-KUSTOMIZATION_API_VERSION: Final = f"{FLUX_KUSTOMIZE_GROUP}/{FLUX_VERSION}"
 RBAC_GROUP: Final = "rbac.authorization.k8s.io"
-RBAC_API_VERSION: Final = f"{RBAC_GROUP}/v1"
 
 FLUX_NAMESPACE: Final = "flux-system"
 FLUX_CONTROLLERS: Final = ("source-controller", "kustomize-controller")

@@ -11,39 +11,34 @@ import asyncio
 from typing import Any, Final
 
 from slipway.domain.errors import CheckResult, PreflightFailed, SlipwayError
-from slipway.domain.model import ResourceKind
 from slipway.gitops._errors import FLUX_FIX
-from slipway.gitops._resources import FLUX_CRDS, KINDS, KindInfo
 from slipway.gitops.cluster import ClusterClient
-from slipway.gitops.defaults import FLUX_CONTROLLERS, FLUX_NAMESPACE, FLUX_VERSION
+from slipway.gitops.defaults import FLUX_CONTROLLERS, FLUX_NAMESPACE
+from slipway.gitops.kinds import KindInfo, apply_order, flux_kinds
 
-# Apply is a PATCH that creates when absent, so both verbs are needed; delete for teardown.
-REQUIRED_VERBS: Final = ("create", "patch", "get", "delete")
-REQUIRED_KINDS: Final = (
-    ResourceKind.NAMESPACE,
-    ResourceKind.SECRET,
-    ResourceKind.SERVICE_ACCOUNT,
-    ResourceKind.ROLE_BINDING,
-    ResourceKind.GIT_REPOSITORY,
-    ResourceKind.KUSTOMIZATION,
-)
 API_CHECK: Final = "Kubernetes API"
 
 
-async def run_preflight(client: ClusterClient) -> list[CheckResult]:
-    """All cluster checks in a stable order; never raises for a failed check."""
-    api = await check_api(client)
-    later = [
-        *(f"Flux CRD {crd}" for crd in FLUX_CRDS),
+def check_names() -> list[str]:
+    """Every check `run_preflight` makes, in its order: the API, each Flux CRD, each Flux
+    controller, then RBAC for each kind in the registry."""
+    return [
+        API_CHECK,
+        *(f"Flux CRD {info.qualified}" for info in flux_kinds()),
         *(f"Flux {name}" for name in FLUX_CONTROLLERS),
-        *(f"RBAC {KINDS[kind].qualified}" for kind in REQUIRED_KINDS),
+        *(f"RBAC {info.qualified}" for info in apply_order()),
     ]
+
+
+async def run_preflight(client: ClusterClient) -> list[CheckResult]:
+    """All cluster checks in `check_names` order; never raises for a failed check."""
+    api = await check_api(client)
     if not api.ok:
-        return [api, *(_not_run(name, API_CHECK) for name in later)]
+        return [api, *(_not_run(name, API_CHECK) for name in check_names()[1:])]
     results = await asyncio.gather(
-        *(check_crd(client, crd) for crd in FLUX_CRDS),
+        *(check_crd(client, info) for info in flux_kinds()),
         *(check_controller(client, name) for name in FLUX_CONTROLLERS),
-        *(check_rbac(client, KINDS[kind]) for kind in REQUIRED_KINDS),
+        *(check_rbac(client, info) for info in apply_order()),
     )
     return [api, *results]
 
@@ -71,24 +66,26 @@ async def check_api(client: ClusterClient) -> CheckResult:
     return CheckResult(API_CHECK, True, f"{client.server} answers, Kubernetes {version}")
 
 
-async def check_crd(client: ClusterClient, crd: str) -> CheckResult:
-    name = f"Flux CRD {crd}"
+async def check_crd(client: ClusterClient, info: KindInfo) -> CheckResult:
+    """The CRD serving `info` is installed and serves the version Slipway writes."""
+    name = f"Flux CRD {info.qualified}"
+    version = info.version
     try:
-        found = await client.read_crd(crd)
+        found = await client.read_crd(info.qualified)
     except SlipwayError as exc:
         return _failed(name, exc)
     if found is None:
         return CheckResult(name, False, "not installed: Flux is not installed", fix=FLUX_FIX)
     versions = (found.get("spec") or {}).get("versions") or []
     served = [str(v.get("name")) for v in versions if v.get("served")]
-    if FLUX_VERSION not in served:
+    if version not in served:
         return CheckResult(
             name,
             False,
-            f"installed, but {FLUX_VERSION} is not served (served: {', '.join(served) or 'none'})",
+            f"installed, but {version} is not served (served: {', '.join(served) or 'none'})",
             fix="upgrade Flux to v2.0 or later: `flux install` (or re-run `flux bootstrap`)",
         )
-    return CheckResult(name, True, f"installed, {FLUX_VERSION} served")
+    return CheckResult(name, True, f"installed, {version} served")
 
 
 def _deployment_available(deployment: dict[str, Any]) -> tuple[bool, str]:
@@ -134,19 +131,18 @@ async def check_controller(client: ClusterClient, controller: str) -> CheckResul
 
 
 async def check_rbac(client: ClusterClient, info: KindInfo) -> CheckResult:
-    """Cluster-wide (no namespace): Slipway creates namespaces, so it needs every namespace."""
+    """The kind's verbs, cluster-wide (no namespace): Slipway creates namespaces, so it needs
+    every namespace."""
     name = f"RBAC {info.qualified}"
     try:
         answers = await asyncio.gather(
-            *(client.can_i(verb, info.plural, group=info.group) for verb in REQUIRED_VERBS)
+            *(client.can_i(verb, info.plural, group=info.group) for verb in info.verbs)
         )
     except SlipwayError as exc:
         return _failed(name, exc)
-    denied = [
-        verb for verb, (allowed, _) in zip(REQUIRED_VERBS, answers, strict=True) if not allowed
-    ]
+    denied = [verb for verb, (allowed, _) in zip(info.verbs, answers, strict=True) if not allowed]
     if not denied:
-        return CheckResult(name, True, f"allowed: {', '.join(REQUIRED_VERBS)}")
+        return CheckResult(name, True, f"allowed: {', '.join(info.verbs)}")
     user = f"kubeconfig user '{client.identity.user}'" if client.identity.user else "Slipway"
     verbs = ",".join(denied)
     return CheckResult(

@@ -63,12 +63,6 @@ class EnvironmentResult:
 
 
 @dataclass(frozen=True)
-class DeletedObject:
-    ref: ObjectRef
-    existed: bool
-
-
-@dataclass(frozen=True)
 class ObjectStatus:
     """What `slipway project show` prints per GitOps resource."""
 
@@ -130,3 +124,36 @@ def object_status(ref: ObjectRef, obj: dict[str, Any] | None, *, has_ready: bool
         observed_generation=observed,
         resource_version=meta.get("resourceVersion"),
     )
+
+
+@dataclass(frozen=True)
+class SettledEnvironment:
+    """What an environment's objects with a Ready condition said once settled, in apply order
+    (`settle_environment`)."""
+
+    objects: tuple[ObjectStatus, ...]
+
+    @property
+    def status(self) -> ResourceStatus:
+        states = {s.status for s in self.objects}
+        if ResourceStatus.FAILED in states:
+            return ResourceStatus.FAILED
+        if states == {ResourceStatus.READY}:
+            return ResourceStatus.READY
+        return ResourceStatus.RECONCILING
+
+    @property
+    def not_ready(self) -> str | None:
+        """Why it is not Ready: each object that is not, with its controller's message."""
+        reasons = [
+            f"{s.ref.kind} {s.ref.name}: {s.status.value}"
+            + (f" ({s.message})" if s.message else "")
+            for s in self.objects
+            if s.status is not ResourceStatus.READY
+        ]
+        return "; ".join(reasons) or None
+
+    @property
+    def revision(self) -> str | None:
+        """The revision the last object (the one deploying) reports, else an earlier one's."""
+        return next((s.revision for s in reversed(self.objects) if s.revision), None)

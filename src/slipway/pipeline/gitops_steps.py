@@ -16,31 +16,22 @@ from sqlalchemy.orm import Session
 from slipway import store
 from slipway.bootstrap import App
 from slipway.domain.errors import NotFound, SlipwayError
-from slipway.domain.model import EventLevel, ProjectStatus, ResourceKind, ResourceStatus, Step
+from slipway.domain.model import EventLevel, ProjectStatus, ResourceStatus, Step
 from slipway.domain.names import ResourceNames
-from slipway.gitops import BasicAuth, ClusterClient, EnvironmentSpec, require_preflight
-from slipway.gitops.results import EnvironmentResult, ObjectStatus
+from slipway.gitops import (
+    BasicAuth,
+    EnvironmentResult,
+    EnvironmentSpec,
+    ObjectStatus,
+    SettledEnvironment,
+    environment_refs,
+    kind_info,
+    require_preflight,
+    settle_environment,
+)
 from slipway.pipeline.progress import report
 from slipway.pipeline.steps import load_project
 from slipway.store.models import Project
-
-FLUX_KINDS = (ResourceKind.GIT_REPOSITORY, ResourceKind.KUSTOMIZATION)
-READY_POLL_SECONDS = 1.0
-# A Ready=False that Flux will soon clear by itself (the source is not fetched yet) is waited
-# out; any other failure for the latest generation is taken as the answer after a short grace.
-# kustomize-controller also says ArtifactFailed for a missing overlay path, which is final.
-TRANSIENT_REASONS = frozenset({"DependencyNotReady", "Progressing"})
-TRANSIENT_ARTIFACT_MESSAGES = ("Source artifact not found", "Source is not ready")
-FAILURE_SETTLE_SECONDS = 5.0
-API_VERSIONS = {
-    ResourceKind.NAMESPACE: "v1",
-    ResourceKind.SECRET: "v1",
-    ResourceKind.SERVICE_ACCOUNT: "v1",
-    ResourceKind.ROLE_BINDING: "rbac.authorization.k8s.io/v1",
-    ResourceKind.GIT_REPOSITORY: "source.toolkit.fluxcd.io/v1",
-    ResourceKind.KUSTOMIZATION: "kustomize.toolkit.fluxcd.io/v1",
-}
-
 
 # -- GitOps resources 70-90 ------------------------------------------------------------------
 
@@ -68,7 +59,7 @@ def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
     outcome: dict[str, str | None] = {}
     for index, env in enumerate(project.environments):
         result = results[env]
-        _record_result(app, project, environments[env], env, result)
+        _record_result(app, project, environments[env], result)
         error = result.error
         outcome[env] = str(error) if error else None
         message = (
@@ -90,7 +81,11 @@ def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
 async def _apply(
     app: App, project: Project, clone_url: str, branch: str
 ) -> dict[str, EnvironmentResult]:
-    forge = app.forge(project.forge, step=Step.GITOPS_RESOURCES.value)
+    forge = app.forge(
+        project.forge,
+        connection_id=project.forge_connection_id,
+        step=Step.GITOPS_RESOURCES.value,
+    )
     credentials = forge.git_credentials()
     await forge.aclose()
     specs = [
@@ -114,15 +109,15 @@ def _record_unapplied(
 ) -> None:
     with app.session() as session:
         for env, env_id in environments.items():
-            for kind, name, namespace in ResourceNames(project.slug, env).resources():
+            for ref in environment_refs(ResourceNames(project.slug, env)):
                 store.upsert_gitops_resource(
                     session,
                     project_id=project.id,
                     environment_id=env_id,
-                    type=kind,
-                    name=name,
-                    namespace=namespace,
-                    api_version=API_VERSIONS[kind],
+                    type=ref.kind,
+                    name=ref.name,
+                    namespace=ref.namespace,
+                    api_version=kind_info(ref.kind).api_version,
                     status=ResourceStatus.PENDING,
                     error_message=reason,
                 )
@@ -131,24 +126,23 @@ def _record_unapplied(
             )
 
 
-def _record_result(
-    app: App, project: Project, env_id: int, env: str, result: EnvironmentResult
-) -> None:
+def _record_result(app: App, project: Project, env_id: int, result: EnvironmentResult) -> None:
     with app.session() as session:
         for item in result.objects:
-            kind = item.ref.kind
+            kind = kind_info(item.ref.kind)
             if item.ok:
-                status = ResourceStatus.RECONCILING if kind in FLUX_KINDS else ResourceStatus.READY
+                # A kind with a Ready condition is Ready only once its controller says so.
+                status = ResourceStatus.RECONCILING if kind.has_ready else ResourceStatus.READY
             else:
                 status = ResourceStatus.PENDING if item.skipped else ResourceStatus.FAILED
             store.upsert_gitops_resource(
                 session,
                 project_id=project.id,
                 environment_id=env_id,
-                type=kind,
+                type=kind.kind,
                 name=item.ref.name,
                 namespace=item.ref.namespace,
-                api_version=API_VERSIONS[kind],
+                api_version=kind.api_version,
                 status=status,
                 error_message=str(item.error) if item.error else None,
                 observed_generation=None,
@@ -189,19 +183,14 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
         }
     done = 0
 
-    def on_settled(env: str, objects: list[ObjectStatus]) -> None:
+    def on_settled(env: str, settled: SettledEnvironment) -> None:
         nonlocal done
         done += 1
-        with app.session() as session:
-            for status in objects:
-                record_status(session, project.id, environments[env], status)
-            store.set_environment_status(
-                session, environment_id=environments[env], status=_environment_status(objects)
-            )
-        why = _not_ready(objects)
+        _record_settled(app, project, environments[env], settled)
+        why = settled.not_ready
         if why:
             problems[env] = why
-        revision = next((s.revision for s in reversed(objects) if s.revision), None)
+        revision = settled.revision
         report(
             app,
             project_id,
@@ -213,22 +202,34 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
 
     if healthy:
         asyncio.run(_wait_all(app, project, healthy, on_settled))
+    return _conclude(app, project, problems, ready=len(healthy))
+
+
+def _record_settled(app: App, project: Project, env_id: int, settled: SettledEnvironment) -> None:
+    with app.session() as session:
+        for status in settled.objects:
+            record_status(session, project.id, env_id, status)
+        store.set_environment_status(session, environment_id=env_id, status=settled.status)
+
+
+def _conclude(app: App, project: Project, problems: dict[str, str], *, ready: int) -> str:
+    """The project's final status, recorded, and its final progress event."""
     with app.session() as session:
         if problems:
             summary = " | ".join(f"{env}: {why}" for env, why in problems.items())
             store.set_project_status(
                 session,
-                project_id=project_id,
+                project_id=project.id,
                 status=ProjectStatus.DEGRADED,
                 failed_step=Step.FINALIZE.value,
                 error_message=summary,
             )
         else:
-            store.set_project_status(session, project_id=project_id, status=ProjectStatus.ACTIVE)
+            store.set_project_status(session, project_id=project.id, status=ProjectStatus.ACTIVE)
     if problems:
         report(
             app,
-            project_id,
+            project.id,
             Step.FINALIZE,
             1.0,
             f"project {project.name} is degraded: {len(problems)} of "
@@ -239,41 +240,17 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
         return ProjectStatus.DEGRADED.value
     report(
         app,
-        project_id,
+        project.id,
         Step.FINALIZE,
         1.0,
-        f"project {project.name} is active: {_environments(len(healthy))} Ready",
+        f"project {project.name} is active: {_environments(ready)} Ready",
         final="completed",
     )
     return ProjectStatus.ACTIVE.value
 
 
-def _not_ready(objects: list[ObjectStatus]) -> str | None:
-    """Why an environment is not Ready (each Flux object that is not, with Flux's message)."""
-    return (
-        "; ".join(
-            f"{s.ref.kind.value} {s.ref.name}: {s.status.value}"
-            + (f" ({s.message})" if s.message else "")
-            for s in objects
-            if s.status is not ResourceStatus.READY
-        )
-        or None
-    )
-
-
 def _environments(count: int) -> str:
     return f"{count} environment" + ("" if count == 1 else "s")
-
-
-def _transient(status: ObjectStatus) -> bool:
-    ready = status.ready
-    if ready is None:
-        return True
-    if ready.reason == "ArtifactFailed":
-        return ready.message.startswith(TRANSIENT_ARTIFACT_MESSAGES) or (
-            ready.message.endswith("not found") and "GitRepository" in ready.message
-        )
-    return ready.reason in TRANSIENT_REASONS
 
 
 def settled_status(app: App, project_id: int) -> str | None:
@@ -286,63 +263,23 @@ def settled_status(app: App, project_id: int) -> str | None:
         return project.status.value if project else None
 
 
-def _environment_status(objects: list[ObjectStatus]) -> ResourceStatus:
-    states = {s.status for s in objects}
-    if ResourceStatus.FAILED in states:
-        return ResourceStatus.FAILED
-    if states == {ResourceStatus.READY}:
-        return ResourceStatus.READY
-    return ResourceStatus.RECONCILING
-
-
 async def _wait_all(
     app: App,
     project: Project,
     envs: list[str],
-    on_settled: Callable[[str, list[ObjectStatus]], None],
+    on_settled: Callable[[str, SettledEnvironment], None],
 ) -> None:
-    """Waits for every environment at once; `on_settled` hears of each as soon as it settles."""
+    """Waits for every environment at once, each on its own watch stream; `on_settled` hears
+    of each as soon as it settles."""
     timeout = app.settings.ready_timeout
     cluster = app.cluster()
 
     async def wait(env: str) -> None:
-        objects = await _wait_environment(cluster, ResourceNames(project.slug, env), timeout)
-        on_settled(env, objects)  # a few quick writes; polling the others can wait for them
+        settled = await settle_environment(cluster, ResourceNames(project.slug, env), timeout)
+        on_settled(env, settled)  # a few quick writes; the other watches wait for them
 
     async with cluster:
         await asyncio.gather(*(wait(env) for env in envs))
-
-
-async def _wait_environment(
-    cluster: ClusterClient, names: ResourceNames, within: float
-) -> list[ObjectStatus]:
-    """Statuses of the environment's Flux objects once settled: all Ready, or one failed for
-    the latest generation for `FAILURE_SETTLE_SECONDS` (Flux retries transient failures, such
-    as a source that is not ready yet, within that time), or `within` seconds have passed."""
-    refs = (
-        (ResourceKind.GIT_REPOSITORY, names.git_repository),
-        (ResourceKind.KUSTOMIZATION, names.kustomization),
-    )
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    failing_since: float | None = None
-    while True:
-        found = [await cluster.read_status(kind, name, names.namespace) for kind, name in refs]
-        if all(s.status is ResourceStatus.READY for s in found):
-            return found
-        settled_failure = any(
-            s.status is ResourceStatus.FAILED
-            and s.observed_generation == s.generation
-            and not _transient(s)
-            for s in found
-        )
-        now = loop.time()
-        failing_since = (failing_since or now) if settled_failure else None
-        if now >= deadline or (
-            failing_since is not None and now - failing_since >= FAILURE_SETTLE_SECONDS
-        ):
-            return found
-        await asyncio.sleep(READY_POLL_SECONDS)
 
 
 def record_status(
@@ -356,7 +293,7 @@ def record_status(
         type=status.ref.kind,
         name=status.ref.name,
         namespace=status.ref.namespace,
-        api_version=API_VERSIONS[status.ref.kind],
+        api_version=kind_info(status.ref.kind).api_version,
         status=status.status,
         error_message=status.message if status.status is ResourceStatus.FAILED else None,
         ready_reason=status.ready.reason if status.ready else None,

@@ -9,7 +9,7 @@ import pytest
 
 from slipway.domain.errors import ClusterError, Conflict
 from slipway.domain.model import ResourceKind
-from slipway.gitops import ClusterClient, manifests
+from slipway.gitops import ClusterClient, apply_order, manifests
 from slipway.sandbox.kube import AccessPolicy, KubeEmulator, PolicyRule
 
 from ._support import GIT_TOKEN, USER, make_spec
@@ -33,7 +33,7 @@ async def test_apply_three_environments(kube: KubeEmulator, cluster: ClusterClie
     assert list(results) == list(ENVS)
     for env, result in results.items():
         assert result.ok, result.error
-        assert [o.ref.kind for o in result.objects] == list(manifests.APPLY_ORDER)
+        assert [o.ref.kind for o in result.objects] == [i.kind for i in apply_order()]
         ns = f"project-alpha-{env}"
         assert kube.get("v1", "Namespace", ns) is not None
         repo = kube.get("source.toolkit.fluxcd.io/v1", "GitRepository", "alpha-repo", ns)
@@ -72,7 +72,7 @@ async def test_conflict_names_the_other_field_manager(
     await cluster.apply_environment(spec)
     ns = spec.names.namespace
     # Someone edits the interval with kubectl, taking ownership of the field.
-    theirs = manifests.git_repository(spec)
+    theirs = manifests.build(ResourceKind.GIT_REPOSITORY, spec)
     theirs["spec"] = {**theirs["spec"], "interval": "10m"}
     kube.apply(theirs, manager="kubectl-edit", force=True)
 
@@ -93,7 +93,7 @@ async def test_secret_conflict_does_not_leak_either_value(
 ) -> None:
     spec = make_spec("delta")
     await cluster.apply_environment(spec)
-    theirs = manifests.git_secret(spec)
+    theirs = manifests.build(ResourceKind.SECRET, spec)
     theirs["data"] = {"password": base64.b64encode(b"someone-elses-password").decode()}
     kube.apply(theirs, manager="rotator", force=True)
 
@@ -143,7 +143,9 @@ async def test_one_failing_environment_does_not_stop_the_others(
     by_kind = {o.ref.kind: o for o in staging.objects}
     assert by_kind[ResourceKind.NAMESPACE].ok
     failed = [o for o in staging.objects if not o.ok]
-    assert {o.ref.kind for o in failed} == set(manifests.APPLY_ORDER) - {ResourceKind.NAMESPACE}
+    assert {o.ref.kind for o in failed} == {i.kind for i in apply_order()} - {
+        ResourceKind.NAMESPACE
+    }
     assert all(isinstance(o.error, ClusterError) for o in failed)
     assert staging.error is not None and "forbidden" in staging.error.message
     assert kube.get(

@@ -1,8 +1,7 @@
-"""Status, waiting, delete order, connection failures, retries and kubeconfig lookup."""
+"""Status reads, connection failures, retries and kubeconfig lookup."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -13,9 +12,9 @@ import pytest
 from slipway.config import Settings
 from slipway.domain.errors import ClusterError
 from slipway.domain.model import ResourceKind, ResourceStatus
-from slipway.gitops import DELETE_ORDER, ClusterClient, run_preflight
+from slipway.gitops import KINDS, ClusterClient, run_preflight
 from slipway.sandbox._server import ServerThread
-from slipway.sandbox.kube import KubeEmulator, WatchEvent, write_kubeconfig
+from slipway.sandbox.kube import KubeEmulator, write_kubeconfig
 
 from ._support import FAST_RETRY, make_spec
 
@@ -74,96 +73,6 @@ async def test_read_status_follows_the_ready_condition(
 
     missing = await cluster.read_status(ResourceKind.KUSTOMIZATION, "nope", ns)
     assert not missing.exists and missing.status is ResourceStatus.PENDING
-
-
-async def test_wait_ready_returns_when_flux_reports_ready(
-    kube: KubeEmulator, cluster: ClusterClient
-) -> None:
-    spec = make_spec("juliet")
-    ns = spec.names.namespace
-    await cluster.apply_environment(spec)
-    waiting = asyncio.create_task(
-        cluster.wait_ready(ResourceKind.GIT_REPOSITORY, "juliet-repo", ns, within=10)
-    )
-    await asyncio.sleep(0.2)
-    assert not waiting.done()
-    kube.set_condition(
-        REPO_API,
-        "GitRepository",
-        "juliet-repo",
-        ns,
-        type="Ready",
-        status="True",
-        reason="Succeeded",
-        artifact={
-            "revision": "main@sha1:feedbeef",
-            "digest": "sha256:" + "0" * 64,
-            "lastUpdateTime": "2025-01-01T00:00:00Z",
-            "path": "gitrepository/x/juliet-repo/feedbeef.tar.gz",
-            "url": "http://source-controller.flux-system.svc/feedbeef.tar.gz",
-        },
-    )
-    try:
-        status = await asyncio.wait_for(waiting, 5)
-    finally:
-        waiting.cancel()
-    assert status.status is ResourceStatus.READY
-    assert status.revision == "main@sha1:feedbeef"
-
-    with pytest.raises(ClusterError, match=r"not Ready after 0\.3s"):
-        await cluster.wait_ready(ResourceKind.KUSTOMIZATION, "juliet-development", ns, within=0.3)
-
-
-async def test_delete_goes_kustomization_first_and_namespace_last(
-    kube: KubeEmulator, cluster: ClusterClient
-) -> None:
-    spec = make_spec("kilo")
-    ns = spec.names.namespace
-    await cluster.apply_environment(spec)
-    deleted: list[str] = []
-
-    def record(event: WatchEvent | None) -> None:
-        if event is None or event.type != "DELETED":
-            return
-        meta = event.object["metadata"]
-        if meta.get("namespace") == ns or meta["name"] == ns:
-            deleted.append(event.object["kind"])
-
-    subscription = kube.state.subscribe(None, kube.state.resource_version, record)
-    try:
-        result = await cluster.delete_environment("kilo", "development")
-    finally:
-        subscription.cancel()
-
-    expected = [kind.value for kind in DELETE_ORDER]
-    assert expected == [
-        "Kustomization",
-        "GitRepository",
-        "Secret",
-        "RoleBinding",
-        "ServiceAccount",
-        "Namespace",
-    ]
-    assert deleted == expected
-    assert [d.ref.kind.value for d in result] == expected
-    assert all(d.existed for d in result)
-    assert kube.get("v1", "Namespace", ns) is None
-
-    again = await cluster.delete_environment("kilo", "development")
-    assert not any(d.existed for d in again)
-
-
-async def test_delete_without_flux_still_removes_the_rest(
-    kube: KubeEmulator, cluster: ClusterClient
-) -> None:
-    spec = make_spec("lima")
-    await cluster.apply_environment(spec)
-    kube.set_flux_crds(False)
-    result = {
-        d.ref.kind: d.existed for d in await cluster.delete_environment("lima", "development")
-    }
-    assert result[ResourceKind.KUSTOMIZATION] is False
-    assert result[ResourceKind.NAMESPACE] is True
 
 
 @pytest.fixture
@@ -228,7 +137,7 @@ async def test_server_errors_are_retried_then_reported(
             spec = make_spec(f"november{status}")
             if succeeds:
                 applied = await client.apply_environment(spec)
-                assert len(applied) == 6
+                assert len(applied) == len(KINDS)
             else:
                 with pytest.raises(ClusterError) as caught:
                     await client.apply_environment(spec)

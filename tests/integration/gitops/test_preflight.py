@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from slipway.domain.errors import CheckResult, PreflightFailed
-from slipway.gitops import ClusterClient, FluxNotInstalled, require_preflight, run_preflight
+from slipway.gitops import (
+    KINDS,
+    ClusterClient,
+    FluxNotInstalled,
+    require_preflight,
+    run_preflight,
+)
+from slipway.gitops.defaults import FLUX_CONTROLLERS
+from slipway.gitops.kinds import flux_kinds
+from slipway.gitops.preflight import check_names
 from slipway.sandbox.kube import AccessPolicy, KubeEmulator, PolicyRule
 
 from ._support import USER, make_spec
@@ -23,7 +32,9 @@ async def test_healthy_cluster_passes_every_check(
 ) -> None:
     checks = await run_preflight(cluster)
     assert [c.name for c in checks if not c.ok] == []
-    assert len(checks) == 11  # API, 2 CRDs, 2 controllers, 6 resources
+    # The API, each Flux CRD, each controller, RBAC for each registered kind.
+    assert [c.name for c in checks] == check_names()
+    assert len(checks) == 1 + len(flux_kinds()) + len(FLUX_CONTROLLERS) + len(KINDS)
     assert cluster.server in checks[0].detail
     assert "Kubernetes v1." in checks[0].detail
     await require_preflight(cluster)
@@ -109,3 +120,16 @@ async def test_forbidden_preflight_reads_say_what_is_missing(
     assert "cannot get customresourcedefinitions" in crd.detail
     assert crd.fix is not None and "kubectl auth can-i get" in crd.fix
     assert "cannot get deployments" in checks["Flux source-controller"].detail
+
+
+async def test_waiting_on_flux_needs_watch_on_its_kinds(
+    kube: KubeEmulator, cluster: ClusterClient
+) -> None:
+    """Finalize watches the Flux objects, so preflight asks for `watch` on exactly those."""
+    kube.policy = AccessPolicy({USER: [PolicyRule(verbs=("create", "patch", "get", "delete"))]})
+    checks = _by_name(await run_preflight(cluster))
+    failed = {name: c for name, c in checks.items() if not c.ok}
+    assert set(failed) == {f"RBAC {info.qualified}" for info in flux_kinds()}
+    for check in failed.values():
+        assert "may not watch" in check.detail
+        assert check.fix is not None and "--verb=watch" in check.fix

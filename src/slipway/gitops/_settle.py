@@ -1,0 +1,96 @@
+"""When an environment has settled: every kind with a Ready condition (the GitRepository,
+then the Kustomization that deploys it) is Ready; or one has failed for its latest generation
+for `FAILURE_SETTLE_SECONDS` in a way Flux will not clear by itself; or time is up.
+
+Each object is waited on by watching it (`ClusterClient.watch_status`), one stream per
+environment at a time, in apply order: a Kustomization cannot be Ready before its source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import aclosing
+from typing import TYPE_CHECKING, Final
+
+from slipway.domain.model import ResourceStatus
+from slipway.domain.names import ResourceNames
+from slipway.gitops.kinds import KindInfo, apply_order
+from slipway.gitops.results import ObjectStatus, SettledEnvironment
+
+if TYPE_CHECKING:
+    from slipway.gitops.cluster import ClusterClient
+
+# A Ready=False that Flux will soon clear by itself (the source is not fetched yet) is waited
+# out; any other failure for the latest generation is taken as the answer after a short grace.
+# kustomize-controller also says ArtifactFailed for a missing overlay path, which is final.
+TRANSIENT_REASONS: Final = frozenset({"DependencyNotReady", "Progressing"})
+TRANSIENT_ARTIFACT_MESSAGES: Final = ("Source artifact not found", "Source is not ready")
+FAILURE_SETTLE_SECONDS: Final = 5.0
+
+
+async def settle_environment(
+    client: ClusterClient, names: ResourceNames, within: float
+) -> SettledEnvironment:
+    """The statuses of the environment's kinds with a Ready condition, in apply order, once
+    settled (see the module docstring); never raises for a status, only for the cluster."""
+    deadline = asyncio.get_running_loop().time() + within
+    waited = [info for info in apply_order() if info.has_ready]
+    ready: list[ObjectStatus] = []
+    for index, info in enumerate(waited):
+        status = await _settle(client, info, names, deadline)
+        if status.status is not ResourceStatus.READY:
+            # Read the others once more, so the answer names the cause wherever it is.
+            others = [
+                await client.read_status(o.kind, o.name(names), names.namespace)
+                for o in waited
+                if o is not info
+            ]
+            return SettledEnvironment((*others[:index], status, *others[index:]))
+        ready.append(status)
+    return SettledEnvironment(tuple(ready))
+
+
+async def _settle(
+    client: ClusterClient, info: KindInfo, names: ResourceNames, deadline: float
+) -> ObjectStatus:
+    """Watches one object until it is Ready, has failed for good, or `deadline` passes."""
+    loop = asyncio.get_running_loop()
+    updates = client.watch_status(info.kind, info.name(names), names.namespace)
+    status: ObjectStatus | None = None
+    failing_since: float | None = None
+    async with aclosing(updates):
+        while True:
+            until = deadline
+            if failing_since is not None:
+                until = min(until, failing_since + FAILURE_SETTLE_SECONDS)
+            try:
+                async with asyncio.timeout_at(until):
+                    status = await anext(updates)
+            except TimeoutError:
+                break
+            if status.status is ResourceStatus.READY:
+                return status
+            failing_since = (failing_since or loop.time()) if failed_for_good(status) else None
+    if status is None:  # the deadline passed before the first read answered
+        return await client.read_status(info.kind, info.name(names), names.namespace)
+    return status
+
+
+def failed_for_good(status: ObjectStatus) -> bool:
+    """Failed for the latest generation, for a reason Flux will not clear by itself."""
+    return (
+        status.status is ResourceStatus.FAILED
+        and status.observed_generation == status.generation
+        and not _transient(status)
+    )
+
+
+def _transient(status: ObjectStatus) -> bool:
+    ready = status.ready
+    if ready is None:
+        return True
+    if ready.reason == "ArtifactFailed":
+        return ready.message.startswith(TRANSIENT_ARTIFACT_MESSAGES) or (
+            ready.message.endswith("not found") and "GitRepository" in ready.message
+        )
+    return ready.reason in TRANSIENT_REASONS

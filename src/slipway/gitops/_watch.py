@@ -1,0 +1,66 @@
+"""The two lightkube calls a status watch is made of: a list filtered to one object (for its
+resourceVersion) and a watch stream from there. Errors are mapped by the caller,
+`ClusterClient.watch_status`, which also re-reads when a stream ends on 410 Gone."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any, Final
+
+import httpx2
+from lightkube import ApiError, AsyncClient
+from lightkube.types import OnErrorAction, OnErrorResult
+
+from slipway.gitops._resources import resource_class
+from slipway.gitops.kinds import KindInfo
+
+# A dropped connection is resumed from the last version seen this many times in a row.
+WATCH_RESUMES: Final = 3
+
+
+async def list_one(
+    client: AsyncClient, info: KindInfo, name: str, namespace: str | None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The object (or None) and the list's resourceVersion: a watch can start there even when
+    the object does not exist, and it is recent enough for the server to still know it."""
+    items = client.list(resource_class(info), namespace=namespace, fields={"metadata.name": name})
+    found: list[dict[str, Any]] = [item.to_dict() async for item in items]
+    return (found[0] if found else None), items.resourceVersion
+
+
+async def changes(
+    client: AsyncClient, info: KindInfo, name: str, namespace: str | None, version: str | None
+) -> AsyncGenerator[dict[str, Any] | None, None]:
+    """The object (None once deleted) at each change after `version`. lightkube resumes a
+    stream the server closed from the last version it saw; this ends on 410 Gone."""
+    stream: Any = client.watch(
+        resource_class(info),
+        namespace=namespace,
+        fields={"metadata.name": name},
+        resource_version=version,
+        on_error=on_watch_error,
+    )
+    async with aclosing(stream):
+        async for event, obj in stream:
+            yield None if event == "DELETED" else obj.to_dict()
+
+
+def on_watch_error(error: Exception, count: int) -> OnErrorResult:
+    """410 Gone ends the stream (the caller reads again); a dropped connection is resumed a
+    few times in a row; anything else is raised."""
+    if status_code(error) == 410:
+        return OnErrorResult(OnErrorAction.STOP)
+    if isinstance(error, httpx2.TransportError) and count <= WATCH_RESUMES:
+        return OnErrorResult(OnErrorAction.RETRY, sleep=0.1 * count)
+    return OnErrorResult(OnErrorAction.RAISE)
+
+
+def status_code(error: Exception) -> int | None:
+    """The HTTP status of a failed watch: an ERROR event's Status (the real API server's 410)
+    or the response's (the sandbox answers an expired version with an HTTP 410)."""
+    if isinstance(error, ApiError) and error.status is not None and error.status.code:
+        return int(error.status.code)
+    if isinstance(error, httpx2.HTTPStatusError):
+        return error.response.status_code
+    return None
