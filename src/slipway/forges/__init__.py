@@ -1,4 +1,7 @@
-"""Git forges: the `Forge` port, its values, and `build_forge`, the one switch on forge kind."""
+"""Git forges: the `Forge` port, its values, the registry of forge kinds, and `build_forge`.
+
+Importing this package imports no client library: an adapter is imported when first built.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,21 @@ from pydantic import SecretStr
 
 from slipway.domain.model import ForgeKind
 from slipway.forges.base import Account, Commit, Forge, GitCredentials, Repository, TokenKind
+from slipway.forges.registry import DEFAULT_IMAGE_REGISTRY, FORGES, ForgeInfo, forge_info
 from slipway.retry import DEFAULT_POLICY, RetryPolicy
 
 __all__ = [
+    "DEFAULT_IMAGE_REGISTRY",
+    "FORGES",
     "Account",
     "Commit",
     "Forge",
+    "ForgeInfo",
     "GitCredentials",
     "Repository",
     "TokenKind",
     "build_forge",
+    "forge_info",
 ]
 
 
@@ -29,16 +37,5 @@ def build_forge(
 ) -> Forge:
     """The adapter for `kind`. `base_url` is GitHub's API URL (`https://api.github.com`, or
     `https://HOST/api/v3` for GHE) or the GitLab/Gitea instance URL."""
-    if kind is ForgeKind.GITHUB:
-        from slipway.forges.github import GitHubForge
-
-        return GitHubForge(base_url=base_url, token=token, step=step, retry_policy=retry_policy)
-    if kind is ForgeKind.GITLAB:
-        from slipway.forges.gitlab import GitLabForge
-
-        return GitLabForge(base_url=base_url, token=token, step=step, retry_policy=retry_policy)
-    if kind is ForgeKind.GITEA:
-        from slipway.forges.gitea import GiteaForge
-
-        return GiteaForge(base_url=base_url, token=token, step=step, retry_policy=retry_policy)
-    raise ValueError(f"unknown forge kind {kind!r}")
+    adapter = forge_info(kind).adapter()
+    return adapter(base_url=base_url, token=token, step=step, retry_policy=retry_policy)

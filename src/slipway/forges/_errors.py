@@ -2,7 +2,9 @@
 
 Messages are built from names Slipway chose (forge, URL, owner, repository, scope), never from
 response bodies or headers, so a token cannot leak. Transient failures come back as
-`slipway.retry.Retryable` so the one shared retry loop handles them.
+`slipway.retry.Retryable` so the one shared retry loop handles them. Two answers are not
+failures to the flows, and get a type of their own to be caught by: `NameTaken` (a create
+raced another) and `NotVisible` (a 404 that persisted through the brief "not there yet" retry).
 """
 
 from __future__ import annotations
@@ -12,10 +14,8 @@ from dataclasses import dataclass
 
 from slipway.domain.errors import Conflict, ForgeError, NotFound, SlipwayError
 from slipway.domain.model import ForgeKind
-from slipway.forges.base import Repository
+from slipway.forges.registry import ForgeInfo, forge_info
 from slipway.retry import Retryable, parse_retry_after
-
-_LABELS = {ForgeKind.GITHUB: "GitHub", ForgeKind.GITLAB: "GitLab", ForgeKind.GITEA: "Gitea"}
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,12 @@ class Site:
     step: str | None = None
 
     @property
+    def info(self) -> ForgeInfo:
+        return forge_info(self.kind)
+
+    @property
     def label(self) -> str:
-        return _LABELS[self.kind]
+        return self.info.label
 
     @property
     def reconnect(self) -> str:
@@ -39,19 +43,6 @@ class Site:
 
     def not_found(self, message: str, *, hint: str | None = None) -> NotFound:
         return NotFound(message, step=self.step, system=self.label, hint=hint)
-
-    def reuse(self, repo: Repository, project: str) -> Repository:
-        """An existing repository is reused only when Slipway's marker names `project`."""
-        if repo.project == project:
-            return repo
-        whose = f"project {repo.project}" if repo.project else "no Slipway project"
-        raise Conflict(
-            f"the repository {repo.full_name} already exists on {self.label} "
-            f"and belongs to {whose}",
-            step=self.step,
-            system=self.label,
-            hint="choose another repository name or owner; Slipway leaves that repository as is",
-        )
 
     def token_rejected(self) -> ForgeError:
         return self.error(
@@ -75,6 +66,24 @@ class Site:
                 hint="check the URL and the network, then try again",
             )
         )
+
+
+class NameTaken(Conflict):
+    """A create refused because the name exists: the flow re-reads and decides."""
+
+    def __init__(self, site: Site, action: str) -> None:
+        super().__init__(
+            f"{site.label} refused to {action}: the name is taken",
+            step=site.step,
+            system=site.label,
+        )
+
+
+class NotVisible(NotFound):
+    """A 404 retried briefly, as for a repository the forge does not show yet, that stayed."""
+
+    def __init__(self, site: Site, action: str) -> None:
+        super().__init__(f"could not {action}: not found", step=site.step, system=site.label)
 
 
 def rate_limit_wait(headers: Mapping[str, str]) -> float | None:

@@ -1,38 +1,38 @@
 """A small JSON-over-HTTP client for the forges Slipway drives with httpx (GitLab, Gitea).
 
 Each call goes through `slipway.retry` and `classify`, so adapters state only what a call means
-(the action, which scope it needs, what a 404 or a conflict says) and never handle transport
-errors, status codes or retries themselves.
+(the action, which scope it needs, what a 404 says, when a refusal means "name taken") and never
+handle transport errors, status codes or retries themselves. `call` returns an answer or raises;
+`optional` is for reads where a 404 (or another listed status) means "not there": None.
+`HttpForge` is the base of the adapters built on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 import httpx
-import structlog
 from pydantic import SecretStr
 
 from slipway.domain.errors import SlipwayError
-from slipway.forges._errors import Site, classify
-from slipway.retry import DEFAULT_POLICY, Retryable, RetryPolicy, retry_async
+from slipway.forges._errors import NameTaken, NotVisible, Site, classify
+from slipway.forges._flows import ForgeFlows
+from slipway.retry import (
+    CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_POLICY,
+    TIMEOUT_SECONDS,
+    Retryable,
+    RetryPolicy,
+    retry_async,
+)
 
-log = structlog.get_logger(__name__)
+TIMEOUT: Final = httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
+TAKEN_STATUSES: Final = (400, 409, 422)  # how forges refuse a name that exists
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-
-
-def brief(policy: RetryPolicy) -> RetryPolicy:
-    """A short retry budget for "not there yet" races (a push right after creation)."""
-    return replace(
-        policy,
-        attempts=min(policy.attempts, 4),
-        base_delay=min(policy.base_delay, 0.5),
-        max_delay=min(policy.max_delay, 2.0),
-    )
+# Decides from a 404's answer whether it may be the forge not showing a new repository yet.
+NotYet = Callable[[httpx.Response], bool]
 
 
 @contextmanager
@@ -55,8 +55,6 @@ class JsonApi:
         token: SecretStr,
         auth_scheme: str = "Bearer",
         policy: RetryPolicy = DEFAULT_POLICY,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.site = site
         self.policy = policy
@@ -64,8 +62,7 @@ class JsonApi:
         self._auth_scheme = auth_scheme
         self._client = httpx.AsyncClient(
             base_url=api_url.rstrip("/") + "/",
-            timeout=timeout,
-            transport=transport,
+            timeout=TIMEOUT,
             headers={"Accept": "application/json", "User-Agent": "slipway"},
             follow_redirects=True,
         )
@@ -83,53 +80,109 @@ class JsonApi:
         params: Mapping[str, str | int] | None = None,
         scope: str | None = None,
         not_found: SlipwayError | None = None,
-        conflict: Callable[[httpx.Response], SlipwayError | None] | None = None,
-        absent: Collection[int] = (),
-        retry_404_if: Callable[[httpx.Response], bool] | None = None,
-    ) -> httpx.Response | None:
-        """One API call with retries; None when the answer's status is in `absent`.
+        taken: Callable[[httpx.Response], bool] | None = None,
+        not_yet: NotYet | None = None,
+    ) -> httpx.Response:
+        """One API call with retries. A refusal for which `taken` holds raises `NameTaken`;
+        a 404 for which `not_yet` holds is retried briefly, then raises `NotVisible`."""
 
-        A 404 for which `retry_404_if` holds is retried briefly first: that is the forge not
-        showing a repository it just created yet.
-        """
-        gone = not_found or self.site.not_found(f"could not {action}: not found")
+        async def once() -> httpx.Response:
+            answer = await self._send(method, path, action=action, json=json, params=params)
+            if answer.is_success:
+                return answer
+            self._raise_not_yet(answer, action, not_yet)
+            if taken is not None and answer.status_code in TAKEN_STATUSES and taken(answer):
+                raise NameTaken(self.site, action)
+            raise self._failure(answer, action, scope, not_found)
+
+        return await retry_async(once, policy=self._policy(not_yet))
+
+    async def optional(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        params: Mapping[str, str | int] | None = None,
+        scope: str | None = None,
+        absent: Collection[int] = (404,),
+        not_yet: NotYet | None = None,
+    ) -> httpx.Response | None:
+        """Like `call`, but None when the answer's status is in `absent`, or when a 404 that
+        `not_yet` retried briefly stays."""
 
         async def once() -> httpx.Response | None:
-            with map_transport_errors(self.site, action):
-                response = await self._client.request(
-                    method,
-                    path.lstrip("/"),
-                    json=json,
-                    params=params,
-                    headers={"Authorization": f"{self._auth_scheme} {self._secret()}"},
-                )
-            status = response.status_code
-            if response.is_success:
-                return response
-            if status == 404 and retry_404_if is not None and retry_404_if(response):
-                raise Retryable(gone)
-            if status in absent:
+            answer = await self._send(method, path, action=action, params=params)
+            if answer.is_success:
+                return answer
+            self._raise_not_yet(answer, action, not_yet)
+            if answer.status_code in absent:
                 return None
-            raise classify(
-                status,
-                response.headers,
-                site=self.site,
-                action=action,
-                scope=scope,
-                not_found=gone,
-                conflict=conflict(response) if conflict else None,
+            raise self._failure(answer, action, scope, None)
+
+        try:
+            return await retry_async(once, policy=self._policy(not_yet))
+        except NotVisible:
+            return None
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> httpx.Response:
+        with map_transport_errors(self.site, action):
+            return await self._client.request(
+                method,
+                path.lstrip("/"),
+                json=json,
+                params=params,
+                headers={"Authorization": f"{self._auth_scheme} {self._secret()}"},
             )
 
-        policy = brief(self.policy) if retry_404_if is not None else self.policy
-        try:
-            return await retry_async(once, policy=policy)
-        except SlipwayError as exc:
-            if exc is gone and 404 in absent:
-                return None
-            raise
+    def _policy(self, not_yet: NotYet | None) -> RetryPolicy:
+        return self.policy.brief() if not_yet is not None else self.policy
+
+    def _raise_not_yet(self, answer: httpx.Response, action: str, not_yet: NotYet | None) -> None:
+        if answer.status_code == 404 and not_yet is not None and not_yet(answer):
+            raise Retryable(NotVisible(self.site, action))
+
+    def _failure(
+        self, answer: httpx.Response, action: str, scope: str | None, not_found: SlipwayError | None
+    ) -> SlipwayError | Retryable:
+        return classify(
+            answer.status_code,
+            answer.headers,
+            site=self.site,
+            action=action,
+            scope=scope,
+            not_found=not_found or self.site.not_found(f"could not {action}: not found"),
+        )
 
     def _secret(self) -> str:
         return self._token.get_secret_value()
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class HttpForge(ForgeFlows):
+    """A forge driven through one `JsonApi`, opened with the adapter and closed by `aclose`."""
+
+    auth_scheme = "Bearer"  # how the token goes in the Authorization header
+    _api: JsonApi
+
+    def _connect(self, policy: RetryPolicy) -> None:
+        self._api = JsonApi(
+            site=self._site,
+            api_url=self.api_url,
+            token=self._token,
+            auth_scheme=self.auth_scheme,
+            policy=policy,
+        )
+
+    async def aclose(self) -> None:
+        await self._api.aclose()

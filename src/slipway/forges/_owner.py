@@ -7,19 +7,12 @@ name the owner, the token's account and the forge, never anything the forge sent
 from __future__ import annotations
 
 from slipway.domain.errors import InvalidInput
-from slipway.domain.model import ForgeKind
 from slipway.forges._errors import Site
-
-_GROUP = {
-    ForgeKind.GITHUB: "organization",
-    ForgeKind.GITLAB: "group",
-    ForgeKind.GITEA: "organization",
-}
 
 
 def group_word(site: Site) -> str:
     """What the forge calls a shared owner: an organization, or a group on GitLab."""
-    return _GROUP[site.kind]
+    return site.info.group_word
 
 
 def unknown_owner(site: Site, owner: str, login: str) -> InvalidInput:

@@ -1,0 +1,261 @@
+"""The `Forge` port's flows, written once over each adapter's primitives.
+
+`ForgeFlows` holds what is the same on every forge: who the token is, the owner check, create
+or reuse a repository by Slipway's marker (and the "name taken" race), and the idempotent push.
+An adapter subclasses it and supplies the primitives, the few calls and JSON shapes that differ
+(read an owner, read or create a repository, read the branch head, write a commit).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from slipway.domain.errors import Conflict
+from slipway.domain.model import ForgeKind
+from slipway.forges._errors import NameTaken, Site
+from slipway.forges._marker import CommitMark, commit_message, mark_description
+from slipway.forges._owner import other_user, unknown_owner
+from slipway.forges._tree import check_paths, tree_sha
+from slipway.forges.base import Account, Commit, GitCredentials, Repository, TokenKind
+from slipway.forges.registry import forge_info
+from slipway.retry import DEFAULT_POLICY, RetryPolicy
+
+
+@dataclass(frozen=True)
+class Owner:
+    """An owner as the forge spells it: a user's account, or a group (`id` where calls need it)."""
+
+    name: str
+    user: bool = False
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Head:
+    """The commit a branch points at. `tree_sha` is None where the API does not report it; the
+    commit's own trailer then vouches for its tree."""
+
+    sha: str
+    root: bool
+    mark: CommitMark | None
+    tree_sha: str | None = None
+
+    def holds(self, project: str, tree: str) -> bool:
+        """Slipway's parentless commit for `project` with exactly `tree`: nothing to push."""
+        return (
+            self.root and self.mark == CommitMark(project, tree) and self.tree_sha in (None, tree)
+        )
+
+
+@dataclass(frozen=True)
+class Push:
+    """What `push_files` was asked for, and git's id of the tree it makes (known locally)."""
+
+    files: Mapping[str, bytes]
+    message: str
+    project: str
+    tree_sha: str
+
+    def commit_message(self, tree_sha: str | None = None) -> str:
+        """The message with Slipway's trailers, naming `tree_sha` where the forge reported it."""
+        return commit_message(
+            self.message, project=self.project, tree_sha=tree_sha or self.tree_sha
+        )
+
+
+class ForgeFlows(ABC):
+    """A `Forge` whose flows are shared; subclasses implement the abstract primitives."""
+
+    kind: ForgeKind
+    # The error for a name the forge calls taken but will not show: what it said, and what
+    # the owner is called there.
+    taken_says = "exists"
+    owner_noun = "owner"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: SecretStr,
+        step: str | None = None,
+        retry_policy: RetryPolicy = DEFAULT_POLICY,
+    ) -> None:
+        """`base_url` as the user gives it: the API URL or the instance URL (registry's
+        `api_path` tells which), with or without a trailing slash."""
+        info = forge_info(self.kind)
+        self.base_url = base_url.rstrip("/").removesuffix(info.api_path)
+        self.api_url = self.base_url + info.api_path
+        self._site = Site(self.kind, self.base_url, step)
+        self._token = token
+        self._login: str | None = None
+        self._connect(retry_policy)
+
+    @abstractmethod
+    def _connect(self, policy: RetryPolicy) -> None:
+        """Open the adapter's client; every call it makes retries under `policy`."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    # --- account --------------------------------------------------------------------------
+    @abstractmethod
+    async def validate_token(self) -> Account: ...
+
+    @abstractmethod
+    async def _read_login(self) -> str:
+        """Read the token's account; the login it returns is remembered."""
+
+    async def _own_login(self) -> str:
+        if self._login is None:
+            self._login = await self._read_login()
+        return self._login
+
+    def _account(self, login: str, kind: TokenKind, scopes: tuple[str, ...] | None) -> Account:
+        """The account, with the registry's required scopes the token lacks (when it tells)."""
+        required = self._site.info.required_scopes
+        missing = () if scopes is None else tuple(s for s in required if s not in scopes)
+        return Account(self.kind, login, kind, scopes, missing)
+
+    @property
+    def _write_scope(self) -> str:
+        """The scope creating and pushing need, named in a refusal's hint."""
+        return self._site.info.required_scopes[0]
+
+    def _token_kind(self) -> TokenKind:
+        """What the token says it is without a call (GitHub: its prefix)."""
+        return TokenKind.UNKNOWN
+
+    def git_credentials(self) -> GitCredentials:
+        username = self._site.info.git_username(self._token_kind(), self._login)
+        return GitCredentials(username=username, password=self._token)
+
+    # --- owners ---------------------------------------------------------------------------
+    @abstractmethod
+    async def _read_owner(self, owner: str, login: str) -> Owner | None:
+        """The owner named `owner`, or None when the forge knows no such user or group; may
+        raise a refusal of its own where the forge tells more (GitLab's hidden groups)."""
+
+    @abstractmethod
+    async def _check_member(self, group: Owner, login: str) -> None:
+        """Raise a refusal from `_owner` unless `login` may create repositories in `group`."""
+
+    async def check_owner(self, owner: str | None) -> str:
+        login = await self._own_login()
+        if owner is None or owner.lower() == login.lower():
+            return login
+        found = await self._read_owner(owner, login)
+        if found is None:
+            raise unknown_owner(self._site, owner, login)
+        if found.user:
+            if found.name.lower() != login.lower():
+                raise other_user(self._site, found.name, login)
+            return found.name
+        await self._check_member(found, login)
+        return found.name
+
+    # --- repositories ---------------------------------------------------------------------
+    @abstractmethod
+    async def _read_repository(self, owner: str, name: str) -> Repository | None: ...
+
+    @abstractmethod
+    async def _create_repository(
+        self, owner: str, name: str, *, mine: bool, description: str, private: bool
+    ) -> Repository:
+        """Create it with `description` (already marked); raise `NameTaken` if it exists."""
+
+    @abstractmethod
+    async def _tag(self, owner: str, name: str, created: Repository) -> Repository:
+        """Give a new repository Slipway's topic, where creating it could not (`owner/name`
+        as asked for, which the forge may spell otherwise in `created`)."""
+
+    @abstractmethod
+    async def delete_repository(self, repo: Repository) -> None: ...
+
+    async def find_repository(self, *, owner: str | None, name: str) -> Repository | None:
+        return await self._read_repository(owner or await self._own_login(), name)
+
+    async def ensure_repository(
+        self, *, owner: str | None, name: str, project: str, private: bool, description: str
+    ) -> Repository:
+        login = await self._own_login()
+        owner = owner or login
+        existing = await self._read_repository(owner, name)
+        if existing is not None:
+            return self._reuse(existing, project)
+        try:
+            created = await self._create_repository(
+                owner,
+                name,
+                mine=owner.lower() == login.lower(),
+                description=mark_description(description, project),
+                private=private,
+            )
+        except NameTaken:  # created meanwhile by someone else: reuse only with our marker
+            return self._reuse(await self._reread(owner, name), project)
+        return await self._tag(owner, name, created)
+
+    def _reuse(self, repo: Repository, project: str) -> Repository:
+        """An existing repository is reused only when Slipway's marker names `project`."""
+        if repo.project == project:
+            return repo
+        whose = f"project {repo.project}" if repo.project else "no Slipway project"
+        raise Conflict(
+            f"the repository {repo.full_name} already exists on {self._site.label} "
+            f"and belongs to {whose}",
+            step=self._site.step,
+            system=self._site.label,
+            hint="choose another repository name or owner; Slipway leaves that repository as is",
+        )
+
+    async def _reread(self, owner: str, name: str) -> Repository:
+        again = await self._read_repository(owner, name)
+        if again is None:
+            raise self._site.error(
+                f"{self._site.label} says {owner}/{name} {self.taken_says} "
+                "but does not show it to this token",
+                hint=f"check the token's access to that {self.owner_noun}, or choose another name",
+            ) from None
+        return again
+
+    # --- push -----------------------------------------------------------------------------
+    @abstractmethod
+    async def _read_head(self, repo: Repository) -> Head | None:
+        """The default branch's commit, or None when it has none yet."""
+
+    @abstractmethod
+    async def _write(self, repo: Repository, push: Push, head: Head | None) -> Commit:
+        """Leave the branch at one commit of exactly `push.files`, in place of `head`."""
+
+    async def push_files(
+        self, repo: Repository, files: Mapping[str, bytes], *, message: str, project: str
+    ) -> Commit:
+        check_paths(files)
+        push = Push(files, message, project, tree_sha(files))
+        head = await self._read_head(repo)
+        if head is not None and head.holds(project, push.tree_sha):
+            return Commit(sha=head.sha, tree_sha=push.tree_sha)
+        return await self._write(repo, push, head)
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+
+class OrgOwners(ForgeFlows):
+    """Owners as on GitHub and Gitea: an organization, else a user (never usable by others)."""
+
+    @abstractmethod
+    async def _read_org(self, owner: str) -> str | None:
+        """The organization's name as the forge spells it, or None when there is none."""
+
+    @abstractmethod
+    async def _user_exists(self, owner: str) -> bool: ...
+
+    async def _read_owner(self, owner: str, login: str) -> Owner | None:
+        org = await self._read_org(owner)
+        if org is not None:
+            return Owner(org)
+        return Owner(owner, user=True) if await self._user_exists(owner) else None
