@@ -1,4 +1,9 @@
-"""Shared fixtures. PostgreSQL is used when it answers; in CI (.ci/run sets
+"""Shared fixtures and the test tiers.
+
+Tiers come from the folder: every test under tests/unit is marked `unit`, under
+tests/integration `integration`, under tests/e2e `e2e`. `slow` marks what starts processes
+(every e2e test, and the integration folders in `STARTS_PROCESSES`); `make test-fast` runs
+`-m "not slow"`. PostgreSQL is used when it answers; in CI (.ci/run sets
 SLIPWAY_TEST_REQUIRE_POSTGRES=1) an unreachable PostgreSQL is a failure, not a skip."""
 
 from __future__ import annotations
@@ -7,14 +12,39 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+if TYPE_CHECKING:
+    from tests.support.cli import InProcessCli
+
+TESTS = Path(__file__).parent
+TIERS = ("unit", "integration", "e2e")
+# Integration tests that start processes, and why; with the e2e tier they are `slow`.
+STARTS_PROCESSES = {
+    "integration/forges": "git http-backend behind every push and clone",
+    "integration/flux": "git and kubectl (kustomize) behind every reconcile",
+    "integration/kube/test_kubectl.py": "the real kubectl",
+    "integration/templates": "kubectl kustomize renders every overlay",
+}
+
 POSTGRES_URL = os.environ.get(
     "SLIPWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        relative = item.path.relative_to(TESTS)
+        tier = relative.parts[0]
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
+        slow = tier == "e2e" or any(relative.is_relative_to(p) for p in STARTS_PROCESSES)
+        if slow:
+            item.add_marker(pytest.mark.slow)
 
 
 def _postgres_reachable(url: str) -> bool:
@@ -67,3 +97,11 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     for key in ("KUBECONFIG", "K3S_KUBECONFIG_PATH"):
         monkeypatch.delenv(key, raising=False)
     yield
+
+
+@pytest.fixture
+def slipway_cli(capsys: pytest.CaptureFixture[str]) -> InProcessCli:
+    """`slipway` in this process, configured by the environment the test sets."""
+    from tests.support.cli import InProcessCli
+
+    return InProcessCli(capsys)

@@ -1,0 +1,2 @@
+"""What every test tier shares: waiting for a condition (`wait_until`), running `slipway` in
+this process or as a process (`cli`), and the real `git` and `kubectl` (`commands`)."""
