@@ -1,18 +1,25 @@
 """End-to-end fixtures: one sandbox (forge + Kubernetes + Flux emulators) per test session,
-and per-test Slipway settings and data directories pointing at it."""
+and per-test Slipway settings and data directories pointing at it.
+
+The sandbox is shared: a test that changes it (latency, faults) does so through a fixture or
+`forge_slowed` below, which puts it back however the test ends; a test that asserts on forge
+requests reads `forge_requests`, which holds only its own."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from tests.support.cli import InProcessCli, SlipwayProcesses, Transcript
 
 from slipway.bootstrap import App, bootstrap
 from slipway.config import Settings, get_settings
 from slipway.domain.model import ForgeKind
+from slipway.sandbox.forge import RequestRecorder
 from slipway.sandbox.runner import Sandbox
 
 
@@ -70,3 +77,60 @@ def _fresh_settings_cache() -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def sandbox_cli(
+    cli_env: dict[str, str], sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> InProcessCli:
+    """`slipway` in this process, pointed at the sandbox; the token must never be printed."""
+    return InProcessCli(capsys, Transcript((sandbox.forge_token,)))
+
+
+@pytest.fixture
+def slipway_process(cli_env: dict[str, str], sandbox: Sandbox, tmp_path: Path) -> SlipwayProcesses:
+    """`slipway` processes pointed at the sandbox; the token must never be printed."""
+    return SlipwayProcesses(cli_env, tmp_path, Transcript((sandbox.forge_token,)))
+
+
+@pytest.fixture
+def forge_requests(sandbox: Sandbox) -> Iterator[RequestRecorder]:
+    """The forge requests made during this test only (none of earlier tests')."""
+    assert sandbox.forge is not None
+    with sandbox.forge.recording() as recorder:
+        yield recorder
+
+
+@contextmanager
+def forge_slowed(sandbox: Sandbox, latency_ms: float) -> Iterator[None]:
+    """Every forge request waits `latency_ms` inside the block; the shared sandbox's latency
+    is put back afterwards, however the block ends."""
+    assert sandbox.forge is not None
+    before = sandbox.forge.state.latency_ms
+    sandbox.forge.state.latency_ms = latency_ms
+    try:
+        yield
+    finally:
+        sandbox.forge.state.latency_ms = before
+
+
+@contextmanager
+def forge_faulted(
+    sandbox: Sandbox,
+    status: int,
+    *,
+    path_prefix: str,
+    method: str | None = None,
+    count: int = 1,
+    retry_after: float | None = None,
+) -> Iterator[None]:
+    """A scripted forge fault (`ForgeEmulator.add_fault`) for the block only: whatever of it
+    is left when the block ends is dropped."""
+    assert sandbox.forge is not None
+    sandbox.forge.add_fault(
+        status, path_prefix=path_prefix, method=method, count=count, retry_after=retry_after
+    )
+    try:
+        yield
+    finally:
+        sandbox.forge.clear_faults()

@@ -3,11 +3,11 @@ the forge through git, the cluster through the emulator's API, the database thro
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from tests.support.commands import git
 
 from slipway import store
 from slipway.bootstrap import App
@@ -24,14 +24,8 @@ def clone(sandbox: Sandbox, name: str, dest: Path, *, owner: str = SANDBOX_USER)
     url = sandbox.forge.clone_url(owner, name).replace(
         "http://", f"http://{SANDBOX_USER}:{sandbox.forge_token}@"
     )
-    subprocess.run(["git", "clone", "--quiet", url, str(dest)], check=True, capture_output=True)
+    git(dest.parent, "clone", "--quiet", url, str(dest))
     return dest
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 def tree_files(repo: Path) -> dict[str, bytes]:

@@ -1,37 +1,37 @@
 """Durability: a worker killed with SIGKILL in any step is resumed by another worker, and the
 end state equals an uninterrupted run (one repository, one commit, one set of cluster objects,
-no duplicate rows). Executor leases keep live workers from re-running each other's work."""
+no duplicate rows). Executor leases keep live workers from re-running each other's work.
+
+Where a test needs two workers alive at once, it waits for that (`wait_until`, which fails
+the test when the moment never comes) and checks it, instead of hoping the timing worked."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from tests.e2e.conftest import forge_slowed
 from tests.e2e.helpers import assert_project_complete, rows
+from tests.support.cli import SlipwayProcesses, stop
+from tests.support.waiting import wait_until
 
 from slipway import service
 from slipway.bootstrap import App, bootstrap
 from slipway.config import Settings
 from slipway.domain.errors import NotFound
-from slipway.domain.model import ProgressEvent, Step
+from slipway.domain.model import Step
 from slipway.pipeline.workflow import KILL_AT_STEP_ENV
+from slipway.sandbox.forge import RequestRecorder
 from slipway.sandbox.runner import Sandbox
 
-SLIPWAY = [sys.executable, "-m", "slipway.cli"]
-pytestmark = pytest.mark.slow
-
-
-def run(
-    args: list[str], env: dict[str, str], timeout: float = 180
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*SLIPWAY, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
+# Slow enough that a run outlasts a second worker's start (a few seconds on a loaded machine);
+# each test puts the latency back as soon as the overlap it needs has been seen.
+HOLDING_LATENCY_MS = 2000
 
 
 @pytest.fixture
@@ -43,30 +43,62 @@ def cli_app(cli_env: dict[str, str]) -> Iterator[App]:
 
 
 def workflow_executors(app: App) -> list[str]:
-    from sqlalchemy import create_engine, text
+    """DBOS's record of the executor that ran each workflow (its own SQLite file)."""
+    engine = sa.create_engine(f"sqlite:///{app.settings.data_dir / 'workflows.db'}")
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(sa.text("SELECT executor_id FROM workflow_status"))
+            return [r[0] for r in found]
+    finally:
+        engine.dispose()
 
-    path = app.settings.data_dir / "workflows.db"
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.connect() as conn:
-        found = [r[0] for r in conn.execute(text("SELECT executor_id FROM workflow_status"))]
-    engine.dispose()
-    return found
+
+def lease_of(app: App, process: subprocess.Popen[str]) -> str | None:
+    """The executor ID `process` holds a live lease for, once it has started its worker."""
+    found = rows(app, "SELECT executor_id FROM executor_leases WHERE pid = :pid", pid=process.pid)
+    return found[0].executor_id if found else None
+
+
+def has_event(app: App, name: str, step: Step) -> bool:
+    try:
+        return any(e.step == step.value for e in service.project_events(app, name))
+    except NotFound:  # not recorded yet
+        return False
+
+
+def final_of(app: App, name: str) -> str | None:
+    events = service.project_events(app, name)
+    return events[-1].final if events else None
+
+
+def repository_creations(requests: RequestRecorder) -> list[int]:
+    """The statuses of this test's `POST /user/repos` (each a repository creation)."""
+    return [r.status for r in requests.requests() if (r.method, r.path) == ("POST", "/user/repos")]
 
 
 @pytest.mark.parametrize("step", list(Step), ids=[s.value for s in Step])
 def test_worker_killed_in_a_step_is_resumed_by_the_next_worker(
-    step: Step, cli_env: dict[str, str], cli_app: App, sandbox: Sandbox, tmp_path: Path
+    step: Step,
+    slipway_process: SlipwayProcesses,
+    cli_app: App,
+    sandbox: Sandbox,
+    tmp_path: Path,
 ) -> None:
     name = f"crash-{step.value.replace('_', '-')}"
-    crashing = run(
-        ["project", "create", name, "--template", "static-site", "--wait"],
-        {**cli_env, KILL_AT_STEP_ENV: step.value},
+    crashing = slipway_process(
+        "project",
+        "create",
+        name,
+        "--template",
+        "static-site",
+        "--wait",
+        env={KILL_AT_STEP_ENV: step.value},
     )
     assert crashing.returncode == -signal.SIGKILL, crashing.stderr
     before = service.show_project(cli_app, name)
     assert before.status in ("initializing", "active"), before
 
-    resumed = run(["worker", "--until-idle"], cli_env)
+    resumed = slipway_process("worker", "--until-idle")
     assert resumed.returncode == 0, resumed.stderr
 
     assert_project_complete(cli_app, sandbox, name, tmp_path)
@@ -85,138 +117,132 @@ def test_worker_killed_in_a_step_is_resumed_by_the_next_worker(
 
 
 def test_live_workers_do_not_take_each_others_work(
-    cli_env: dict[str, str], cli_app: App, sandbox: Sandbox, tmp_path: Path
+    slipway_process: SlipwayProcesses,
+    cli_app: App,
+    sandbox: Sandbox,
+    forge_requests: RequestRecorder,
+    tmp_path: Path,
 ) -> None:
-    assert sandbox.forge is not None
-    sandbox.forge.state.latency_ms = 150  # make the run long enough to overlap
-    try:
-        first = subprocess.Popen(
-            [*SLIPWAY, "project", "create", "overlap", "--template", "static-site", "--wait"],
-            env=cli_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+    """A second worker started while the first is mid-run leaves that run alone (`--until-idle`
+    waits for every run anywhere to end, so it exits after the first)."""
+    started: list[subprocess.Popen[str]] = []
+    with forge_slowed(sandbox, HOLDING_LATENCY_MS):  # the first run lasts until both are up
+        first = slipway_process.spawn(
+            "project", "create", "overlap", "--template", "static-site", "--wait"
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            events = _events_if_recorded(cli_app, "overlap")
-            if any(e.step == Step.CREATE_REPOSITORY.value for e in events):
-                break
-            time.sleep(0.1)
-        second = run(["worker", "--until-idle"], cli_env)
-        assert second.returncode == 0, second.stderr
-        assert first.wait(timeout=120) == 0, first.stderr.read() if first.stderr else ""
-    finally:
-        sandbox.forge.state.latency_ms = 0
+        started.append(first)
+        try:
+            wait_until(
+                lambda: has_event(cli_app, "overlap", Step.CREATE_REPOSITORY),
+                message="the first worker to start creating the repository",
+                timeout=60,
+            )
+            second = slipway_process.spawn("worker", "--until-idle")
+            started.append(second)
+            wait_until(
+                lambda: lease_of(cli_app, second), message="the second worker's lease", timeout=60
+            )
+            # The overlap really happens: two live workers while the first run is in flight.
+            assert first.poll() is None, slipway_process.finish(first).stderr
+            assert final_of(cli_app, "overlap") is None
+        except BaseException:
+            stop(*started)
+            raise
+    assert slipway_process.finish(first).returncode == 0
+    assert slipway_process.finish(second).returncode == 0
+
     assert_project_complete(cli_app, sandbox, "overlap", tmp_path)
-    creates = [
-        r for r in sandbox.forge.requests() if r.method == "POST" and r.path == "/user/repos"
-    ]
     events = service.project_events(cli_app, "overlap")
     starts = [e for e in events if e.message.startswith("creating repository")]
     assert len(starts) == 1, [e.message for e in events]
     assert len(set(workflow_executors(cli_app))) == 1
-    assert creates  # the request log saw the creation
-
-
-def _events_if_recorded(app: App, name: str) -> list[ProgressEvent]:
-    try:
-        return service.project_events(app, name)
-    except NotFound:
-        return []
+    assert repository_creations(forge_requests) == [201]  # one creation, by the first worker
 
 
 def test_a_running_worker_takes_over_from_a_killed_one(
-    cli_env: dict[str, str], cli_app: App, sandbox: Sandbox, tmp_path: Path
+    slipway_process: SlipwayProcesses, cli_app: App, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     """The survivor is already running when the victim dies. It starts only once the victim
     has taken the run off the queue (otherwise either could run it), and picks the run up
     from its heartbeat when the victim's lease expires."""
-    assert sandbox.forge is not None
-    sandbox.forge.state.latency_ms = 200  # the victim is still working when the survivor starts
-    survivor: subprocess.Popen[str] | None = None
+    kill_at_push = {KILL_AT_STEP_ENV: Step.PUSH_TEMPLATE.value}
+    started: list[subprocess.Popen[str]] = []
+    with forge_slowed(sandbox, HOLDING_LATENCY_MS):  # the victim lives until the survivor is up
+        victim = slipway_process.spawn(
+            "project", "create", "orphan", "--template", "static-site", "--wait", env=kill_at_push
+        )
+        started.append(victim)
+        try:
+            wait_until(
+                lambda: has_event(cli_app, "orphan", Step.LOAD_TEMPLATE),
+                message="the victim to take the run off the queue",
+                timeout=60,
+            )
+            survivor = slipway_process.spawn("worker")
+            started.append(survivor)
+            survivor_id = wait_until(
+                lambda: lease_of(cli_app, survivor), message="the survivor's lease", timeout=60
+            )
+            assert victim.poll() is None, "the victim died before the survivor was running"
+        except BaseException:
+            stop(*started)
+            raise
     try:
-        victim = subprocess.Popen(
-            [*SLIPWAY, "project", "create", "orphan", "--template", "static-site", "--wait"],
-            env={**cli_env, KILL_AT_STEP_ENV: Step.PUSH_TEMPLATE.value},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            events = _events_if_recorded(cli_app, "orphan")
-            if any(e.step == Step.LOAD_TEMPLATE.value for e in events):
-                break
-            time.sleep(0.05)
-        survivor = subprocess.Popen(
-            [*SLIPWAY, "worker"],
-            env=cli_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
         assert victim.wait(timeout=120) == -signal.SIGKILL
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            events = service.project_events(cli_app, "orphan")
-            if events and events[-1].final:
-                break
-            time.sleep(0.2)
-        assert events[-1].final == "completed"
+        wait_until(
+            lambda: final_of(cli_app, "orphan"),
+            message="the survivor to finish the victim's run",
+            timeout=90,
+            interval=0.2,
+        )
     finally:
-        sandbox.forge.state.latency_ms = 0
-        if survivor is not None:
-            survivor.send_signal(signal.SIGINT)
-            survivor.wait(timeout=30)
+        stop(survivor)
+    assert final_of(cli_app, "orphan") == "completed"
     assert_project_complete(cli_app, sandbox, "orphan", tmp_path)
-    executors = set(workflow_executors(cli_app))
-    assert len(executors) == 1  # the survivor now owns the workflow
+    assert set(workflow_executors(cli_app)) == {survivor_id}  # the survivor owns the workflow
 
 
 def test_a_project_recorded_but_never_queued_is_picked_up(
-    cli_env: dict[str, str], cli_app: App, sandbox: Sandbox, tmp_path: Path
+    slipway_process: SlipwayProcesses, cli_app: App, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     """The process that recorded the project died before it could enqueue the workflow."""
     spec = service.plan_project(
         cli_app, service.CreateRequest(name="stranded", template="static-site")
     )
     service.record_project(cli_app, spec)  # what create_project does before it enqueues
-    time.sleep(2.1)  # older than one lease period: nobody is still recording it
-    worker = run(["worker", "--until-idle"], cli_env)
+    # Time is the subject here: only a record older than one lease period (2 s) is stranded;
+    # a younger one may still be on its way to the queue.
+    time.sleep(2.1)
+    worker = slipway_process("worker", "--until-idle")
     assert worker.returncode == 0, worker.stderr
     assert_project_complete(cli_app, sandbox, "stranded", tmp_path)
 
 
 def test_sigterm_hands_work_over_at_once(
-    cli_env: dict[str, str], cli_app: App, sandbox: Sandbox, tmp_path: Path
+    slipway_process: SlipwayProcesses, cli_app: App, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     """A stopped worker (SIGTERM, as in a rolling deploy) expires its own lease: the next
     worker resumes its run without waiting out the 30 s lease."""
-    assert sandbox.forge is not None
-    env = {**cli_env, "SLIPWAY_LEASE_SECONDS": "30"}
-    queued = run(["project", "create", "handover", "--template", "static-site"], env)
+    long_lease = {"SLIPWAY_LEASE_SECONDS": "30"}
+    queued = slipway_process(
+        "project", "create", "handover", "--template", "static-site", env=long_lease
+    )
     assert queued.returncode == 0, queued.stderr
-    sandbox.forge.state.latency_ms = 300
-    try:
-        first = subprocess.Popen(
-            [*SLIPWAY, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if any(
-                e.step == Step.PUSH_TEMPLATE.value
-                for e in service.project_events(cli_app, "handover")
-            ):
-                break
-            time.sleep(0.05)
-        first.send_signal(signal.SIGTERM)
-        assert first.wait(timeout=20) == 0
-    finally:
-        sandbox.forge.state.latency_ms = 0
-    assert service.project_events(cli_app, "handover")[-1].final is None  # interrupted
+    with forge_slowed(sandbox, 300):
+        first = slipway_process.spawn("worker", env=long_lease)
+        try:
+            wait_until(
+                lambda: has_event(cli_app, "handover", Step.PUSH_TEMPLATE),
+                message="the first worker to reach push_template",
+                timeout=60,
+                interval=0.05,
+            )
+        finally:
+            first.send_signal(signal.SIGTERM)
+        assert slipway_process.finish(first, timeout=20).returncode == 0
+    assert final_of(cli_app, "handover") is None  # interrupted mid-run
     started = time.monotonic()
-    second = run(["worker", "--until-idle"], env)
+    second = slipway_process("worker", "--until-idle", env=long_lease)
     assert second.returncode == 0, second.stderr
-    assert time.monotonic() - started < 25
+    assert time.monotonic() - started < 25  # not the 30 s lease: time is the subject
     assert_project_complete(cli_app, sandbox, "handover", tmp_path)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.e2e.conftest import forge_slowed
 from tests.e2e.helpers import assert_project_complete, rows
-from tests.e2e.test_durability import SLIPWAY
+from tests.support.cli import SlipwayProcesses, stop
+from tests.support.waiting import wait_until
 
 from slipway import service
 from slipway.bootstrap import App, bootstrap
@@ -22,8 +23,7 @@ from slipway.pipeline.runtime import submit_initialization
 from slipway.pipeline.workflow import KILL_AT_STEP_ENV
 from slipway.sandbox.runner import Sandbox
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
-LEASES = "SELECT executor_id FROM executor_leases"
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
@@ -41,36 +41,20 @@ def pg_app(pg_env: dict[str, str]) -> Iterator[App]:
     instance.close()
 
 
-def start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*SLIPWAY, "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+@pytest.fixture
+def pg_slipway(slipway_process: SlipwayProcesses, pg_env: dict[str, str]) -> SlipwayProcesses:
+    """`slipway` processes on the test's PostgreSQL database."""
+    return SlipwayProcesses(pg_env, slipway_process.cwd, slipway_process.transcript)
 
 
-def wait_for(condition: str, check: Callable[[], object], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {condition}")
+def leased_pids(app: App) -> set[int]:
+    """The processes holding an executor lease: live workers."""
+    return {r.pid for r in rows(app, "SELECT pid FROM executor_leases")}
 
 
 def finals(app: App, names: list[str]) -> dict[str, str | None]:
     """Each project's final event kind (`completed`...), None while it still runs."""
     return {name: service.project_events(app, name)[-1].final for name in names}
-
-
-def stop(*workers: subprocess.Popen[str]) -> None:
-    for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-    for worker in workers:
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
 
 
 def workflow_executors(app: App) -> dict[str, str]:
@@ -80,25 +64,33 @@ def workflow_executors(app: App) -> dict[str, str]:
 
 
 def test_two_workers_share_the_queue_and_run_each_project_once(
-    pg_env: dict[str, str], pg_app: App, sandbox: Sandbox, tmp_path: Path
+    pg_slipway: SlipwayProcesses, pg_app: App, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    assert sandbox.forge is not None
-    env = {**pg_env, "SLIPWAY_WORKER_CONCURRENCY": "1"}
+    one_at_a_time = {"SLIPWAY_WORKER_CONCURRENCY": "1"}
     names = [f"pg-share-{i}" for i in range(4)]
-    sandbox.forge.state.latency_ms = 50  # each run lasts long enough for the other to poll
-    workers = [start_worker(env), start_worker(env)]
-    try:
-        wait_for("both workers' leases", lambda: len(rows(pg_app, LEASES)) == 2)
-        for name in names:
-            spec = service.plan_project(
-                pg_app, service.CreateRequest(name=name, template="static-site")
+    workers: list[subprocess.Popen[str]] = []
+    with forge_slowed(sandbox, 50):  # each run lasts long enough for the other to poll
+        try:
+            workers += [pg_slipway.spawn("worker", env=one_at_a_time) for _ in range(2)]
+            wait_until(
+                lambda: leased_pids(pg_app) == {w.pid for w in workers},
+                message="both workers' leases",
+                timeout=90,
             )
-            project_id = service.record_project(pg_app, spec)
-            submit_initialization(pg_app.settings, project_id)
-        wait_for("every project to finish", lambda: None not in finals(pg_app, names).values())
-    finally:
-        sandbox.forge.state.latency_ms = 0
-        stop(*workers)
+            for name in names:
+                spec = service.plan_project(
+                    pg_app, service.CreateRequest(name=name, template="static-site")
+                )
+                project_id = service.record_project(pg_app, spec)
+                submit_initialization(pg_app.settings, project_id)
+            wait_until(
+                lambda: None not in finals(pg_app, names).values(),
+                message="every project to finish",
+                timeout=90,
+                interval=0.2,
+            )
+        finally:
+            stop(*workers)
 
     assert set(finals(pg_app, names).values()) == {"completed"}
     for name in names:
@@ -112,23 +104,27 @@ def test_two_workers_share_the_queue_and_run_each_project_once(
 
 
 def test_a_survivor_takes_over_a_killed_workers_run(
-    pg_env: dict[str, str], pg_app: App, sandbox: Sandbox, tmp_path: Path
+    pg_slipway: SlipwayProcesses, pg_app: App, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    victim = subprocess.run(
-        [*SLIPWAY, "project", "create", "pg-orphan", "--template", "static-site", "--wait"],
-        env={**pg_env, KILL_AT_STEP_ENV: Step.GITOPS_RESOURCES.value},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    victim = pg_slipway(
+        "project",
+        "create",
+        "pg-orphan",
+        "--template",
+        "static-site",
+        "--wait",
+        env={KILL_AT_STEP_ENV: Step.GITOPS_RESOURCES.value},
     )
     assert victim.returncode == -signal.SIGKILL, victim.stderr
     assert service.show_project(pg_app, "pg-orphan").status == "initializing"
 
-    survivor = start_worker(pg_env)
+    survivor = pg_slipway.spawn("worker")
     try:
-        wait_for(
-            "the survivor to finish the run", lambda: finals(pg_app, ["pg-orphan"])["pg-orphan"]
+        wait_until(
+            lambda: finals(pg_app, ["pg-orphan"])["pg-orphan"],
+            message="the survivor to finish the run",
+            timeout=90,
+            interval=0.2,
         )
     finally:
         stop(survivor)
