@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from slipway.domain.model import ForgeKind
-from slipway.forges import Forge, build_forge
+from slipway.forges import FORGES, Forge, build_forge
 from slipway.retry import RetryPolicy
 from slipway.sandbox.forge import ForgeEmulator, RecordedRequest
 
@@ -39,12 +39,10 @@ class Flavour:
         return emulator.url + self.suffix
 
 
-FLAVOURS = [
-    Flavour("github", ForgeKind.GITHUB, ""),
-    Flavour("github-enterprise", ForgeKind.GITHUB, "/api/v3", "/api/v3"),
-    Flavour("gitlab", ForgeKind.GITLAB, "/api/v4"),
-    Flavour("gitea", ForgeKind.GITEA, "/api/v1"),
-]
+# One flavour per registered forge (so a new forge's adapter meets every test here), plus
+# GitHub Enterprise, whose API lives under /api/v3 of its host.
+FLAVOURS = [Flavour(kind.value, kind, info.api_path) for kind, info in FORGES.items()]
+FLAVOURS.insert(1, Flavour("github-enterprise", ForgeKind.GITHUB, "/api/v3", "/api/v3"))
 
 
 def make_forge(emulator: ForgeEmulator, flavour: Flavour, token: str = TOKEN) -> Forge:

@@ -9,7 +9,7 @@ import pytest
 
 from slipway.domain.errors import Conflict, ForgeError, NotFound, SlipwayError
 from slipway.domain.model import ForgeKind
-from slipway.forges import Forge, TokenKind
+from slipway.forges import FORGES, Forge, TokenKind
 from slipway.sandbox.forge import ForgeEmulator
 
 from ._support import (
@@ -22,8 +22,8 @@ from ._support import (
     make_forge,
 )
 
-LABELS = {ForgeKind.GITHUB: "GitHub", ForgeKind.GITLAB: "GitLab", ForgeKind.GITEA: "Gitea"}
-SCOPES = {ForgeKind.GITHUB: "repo", ForgeKind.GITLAB: "api", ForgeKind.GITEA: "write:repository"}
+LABELS = {kind: info.label for kind, info in FORGES.items()}
+SCOPES = {kind: info.required_scopes[0] for kind, info in FORGES.items()}
 
 
 def assert_no_secret(
