@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from slipway.domain.errors import Conflict
+from slipway.domain.errors import Conflict, ForgeError
 from slipway.domain.model import ForgeKind
 from slipway.forges import Forge
 from slipway.sandbox.forge import ForgeEmulator
@@ -127,6 +127,39 @@ async def test_existing_repository_without_our_marker_is_a_conflict_and_untouche
     assert writes(api_calls(emulator)) == []
     assert existing.description == f"Hand made {marker}" and existing.topics == []
     assert gitstore.is_empty(existing.path)
+
+
+@pytest.mark.parametrize(
+    ("marker", "misses", "outcome"),
+    [("shop", 1, None), ("other", 1, Conflict), ("shop", 2, ForgeError)],
+    ids=["ours", "theirs", "hidden"],
+)
+async def test_a_create_that_races_another_reuses_only_a_repository_marked_for_us(
+    forge: Forge,
+    emulator: ForgeEmulator,
+    flavour: Flavour,
+    repo_name: str,
+    marker: str,
+    misses: int,
+    outcome: type[Exception] | None,
+) -> None:
+    """The first read misses a repository made at that moment, so the create is refused as
+    taken; a second read decides (and a forge that still hides it is an error, not a reuse)."""
+    emulator.state.create_repo("acme", repo_name, description=f"[slipway:project={marker}]")
+    route = "projects" if flavour.kind is ForgeKind.GITLAB else "repos"
+    path = f"{flavour.prefix}/{route}/acme/{repo_name}"
+    emulator.add_fault(404, method="GET", path_prefix=path, count=misses)
+    emulator.clear_requests()
+    ensure = forge.ensure_repository(
+        owner="acme", name=repo_name, project="shop", private=True, description=""
+    )
+    if outcome is None:
+        assert (await ensure).project == "shop"
+    else:
+        with pytest.raises(outcome, match=f"acme/{repo_name}"):
+            await ensure
+    refused = [r.status for r in writes(api_calls(emulator))]
+    assert len(refused) == 1 and refused[0] in (400, 409, 422)  # nothing created or tagged
 
 
 @pytest.mark.parametrize("status", [429, 502])
