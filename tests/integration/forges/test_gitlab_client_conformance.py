@@ -9,10 +9,17 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterator
+from typing import Any
 
 import gitlab
 import pytest
-from gitlab.exceptions import GitlabAuthenticationError, GitlabCreateError, GitlabGetError
+from gitlab.client import GitlabList
+from gitlab.exceptions import (
+    GitlabAuthenticationError,
+    GitlabCreateError,
+    GitlabError,
+    GitlabGetError,
+)
 from gitlab.v4.objects import Project
 
 from slipway.sandbox.forge import ForgeEmulator
@@ -22,6 +29,11 @@ from ._support import OUTSIDER_TOKEN, TOKEN, WRONG_TOKEN
 MAINTAINERS_ONLY = "maintainers-only"  # alice is a Developer; creating takes a Maintainer
 PNG = bytes(range(256)) + b"\x89PNG\r\n\x1a\n\x00\xff"  # not UTF-8: must go as base64
 KUSTOMIZATION = "resources:\n  - deployment.yaml\n"
+
+
+def error_body(error: GitlabError) -> Any:
+    """The decoded JSON `message` (python-gitlab types it as `str`, but keeps GitLab's dict)."""
+    return error.error_message
 
 
 def client(emulator: ForgeEmulator, token: str) -> gitlab.Gitlab:
@@ -258,7 +270,7 @@ def test_an_outsider_can_neither_see_nor_create_in_the_group(
     with pytest.raises(GitlabCreateError) as refused:
         bob.projects.create({"name": repo_name, "namespace_id": acme_id})
     assert refused.value.response_code == 400
-    assert refused.value.error_message == {"namespace": ["is not valid"]}
+    assert error_body(refused.value) == {"namespace": ["is not valid"]}
     with pytest.raises(GitlabCreateError) as blocked:
         bob.projects.get(project.id, lazy=True).commits.create(
             {
@@ -279,6 +291,7 @@ def test_get_all_follows_the_link_header_across_pages(project: Project) -> None:
     files = {f"k8s/f{n:02}.yaml": f"n: {n}\n".encode() for n in range(25)}
     add_files(project, "many files", files)
     pages = project.repository_tree(ref="main", recursive=True, iterator=True, per_page=10)
+    assert isinstance(pages, GitlabList)
     assert (pages.total, pages.total_pages, pages.per_page, pages.next_page) == (27, 3, 10, 2)
     listed = project.repository_tree(ref="main", recursive=True, get_all=True, per_page=10)
     assert sorted(i["path"] for i in listed) == sorted([*files, "README.md", "k8s"])
@@ -311,7 +324,7 @@ def test_groups_tell_who_may_create_projects_and_the_member_role(
     assert (member.id, member.username, member.access_level) == (gl.user.id, "alice", 30)
     with pytest.raises(GitlabCreateError) as refused:
         gl.projects.create({"name": repo_name, "namespace_id": locked.id})
-    assert (refused.value.response_code, refused.value.error_message) == (
+    assert (refused.value.response_code, error_body(refused.value)) == (
         400,
         {"namespace": ["is not valid"]},
     )
