@@ -7,78 +7,80 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.support.cli import InProcessCli
 
 from slipway import __version__
-from slipway.cli import main
 
 
-def test_version_json(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["version", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"version": __version__}
+def test_version_json(slipway_cli: InProcessCli) -> None:
+    assert slipway_cli("version", "--json").json() == {"version": __version__}
 
 
-def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["project", "create", "--help"]) == 0
-    assert "--template" in capsys.readouterr().out
+def test_help_exits_0(slipway_cli: InProcessCli) -> None:
+    done = slipway_cli("project", "create", "--help")
+    assert done.returncode == 0
+    assert "--template" in done.stdout
 
 
-def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["no-such-command"]) == 2
-    assert "No such command" in capsys.readouterr().err
+def test_unknown_command_is_a_usage_error(slipway_cli: InProcessCli) -> None:
+    done = slipway_cli("no-such-command")
+    assert done.returncode == 2
+    assert "No such command" in done.stderr
 
 
 def test_templates_list_json_has_the_three_templates_with_parameters(
-    capsys: pytest.CaptureFixture[str],
+    slipway_cli: InProcessCli,
 ) -> None:
-    assert main(["--json", "templates", "list"]) == 0
-    templates = {t["name"]: t for t in json.loads(capsys.readouterr().out)}
+    templates = {t["name"]: t for t in slipway_cli("--json", "templates", "list").json()}
     assert {"static-site", "fastapi", "nextjs"} <= set(templates)
     port = next(p for p in templates["fastapi"]["parameters"] if p["name"] == "port")
     assert port["type"] == "int"
 
 
 def test_an_unreachable_database_is_one_line_without_its_password(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    slipway_cli: InProcessCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLIPWAY_DATABASE_URL", "postgresql+psycopg://app:hunter2@127.0.0.1:1/x")
-    assert main(["project", "list"]) == 6
-    captured = capsys.readouterr()
-    [line] = captured.err.strip().splitlines()
+    slipway_cli.transcript.secrets = ("hunter2",)
+    done = slipway_cli("project", "list")
+    assert done.returncode == 6
+    [line] = done.stderr.strip().splitlines()
     assert "cannot open the database postgresql+psycopg://app:***@127.0.0.1:1/x" in line
     assert "SLIPWAY_DATABASE_URL" in line
-    assert "hunter2" not in captured.out + captured.err
 
-    assert main(["project", "list", "--json"]) == 6
-    error = json.loads(capsys.readouterr().out)["error"]
+    done = slipway_cli("project", "list", "--json")
+    assert done.returncode == 6
+    error = json.loads(done.stdout)["error"]
     assert (error["type"], error["system"]) == ("ExternalError", "database")
 
 
 def test_an_unexpected_error_is_one_line_and_a_traceback_only_with_debug(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, slipway_cli: InProcessCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "a-file").write_text("")
     monkeypatch.setenv("SLIPWAY_DATA_DIR", str(tmp_path / "a-file" / "data"))
-    assert main(["project", "list"]) == 1
-    captured = capsys.readouterr()
-    [line] = captured.err.strip().splitlines()
+    done = slipway_cli("project", "list")
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
     assert line.startswith("error: unexpected NotADirectoryError")
     assert "--debug" in line
-    assert "Traceback" not in captured.err
+    assert "Traceback" not in done.stderr
 
     with pytest.raises(NotADirectoryError):
-        main(["--debug", "project", "list"])
+        slipway_cli("--debug", "project", "list")
 
 
 def test_a_bad_setting_names_the_variable_not_its_value(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    slipway_cli: InProcessCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLIPWAY_WORKER_CONCURRENCY", "s3cr3t-value")
-    assert main(["version"]) == 2
-    captured = capsys.readouterr()
-    [line] = captured.err.strip().splitlines()
+    slipway_cli.transcript.secrets = ("s3cr3t-value",)
+    done = slipway_cli("version")
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
     assert line.startswith("error: SLIPWAY_WORKER_CONCURRENCY: ")
-    assert "s3cr3t-value" not in captured.out + captured.err
 
-    assert main(["--json", "version"]) == 2
-    error = json.loads(capsys.readouterr().out)["error"]
+    done = slipway_cli("--json", "version")
+    assert done.returncode == 2
+    error = json.loads(done.stdout)["error"]
     assert error["field"] == "SLIPWAY_WORKER_CONCURRENCY"

@@ -8,19 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.cli import InProcessCli
 
-from slipway.cli import main
-from slipway.config import get_settings
 from slipway.sandbox.kube import KubeEmulator
 from slipway.sandbox.runner import Sandbox
 
 
-def doctor(capsys: pytest.CaptureFixture[str], token: str, *flags: str) -> tuple[int, str, str]:
-    get_settings.cache_clear()
-    code = main(["doctor", *flags])
-    captured = capsys.readouterr()
-    assert token not in captured.out and token not in captured.err
-    return code, captured.out, captured.err
+def doctor(cli: InProcessCli, *flags: str) -> tuple[int, str]:
+    """`slipway doctor`'s exit code and stdout (the token is checked for by `cli`)."""
+    done = cli("doctor", *flags)
+    return done.returncode, done.stdout
 
 
 @pytest.fixture
@@ -34,10 +31,10 @@ def bare_cluster(
 
 
 def test_all_checks_pass_against_the_sandbox(
-    cli_env: dict[str, str], sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+    cli_env: dict[str, str], sandbox: Sandbox, sandbox_cli: InProcessCli
 ) -> None:
     assert sandbox.kube is not None
-    code, out, _ = doctor(capsys, sandbox.forge_token)
+    code, out = doctor(sandbox_cli)
     assert code == 0, out
     lines = out.splitlines()
     assert lines and all(line.startswith("ok ") for line in lines), out
@@ -46,7 +43,7 @@ def test_all_checks_pass_against_the_sandbox(
     )
     assert any("forge github: token valid for sandbox" in line for line in lines)
 
-    code, out, _ = doctor(capsys, sandbox.forge_token, "--json")
+    code, out = doctor(sandbox_cli, "--json")
     assert code == 0
     report = json.loads(out)
     assert report["ok"] is True
@@ -58,9 +55,9 @@ def test_all_checks_pass_against_the_sandbox(
 
 
 def test_flux_missing_exits_5_with_the_flux_fix(
-    bare_cluster: KubeEmulator, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+    bare_cluster: KubeEmulator, sandbox: Sandbox, sandbox_cli: InProcessCli
 ) -> None:
-    code, out, _ = doctor(capsys, sandbox.forge_token)
+    code, out = doctor(sandbox_cli)
     assert code == 5
     failing = [line for line in out.splitlines() if line.startswith("FAIL")]
     assert any("gitrepositories.source.toolkit.fluxcd.io" in line for line in failing), out
@@ -70,7 +67,7 @@ def test_flux_missing_exits_5_with_the_flux_fix(
     assert any("flux install" in fix for fix in fixes), out
     assert any(line.startswith("ok   Kubernetes API") for line in out.splitlines())
 
-    code, out, _ = doctor(capsys, sandbox.forge_token, "--json")
+    code, out = doctor(sandbox_cli, "--json")
     assert code == 5
     report = json.loads(out)
     assert report["ok"] is False
@@ -85,7 +82,7 @@ def test_an_unreachable_cluster_exits_5_and_names_its_url(
     sandbox: Sandbox,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    sandbox_cli: InProcessCli,
 ) -> None:
     stopped = KubeEmulator().start()
     kubeconfig = stopped.write_kubeconfig(tmp_path / "kubeconfig-down")
@@ -93,13 +90,13 @@ def test_an_unreachable_cluster_exits_5_and_names_its_url(
     stopped.stop()
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
 
-    code, out, _ = doctor(capsys, sandbox.forge_token)
+    code, out = doctor(sandbox_cli)
     assert code == 5
     first = out.splitlines()[0]
     assert first.startswith("FAIL Kubernetes API") and url in first, out
     assert "fix:" in out
 
-    code, out, _ = doctor(capsys, sandbox.forge_token, "--json")
+    code, out = doctor(sandbox_cli, "--json")
     assert code == 5
     report = json.loads(out)
     assert report["ok"] is False

@@ -3,36 +3,14 @@ only encrypted, and then used by `project create` without SLIPWAY_FORGE_TOKEN.""
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.support.cli import InProcessCli, SlipwayProcesses
 
-from slipway.cli import main
-from slipway.config import get_settings
 from slipway.sandbox.runner import SANDBOX_USER, Sandbox
-
-SLIPWAY = str(Path(sys.executable).parent / "slipway")
-
-
-def slipway(
-    env: dict[str, str], *args: str, stdin: str | None = None, token: str, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [SLIPWAY, *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert token not in done.stdout and token not in done.stderr
-    return done
 
 
 def connections(data_dir: Path) -> list[tuple[str, str, str, bytes]]:
@@ -48,20 +26,22 @@ def connections(data_dir: Path) -> list[tuple[str, str, str, bytes]]:
 
 
 @pytest.fixture
-def env_without_token(cli_env: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in cli_env.items() if k != "SLIPWAY_FORGE_TOKEN"}
+def slipway(slipway_process: SlipwayProcesses) -> SlipwayProcesses:
+    """`slipway` processes pointed at the sandbox without SLIPWAY_FORGE_TOKEN: the token is
+    given to `forge connect` on stdin only (and must never be printed)."""
+    env = {k: v for k, v in slipway_process.env.items() if k != "SLIPWAY_FORGE_TOKEN"}
+    return SlipwayProcesses(env, slipway_process.cwd, slipway_process.transcript)
 
 
 def test_connect_then_create_with_the_stored_connection(
-    env_without_token: dict[str, str], sandbox: Sandbox
+    slipway: SlipwayProcesses, sandbox: Sandbox
 ) -> None:
     assert sandbox.forge is not None and sandbox.kube is not None
     token = sandbox.forge_token
-    data_dir = Path(env_without_token["SLIPWAY_DATA_DIR"])
+    data_dir = Path(slipway.env["SLIPWAY_DATA_DIR"])
     url = sandbox.forge.url
 
     done = slipway(
-        env_without_token,
         "forge",
         "connect",
         "github",
@@ -69,7 +49,6 @@ def test_connect_then_create_with_the_stored_connection(
         "--url",
         url,
         stdin=token + "\n",
-        token=token,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"connected github as {SANDBOX_USER}"
@@ -80,7 +59,6 @@ def test_connect_then_create_with_the_stored_connection(
     assert token.encode() not in (data_dir / "slipway.db").read_bytes()
 
     created = slipway(
-        env_without_token,
         "project",
         "create",
         "cli-connected",
@@ -90,8 +68,6 @@ def test_connect_then_create_with_the_stored_connection(
         "dev",
         "--wait",
         "--json",
-        token=token,
-        timeout=120,
     )
     assert created.returncode == 0, created.stderr
     view = json.loads(created.stdout)
@@ -105,11 +81,10 @@ def test_connect_then_create_with_the_stored_connection(
 
 
 def test_connect_json_reports_account_and_scopes(
-    env_without_token: dict[str, str], sandbox: Sandbox
+    slipway: SlipwayProcesses, sandbox: Sandbox
 ) -> None:
     assert sandbox.forge is not None
     done = slipway(
-        env_without_token,
         "--json",
         "forge",
         "connect",
@@ -118,7 +93,6 @@ def test_connect_json_reports_account_and_scopes(
         "--url",
         sandbox.forge.url,
         stdin=sandbox.forge_token,
-        token=sandbox.forge_token,
     )
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
@@ -130,12 +104,12 @@ def test_connect_json_reports_account_and_scopes(
 
 
 def test_a_wrong_token_is_refused_with_what_to_do_and_nothing_is_stored(
-    env_without_token: dict[str, str], sandbox: Sandbox
+    slipway: SlipwayProcesses, sandbox: Sandbox
 ) -> None:
     assert sandbox.forge is not None
     wrong = "ghp_" + "x" * 36
     args = ("forge", "connect", "github", "--token-stdin", "--url", sandbox.forge.url)
-    done = slipway(env_without_token, *args, stdin=wrong, token=sandbox.forge_token)
+    done = slipway(*args, stdin=wrong)
     assert done.returncode != 0
     assert done.stdout == ""
     [line] = done.stderr.strip().splitlines()
@@ -144,35 +118,31 @@ def test_a_wrong_token_is_refused_with_what_to_do_and_nothing_is_stored(
     assert "invalid, expired or revoked" in line
     assert "slipway forge connect github --token-stdin" in line
 
-    done = slipway(env_without_token, "--json", *args, stdin=wrong, token=sandbox.forge_token)
+    done = slipway("--json", *args, stdin=wrong)
     assert done.returncode != 0
     error = json.loads(done.stdout)["error"]
     assert error["type"] == "ForgeError"
     assert error["system"] == "GitHub"
     assert wrong not in done.stdout
-    assert connections(Path(env_without_token["SLIPWAY_DATA_DIR"])) == []
+    assert connections(Path(slipway.env["SLIPWAY_DATA_DIR"])) == []
 
 
-def test_token_stdin_is_required(
-    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    get_settings.cache_clear()
-    assert main(["forge", "connect", "github"]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    [line] = captured.err.strip().splitlines()
+def test_token_stdin_is_required(cli_env: dict[str, str], sandbox_cli: InProcessCli) -> None:
+    done = sandbox_cli("forge", "connect", "github")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
     assert "--token-stdin: is required" in line
     assert 'echo "$TOKEN" | slipway forge connect github --token-stdin' in line
 
-    monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))
-    assert main(["forge", "connect", "github", "--token-stdin", "--json"]) == 2
-    error = json.loads(capsys.readouterr().out)["error"]
+    empty = sandbox_cli("forge", "connect", "github", "--token-stdin", "--json", stdin="\n")
+    assert empty.returncode == 2
+    error = json.loads(empty.stdout)["error"]
     assert (error["field"], error["rule"]) == ("token", "must not be empty")
     assert connections(Path(cli_env["SLIPWAY_DATA_DIR"])) == []
 
 
-def test_an_unknown_forge_is_a_usage_error(
-    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["forge", "connect", "bitbucket", "--token-stdin"]) == 2
-    assert "bitbucket" in capsys.readouterr().err
+def test_an_unknown_forge_is_a_usage_error(sandbox_cli: InProcessCli) -> None:
+    done = sandbox_cli("forge", "connect", "bitbucket", "--token-stdin")
+    assert done.returncode == 2
+    assert "bitbucket" in done.stderr

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.cli import InProcessCli
 
-from slipway.cli import main
-from slipway.config import get_settings
 from slipway.sandbox.runner import Sandbox
 
 LONG_NAME = "a" * 44  # 'project-<44>-development' is 64 characters
@@ -38,16 +38,9 @@ def slipway_rows(data_dir: Path) -> dict[str, int]:
         }
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    get_settings.cache_clear()
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def assert_rejected(
     argv: list[str],
-    capsys: pytest.CaptureFixture[str],
+    cli: InProcessCli,
     sandbox: Sandbox,
     data_dir: Path,
     *,
@@ -59,7 +52,7 @@ def assert_rejected(
     and that nothing exists afterwards. Returns the JSON error."""
     before = snapshot(sandbox)
 
-    code, out, err = run(argv, capsys)
+    code, out, err = astuple(cli(*argv))
     assert code == exit_code, (out, err)
     assert out == ""
     lines = err.strip().splitlines()
@@ -68,7 +61,7 @@ def assert_rejected(
     for text in says:
         assert text in lines[0], lines[0]
 
-    code, out, err = run(["--json", *argv], capsys)
+    code, out, err = astuple(cli("--json", *argv))
     assert code == exit_code
     assert err == ""
     document = json.loads(out)  # exactly one document: json.loads refuses trailing data
@@ -122,12 +115,12 @@ def test_bad_input_is_one_line_and_creates_nothing(
     says: tuple[str, ...],
     cli_env: dict[str, str],
     sandbox: Sandbox,
-    capsys: pytest.CaptureFixture[str],
+    sandbox_cli: InProcessCli,
 ) -> None:
     data_dir = Path(cli_env["SLIPWAY_DATA_DIR"])
     assert_rejected(
         ["project", "create", *args],
-        capsys,
+        sandbox_cli,
         sandbox,
         data_dir,
         exit_code=2,
@@ -137,24 +130,24 @@ def test_bad_input_is_one_line_and_creates_nothing(
 
 
 def test_dry_run_checks_input_too(
-    cli_env: dict[str, str], sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+    cli_env: dict[str, str], sandbox: Sandbox, sandbox_cli: InProcessCli
 ) -> None:
     data_dir = Path(cli_env["SLIPWAY_DATA_DIR"])
     args = ["project", "create", "shop", "--env", "Prod", "--dry-run"]
-    assert_rejected(args, capsys, sandbox, data_dir, exit_code=2, says=("'Prod'",))
+    assert_rejected(args, sandbox_cli, sandbox, data_dir, exit_code=2, says=("'Prod'",))
 
 
 def test_no_forge_connection_names_forge_connect(
     cli_env: dict[str, str],
     sandbox: Sandbox,
-    capsys: pytest.CaptureFixture[str],
+    sandbox_cli: InProcessCli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("SLIPWAY_FORGE_TOKEN")
     data_dir = Path(cli_env["SLIPWAY_DATA_DIR"])
     error = assert_rejected(
         ["project", "create", "unconnected", "--template", "static-site"],
-        capsys,
+        sandbox_cli,
         sandbox,
         data_dir,
         exit_code=3,
@@ -166,27 +159,27 @@ def test_no_forge_connection_names_forge_connect(
 def test_dry_run_without_a_forge_connection_renders_and_says_what_it_did_not_check(
     cli_env: dict[str, str],
     sandbox: Sandbox,
-    capsys: pytest.CaptureFixture[str],
+    sandbox_cli: InProcessCli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("SLIPWAY_FORGE_TOKEN")
     before = snapshot(sandbox)
     args = ["project", "create", "offline", "--template", "static-site", "--dry-run"]
 
-    code, out, err = run(args, capsys)
+    code, out, err = astuple(sandbox_cli(*args))
     assert code == 0, err
     assert out.startswith("# not checked: no github connection for ")
     assert "the token and the owner were not checked" in out.splitlines()[0]
     assert "kind: Kustomization" in out
 
-    code, out, err = run([*args, "--owner", "acme", "--json"], capsys)
+    code, out, err = astuple(sandbox_cli(*args, "--owner", "acme", "--json"))
     assert code == 0, err
     plan = json.loads(out)
     assert plan["project"]["owner"] == "acme"
     assert plan["unchecked"].startswith("no github connection for ")
     assert "url: https://<github>/acme/offline.git" in plan["manifests"]
 
-    code, out, err = run([*args, "--owner", "-acme"], capsys)  # the syntax is still checked
+    code, out, err = astuple(sandbox_cli(*args, "--owner", "-acme"))  # the syntax is still checked
     assert code == 2
     assert "owner" in err
 
@@ -195,15 +188,15 @@ def test_dry_run_without_a_forge_connection_renders_and_says_what_it_did_not_che
 
 
 def test_an_unknown_option_is_a_usage_error_even_under_json(
-    cli_env: dict[str, str], sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+    cli_env: dict[str, str], sandbox: Sandbox, sandbox_cli: InProcessCli
 ) -> None:
     before = snapshot(sandbox)
-    code, out, err = run(["project", "create", "shop", "--colour", "red"], capsys)
+    code, out, err = astuple(sandbox_cli("project", "create", "shop", "--colour", "red"))
     assert code == 2
     assert out == ""
     assert "No such option: --colour" in err
 
-    code, out, _ = run(["--json", "project", "create", "shop", "--colour", "red"], capsys)
+    code, out, _ = astuple(sandbox_cli("--json", "project", "create", "shop", "--colour", "red"))
     assert code == 2
     error = json.loads(out)["error"]
     assert error["type"] == "UsageError"

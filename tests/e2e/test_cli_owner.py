@@ -5,23 +5,23 @@ and nothing is created anywhere; an org the account belongs to works end to end.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.e2e.helpers import FLUX_SOURCE
-from tests.e2e.test_cli_input import assert_rejected, run
+from tests.e2e.test_cli_input import assert_rejected
+from tests.support.cli import InProcessCli, SlipwayProcesses
 
 from slipway.domain.names import ResourceNames
 from slipway.sandbox.runner import SANDBOX_ORG, SANDBOX_USER, Sandbox
 
-SLIPWAY = str(Path(sys.executable).parent / "slipway")
 CLOSED_ORG = "closed-e2e-org"  # exists, but the sandbox user is not a member
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _closed_org(sandbox: Sandbox) -> None:
+    """Adds an org to the shared sandbox (the emulator cannot remove one); no other test
+    names it, so none can depend on it."""
     assert sandbox.forge is not None
     sandbox.forge.add_org(CLOSED_ORG)
 
@@ -41,12 +41,12 @@ def test_an_owner_that_cannot_be_used_is_bad_input_and_creates_nothing(
     dry_run: bool,
     cli_env: dict[str, str],
     sandbox: Sandbox,
-    capsys: pytest.CaptureFixture[str],
+    sandbox_cli: InProcessCli,
 ) -> None:
     argv = ["project", "create", "x", "--owner", owner, *(["--dry-run"] if dry_run else [])]
     error = assert_rejected(
         argv,
-        capsys,
+        sandbox_cli,
         sandbox,
         Path(cli_env["SLIPWAY_DATA_DIR"]),
         exit_code=2,
@@ -58,30 +58,16 @@ def test_an_owner_that_cannot_be_used_is_bad_input_and_creates_nothing(
 
 
 def test_an_org_the_account_belongs_to_works_end_to_end(
-    cli_env: dict[str, str],
-    sandbox: Sandbox,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    slipway_process: SlipwayProcesses, sandbox: Sandbox, sandbox_cli: InProcessCli
 ) -> None:
     """Given in another case, the owner is stored and used as the forge spells it."""
     assert sandbox.forge is not None and sandbox.kube is not None
     name = "org-owned"
     args = ("--owner", SANDBOX_ORG.upper(), "--env", "dev", "--template", "static-site")
-    done = subprocess.run(
-        [SLIPWAY, "project", "create", name, *args, "--wait"],
-        env=cli_env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, (done.stdout, done.stderr)
-    assert sandbox.forge_token not in done.stdout + done.stderr
+    done = slipway_process("project", "create", name, *args, "--wait", timeout=120)
+    assert done.returncode == 0, (done.stdout, done.stderr)  # the token is checked for in both
 
-    code, out, err = run(["project", "show", name, "--json"], capsys)
-    assert code == 0, err
-    view = json.loads(out)
+    view = sandbox_cli("project", "show", name, "--json").json()
     assert (view["status"], view["owner"]) == ("active", SANDBOX_ORG)
     assert view["repository"]["owner"] == SANDBOX_ORG
     assert [e["name"] for e in view["environments"]] == ["dev"]

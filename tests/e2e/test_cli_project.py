@@ -14,146 +14,91 @@ import os
 import re
 import sqlite3
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from tests.e2e.helpers import clone, git
+from tests.e2e.conftest import forge_faulted
+from tests.e2e.helpers import clone
+from tests.support.cli import (
+    CliResult,
+    InProcessCli,
+    SlipwayProcesses,
+    Transcript,
+    clean_environment,
+    stop,
+)
+from tests.support.commands import git
+from tests.support.waiting import wait_until
 
-from slipway.cli import main
-from slipway.config import get_settings
 from slipway.sandbox.kube import KubeEmulator
 from slipway.sandbox.runner import SANDBOX_USER, Sandbox
 
-SLIPWAY = str(Path(sys.executable).parent / "slipway")
 PROJECT = "cli-shop"
 ENVIRONMENTS = ("development", "staging", "production")
 FLUX_KINDS = ("GitRepository", "Kustomization")
 
 
-@dataclass
-class Cli:
-    """Runs `slipway` as a process; every output is checked for the forge token."""
-
-    env: dict[str, str]
-    cwd: Path
-    token: str
-    outputs: list[str] = field(default_factory=list)
-
-    @property
-    def data_dir(self) -> Path:
-        return Path(self.env["SLIPWAY_DATA_DIR"])
-
-    def __call__(
-        self,
-        *args: str,
-        timeout: float = 120,
-        stdin: str | None = None,
-        env: dict[str, str] | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [SLIPWAY, *args],
-            env={**self.env, **(env or {})},
-            cwd=self.cwd,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        self.check_no_token(done.stdout, done.stderr)
-        return done
-
-    def spawn(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [SLIPWAY, *args],
-            env=self.env,
-            cwd=self.cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def check_no_token(self, *texts: str) -> None:
-        for text in texts:
-            assert self.token not in text
-            self.outputs.append(text)
-
-    def json(self, *args: str) -> Any:
-        done = self(*args, "--json")
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)  # exactly one document
-
-
-def clean_environment() -> dict[str, str]:
-    """The caller's environment without anything that would point Slipway elsewhere."""
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not (k.startswith("SLIPWAY_") or k in ("KUBECONFIG", "K3S_KUBECONFIG_PATH"))
-    }
-
-
 @pytest.fixture(scope="module")
-def cli(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+def cli(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> SlipwayProcesses:
+    """`slipway` processes for the whole module, on one data directory; every output (these
+    and the in-process runs of `run`) is checked for the forge token."""
     root = tmp_path_factory.mktemp("cli-project")
-    env = {
-        **clean_environment(),
+    env = clean_environment(
         **sandbox.environment(),
-        "SLIPWAY_DATA_DIR": str(root / "data"),
-        "SLIPWAY_READY_TIMEOUT": "60",
-        "SLIPWAY_LEASE_SECONDS": "2",
-        "SLIPWAY_LOG_LEVEL": "warning",
-    }
-    return Cli(env=env, cwd=root, token=sandbox.forge_token)
+        SLIPWAY_DATA_DIR=str(root / "data"),
+        SLIPWAY_READY_TIMEOUT="60",
+        SLIPWAY_LEASE_SECONDS="2",
+        SLIPWAY_LOG_LEVEL="warning",
+    )
+    return SlipwayProcesses(env, root, Transcript((sandbox.forge_token,)))
 
 
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
+def data_dir(cli: SlipwayProcesses) -> Path:
+    return Path(cli.env["SLIPWAY_DATA_DIR"])
 
 
 @pytest.fixture
 def run(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., Result]:
+    cli: SlipwayProcesses, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> InProcessCli:
     """`slipway.cli.main` in this process, with the module's environment (quicker than a
     process for commands where no process boundary matters)."""
     for key, value in cli.env.items():
         if key.startswith("SLIPWAY_") or key == "KUBECONFIG":
             monkeypatch.setenv(key, value)
+    assert cli.cwd is not None
     monkeypatch.chdir(cli.cwd)
-
-    def invoke(*args: str) -> Result:
-        get_settings.cache_clear()
-        code = main(list(args))
-        captured = capsys.readouterr()
-        cli.check_no_token(captured.out, captured.err)
-        return Result(code, captured.out, captured.err)
-
-    return invoke
+    return InProcessCli(capsys, cli.transcript)
 
 
-def as_json(result: Result) -> Any:
+def holds_open(process: subprocess.Popen[str], path: Path) -> bool:
+    """Whether `process` has `path` open (Linux: /proc/PID/fd)."""
+    target = str(path.resolve())
+    for fd in Path(f"/proc/{process.pid}/fd").iterdir():
+        try:
+            if os.readlink(fd) == target:
+                return True
+        except OSError:  # closed meanwhile
+            continue
+    return False
+
+
+def as_json(result: CliResult) -> Any:
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)  # exactly one document: trailing text would fail
 
 
 @pytest.fixture(scope="module")
-def created(cli: Cli) -> subprocess.CompletedProcess[str]:
+def created(cli: SlipwayProcesses) -> CliResult:
     """`project create --wait` once, in --debug so the most verbose logs are checked too."""
     return cli("--debug", "project", "create", PROJECT, "--template", "static-site", "--wait")
 
 
-def test_create_wait_shows_progress_then_a_table(created: subprocess.CompletedProcess[str]) -> None:
+def test_create_wait_shows_progress_then_a_table(created: CliResult) -> None:
     assert created.returncode == 0, created.stderr
     # progress (stderr): the last step, the bar at 100 % and the final message
     assert "finalize" in created.stderr
@@ -172,8 +117,8 @@ def test_create_wait_shows_progress_then_a_table(created: subprocess.CompletedPr
 
 
 def test_show_json_reports_every_resource_ready_with_its_revision(
-    run: Callable[..., Result],
-    created: subprocess.CompletedProcess[str],
+    run: InProcessCli,
+    created: CliResult,
     sandbox: Sandbox,
     tmp_path: Path,
 ) -> None:
@@ -199,7 +144,7 @@ def test_show_json_reports_every_resource_ready_with_its_revision(
     datetime.fromisoformat(view["created_at"])  # ISO 8601 on the wire
 
 
-def test_list_json(run: Callable[..., Result], created: subprocess.CompletedProcess[str]) -> None:
+def test_list_json(run: InProcessCli, created: CliResult) -> None:
     projects = {p["name"]: p for p in as_json(run("--json", "project", "list"))}
     assert projects[PROJECT]["status"] == "active"
     assert projects[PROJECT]["progress"] == 100
@@ -209,9 +154,7 @@ def test_list_json(run: Callable[..., Result], created: subprocess.CompletedProc
     assert re.search(rf"{PROJECT}\s+│\s+active", human.stdout)
 
 
-def test_events_replay_from_zero_to_completed(
-    run: Callable[..., Result], created: subprocess.CompletedProcess[str]
-) -> None:
+def test_events_replay_from_zero_to_completed(run: InProcessCli, created: CliResult) -> None:
     events = as_json(run("project", "events", PROJECT, "--json"))
     assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
     percents = [e["percent"] for e in events]
@@ -236,15 +179,13 @@ def test_events_replay_from_zero_to_completed(
     assert len(human.stdout.splitlines()) == len(events)  # one line per event, never wrapped
 
 
-def test_events_follow_returns_once_final(
-    cli: Cli, created: subprocess.CompletedProcess[str]
-) -> None:
+def test_events_follow_returns_once_final(cli: SlipwayProcesses, created: CliResult) -> None:
     done = cli("project", "events", PROJECT, "--follow", timeout=15)
     assert done.returncode == 0
     assert "100%" in done.stdout.splitlines()[-1]
 
 
-def test_queued_project_runs_on_a_worker_while_events_follow_it(cli: Cli) -> None:
+def test_queued_project_runs_on_a_worker_while_events_follow_it(cli: SlipwayProcesses) -> None:
     """`create` without --wait only queues; `worker --until-idle` runs it; `--follow` waits."""
     name = "cli-queued"
     queued = cli("project", "create", name, "--template", "static-site", "--env", "dev")
@@ -253,21 +194,27 @@ def test_queued_project_runs_on_a_worker_while_events_follow_it(cli: Cli) -> Non
     assert cli.json("project", "show", name)["status"] == "pending"
 
     follow = cli.spawn("project", "events", name, "--follow", "--json")
-    time.sleep(1.0)
-    assert follow.poll() is None  # still waiting: no worker has run it yet
-    worker = cli("worker", "--until-idle", timeout=90)
-    assert worker.returncode == 0, worker.stderr
-    out, err = follow.communicate(timeout=15)
-    cli.check_no_token(out, err)
-    assert follow.returncode == 0, err
-    events = json.loads(out)
+    try:
+        wait_until(
+            lambda: holds_open(follow, data_dir(cli) / "slipway.db") or follow.poll() is not None,
+            message="`events --follow` to open the database",
+        )
+        assert follow.poll() is None  # following, not returned: no worker has run it yet
+        worker = cli("worker", "--until-idle", timeout=90)
+        assert worker.returncode == 0, worker.stderr
+    except BaseException:
+        stop(follow)
+        raise
+    followed = cli.finish(follow, timeout=15)
+    assert followed.returncode == 0, followed.stderr
+    events = json.loads(followed.stdout)
     assert events[0]["percent"] == 0
     assert events[-1]["final"] == "completed"
     assert cli.json("project", "show", name)["status"] == "active"
 
 
 def test_create_wait_exits_non_zero_when_the_project_ends_degraded(
-    cli: Cli, run: Callable[..., Result], sandbox: Sandbox, tmp_path: Path
+    cli: SlipwayProcesses, run: InProcessCli, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     """The cluster is down: the repository is made, the project ends degraded, exit 1."""
     stopped = KubeEmulator().start()
@@ -290,16 +237,13 @@ def test_create_wait_exits_non_zero_when_the_project_ends_degraded(
 
 
 def test_create_wait_exits_non_zero_when_the_project_fails(
-    cli: Cli, run: Callable[..., Result], sandbox: Sandbox
+    cli: SlipwayProcesses, run: InProcessCli, sandbox: Sandbox
 ) -> None:
     """The forge keeps failing to create the repository: the project fails there, exit 1."""
     assert sandbox.forge is not None
     name = "cli-forge-down"
-    sandbox.forge.add_fault(502, path_prefix="/user/repos", method="POST", count=50)
-    try:
+    with forge_faulted(sandbox, 502, path_prefix="/user/repos", method="POST", count=50):
         done = cli("project", "create", name, "--env", "dev", "--wait")
-    finally:
-        sandbox.forge.clear_faults()
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()
     assert re.match(rf"^{name}\s+failed", lines[0])
@@ -311,9 +255,9 @@ def test_create_wait_exits_non_zero_when_the_project_fails(
 
 
 def test_a_taken_name_exits_4_and_leaves_the_first_project_alone(
-    cli: Cli,
-    run: Callable[..., Result],
-    created: subprocess.CompletedProcess[str],
+    cli: SlipwayProcesses,
+    run: InProcessCli,
+    created: CliResult,
     sandbox: Sandbox,
 ) -> None:
     assert sandbox.forge is not None and sandbox.kube is not None
@@ -339,7 +283,7 @@ def test_a_taken_name_exits_4_and_leaves_the_first_project_alone(
 
 
 def test_dry_run_prints_files_and_redacted_manifests_and_creates_nothing(
-    run: Callable[..., Result], sandbox: Sandbox
+    run: InProcessCli, sandbox: Sandbox
 ) -> None:
     assert sandbox.forge is not None and sandbox.kube is not None
     name = "cli-dry"
@@ -370,9 +314,7 @@ def test_dry_run_prints_files_and_redacted_manifests_and_creates_nothing(
     assert run("project", "show", name).returncode == 3
 
 
-def test_debug_error_paths_do_not_leak_the_token(
-    cli: Cli, created: subprocess.CompletedProcess[str]
-) -> None:
+def test_debug_error_paths_do_not_leak_the_token(cli: SlipwayProcesses, created: CliResult) -> None:
     taken = cli("--debug", "project", "create", PROJECT)
     assert taken.returncode != 0
     assert "Traceback" in taken.stderr and "Conflict" in taken.stderr
@@ -400,21 +342,22 @@ def _texts_in_database(path: Path) -> Iterator[str]:
 
 
 def test_the_token_is_in_no_database_and_no_output(
-    cli: Cli, created: subprocess.CompletedProcess[str]
+    cli: SlipwayProcesses, created: CliResult
 ) -> None:
-    token = cli.token
-    workflows = cli.data_dir / "workflows.db"
+    [token] = cli.transcript.secrets
+    workflows = data_dir(cli) / "workflows.db"
     assert workflows.exists()
     texts = list(_texts_in_database(workflows))
     assert any("slipway-init-" in t for t in texts)  # the workflows really are recorded here
     assert not [t for t in texts if token in t]
-    for path in cli.data_dir.glob("*.db*"):  # both databases, WAL and journal files included
+    for path in data_dir(cli).glob("*.db*"):  # both databases, WAL and journal files included
         assert token.encode() not in path.read_bytes(), path
 
-    with sqlite3.connect(cli.data_dir / "slipway.db") as conn:
+    with sqlite3.connect(data_dir(cli) / "slipway.db") as conn:
         messages = [r[0] for r in conn.execute("SELECT message FROM project_events")]
     assert len(messages) > 10
     assert not [m for m in messages if token in m]
 
     assert created.stdout and created.stderr
-    assert cli.outputs and not [o for o in cli.outputs if token in o]
+    outputs = cli.transcript.outputs
+    assert outputs and not [o for o in outputs if token in o]

@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import select
 import signal
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.support.cli import SLIPWAY, CliResult, SlipwayProcesses, clean_environment, stop
+from tests.support.commands import kubectl
 
-BIN = Path(sys.executable).parent
-SLIPWAY = str(BIN / "slipway")
-KUBECTL = str(BIN / "kubectl")
 READY_WITHIN = 20.0
-
-
-def clean_environment(**extra: str) -> dict[str, str]:
-    """The caller's environment without anything pointing Slipway or kubectl elsewhere."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not (k.startswith("SLIPWAY_") or k in ("KUBECONFIG", "K3S_KUBECONFIG_PATH"))
-    }
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    return {**env, **extra}
 
 
 def read_line(process: subprocess.Popen[str], timeout: float) -> str:
@@ -67,7 +53,7 @@ def test_sandbox_runs_until_sigterm_and_points_slipway_and_kubectl_at_itself(
     sandbox_process: tuple[subprocess.Popen[str], Path, Path], tmp_path: Path
 ) -> None:
     process, directory, log = sandbox_process
-    started = time.monotonic()
+    started = time.monotonic()  # time is the subject: "ready" within READY_WITHIN seconds
     assert read_line(process, READY_WITHIN).strip() == "ready", log.read_text()
     assert time.monotonic() - started < READY_WITHIN
 
@@ -102,13 +88,7 @@ def test_sandbox_runs_until_sigterm_and_points_slipway_and_kubectl_at_itself(
     assert token not in created.stdout + created.stderr
     assert created.stdout.split()[:2] == ["x", "active"]
 
-    namespaces = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(kubeconfig), "get", "ns", "-o", "name"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout.split()
+    namespaces = kubectl(kubeconfig, "get", "ns", "-o", "name").stdout.split()
     for env in ("development", "staging", "production"):
         assert f"namespace/project-x-{env}" in namespaces
 
@@ -119,7 +99,7 @@ def test_sandbox_runs_until_sigterm_and_points_slipway_and_kubectl_at_itself(
 
 @dataclass
 class Demo:
-    done: subprocess.CompletedProcess[str]
+    done: CliResult
     cwd: Path
 
 
@@ -129,28 +109,15 @@ def demos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Demo]:
     has its own in-process sandbox, so they share nothing but the time they take."""
     started = {}
     for mode, args in (("json", ["--json"]), ("human", [])):
-        cwd = tmp_path_factory.mktemp(f"demo-{mode}")
-        process = subprocess.Popen(
-            [SLIPWAY, "demo", *args],
-            env=clean_environment(),
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        started[mode] = (process, cwd)
-    demos = {}
+        cli = SlipwayProcesses(clean_environment(), tmp_path_factory.mktemp(f"demo-{mode}"))
+        started[mode] = (cli, cli.spawn("demo", *args))
     try:
-        for mode, (process, cwd) in started.items():
-            out, err = process.communicate(timeout=180)
-            done = subprocess.CompletedProcess(process.args, process.returncode, out, err)
-            demos[mode] = Demo(done, cwd)
+        return {
+            mode: Demo(cli.finish(process, timeout=180), cli.cwd or Path())
+            for mode, (cli, process) in started.items()
+        }
     finally:
-        for process, _ in started.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
-    return demos
+        stop(*(process for _, process in started.values()))
 
 
 def test_demo_json_ends_active_with_every_environment_ready(demos: dict[str, Demo]) -> None:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from tests.e2e.conftest import sandbox_settings
-from tests.e2e.helpers import assert_progress_monotonic, assert_project_complete, clone, git
+from tests.e2e.helpers import assert_progress_monotonic, assert_project_complete, clone
+from tests.support.commands import git
+from tests.support.waiting import wait_until
 
 from slipway import service, store
 from slipway.bootstrap import App, bootstrap
@@ -22,15 +24,13 @@ EACH_ENVIRONMENT = "{% yield env from environments %}{{ env }}{% endyield %}"
 
 
 def wait_final(app: App, name: str, timeout: float = 120) -> str:
-    import time
+    """The project's final event kind (`completed`, `degraded`, `failed`) once it has one."""
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def final() -> str | None:
         events = service.project_events(app, name)
-        if events and events[-1].final:
-            return events[-1].final
-        time.sleep(0.2)
-    raise AssertionError(f"{name} did not finish within {timeout}s")
+        return events[-1].final if events else None
+
+    return wait_until(final, message=f"{name} to finish", timeout=timeout, interval=0.2)
 
 
 @pytest.fixture
