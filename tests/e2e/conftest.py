@@ -34,7 +34,7 @@ def sandbox_settings(sandbox: Sandbox, data_dir: Path, **overrides: object) -> S
     values: dict[str, object] = {
         "data_dir": data_dir,
         "forge": ForgeKind.GITHUB,
-        "github_url": sandbox.forge.url,
+        "forge_urls": {ForgeKind.GITHUB: sandbox.forge.url},
         "forge_token": SecretStr(sandbox.forge_token),
         "kubeconfig": sandbox.kubeconfig,
         "ready_timeout": 60.0,

@@ -7,6 +7,7 @@ the test when the moment never comes) and checks it, instead of hoping the timin
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import time
@@ -206,10 +207,10 @@ def test_a_project_recorded_but_never_queued_is_picked_up(
     slipway_process: SlipwayProcesses, cli_app: App, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     """The process that recorded the project died before it could enqueue the workflow."""
-    spec = service.plan_project(
-        cli_app, service.CreateRequest(name="stranded", template="static-site")
-    )
-    service.record_project(cli_app, spec)  # what create_project does before it enqueues
+    request = service.CreateRequest(name="stranded", template="static-site")
+    spec = asyncio.run(service.plan_project(cli_app, request))
+    # What create_project does before it enqueues (the sandbox's configured token acts).
+    service.record_project(cli_app, spec, connection_id=None)
     # Time is the subject here: only a record older than one lease period (2 s) is stranded;
     # a younger one may still be on its way to the queue.
     time.sleep(2.1)

@@ -4,6 +4,7 @@ a worker killed with SIGKILL."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -19,7 +20,6 @@ from slipway import service
 from slipway.bootstrap import App, bootstrap
 from slipway.config import Settings
 from slipway.domain.model import Step
-from slipway.pipeline.runtime import submit_initialization
 from slipway.pipeline.workflow import KILL_AT_STEP_ENV
 from slipway.sandbox.runner import Sandbox
 
@@ -77,12 +77,9 @@ def test_two_workers_share_the_queue_and_run_each_project_once(
                 message="both workers' leases",
                 timeout=90,
             )
-            for name in names:
-                spec = service.plan_project(
-                    pg_app, service.CreateRequest(name=name, template="static-site")
-                )
-                project_id = service.record_project(pg_app, spec)
-                submit_initialization(pg_app.settings, project_id)
+            for name in names:  # queued for whichever worker is free, as a plain `create` does
+                request = service.CreateRequest(name=name, template="static-site")
+                asyncio.run(service.create_project(pg_app, request))
             wait_until(
                 lambda: None not in finals(pg_app, names).values(),
                 message="every project to finish",

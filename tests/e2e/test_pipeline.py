@@ -3,6 +3,7 @@ worker (DBOS on SQLite), and the state checked on every system afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,11 @@ def wait_final(app: App, name: str, timeout: float = 120) -> str:
     return wait_until(final, message=f"{name} to finish", timeout=timeout, interval=0.2)
 
 
+def create(app: App, request: service.CreateRequest, worker: Worker) -> service.ProjectView:
+    """`create_project` as the CLI runs it with `--wait`: handed to this process's worker."""
+    return asyncio.run(service.create_project(app, request, worker=worker))
+
+
 @pytest.fixture
 def worker(app: App) -> Iterator[Worker]:
     running = Worker(app).start()
@@ -43,9 +49,7 @@ def worker(app: App) -> Iterator[Worker]:
 def test_create_project_end_to_end(
     app: App, worker: Worker, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    view = service.create_project(
-        app, service.CreateRequest(name="shop", template="static-site"), submit=worker.submit
-    )
+    view = create(app, service.CreateRequest(name="shop", template="static-site"), worker)
     assert view.status in ("pending", "initializing")
     assert wait_final(app, "shop") == "completed"
     assert_project_complete(app, sandbox, "shop", tmp_path)
@@ -55,7 +59,7 @@ def test_create_project_end_to_end(
     assert all(r.revision for r in shown.resources if r.kind == "Kustomization")
 
     # While Flux works, each environment is reported as it turns Ready, between 90 and 100 %.
-    sha = shown.repository["initial_commit_sha"] if shown.repository else None
+    sha = shown.repository.initial_commit_sha if shown.repository else None
     settling = [e for e in service.project_events(app, "shop") if e.step == "finalize"][1:-1]
     assert sorted(e.message for e in settling) == sorted(
         f"{env}: Ready at main@sha1:{sha}" for env in ("development", "staging", "production")
@@ -67,9 +71,9 @@ def test_second_submission_attaches_to_the_first_run(
     app: App, worker: Worker, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     request = service.CreateRequest(name="twice", template="fastapi", environments=("dev", "prod"))
-    service.create_project(app, request, submit=worker.submit)
+    create(app, request, worker)
     with pytest.raises(Conflict, match="already exists"):
-        service.create_project(app, request, submit=worker.submit)
+        create(app, request, worker)
     with app.session() as session:
         project_id = store.require_project(session, name="twice").id
     assert worker.submit(project_id) == worker.submit(project_id)
@@ -82,9 +86,7 @@ def test_many_projects_initialize_concurrently(
 ) -> None:
     names = [f"batch-{i}" for i in range(5)]
     for name in names:
-        service.create_project(
-            app, service.CreateRequest(name=name, template="static-site"), submit=worker.submit
-        )
+        create(app, service.CreateRequest(name=name, template="static-site"), worker)
     for name in names:
         assert wait_final(app, name) == "completed"
     for name in names:
@@ -97,9 +99,7 @@ def _degraded_run(
     app = bootstrap(settings)
     running = Worker(app).start()
     try:
-        service.create_project(
-            app, service.CreateRequest(name=name, template=template), submit=running.submit
-        )
+        create(app, service.CreateRequest(name=name, template=template), running)
         assert wait_final(app, name) == "degraded"
         return app, service.show_project(app, name)
     finally:
@@ -188,11 +188,7 @@ def test_create_project_on_postgresql(
     app = bootstrap(settings)
     running = Worker(app).start()
     try:
-        service.create_project(
-            app,
-            service.CreateRequest(name="pg-shop", template="static-site"),
-            submit=running.submit,
-        )
+        create(app, service.CreateRequest(name="pg-shop", template="static-site"), running)
         assert wait_final(app, "pg-shop") == "completed"
         assert_project_complete(app, sandbox, "pg-shop", tmp_path)
         assert not (tmp_path / "data" / "workflows.db").exists()
@@ -213,11 +209,7 @@ def test_two_simultaneous_requests_for_one_name_one_wins(
         barrier.wait()
         try:
             outcomes.append(
-                service.create_project(
-                    app,
-                    service.CreateRequest(name="race", template="static-site"),
-                    submit=worker.submit,
-                )
+                create(app, service.CreateRequest(name="race", template="static-site"), worker)
             )
         except Conflict as exc:
             outcomes.append(exc)
