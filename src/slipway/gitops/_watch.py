@@ -57,8 +57,8 @@ def on_watch_error(error: Exception, count: int) -> OnErrorResult:
 
 
 def status_code(error: Exception) -> int | None:
-    """The HTTP status of a failed watch: an ERROR event's Status (the real API server's 410)
-    or the response's (the sandbox answers an expired version with an HTTP 410)."""
+    """The HTTP status of a failed watch: an ERROR event's Status (how the API server reports
+    an expired version, 410, on an open stream) or the response's (a refused request)."""
     if isinstance(error, ApiError) and error.status is not None and error.status.code:
         return int(error.status.code)
     if isinstance(error, httpx2.HTTPStatusError):

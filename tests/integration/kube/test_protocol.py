@@ -74,6 +74,33 @@ def test_watch_streams_json_lines_and_honours_timeout(
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in lines] == [("ADDED", "app")]
 
 
+def test_a_watch_from_a_forgotten_version_ends_with_a_410_error_event() -> None:
+    """As the API server's watch cache answers: HTTP 200, then one ERROR event whose object is
+    the 410 Expired Status, then the end of the stream (the client lists again)."""
+    with KubeEmulator(tls=False, watch_history=5) as small:
+        with httpx.Client(
+            base_url=small.url, headers={"Authorization": "Bearer sandbox-token"}
+        ) as h:
+            for index in range(8):
+                h.post("/api/v1/namespaces", json={"metadata": {"name": f"churn-{index}"}})
+            recent = h.get("/api/v1/namespaces").json()["metadata"]["resourceVersion"]
+            params = {"watch": "true", "timeoutSeconds": "1"}
+            with h.stream(
+                "GET", "/api/v1/namespaces", params={**params, "resourceVersion": "1"}
+            ) as old:
+                events = [json.loads(line) for line in old.iter_lines() if line]
+            with h.stream(
+                "GET", "/api/v1/namespaces", params={**params, "resourceVersion": recent}
+            ) as now:
+                fresh = [json.loads(line) for line in now.iter_lines() if line]
+    assert old.status_code == 200
+    assert [e["type"] for e in events] == ["ERROR"]
+    status = events[0]["object"]
+    assert (status["kind"], status["code"], status["reason"]) == ("Status", 410, "Expired")
+    assert status["message"].startswith("too old resource version: 1 (")
+    assert now.status_code == 200 and fresh == []  # a recent version still watches
+
+
 def test_strategic_merge_patch_is_refused_for_custom_resources_only(
     http: httpx.Client, kube: KubeEmulator, namespace: str
 ) -> None:

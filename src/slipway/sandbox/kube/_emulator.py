@@ -45,11 +45,13 @@ class KubeEmulator(Lifecycle):
         policy: AccessPolicy | None = None,
         namespace_finalize_delay: float = 0.0,
         tls: bool = True,
+        watch_history: int = 10_000,
     ) -> None:
         self._token = SecretStr(token) if isinstance(token, str) else token
         self.state = KubeState(
             tokens={self._token.get_secret_value(): user},
             policy=policy,
+            history=watch_history,
             namespace_finalize_delay=namespace_finalize_delay,
         )
         self.ops = Operations(self.state)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from slipway.sandbox.kube._resources import ResourceType
+from slipway.sandbox.kube._status import KubeApiError
 from slipway.sandbox.kube._store import Key, KubeState, WatchEvent
 
 DEFAULT_TIMEOUT = 1800.0
@@ -40,11 +41,23 @@ async def stream(
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(queue.put_nowait, event)
 
-    sub = state.subscribe(key, since, deliver)
+    try:
+        sub = state.subscribe(key, since, deliver)
+    except KubeApiError as exc:
+        if exc.code != 410:
+            raise
+        return _expired(exc)
     first = [encode(e) for e in sub.backlog if accept(e)]
     if bookmark is not None:
         first.append(_initial_events_end(bookmark, sub.resource_version))
     return _events(queue, first, sub.cancel, accept, timeout_seconds or DEFAULT_TIMEOUT)
+
+
+async def _expired(error: KubeApiError) -> AsyncIterator[bytes]:
+    """A watch from a resourceVersion the server no longer holds: like the real API server's
+    watch cache, HTTP 200 and one ERROR event carrying the 410 Expired Status, then the end
+    (client-go then lists again)."""
+    yield json.dumps({"type": "ERROR", "object": error.to_status()}).encode() + b"\n"
 
 
 def _initial_events_end(rt: ResourceType, rv: int) -> bytes:
