@@ -21,9 +21,9 @@ def _secret_value(secret: dict[str, Any], key: str) -> str:
     return base64.b64decode(secret["data"][key]).decode()
 
 
-def _managers(obj: dict[str, object]) -> set[str]:
-    fields = obj["metadata"]["managedFields"]  # type: ignore[index]
-    return {entry["manager"] for entry in fields}  # type: ignore[attr-defined]
+def _managers(obj: dict[str, Any]) -> set[str]:
+    fields: list[dict[str, Any]] = obj["metadata"]["managedFields"]
+    return {str(entry["manager"]) for entry in fields}
 
 
 async def test_apply_three_environments(kube: KubeEmulator, cluster: ClusterClient) -> None:

@@ -46,9 +46,10 @@ async def test_missing_flux_crds_fail_with_the_install_fix(
     kube.set_flux_crds(False)
     checks = _by_name(await run_preflight(cluster))
     for name in (GITREPO_CRD, KS_CRD):
-        assert not checks[name].ok
-        assert "Flux is not installed" in checks[name].detail
-        assert checks[name].fix is not None and "flux install" in checks[name].fix
+        check = checks[name]
+        assert not check.ok
+        assert "Flux is not installed" in check.detail
+        assert check.fix is not None and "flux install" in check.fix
     assert checks["Kubernetes API"].ok
     assert checks["RBAC namespaces"].ok
 
@@ -73,9 +74,10 @@ async def test_unavailable_or_absent_controllers_fail(
     kube.set_flux_controllers("unavailable")
     checks = _by_name(await run_preflight(cluster))
     for name in ("Flux source-controller", "Flux kustomize-controller"):
-        assert not checks[name].ok
-        assert "not available" in checks[name].detail
-        assert checks[name].fix is not None and "kubectl -n flux-system" in checks[name].fix
+        check = checks[name]
+        assert not check.ok
+        assert "not available" in check.detail
+        assert check.fix is not None and "kubectl -n flux-system" in check.fix
 
     kube.set_flux_controllers("absent")
     checks = _by_name(await run_preflight(cluster))
