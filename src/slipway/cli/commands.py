@@ -128,6 +128,9 @@ def forge_list(json_output: JsonOption = False) -> None:
     if wants_json(json_output):
         emit_json([c.to_dict() for c in connections])
         return
+    if not connections:
+        out.print("no stored forge connections; add one with `slipway forge connect`")
+        return
     table = Table("forge", "url", "account", "token", "scopes")
     for c in connections:
         table.add_row(c.forge, c.url, c.account, c.token_kind, ", ".join(c.scopes or ()))
