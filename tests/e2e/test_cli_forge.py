@@ -146,3 +146,33 @@ def test_an_unknown_forge_is_a_usage_error(sandbox_cli: InProcessCli) -> None:
     done = sandbox_cli("forge", "connect", "bitbucket", "--token-stdin")
     assert done.returncode == 2
     assert "bitbucket" in done.stderr
+
+
+def test_list_and_disconnect_never_show_the_token_and_projects_let_go(
+    slipway: SlipwayProcesses, sandbox: Sandbox
+) -> None:
+    """A project remembers the connection it acts as; disconnecting removes the token and
+    leaves the project, which then names no connection."""
+    assert sandbox.forge is not None
+    token, url = sandbox.forge_token, sandbox.forge.url
+    data_dir = Path(slipway.env["SLIPWAY_DATA_DIR"])
+    assert slipway("forge", "list").stdout.startswith("no stored forge connections")
+    connect = ("forge", "connect", "github", "--token-stdin", "--url", url)
+    assert slipway(*connect, stdin=token + "\n").returncode == 0
+    listed = slipway("forge", "list", "--json").json()
+    assert [(c["forge"], c["url"], c["account"]) for c in listed] == [("github", url, SANDBOX_USER)]
+    created = slipway("project", "create", "let-go", "-t", "static-site", "--env", "dev")
+    assert created.returncode == 0, created.stderr
+
+    def acting_connection() -> object:
+        with sqlite3.connect(data_dir / "slipway.db") as conn:
+            sql = "SELECT forge_connection_id FROM projects WHERE name = 'let-go'"
+            return conn.execute(sql).fetchone()[0]
+
+    assert acting_connection() is not None
+    gone = slipway("forge", "disconnect", "github", "--url", url, "--json").json()
+    assert (gone["forge"], gone["account"]) == ("github", SANDBOX_USER)
+    assert connections(data_dir) == [] and acting_connection() is None
+    again = slipway("forge", "disconnect", "github", "--url", url)
+    assert again.returncode == 3 and "slipway forge list" in again.stderr
+    assert all(token not in text for text in slipway.transcript.outputs)
