@@ -30,10 +30,6 @@ def project_from_description(description: str | None) -> str | None:
     return found.group(1) if found else None
 
 
-def strip_marker(description: str | None) -> str:
-    return _DESCRIPTION_MARKER.sub("", description or "").strip()
-
-
 def commit_message(message: str, *, project: str, tree_sha: str) -> str:
     return f"{message.strip()}\n\nSlipway-Project: {project}\nSlipway-Tree: {tree_sha}\n"
 

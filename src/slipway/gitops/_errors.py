@@ -217,7 +217,8 @@ def _not_found(op: Operation, message: str, details: dict[str, Any]) -> SlipwayE
         return NotFound(
             f'namespace "{details.get("name") or op.namespace}" does not exist',
             system=SYSTEM,
-            hint="apply the environment's Namespace first (`slipway project repair`)",
+            hint="the environment's Namespace is applied first, so it was deleted meanwhile: "
+            "check `kubectl get namespace` and who deletes it",
         )
     if (
         op.info is not None
@@ -256,8 +257,9 @@ def _conflict(op: Operation, reason: str, message: str, details: dict[str, Any])
             f'so Slipway (field manager "slipway") did not overwrite them',
             system=SYSTEM,
             hint=(
-                f"another tool ({who}) changed this object; `slipway project repair` takes the "
-                "fields back, or change them in that tool"
+                f"another tool ({who}) changed this object: change the fields back in that tool, "
+                "or hand them to Slipway with `kubectl apply --server-side --force-conflicts "
+                "--field-manager=slipway`"
             ),
         )
     return Conflict(f"{op.describe()}: {reason or 'Conflict'}", system=SYSTEM)
