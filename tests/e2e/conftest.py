@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -29,9 +30,9 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         yield running
 
 
-def sandbox_settings(sandbox: Sandbox, data_dir: Path, **overrides: object) -> Settings:
+def sandbox_settings(sandbox: Sandbox, data_dir: Path, **overrides: Any) -> Settings:
     assert sandbox.forge is not None
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "data_dir": data_dir,
         "forge": ForgeKind.GITHUB,
         "forge_urls": {ForgeKind.GITHUB: sandbox.forge.url},
@@ -41,7 +42,7 @@ def sandbox_settings(sandbox: Sandbox, data_dir: Path, **overrides: object) -> S
         "lease_seconds": 2.0,
         **overrides,
     }
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 @pytest.fixture

@@ -36,7 +36,8 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForgeEmulator
 
 @pytest.fixture(params=FLAVOURS, ids=[f.id for f in FLAVOURS])
 def flavour(request: pytest.FixtureRequest) -> Flavour:
-    return request.param  # type: ignore[no-any-return]
+    chosen: Flavour = request.param
+    return chosen
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -54,8 +55,8 @@ NewProject = Callable[..., Project]
 def new_project() -> NewProject:
     """`new_project(session, "name", **overrides)`: a project with sensible defaults."""
 
-    def make(session: Session, name: str = "shop", **overrides: object) -> Project:
-        fields: dict[str, object] = {
+    def make(session: Session, name: str = "shop", **overrides: Any) -> Project:
+        fields: dict[str, Any] = {
             "name": name,
             "slug": name,
             "template": "static-site",
@@ -64,6 +65,6 @@ def new_project() -> NewProject:
             "owner": "acme",
         }
         fields.update(overrides)
-        return create_project(session, **fields)  # type: ignore[arg-type]
+        return create_project(session, **fields)
 
     return make

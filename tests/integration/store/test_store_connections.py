@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -30,7 +31,7 @@ def cipher(tmp_path: Path) -> TokenCipher:
     return load_or_create_key(tmp_path / "data", None)
 
 
-def _save(factory: SessionFactory, cipher: TokenCipher, token: str, **extra: object) -> int:
+def _save(factory: SessionFactory, cipher: TokenCipher, token: str, **extra: Any) -> int:
     with unit_of_work(factory) as session:
         connection = save_forge_connection(
             session,
@@ -40,7 +41,7 @@ def _save(factory: SessionFactory, cipher: TokenCipher, token: str, **extra: obj
             token=SecretStr(token),
             cipher=cipher,
             scopes=["repo", "workflow"],
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )
         return connection.id
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -126,9 +127,9 @@ def test_concurrent_writers_get_gapless_sequences_and_monotonic_percent(
 def test_invalid_events_are_refused(
     factory: SessionFactory, project_id: int, changes: dict[str, object], field: str
 ) -> None:
-    arguments: dict[str, object] = {"step": "s", "percent": 1, "message": "m", **changes}
+    arguments: dict[str, Any] = {"step": "s", "percent": 1, "message": "m", **changes}
     with pytest.raises(InvalidInput) as caught, unit_of_work(factory) as session:
-        append_event(session, project_id=project_id, **arguments)  # type: ignore[arg-type]
+        append_event(session, project_id=project_id, **arguments)
     assert caught.value.field == field
 
 
