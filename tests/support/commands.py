@@ -19,13 +19,14 @@ _GIT_ENV = {
     "GIT_COMMITTER_NAME": "Test",
     "GIT_COMMITTER_EMAIL": "test@example.com",
     "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_TERMINAL_PROMPT": "0",
+    "GIT_ASKPASS": "",
 }
 
 
-def git(cwd: Path, *args: str, timeout: float = 60) -> str:
-    """`git -C cwd args...` with a fixed identity and no prompts; its stdout, stripped."""
-    done = subprocess.run(
+def _run_git(cwd: Path, args: tuple[str, ...], timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         ["git", "-C", str(cwd), *args],
         env={**os.environ, **_GIT_ENV},
         capture_output=True,
@@ -33,9 +34,24 @@ def git(cwd: Path, *args: str, timeout: float = 60) -> str:
         timeout=timeout,
         check=False,
     )
+
+
+def git(cwd: Path, *args: str, timeout: float = 60) -> str:
+    """`git -C cwd args...` with a fixed identity, no user or system config and no prompts;
+    its stdout, stripped."""
+    done = _run_git(cwd, args, timeout)
     if done.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed ({done.returncode}): {done.stderr}")
     return done.stdout.strip()
+
+
+def git_refused(cwd: Path, *args: str, timeout: float = 60) -> str:
+    """`git` as above for a command the test expects to fail: its stderr. Succeeding fails
+    the test."""
+    done = _run_git(cwd, args, timeout)
+    if done.returncode == 0:
+        raise AssertionError(f"git {' '.join(args)} succeeded; expected a refusal")
+    return done.stderr
 
 
 def kubectl(

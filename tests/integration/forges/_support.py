@@ -6,8 +6,6 @@ line is easy to spot.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,26 +60,6 @@ def api_calls(emulator: ForgeEmulator) -> list[RecordedRequest]:
 
 def writes(requests: list[RecordedRequest]) -> list[RecordedRequest]:
     return [r for r in requests if r.method in ("POST", "PUT", "PATCH", "DELETE")]
-
-
-def git(
-    *args: str, cwd: Path | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """The real git CLI, never prompting, with no user or system config."""
-    env = {
-        **os.environ,
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_ASKPASS": "",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": "Tester",
-        "GIT_AUTHOR_EMAIL": "tester@example.com",
-        "GIT_COMMITTER_NAME": "Tester",
-        "GIT_COMMITTER_EMAIL": "tester@example.com",
-    }
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=check, timeout=60
-    )
 
 
 def authed_url(clone_url: str, token: str, username: str = "git") -> str:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from tests.support.commands import git, git_refused
 
 from slipway.forges import Forge
 from slipway.sandbox.forge import ForgeEmulator
@@ -17,7 +18,6 @@ from ._support import (
     TOKEN,
     WRONG_TOKEN,
     authed_url,
-    git,
     make_forge,
     working_tree,
 )
@@ -42,15 +42,15 @@ async def test_pushed_commit_is_the_only_one_and_matches_the_files(
     credentials = forge.git_credentials()
     url = authed_url(repo.clone_url, credentials.password.get_secret_value(), credentials.username)
 
-    git("clone", url, str(tmp_path / "clone"))
+    git(tmp_path, "clone", url, str(tmp_path / "clone"))
 
     clone = tmp_path / "clone"
-    assert git("rev-list", "--count", "HEAD", cwd=clone).stdout.strip() == "1"
-    assert git("rev-parse", "HEAD", cwd=clone).stdout.strip() == commit.sha
-    assert git("rev-parse", "HEAD^{tree}", cwd=clone).stdout.strip() == commit.tree_sha
-    assert git("branch", "--show-current", cwd=clone).stdout.strip() == repo.default_branch
+    assert git(clone, "rev-list", "--count", "HEAD") == "1"
+    assert git(clone, "rev-parse", "HEAD") == commit.sha
+    assert git(clone, "rev-parse", "HEAD^{tree}") == commit.tree_sha
+    assert git(clone, "branch", "--show-current") == repo.default_branch
     assert working_tree(clone) == FILES
-    message = git("log", "-1", "--format=%B", cwd=clone).stdout
+    message = git(clone, "log", "-1", "--format=%B")
     assert "Template" in message and "Slipway-Project: shop" in message
 
 
@@ -63,8 +63,8 @@ async def test_github_keeps_one_commit_after_a_changed_push(
     )
     await forge.push_files(repo, {"a.txt": b"1\n"}, message="v1", project="shop")
     await forge.push_files(repo, {"b.txt": b"2\n"}, message="v2", project="shop")
-    git("clone", authed_url(repo.clone_url, TOKEN), str(tmp_path / "c"))
-    assert git("rev-list", "--count", "HEAD", cwd=tmp_path / "c").stdout.strip() == "1"
+    git(tmp_path, "clone", authed_url(repo.clone_url, TOKEN), str(tmp_path / "c"))
+    assert git(tmp_path / "c", "rev-list", "--count", "HEAD") == "1"
     assert working_tree(tmp_path / "c") == {"b.txt": b"2\n"}
 
 
@@ -87,13 +87,12 @@ async def test_clone_without_a_valid_token_fails(
     await forge.push_files(repo, {"a.txt": b"a\n"}, message="v1", project="shop")
     url = authed_url(repo.clone_url, token) if token else repo.clone_url
 
-    result = git("clone", url, str(tmp_path / "denied"), check=False)
+    stderr = git_refused(tmp_path, "clone", url, str(tmp_path / "denied"))
 
-    assert result.returncode != 0
     # git got a 401 challenge: with a token it reports the failure, without one it would
     # have prompted for a username (prompts are off here).
     refused = ("Authentication failed", "401", "could not read Username")
-    assert any(reason in result.stderr for reason in refused)
+    assert any(reason in stderr for reason in refused)
     assert not (tmp_path / "denied" / "a.txt").exists()
 
 
@@ -106,17 +105,17 @@ async def test_git_push_over_smart_http_moves_the_branch(
     )
     await forge.push_files(repo, {"a.txt": b"a\n"}, message="v1", project="shop")
     clone = tmp_path / "work"
-    git("clone", authed_url(repo.clone_url, TOKEN), str(clone))
+    git(tmp_path, "clone", authed_url(repo.clone_url, TOKEN), str(clone))
     (clone / "added.txt").write_bytes(b"from git push\n")
-    git("add", "added.txt", cwd=clone)
-    git("commit", "-q", "-m", "by hand", cwd=clone)
+    git(clone, "add", "added.txt")
+    git(clone, "commit", "-q", "-m", "by hand")
 
-    git("push", "origin", f"HEAD:{repo.default_branch}", cwd=clone)
+    git(clone, "push", "origin", f"HEAD:{repo.default_branch}")
 
-    pushed = git("rev-parse", "HEAD", cwd=clone).stdout.strip()
+    pushed = git(clone, "rev-parse", "HEAD")
     fresh = tmp_path / "fresh"
-    git("clone", authed_url(repo.clone_url, TOKEN), str(fresh))
-    assert git("rev-parse", "HEAD", cwd=fresh).stdout.strip() == pushed
+    git(tmp_path, "clone", authed_url(repo.clone_url, TOKEN), str(fresh))
+    assert git(fresh, "rev-parse", "HEAD") == pushed
     assert (fresh / "added.txt").read_bytes() == b"from git push\n"
     # The forge's API sees the pushed commit too: a re-push now writes a new Slipway commit.
     commit = await forge.push_files(repo, {"a.txt": b"a\n"}, message="v1", project="shop")
@@ -132,14 +131,12 @@ async def test_push_by_a_non_member_is_refused(
     )
     await forge.push_files(repo, {"a.txt": b"a\n"}, message="v1", project="shop")
     clone = tmp_path / "public"
-    git("clone", repo.clone_url, str(clone))  # public: anonymous read is fine
+    git(tmp_path, "clone", repo.clone_url, str(clone))  # public: anonymous read is fine
     (clone / "x.txt").write_text("x")
-    git("add", "x.txt", cwd=clone)
-    git("commit", "-q", "-m", "x", cwd=clone)
-    result = git(
-        "push", authed_url(repo.clone_url, OUTSIDER_TOKEN), "HEAD:main", cwd=clone, check=False
-    )
-    assert result.returncode != 0 and "403" in result.stderr
+    git(clone, "add", "x.txt")
+    git(clone, "commit", "-q", "-m", "x")
+    stderr = git_refused(clone, "push", authed_url(repo.clone_url, OUTSIDER_TOKEN), "HEAD:main")
+    assert "403" in stderr
 
 
 @pytest.mark.parametrize("flavour_index", [0, 2, 3], ids=["github", "gitlab", "gitea"])
@@ -154,7 +151,7 @@ async def test_marked_but_empty_repository_gets_exactly_one_commit(
         owner=None, name=repo_name, project="shop", private=True, description=""
     )
     await forge.push_files(repo, {"a.txt": b"a\n"}, message="Template", project="shop")
-    git("clone", authed_url(repo.clone_url, TOKEN), str(tmp_path / "c"))
-    assert git("rev-list", "--count", "HEAD", cwd=tmp_path / "c").stdout.strip() == "1"
+    git(tmp_path, "clone", authed_url(repo.clone_url, TOKEN), str(tmp_path / "c"))
+    assert git(tmp_path / "c", "rev-list", "--count", "HEAD") == "1"
     assert working_tree(tmp_path / "c") == {"a.txt": b"a\n"}
     await forge.aclose()
