@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+from tests.support.waiting import async_wait_until
 
 from slipway.domain.model import ResourceKind, ResourceStatus
 from slipway.domain.names import ResourceNames
@@ -102,10 +103,17 @@ async def test_finalize_waits_on_one_watch_per_object_not_polling(
     await watched.apply_environment(spec)
     recorder.seen.clear()
     settling = asyncio.create_task(settle_environment(watched, names, within=30))
-    await asyncio.sleep(1.5)  # longer than the old one-second poll
+    # Time is the subject here: for longer than the old one-second poll, nothing but the one
+    # watch may reach the server (checked from the recorder below).
+    await asyncio.sleep(1.5)
     assert not settling.done()
     _ready(kube, REPO_API, "GitRepository", names.git_repository, ns)
-    await asyncio.sleep(0.5)  # the source is Ready: now the Kustomization is watched
+    # The source is Ready: settling moves on and opens its watch on the Kustomization.
+    await async_wait_until(
+        lambda: any(s.watching for s in recorder.on("kustomizations")),
+        message="a watch on the Kustomization",
+        timeout=5,
+    )
     assert not settling.done()
     _ready(
         kube, KS_API, "Kustomization", names.kustomization, ns, lastAppliedRevision="main@sha1:1"
