@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from tests.support.commands import KUBECTL, kubectl
+from tests.support.waiting import wait_until
 
 from slipway.sandbox.kube import KubeEmulator
 
@@ -87,9 +88,15 @@ def test_wait_for_ready_set_by_a_controller(
     kubeconfig: Path, kube: KubeEmulator, namespace: str
 ) -> None:
     kube.apply(kustomization("app", namespace))
+    watching_before = kube.state.open_watches()
 
     def reconcile() -> None:
-        time.sleep(0.5)
+        # Ready is set only once `kubectl wait` watches, so the watch is what sees it.
+        wait_until(
+            lambda: kube.state.open_watches() > watching_before,
+            message="kubectl wait to open its watch",
+            timeout=15,
+        )
         kube.set_condition(
             f"{FLUX_KS}/v1",
             "Kustomization",

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from typing import Any, cast
 
 import pytest
 from lightkube import ApiError, AsyncClient
-from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAccessReviewSpec
+from lightkube.models.meta_v1 import ObjectMeta, StatusCause
+from lightkube.operators import Operator
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
@@ -17,6 +21,27 @@ from slipway.sandbox.kube import KubeEmulator
 
 from ._support import LIMITED_TOKEN, GitRepository, Kustomization, kustomization, lightkube_config
 
+Selector = dict[str, str | Operator[Any] | Iterable[Any] | None]
+
+
+def meta(obj: Any) -> ObjectMeta:
+    """lightkube types `metadata` as optional; an object read from a server always has it."""
+    found: ObjectMeta | None = obj.metadata
+    assert found is not None
+    return found
+
+
+def name_of(obj: Any) -> str:
+    name = meta(obj).name
+    assert name is not None
+    return name
+
+
+def causes(error: ApiError) -> list[StatusCause]:
+    details = error.status.details
+    assert details is not None and details.causes is not None
+    return details.causes
+
 
 async def test_create_get_list_secret(client: AsyncClient, namespace: str) -> None:
     secret = Secret(
@@ -24,10 +49,10 @@ async def test_create_get_list_secret(client: AsyncClient, namespace: str) -> No
         stringData={"username": "git", "password": "s3cret"},
     )
     created = await client.create(secret)
-    assert created.metadata.uid and created.metadata.resourceVersion
+    assert meta(created).uid and meta(created).resourceVersion
     fetched = await client.get(Secret, "git-auth", namespace=namespace)
-    assert fetched.metadata.uid == created.metadata.uid
-    names = [s.metadata.name async for s in client.list(Secret, namespace=namespace)]
+    assert meta(fetched).uid == meta(created).uid
+    names = [name_of(s) async for s in client.list(Secret, namespace=namespace)]
     assert names == ["git-auth"]
     with pytest.raises(ApiError) as exc:
         await client.create(secret)
@@ -56,18 +81,18 @@ async def test_apply_creates_then_reapply_changes_nothing(
     client: AsyncClient, namespace: str
 ) -> None:
     first = await client.apply(Kustomization.from_dict(kustomization("app", namespace)))
-    assert first.metadata.generation == 1
+    assert meta(first).generation == 1
     [entry] = first.metadata.managedFields
     assert (entry.manager, entry.operation, entry.fieldsType) == ("slipway", "Apply", "FieldsV1")
     assert entry.fieldsV1["f:spec"]["f:sourceRef"] == {"f:kind": {}, "f:name": {}}
     again = await client.apply(Kustomization.from_dict(kustomization("app", namespace)))
-    assert again.metadata.resourceVersion == first.metadata.resourceVersion
-    assert again.metadata.generation == 1
+    assert meta(again).resourceVersion == meta(first).resourceVersion
+    assert meta(again).generation == 1
     changed = await client.apply(
         Kustomization.from_dict(kustomization("app", namespace, interval="10m"))
     )
-    assert changed.metadata.generation == 2
-    assert int(changed.metadata.resourceVersion) > int(first.metadata.resourceVersion)
+    assert meta(changed).generation == 2
+    assert int(str(meta(changed).resourceVersion)) > int(str(meta(first).resourceVersion))
 
 
 async def test_second_manager_conflicts_unless_forced(client: AsyncClient, namespace: str) -> None:
@@ -78,8 +103,8 @@ async def test_second_manager_conflicts_unless_forced(client: AsyncClient, names
     status = exc.value.status
     assert status.code == 409 and status.reason == "Conflict"
     assert status.message == 'Apply failed with 1 conflict: conflict with "slipway": .spec.interval'
-    assert status.details.causes[0].field == ".spec.interval"
-    assert status.details.causes[0].reason == "FieldManagerConflict"
+    assert causes(exc.value)[0].field == ".spec.interval"
+    assert causes(exc.value)[0].reason == "FieldManagerConflict"
 
     same_values = Kustomization.from_dict(kustomization("app", namespace))
     shared = await client.apply(same_values, field_manager="co-owner")
@@ -114,7 +139,7 @@ async def test_label_selectors(client: AsyncClient, namespace: str) -> None:
 
     async def names(selector: str) -> list[str]:
         listing = client.list(ConfigMap, namespace=namespace, labels=_parse(selector))
-        return sorted([c.metadata.name async for c in listing])
+        return sorted([name_of(c) async for c in listing])
 
     assert await names("env=dev") == ["a"]
     assert await names("env!=dev") == ["b", "c"]
@@ -124,7 +149,7 @@ async def test_label_selectors(client: AsyncClient, namespace: str) -> None:
     assert await names("!tier") == ["c"]
 
 
-def _parse(selector: str) -> dict[str, object]:
+def _parse(selector: str) -> Selector:
     """lightkube's selector dict for the few forms these tests use."""
     from lightkube import operators
 
@@ -151,10 +176,10 @@ async def test_watch_from_resource_version(client: AsyncClient, namespace: str) 
 
     async def consume() -> None:
         stream = client.watch(
-            Kustomization, namespace=namespace, resource_version=before.metadata.resourceVersion
+            Kustomization, namespace=namespace, resource_version=meta(before).resourceVersion
         )
         async for kind, obj in stream:
-            events.append((kind, obj.metadata.name))
+            events.append((kind, name_of(obj)))
             if kind == "DELETED":
                 return
 
@@ -185,10 +210,10 @@ async def test_schema_violation_is_422_with_causes(client: AsyncClient, namespac
         await client.apply(Kustomization.from_dict(bad))
     status = exc.value.status
     assert status.code == 422 and status.reason == "Invalid"
-    assert status.message.startswith(
+    assert status.message is not None and status.message.startswith(
         'Kustomization.kustomize.toolkit.fluxcd.io "app" is invalid: ['
     )
-    fields = {c.field: c.reason for c in status.details.causes}
+    fields = {c.field: c.reason for c in causes(exc.value)}
     assert fields == {"spec.prune": "FieldValueTypeInvalid", "spec.interval": "FieldValueInvalid"}
 
     missing = kustomization("app", namespace)
@@ -214,7 +239,7 @@ async def test_strategic_merge_patch_on_crd_is_415(client: AsyncClient, namespac
         patch_type=PatchType.MERGE,
     )
     assert merged.spec["suspend"] is True
-    assert merged.metadata.generation == 2
+    assert meta(merged).generation == 2
 
 
 async def test_rbac_denial_is_403_worded_like_rbac(kube: KubeEmulator, namespace: str) -> None:
@@ -249,19 +274,14 @@ async def test_self_subject_access_review_follows_the_policy(kube: KubeEmulator)
     try:
 
         async def allowed(verb: str, resource: str, ns: str) -> bool:
-            review = SelfSubjectAccessReview.from_dict(
-                {
-                    "spec": {
-                        "resourceAttributes": {
-                            "verb": verb,
-                            "group": "kustomize.toolkit.fluxcd.io",
-                            "resource": resource,
-                            "namespace": ns,
-                        }
-                    }
-                }
+            attributes = ResourceAttributes(
+                verb=verb, group="kustomize.toolkit.fluxcd.io", resource=resource, namespace=ns
+            )
+            review = SelfSubjectAccessReview(
+                spec=SelfSubjectAccessReviewSpec(resourceAttributes=attributes)
             )
             result = await limited.create(review)
+            assert result.status is not None
             return bool(result.status.allowed)
 
         assert await allowed("create", "kustomizations", "team-a")
@@ -318,7 +338,8 @@ async def test_status_subresource_separates_spec_and_status(
         namespace=namespace,
         patch_type=PatchType.MERGE,
     )
-    assert status.status == {"observedGeneration": 2}
+    # lightkube types a subresource's `status` as str; it holds the object's status mapping.
+    assert cast(Any, status).status == {"observedGeneration": 2}
     assert status.spec["interval"] == "9m"
 
 
@@ -345,9 +366,10 @@ async def test_dry_run_create_stores_nothing(client: AsyncClient, namespace: str
 async def test_flux_prerequisites_are_readable(client: AsyncClient) -> None:
     crd = await client.get(CustomResourceDefinition, "kustomizations.kustomize.toolkit.fluxcd.io")
     assert [(v.name, v.served) for v in crd.spec.versions] == [("v1", True)]
+    assert crd.status is not None and crd.status.conditions is not None
     assert any(c.type == "Established" and c.status == "True" for c in crd.status.conditions)
     deploy = await client.get(Deployment, "kustomize-controller", namespace="flux-system")
-    assert deploy.status.availableReplicas == 1
+    assert deploy.status is not None and deploy.status.availableReplicas == 1
 
 
 async def test_missing_flux_crds_answer_404() -> None:
@@ -360,7 +382,7 @@ async def test_missing_flux_crds_answer_404() -> None:
             with pytest.raises(ApiError):
                 await api.get(Deployment, "kustomize-controller", namespace="flux-system")
             bare.set_flux_crds(True)
-            crds = [c.metadata.name async for c in api.list(CustomResourceDefinition)]
+            crds = [name_of(c) async for c in api.list(CustomResourceDefinition)]
             assert "gitrepositories.source.toolkit.fluxcd.io" in crds
         finally:
             await api.close()
@@ -377,4 +399,4 @@ async def test_secret_string_data_is_folded_into_data_and_reapply_is_a_no_op(
     assert first.data == {"username": "Z2l0"}
     assert first.type == "Opaque" and first.stringData is None
     again = await client.apply(secret)
-    assert again.metadata.resourceVersion == first.metadata.resourceVersion
+    assert meta(again).resourceVersion == meta(first).resourceVersion

@@ -77,22 +77,22 @@ def test_watch_streams_json_lines_and_honours_timeout(
 def test_a_watch_from_a_forgotten_version_ends_with_a_410_error_event() -> None:
     """As the API server's watch cache answers: HTTP 200, then one ERROR event whose object is
     the 410 Expired Status, then the end of the stream (the client lists again)."""
-    with KubeEmulator(tls=False, watch_history=5) as small:
-        with httpx.Client(
-            base_url=small.url, headers={"Authorization": "Bearer sandbox-token"}
-        ) as h:
-            for index in range(8):
-                h.post("/api/v1/namespaces", json={"metadata": {"name": f"churn-{index}"}})
-            recent = h.get("/api/v1/namespaces").json()["metadata"]["resourceVersion"]
-            params = {"watch": "true", "timeoutSeconds": "1"}
-            with h.stream(
-                "GET", "/api/v1/namespaces", params={**params, "resourceVersion": "1"}
-            ) as old:
-                events = [json.loads(line) for line in old.iter_lines() if line]
-            with h.stream(
-                "GET", "/api/v1/namespaces", params={**params, "resourceVersion": recent}
-            ) as now:
-                fresh = [json.loads(line) for line in now.iter_lines() if line]
+    with (
+        KubeEmulator(tls=False, watch_history=5) as small,
+        httpx.Client(base_url=small.url, headers={"Authorization": "Bearer sandbox-token"}) as h,
+    ):
+        for index in range(8):
+            h.post("/api/v1/namespaces", json={"metadata": {"name": f"churn-{index}"}})
+        recent = h.get("/api/v1/namespaces").json()["metadata"]["resourceVersion"]
+        params = {"watch": "true", "timeoutSeconds": "1"}
+        with h.stream(
+            "GET", "/api/v1/namespaces", params={**params, "resourceVersion": "1"}
+        ) as old:
+            events = [json.loads(line) for line in old.iter_lines() if line]
+        with h.stream(
+            "GET", "/api/v1/namespaces", params={**params, "resourceVersion": recent}
+        ) as now:
+            fresh = [json.loads(line) for line in now.iter_lines() if line]
     assert old.status_code == 200
     assert [e["type"] for e in events] == ["ERROR"]
     status = events[0]["object"]

@@ -171,6 +171,11 @@ class KubeState:
 
     # --- watch ----------------------------------------------------------------------------
 
+    def open_watches(self) -> int:
+        """How many watch streams are open now (so a caller can wait until a client watches)."""
+        with self._lock:
+            return len(self._subscribers)
+
     def close_watches(self) -> None:
         """End every open watch (so a server can stop without waiting for streams)."""
         with self._lock:
