@@ -82,6 +82,23 @@ def fresh_postgres_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+def fresh_postgres_schema(server_url: str) -> Iterator[str]:
+    """Yields a URL whose connections use a new, empty schema (their `search_path`), dropped
+    afterwards: as isolated as a database of its own for Slipway's tables, and about 30 times
+    quicker to make. DBOS keeps its own `dbos` schema, so end-to-end runs need a database."""
+    name = f"slipway_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+        url = make_url(server_url).update_query_dict({"options": f"-csearch_path={name}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        admin.dispose()
+
+
 @pytest.fixture
 def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
     yield from fresh_postgres_database(postgres_url)

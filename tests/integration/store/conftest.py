@@ -1,5 +1,5 @@
 """Store fixtures: every test runs on SQLite (a file in tmp_path) and, when it answers, on
-PostgreSQL in a database of its own (created fresh, dropped after), so tests running in
+PostgreSQL in a schema of its own (created fresh, dropped after), so tests running in
 parallel against the same server never see each other's rows."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
-from tests.conftest import fresh_postgres_database
+from tests.conftest import fresh_postgres_schema
 
 from slipway.domain.model import ForgeKind
 from slipway.store import (
@@ -31,7 +31,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'data' / 'slipway.db'}"
         return
     server_url: str = request.getfixturevalue("postgres_url")
-    yield from fresh_postgres_database(server_url)
+    yield from fresh_postgres_schema(server_url)
 
 
 @pytest.fixture
