@@ -29,15 +29,20 @@ FAILURE_SETTLE_SECONDS: Final = 5.0
 
 
 async def settle_environment(
-    client: ClusterClient, names: ResourceNames, within: float
+    client: ClusterClient,
+    names: ResourceNames,
+    within: float,
+    *,
+    grace: float = FAILURE_SETTLE_SECONDS,
 ) -> SettledEnvironment:
     """The statuses of the environment's kinds with a Ready condition, in apply order, once
-    settled (see the module docstring); never raises for a status, only for the cluster."""
+    settled (see the module docstring; `grace` is how long a failure must last); never
+    raises for a status, only for the cluster."""
     deadline = asyncio.get_running_loop().time() + within
     waited = [info for info in apply_order() if info.has_ready]
     ready: list[ObjectStatus] = []
     for index, info in enumerate(waited):
-        status = await _settle(client, info, names, deadline)
+        status = await _settle(client, info, names, deadline, grace)
         if status.status is not ResourceStatus.READY:
             # Read the others once more, so the answer names the cause wherever it is.
             others = [
@@ -51,7 +56,7 @@ async def settle_environment(
 
 
 async def _settle(
-    client: ClusterClient, info: KindInfo, names: ResourceNames, deadline: float
+    client: ClusterClient, info: KindInfo, names: ResourceNames, deadline: float, grace: float
 ) -> ObjectStatus:
     """Watches one object until it is Ready, has failed for good, or `deadline` passes."""
     loop = asyncio.get_running_loop()
@@ -62,7 +67,7 @@ async def _settle(
         while True:
             until = deadline
             if failing_since is not None:
-                until = min(until, failing_since + FAILURE_SETTLE_SECONDS)
+                until = min(until, failing_since + grace)
             try:
                 async with asyncio.timeout_at(until):
                     status = await anext(updates)
