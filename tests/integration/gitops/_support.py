@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
 from pydantic import SecretStr
 
 from slipway.gitops import BasicAuth, EnvironmentSpec
 from slipway.retry import RetryPolicy
+
+# ASGI, for the proxies tests put in front of the Kubernetes emulator.
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 GIT_TOKEN = "glpat-TopSecretGitToken0123456789"
 USER = "sandbox-admin"

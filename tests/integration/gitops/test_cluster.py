@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,15 +14,10 @@ from slipway.gitops import KINDS, ClusterClient, run_preflight
 from slipway.sandbox._server import ServerThread
 from slipway.sandbox.kube import KubeEmulator, write_kubeconfig
 
-from ._support import FAST_RETRY, make_spec
+from ._support import FAST_RETRY, ASGIApp, Receive, Scope, Send, make_spec
 
 KS_API = "kustomize.toolkit.fluxcd.io/v1"
 REPO_API = "source.toolkit.fluxcd.io/v1"
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 async def test_read_status_follows_the_ready_condition(

@@ -4,7 +4,7 @@ the Kubernetes emulator, with every request the client makes recorded by a proxy
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +20,10 @@ from slipway.gitops import ClusterClient, settle_environment
 from slipway.sandbox._server import ServerThread
 from slipway.sandbox.kube import KubeEmulator, write_kubeconfig
 
-from ._support import FAST_RETRY, USER, make_spec
+from ._support import FAST_RETRY, USER, ASGIApp, Receive, Scope, Send, make_spec
 
 KS_API = "kustomize.toolkit.fluxcd.io/v1"
 REPO_API = "source.toolkit.fluxcd.io/v1"
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 @dataclass(frozen=True)
