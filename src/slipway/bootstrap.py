@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -54,6 +55,10 @@ class App:
             )
         return url.rstrip("/")
 
+    def configured_token(self, kind: ForgeKind) -> SecretStr | None:
+        """SLIPWAY_FORGE_TOKEN, which stands for the default forge (SLIPWAY_FORGE) only."""
+        return self.settings.forge_token if kind == self.settings.forge else None
+
     def forge(
         self, kind: ForgeKind, *, connection_id: int | None, step: str | None = None
     ) -> Forge:
@@ -65,9 +70,9 @@ class App:
                     session, connection_id=connection_id, cipher=self.cipher
                 )
             return build_forge(kind, base_url=url, token=token, step=step)
-        if self.settings.forge_token is not None and kind == self.settings.forge:
-            token = self.settings.forge_token
-            return build_forge(kind, base_url=self.forge_url(kind), token=token, step=step)
+        configured = self.configured_token(kind)
+        if configured is not None:
+            return build_forge(kind, base_url=self.forge_url(kind), token=configured, step=step)
         raise ForgeNotConnected(kind.value, self.forge_url(kind))
 
     def cluster(self) -> ClusterClient:

@@ -49,7 +49,7 @@ def forge_identity(app: App, kind: ForgeKind) -> ForgeIdentity:
         connection = store.get_forge_connection(session, provider=kind, server_url=base_url)
         if connection is not None:
             return ForgeIdentity(connection.id, connection.account_name)
-    if app.settings.forge_token is not None and kind == app.settings.forge:
+    if app.configured_token(kind) is not None:
         return ForgeIdentity(None, None)
     raise ForgeNotConnected(kind.value, base_url)
 

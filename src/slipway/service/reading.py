@@ -24,9 +24,10 @@ def list_templates(settings: Settings) -> list[TemplateInfo]:
 def show_project(app: App, name: str) -> ProjectView:
     """One project; `NotFound` (naming `project list`) when there is none by that name."""
     with app.session() as session:
-        store.require_project(session, name=name)
-        (rows,) = store.project_overviews(session, names=[name])
-        return _view(rows)
+        found = store.project_overviews(session, names=[name])
+        if not found:
+            store.require_project(session, name=name)  # raises the NotFound, with its hint
+        return _view(found[0])
 
 
 def list_projects(app: App, *, status: ProjectStatus | None = None) -> list[ProjectView]:
