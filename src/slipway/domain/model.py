@@ -16,6 +16,14 @@ class ForgeKind(StrEnum):
     GITEA = "gitea"
 
 
+class PushMethod(StrEnum):
+    """How the first commit reaches the forge: one pack over git smart HTTP, or the REST API
+    (for forges that refuse git over HTTPS)."""
+
+    GIT = "git"
+    API = "api"
+
+
 class ProjectStatus(StrEnum):
     PENDING = "pending"
     INITIALIZING = "initializing"
