@@ -16,7 +16,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from slipway.domain.model import ForgeKind
+from slipway.domain.model import ForgeKind, PushMethod
 from slipway.domain.names import DEFAULT_ENVIRONMENTS, validate_environments
 
 DEFAULT_DATA_DIR = Path(".slipway")
@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         default=None, description="Token for `forge` when no connection is stored."
     )
     forge_owner: str | None = None
+    push: PushMethod = Field(
+        default=PushMethod.GIT,
+        description="How the first commit is pushed: `git` (one pack over git smart HTTP) or "
+        "`api` (the forge's REST API, for forges that refuse git over HTTPS).",
+    )
 
     kubeconfig: Path | None = Field(
         default=None,

@@ -20,21 +20,22 @@ from slipway.bootstrap import App
 from slipway.config import Settings
 from slipway.domain.model import ProjectStatus
 from slipway.pipeline.context import set_current_app
-from slipway.pipeline.workflow import WORKFLOW_NAME, initialize_project
+from slipway.pipeline.workflow import (
+    INITIALIZE_QUEUE,
+    SETTLE_CONCURRENCY,
+    SETTLE_QUEUE,
+    WORKFLOW_NAME,
+    initialize_project,
+    workflow_id_for,
+)
 from slipway.store import leases
 
-QUEUE_NAME = "slipway-initialize"
 # Workers only run workflows enqueued for their own application version: pin it to the
 # package version so the CLI, the API and every worker of one release agree.
 WORKFLOW_VERSION = __version__
 ACTIVE_STATES = ("PENDING", "ENQUEUED")
 IDLE_GRACE = 1.0
 log = structlog.get_logger(__name__)
-
-
-def workflow_id_for(project_id: int) -> str:
-    """One workflow per project: a second submission attaches to the first run."""
-    return f"slipway-init-{project_id}"
 
 
 def system_database_url(settings: Settings) -> str:
@@ -58,7 +59,7 @@ def submit_initialization(settings: Settings, project_id: int) -> str:
         client.enqueue(
             {
                 "workflow_name": WORKFLOW_NAME,
-                "queue_name": QUEUE_NAME,
+                "queue_name": INITIALIZE_QUEUE,
                 "workflow_id": workflow_id_for(project_id),
                 "app_version": WORKFLOW_VERSION,
             },
@@ -96,9 +97,12 @@ class Worker:
         )
         DBOS.launch()
         self._queue = DBOS.register_queue(
-            QUEUE_NAME,
+            INITIALIZE_QUEUE,
             worker_concurrency=self.app.settings.worker_concurrency,
             polling_interval_sec=0.2,
+        )
+        DBOS.register_queue(
+            SETTLE_QUEUE, worker_concurrency=SETTLE_CONCURRENCY, polling_interval_sec=0.2
         )
         self.take_over()
         self.submit_orphans()

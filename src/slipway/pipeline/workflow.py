@@ -1,6 +1,11 @@
 """The durable initialization workflow (DBOS). Each step is checkpointed: after a crash the
 next worker resumes at the step that was in flight and re-runs it (steps are idempotent).
 
+Two workflows on two queues: `initialize_project` does the work that calls the forge and the
+cluster, on a queue whose concurrency is the worker's (`SLIPWAY_WORKER_CONCURRENCY`); its last
+act is to enqueue `settle_project`, which waits for Flux to report Ready on a queue of its own
+with room for hundreds, so a worker slot is never held while Flux works.
+
 Step arguments and results are recorded by DBOS in clear, so they carry IDs and plain
 facts only, never a token. Steps return `Outcome` dicts instead of raising, so a failure is
 recorded once, with its step, and never needs unpickling of an exception.
@@ -11,9 +16,10 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
+from concurrent.futures import CancelledError
 from typing import Any, TypedDict, TypeVar
 
-from dbos import DBOS
+from dbos import DBOS, SetWorkflowID
 
 from slipway import store
 from slipway.domain.errors import SlipwayError
@@ -23,7 +29,22 @@ from slipway.pipeline.context import current_app
 from slipway.pipeline.progress import report
 
 WORKFLOW_NAME = "slipway.initialize_project"
+SETTLE_WORKFLOW_NAME = "slipway.settle_project"
+INITIALIZE_QUEUE = "slipway-initialize"
+SETTLE_QUEUE = "slipway-settle"
+# Settle workflows only wait (each on a thread that sleeps until the shared watch answers):
+# a worker takes this many at once, whatever its concurrency for real work.
+SETTLE_CONCURRENCY = 256
 T = TypeVar("T")
+
+
+def workflow_id_for(project_id: int) -> str:
+    """One initialization per project: a second submission attaches to the first run."""
+    return f"slipway-init-{project_id}"
+
+
+def settle_workflow_id(project_id: int) -> str:
+    return f"slipway-settle-{project_id}"
 
 
 class Outcome(TypedDict):
@@ -47,6 +68,8 @@ def _guard(step: Step, call: Callable[[], T]) -> Outcome:
         value = call()
         _maybe_die(step)
         return {"ok": True, "value": value, "error": None}
+    except CancelledError:
+        raise  # the process is shutting down: the step is not done, and not failed either
     except SlipwayError as exc:
         if exc.step is None:
             exc.step = step.value
@@ -123,7 +146,8 @@ def settle_failure_step(project_id: int, status: str, step: str, text: str) -> N
 
 @DBOS.workflow(name=WORKFLOW_NAME)
 def initialize_project(project_id: int) -> str:
-    """Runs the steps in order; returns the project's final status."""
+    """Runs the steps in order; returns the project's final status, or `settling` once the
+    wait for Flux is handed to `settle_project`."""
     result = create_project_step(project_id)
     if result["ok"]:
         result = load_template_step(project_id)
@@ -143,7 +167,16 @@ def initialize_project(project_id: int) -> str:
     result = gitops_resources_step(project_id)
     if not result["ok"]:
         return _settle(project_id, result, ProjectStatus.DEGRADED)
-    result = finalize_step(project_id, result["value"])
+    # Recorded as this workflow's child: after a crash DBOS does not enqueue it twice.
+    with SetWorkflowID(settle_workflow_id(project_id)):
+        DBOS.enqueue_workflow(SETTLE_QUEUE, settle_project, project_id, result["value"])
+    return "settling"
+
+
+@DBOS.workflow(name=SETTLE_WORKFLOW_NAME)
+def settle_project(project_id: int, applied: dict[str, str | None]) -> str:
+    """Waits for Flux (finalize) and returns the project's final status."""
+    result = finalize_step(project_id, applied)
     if not result["ok"]:
         return _settle(project_id, result, ProjectStatus.DEGRADED)
     return str(result["value"])

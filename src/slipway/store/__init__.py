@@ -10,6 +10,7 @@ production, one schema for both.
 """
 
 from slipway.store.connections import (
+    ForgeCredentials,
     delete_forge_connection,
     get_forge_connection,
     list_forge_connections,
@@ -66,6 +67,7 @@ __all__ = [
     "Environment",
     "ExecutorLease",
     "ForgeConnection",
+    "ForgeCredentials",
     "GitopsResource",
     "Project",
     "ProjectEvent",

@@ -7,6 +7,7 @@ step that uses it (never passed through a workflow's recorded arguments).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -102,13 +103,22 @@ def list_forge_connections(session: Session) -> list[ForgeConnection]:
 def load_forge_token(session: Session, *, connection_id: int, cipher: TokenCipher) -> SecretStr:
     """The clear token of a stored connection. Raises NotFound, or SecretKeyError when the key
     changed since the token was saved."""
-    return load_forge_credentials(session, connection_id=connection_id, cipher=cipher)[1]
+    return load_forge_credentials(session, connection_id=connection_id, cipher=cipher).token
+
+
+@dataclass(frozen=True)
+class ForgeCredentials:
+    """What a client needs to act as a stored connection; the account spares a read of it."""
+
+    url: str
+    token: SecretStr
+    login: str
 
 
 def load_forge_credentials(
     session: Session, *, connection_id: int, cipher: TokenCipher
-) -> tuple[str, SecretStr]:
-    """The server URL and clear token of a stored connection (see `load_forge_token`)."""
+) -> ForgeCredentials:
+    """The server URL, clear token and account of a stored connection (see `load_forge_token`)."""
     connection = session.get(ForgeConnection, connection_id)
     if connection is None:
         raise NotFound(
@@ -116,7 +126,11 @@ def load_forge_credentials(
             system="database",
             hint="it was removed: connect one with `slipway forge connect`",
         )
-    return connection.server_url, cipher.decrypt(connection.encrypted_token)
+    return ForgeCredentials(
+        connection.server_url,
+        cipher.decrypt(connection.encrypted_token),
+        connection.account_name,
+    )
 
 
 def delete_forge_connection(session: Session, *, connection_id: int) -> bool:

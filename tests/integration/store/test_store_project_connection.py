@@ -40,8 +40,12 @@ def test_a_project_keeps_its_connection_until_the_connection_is_removed(
     with unit_of_work(factory) as session:
         project = get_project(session, name="shop")
         assert project is not None and project.forge_connection_id == connection_id
-        url, token = load_forge_credentials(session, connection_id=connection_id, cipher=cipher)
-        assert (url, token.get_secret_value()) == ("https://ghe.example.test/api/v3", "ghp_alice")
+        stored = load_forge_credentials(session, connection_id=connection_id, cipher=cipher)
+        assert (stored.url, stored.token.get_secret_value(), stored.login) == (
+            "https://ghe.example.test/api/v3",
+            "ghp_alice",
+            "alice",
+        )
         assert delete_forge_connection(session, connection_id=connection_id)
     with unit_of_work(factory) as session:
         project = get_project(session, name="shop")
