@@ -2,9 +2,10 @@
 
 kubectl (client-go) writes built-in objects as `application/vnd.kubernetes.protobuf` and has
 no JSON fallback, so the emulator reads the envelope (`k8s\\0` + runtime.Unknown) and the few
-messages kubectl creates: Namespace, Secret, ConfigMap, ServiceAccount and
-SelfSubjectAccessReview (`kubectl auth can-i`). Field numbers are those of k8s.io/api's
-generated.proto. Responses are always JSON, which every client accepts.
+messages kubectl creates: Namespace, Secret, ConfigMap, ServiceAccount,
+SelfSubjectAccessReview (`kubectl auth can-i`) and SelfSubjectRulesReview (`... --list`).
+Field numbers are those of k8s.io/api's generated.proto. Responses are always JSON, which
+every client accepts.
 """
 
 from __future__ import annotations
@@ -82,6 +83,10 @@ KINDS: dict[tuple[str, str], Schema] = {
                 2: ("nonResourceAttributes", "msg", NON_RESOURCE_ATTRIBUTES),
             },
         ),
+    },
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): {
+        1: ("metadata", "msg", OBJECT_META),
+        2: ("spec", "msg", {1: ("namespace", "str", None)}),
     },
 }
 UNKNOWN: Schema = {

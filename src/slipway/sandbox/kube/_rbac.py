@@ -1,13 +1,61 @@
 """A configurable authorization policy standing in for RBAC.
 
 `AccessPolicy()` allows everything; `AccessPolicy({"alice": [PolicyRule(...)]})` allows each
-user only what one of their rules matches (a user without rules may do nothing).
+user only what one of their rules matches (a user without rules may do nothing). A rule with
+`namespaces=None` stands for a ClusterRoleBinding, one with namespaces for RoleBindings there.
+
+`rules_for` lists a user's rules in one namespace as RBAC's rule resolver does for a
+SelfSubjectRulesReview: the cluster-wide ones, the defaults every authenticated user is bound
+to, then those bound in that namespace.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Final
+
+# The default ClusterRoles every authenticated user is bound to (kube-apiserver's bootstrap
+# policy): `system:basic-user`, `system:discovery` and `system:public-info-viewer`.
+_AUTHENTICATED_RULES: Final = (
+    {
+        "verbs": ["create"],
+        "apiGroups": ["authorization.k8s.io"],
+        "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+    },
+    {
+        "verbs": ["create"],
+        "apiGroups": ["authentication.k8s.io"],
+        "resources": ["selfsubjectreviews"],
+    },
+)
+_AUTHENTICATED_URLS: Final = (
+    {
+        "verbs": ["get"],
+        "nonResourceURLs": [
+            "/api",
+            "/api/*",
+            "/apis",
+            "/apis/*",
+            "/healthz",
+            "/livez",
+            "/openapi",
+            "/openapi/*",
+            "/readyz",
+            "/version",
+            "/version/",
+        ],
+    },
+    {
+        "verbs": ["get"],
+        "nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"],
+    },
+)
+# `cluster-admin`, which the allow-all policy's users hold.
+_ADMIN_RULES: Final = ({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},)
+_ADMIN_URLS: Final = ({"verbs": ["*"], "nonResourceURLs": ["*"]},)
+# What kube-apiserver's union authorizer reports when a webhook is in the chain.
+WEBHOOK_RULES_ERROR: Final = "webhook authorizer does not support user rule resolution"
 
 
 @dataclass(frozen=True)
@@ -31,16 +79,54 @@ class PolicyRule:
             )
         )
 
+    def as_resource_rule(self) -> dict[str, Any]:
+        """The rule as a SelfSubjectRulesReview lists it (`authorization.k8s.io/v1`)."""
+        return {
+            "verbs": list(self.verbs),
+            "apiGroups": list(self.api_groups),
+            "resources": list(self.resources),
+        }
+
 
 def _hit(allowed: Sequence[str], value: str) -> bool:
     return "*" in allowed or value in allowed
 
 
-class AccessPolicy:
-    """Decides `(user, verb, group, resource, namespace)`; `rules=None` allows everyone."""
+@dataclass(frozen=True)
+class RulesReview:
+    """`SubjectRulesReviewStatus`: what a user may do in one namespace."""
 
-    def __init__(self, rules: Mapping[str, Sequence[PolicyRule]] | None = None) -> None:
+    resource_rules: list[dict[str, Any]]
+    non_resource_rules: list[dict[str, Any]]
+    incomplete: bool = False
+    evaluation_error: str = ""
+
+    def to_status(self) -> dict[str, Any]:
+        status: dict[str, Any] = {
+            "resourceRules": self.resource_rules,
+            "nonResourceRules": self.non_resource_rules,
+            "incomplete": self.incomplete,
+        }
+        if self.evaluation_error:
+            status["evaluationError"] = self.evaluation_error
+        return status
+
+
+class AccessPolicy:
+    """Decides `(user, verb, group, resource, namespace)`; `rules=None` allows everyone.
+
+    `webhook_authorizer=True` puts a webhook authorizer (as on EKS or AKS) in the chain: it
+    decides nothing here, but it cannot list rules, so a SelfSubjectRulesReview says
+    `incomplete` with the real server's `evaluationError`."""
+
+    def __init__(
+        self,
+        rules: Mapping[str, Sequence[PolicyRule]] | None = None,
+        *,
+        webhook_authorizer: bool = False,
+    ) -> None:
         self._rules = None if rules is None else {u: tuple(r) for u, r in rules.items()}
+        self.webhook_authorizer = webhook_authorizer
 
     @classmethod
     def allow_all(cls) -> AccessPolicy:
@@ -58,3 +144,25 @@ class AccessPolicy:
         if self._rules is None:
             return "allowed by the sandbox policy (allow all)"
         return f'allowed by the sandbox policy for User "{user}"'
+
+    def rules_for(self, user: str, namespace: str) -> RulesReview:
+        """What RBAC's rule resolver lists for `user` in `namespace` (which need not exist):
+        rules bound cluster-wide, then the authenticated defaults, then rules bound in the
+        namespace. Never `incomplete` unless a webhook authorizer is in the chain."""
+        if self._rules is None:
+            granted, urls = list(_ADMIN_RULES), list(_ADMIN_URLS)
+            local: list[dict[str, Any]] = []
+        else:
+            own = self._rules.get(user, ())
+            granted = [r.as_resource_rule() for r in own if r.namespaces is None]
+            local = [
+                r.as_resource_rule()
+                for r in own
+                if r.namespaces is not None and _hit(r.namespaces, namespace)
+            ]
+            urls = []
+        resource_rules = [*granted, *(dict(r) for r in _AUTHENTICATED_RULES), *local]
+        non_resource_rules = [*urls, *(dict(r) for r in _AUTHENTICATED_URLS)]
+        if self.webhook_authorizer:
+            return RulesReview(resource_rules, non_resource_rules, True, WEBHOOK_RULES_ERROR)
+        return RulesReview(resource_rules, non_resource_rules)

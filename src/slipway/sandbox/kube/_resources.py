@@ -107,6 +107,13 @@ SELF_SUBJECT_ACCESS_REVIEWS = _rt(
     False,
     verbs=("create",),
 )
+SELF_SUBJECT_RULES_REVIEWS = _rt(
+    "authorization.k8s.io",
+    "SelfSubjectRulesReview",
+    "selfsubjectrulesreviews",
+    False,
+    verbs=("create",),
+)
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
     NAMESPACES,
@@ -121,6 +128,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     DEPLOYMENTS,
     CRDS,
     SELF_SUBJECT_ACCESS_REVIEWS,
+    SELF_SUBJECT_RULES_REVIEWS,
 )
 
 

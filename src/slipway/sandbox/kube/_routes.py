@@ -17,7 +17,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from slipway.sandbox.kube import _discovery, _openapi
-from slipway.sandbox.kube._access import review
+from slipway.sandbox.kube._access import review, rules_review
 from slipway.sandbox.kube._http import (
     dry_run,
     error_response,
@@ -28,7 +28,11 @@ from slipway.sandbox.kube._http import (
 )
 from slipway.sandbox.kube._operations import Operations
 from slipway.sandbox.kube._paths import Target, parse
-from slipway.sandbox.kube._resources import SELF_SUBJECT_ACCESS_REVIEWS, ResourceType
+from slipway.sandbox.kube._resources import (
+    SELF_SUBJECT_ACCESS_REVIEWS,
+    SELF_SUBJECT_RULES_REVIEWS,
+    ResourceType,
+)
 from slipway.sandbox.kube._selectors import field_selector, label_selector
 from slipway.sandbox.kube._status import (
     KubeApiError,
@@ -137,8 +141,8 @@ class _Handler:
     def _authorize(self, user: str, verb: str, rt: ResourceType, target: Target) -> None:
         resource = f"{rt.plural}/{target.subresource}" if target.subresource else rt.plural
         namespace = target.namespace if rt.namespaced else None
-        if rt == SELF_SUBJECT_ACCESS_REVIEWS:
-            return
+        if rt in (SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_RULES_REVIEWS):
+            return  # every authenticated user may (the `system:basic-user` ClusterRole)
         if not self.state.policy.allows(user, verb, rt.group, resource, namespace):
             raise forbidden(user, verb, rt, namespace, target.name or "", target.subresource)
 
@@ -175,6 +179,8 @@ class _Handler:
         opts = self._options(request)
         if rt == SELF_SUBJECT_ACCESS_REVIEWS:
             return json_response(review(self.state, user, body), 201)
+        if rt == SELF_SUBJECT_RULES_REVIEWS:
+            return json_response(rules_review(self.state, user, body), 201)
         if verb == "create":
             obj = self.ops.create(rt, ns, body, opts)
             return self._written(obj, opts, 201)
