@@ -35,6 +35,22 @@ class Lifecycle:
         self.stop()
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket whose accepted connections send every write at once (TCP_NODELAY).
+
+    Without it, a response written in two parts (uvicorn writes headers and body apart) waits
+    for the client's delayed ACK, about 40 ms a request: Nagle's algorithm. asyncio sets
+    TCP_NODELAY on an accepted connection only when its socket says `proto == IPPROTO_TCP`,
+    which a `socket.socket(AF_INET, SOCK_STREAM)` (proto 0) does not, so the protocol is named
+    here, and the option is also set on the listener, whose accepted sockets inherit it on Linux.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    return sock
+
+
 class ServerThread(Lifecycle):
     """A uvicorn server on 127.0.0.1 (port 0 picks a free one); `url` is known at once.
 
@@ -52,9 +68,7 @@ class ServerThread(Lifecycle):
     ) -> None:
         import uvicorn
 
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
+        self._sock = listening_socket(host, port)
         self.host, self.port = self._sock.getsockname()[:2]
         self._tls_dir: tempfile.TemporaryDirectory[str] | None = None
         options: dict[str, Any] = {}
@@ -75,6 +89,17 @@ class ServerThread(Lifecycle):
     def url(self) -> str:
         scheme = "https" if self._tls_dir is not None else "http"
         return f"{scheme}://{self.host}:{self.port}"
+
+    def connections_nodelay(self) -> list[bool]:
+        """Whether each open client connection has TCP_NODELAY: what the test against the
+        ~40 ms delayed-ACK stall reads, since no timing can prove it reliably."""
+        states = []
+        for connection in list(self._server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            sock = transport.get_extra_info("socket") if transport is not None else None
+            if sock is not None:
+                states.append(bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)))
+        return states
 
     def _run(self) -> None:
         asyncio.run(self._server.serve(sockets=[self._sock]))

@@ -8,6 +8,7 @@ from slipway.sandbox.kube._emulator import KubeEmulator
 from slipway.sandbox.kube._fixtures import FluxControllers
 from slipway.sandbox.kube._kubeconfig import write_kubeconfig
 from slipway.sandbox.kube._rbac import AccessPolicy, PolicyRule
+from slipway.sandbox.kube._recording import KubeRecorder, KubeRequest
 from slipway.sandbox.kube._resources import ResourceType
 from slipway.sandbox.kube._routes import create_kube_app
 from slipway.sandbox.kube._status import KubeApiError
@@ -18,6 +19,8 @@ __all__ = [
     "FluxControllers",
     "KubeApiError",
     "KubeEmulator",
+    "KubeRecorder",
+    "KubeRequest",
     "KubeState",
     "PolicyRule",
     "ResourceType",

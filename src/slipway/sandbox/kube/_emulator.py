@@ -8,16 +8,19 @@ import contextlib
 import os
 import queue
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+from starlette.types import ASGIApp
 
 from slipway.sandbox._server import Lifecycle, ServerThread
 from slipway.sandbox.kube import _fixtures, _tls
 from slipway.sandbox.kube._kubeconfig import write_kubeconfig
 from slipway.sandbox.kube._operations import Operations, now
 from slipway.sandbox.kube._rbac import AccessPolicy
+from slipway.sandbox.kube._recording import KubeRecorder, RecordingMiddleware
 from slipway.sandbox.kube._resources import ResourceType
 from slipway.sandbox.kube._routes import create_kube_app
 from slipway.sandbox.kube._selectors import label_selector
@@ -32,8 +35,9 @@ class KubeEmulator(Lifecycle):
     """A Kubernetes API server emulator: `start()` serves it on 127.0.0.1 in a thread, over
     HTTPS by default (kubectl sends tokens only over TLS; `tls=False` serves plain HTTP).
 
-    The switches (`set_flux_crds`, `set_flux_controllers`, `policy`, `add_user`) change a
-    running emulator, so one server can serve many test cases."""
+    The switches (`set_flux_crds`, `set_flux_controllers`, `policy`, `add_user`,
+    `latency_ms`) change a running emulator, so one server can serve many test cases;
+    `recording()` logs the HTTP requests of one block."""
 
     def __init__(
         self,
@@ -46,6 +50,7 @@ class KubeEmulator(Lifecycle):
         namespace_finalize_delay: float = 0.0,
         tls: bool = True,
         watch_history: int = 10_000,
+        latency_ms: float | None = None,
     ) -> None:
         self._token = SecretStr(token) if isinstance(token, str) else token
         self.state = KubeState(
@@ -55,7 +60,10 @@ class KubeEmulator(Lifecycle):
             namespace_finalize_delay=namespace_finalize_delay,
         )
         self.ops = Operations(self.state)
-        self.app = create_kube_app(self.state)
+        self._front = RecordingMiddleware(
+            create_kube_app(self.state), self.state, latency_ms=latency_ms or 0.0
+        )
+        self.app: ASGIApp = self._front
         self._server: ServerThread | None = None
         self.tls: TlsMaterial | None = _tls.generate() if tls else None
         _fixtures.seed(
@@ -80,9 +88,14 @@ class KubeEmulator(Lifecycle):
 
     @property
     def url(self) -> str:
+        return self.server.url
+
+    @property
+    def server(self) -> ServerThread:
+        """The running HTTP server (its URL, its open connections)."""
         if self._server is None:
             raise RuntimeError("the Kubernetes emulator is not started")
-        return self._server.url
+        return self._server
 
     @property
     def token(self) -> SecretStr:
@@ -100,6 +113,23 @@ class KubeEmulator(Lifecycle):
         return write_kubeconfig(
             path, self.url, token or self._token, namespace=namespace, ca_data=ca_data
         )
+
+    # --- observing ------------------------------------------------------------------------
+
+    @property
+    def latency_ms(self) -> float:
+        """How long every HTTP answer is held back (a watch: its first byte), in ms."""
+        return self._front.latency_ms
+
+    @latency_ms.setter
+    def latency_ms(self, value: float) -> None:
+        self._front.latency_ms = value
+
+    def recording(self) -> AbstractContextManager[KubeRecorder]:
+        """`with kube.recording() as log:` logs the HTTP requests answered inside the block
+        only (`log.requests()`), so a test or benchmark sharing the emulator sees its own
+        window; filter by `user` to tell Slipway's requests from the Flux emulator's."""
+        return self._front.log.recording()
 
     # --- switches -------------------------------------------------------------------------
 
