@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from slipway.domain.model import ForgeKind
+from slipway.domain.model import ForgeKind, PushMethod
+from slipway.forges._clients import ForgeClients
 from slipway.forges.base import Account, Commit, Forge, GitCredentials, Repository, TokenKind
 from slipway.forges.registry import DEFAULT_IMAGE_REGISTRY, FORGES, ForgeInfo, forge_info
 from slipway.retry import DEFAULT_POLICY, RetryPolicy
@@ -18,6 +19,7 @@ __all__ = [
     "Account",
     "Commit",
     "Forge",
+    "ForgeClients",
     "ForgeInfo",
     "GitCredentials",
     "Repository",
@@ -34,8 +36,22 @@ def build_forge(
     token: SecretStr,
     step: str | None = None,
     retry_policy: RetryPolicy = DEFAULT_POLICY,
+    login: str | None = None,
+    push: PushMethod = PushMethod.GIT,
+    clients: ForgeClients | None = None,
 ) -> Forge:
     """The adapter for `kind`. `base_url` is GitHub's API URL (`https://api.github.com`, or
-    `https://HOST/api/v3` for GHE) or the GitLab/Gitea instance URL."""
+    `https://HOST/api/v3` for GHE) or the GitLab/Gitea instance URL. `login` is the token's
+    account where the connection stored it (then never read again); `push` how the first
+    commit travels; `clients` the process's shared HTTP clients (the adapter then borrows its
+    client and leaves it open), else the adapter opens its own and `aclose` closes it."""
     adapter = forge_info(kind).adapter()
-    return adapter(base_url=base_url, token=token, step=step, retry_policy=retry_policy)
+    return adapter(
+        base_url=base_url,
+        token=token,
+        step=step,
+        retry_policy=retry_policy,
+        login=login,
+        push=push,
+        clients=clients,
+    )

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from slipway.domain.errors import Conflict, ForgeError, NotFound, SlipwayError
 from slipway.domain.model import ForgeKind
 from slipway.forges.registry import ForgeInfo, forge_info
 from slipway.retry import Retryable, parse_retry_after
+
+TAKEN_STATUSES: Final = (400, 409, 422)  # how forges refuse a name that exists
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,31 @@
 """The `Forge` port's flows, written once over each adapter's primitives.
 
 `ForgeFlows` holds what is the same on every forge: who the token is, the owner check, create
-or reuse a repository by Slipway's marker (and the "name taken" race), and the idempotent push.
-An adapter subclasses it and supplies the primitives, the few calls and JSON shapes that differ
-(read an owner, read or create a repository, read the branch head, write a commit).
+or reuse a repository by Slipway's marker (and the "name taken" race), the first commit pushed
+as one pack over git smart HTTP, and the connection's HTTP client. An adapter subclasses it
+and supplies the primitives, the few calls and JSON shapes that differ (read an owner, read or
+create a repository; for `PushMethod.API`, read the branch head and write a commit).
 """
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+import httpx
 from pydantic import SecretStr
 
 from slipway.domain.errors import Conflict
-from slipway.domain.model import ForgeKind
+from slipway.domain.model import ForgeKind, PushMethod
+from slipway.forges._clients import Connection, ForgeClients
 from slipway.forges._errors import NameTaken, Site
+from slipway.forges._git_http import GitPush
 from slipway.forges._marker import CommitMark, commit_message, mark_description
 from slipway.forges._owner import other_user, unknown_owner
+from slipway.forges._snapshot import snapshot
 from slipway.forges._tree import check_paths, tree_sha
 from slipway.forges.base import Account, Commit, GitCredentials, Repository, TokenKind
 from slipway.forges.registry import forge_info
@@ -83,20 +90,54 @@ class ForgeFlows(ABC):
         token: SecretStr,
         step: str | None = None,
         retry_policy: RetryPolicy = DEFAULT_POLICY,
+        login: str | None = None,
+        push: PushMethod = PushMethod.GIT,
+        clients: ForgeClients | None = None,
     ) -> None:
         """`base_url` as the user gives it: the API URL or the instance URL (registry's
-        `api_path` tells which), with or without a trailing slash."""
+        `api_path` tells which), with or without a trailing slash. `login` is the token's
+        account when already known (a stored connection): then it is never read."""
         info = forge_info(self.kind)
         self.base_url = base_url.rstrip("/").removesuffix(info.api_path)
         self.api_url = self.base_url + info.api_path
         self._site = Site(self.kind, self.base_url, step)
         self._token = token
-        self._login: str | None = None
+        self._login = login
+        self._push_method = push
+        self._clients = clients
+        self._connection = Connection.of(self.kind, self.base_url, token)
+        self._own_client: httpx.AsyncClient | None = None
+        self._git = GitPush(
+            self._site,
+            client=self._http,
+            credentials=self.git_credentials,
+            policy=retry_policy,
+            scope=self._write_scope,
+        )
         self._connect(retry_policy)
 
     @abstractmethod
     def _connect(self, policy: RetryPolicy) -> None:
-        """Open the adapter's client; every call it makes retries under `policy`."""
+        """Set up the adapter's API calls over `_http()`; every call retries under `policy`."""
+
+    @abstractmethod
+    def _new_client(self) -> httpx.AsyncClient:
+        """A new client for this connection, as the adapter's API calls expect it."""
+
+    def _http(self) -> httpx.AsyncClient:
+        """The connection's client: borrowed from `clients` when given (and left open for
+        the next adapter), else the adapter's own, opened on first use, closed by `aclose`."""
+        if self._clients is not None:
+            return self._clients.client(self._connection, self._new_client)
+        if self._own_client is None or self._own_client.is_closed:
+            self._own_client = self._new_client()
+        return self._own_client
+
+    async def aclose(self) -> None:
+        """Close the adapter's own client; a borrowed one stays open for others."""
+        own, self._own_client = self._own_client, None
+        if own is not None:
+            await own.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -163,14 +204,15 @@ class ForgeFlows(ABC):
 
     @abstractmethod
     async def _create_repository(
-        self, owner: str, name: str, *, mine: bool, description: str, private: bool
+        self, owner: str | None, name: str, *, description: str, private: bool
     ) -> Repository:
-        """Create it with `description` (already marked); raise `NameTaken` if it exists."""
+        """Create it, empty, under `owner` (None: the token's own account) with `description`
+        (already marked) and Slipway's topic where the create call takes topics; raise
+        `NameTaken` if it exists."""
 
     @abstractmethod
-    async def _tag(self, owner: str, name: str, created: Repository) -> Repository:
-        """Give a new repository Slipway's topic, where creating it could not (`owner/name`
-        as asked for, which the forge may spell otherwise in `created`)."""
+    async def _tag(self, created: Repository) -> Repository:
+        """Give a new repository Slipway's topic, where creating it could not."""
 
     @abstractmethod
     async def delete_repository(self, repo: Repository) -> None: ...
@@ -181,22 +223,23 @@ class ForgeFlows(ABC):
     async def ensure_repository(
         self, *, owner: str | None, name: str, project: str, private: bool, description: str
     ) -> Repository:
-        login = await self._own_login()
-        owner = owner or login
-        existing = await self._read_repository(owner, name)
-        if existing is not None:
-            return self._reuse(existing, project)
+        """Create first: the repository is read only when its name is taken (a re-run, or
+        someone else's), and the account only to tell an `owner` from the token's own."""
+        if owner is not None and owner.lower() == (await self._own_login()).lower():
+            owner = None
         try:
             created = await self._create_repository(
-                owner,
-                name,
-                mine=owner.lower() == login.lower(),
-                description=mark_description(description, project),
-                private=private,
+                owner, name, description=mark_description(description, project), private=private
             )
-        except NameTaken:  # created meanwhile by someone else: reuse only with our marker
-            return self._reuse(await self._reread(owner, name), project)
-        return await self._tag(owner, name, created)
+        except NameTaken:  # ours from an earlier run, or someone else's: the marker decides
+            existing = await self._reread(owner or await self._own_login(), name)
+            return self._reuse(existing, project)
+        return await self._tag(created)
+
+    def _full_name(self, owner: str | None, name: str) -> str:
+        """`owner/name` for messages; the token's own account by its login, when known."""
+        who = owner or self._login
+        return f"{who}/{name}" if who else name
 
     def _reuse(self, repo: Repository, project: str) -> Repository:
         """An existing repository is reused only when Slipway's marker names `project`."""
@@ -231,17 +274,26 @@ class ForgeFlows(ABC):
         """Leave the branch at one commit of exactly `push.files`, in place of `head`."""
 
     async def push_files(
-        self, repo: Repository, files: Mapping[str, bytes], *, message: str, project: str
+        self,
+        repo: Repository,
+        files: Mapping[str, bytes],
+        *,
+        message: str,
+        project: str,
+        committed_at: datetime | None = None,
     ) -> Commit:
         check_paths(files)
+        if self._push_method is PushMethod.GIT:
+            when = committed_at or datetime.now(UTC)
+            first = await asyncio.to_thread(  # ~10 ms per 1,000 files: not on the loop
+                snapshot, files, message=message, project=project, committed_at=when
+            )
+            return await self._git.push(repo, first)
         push = Push(files, message, project, tree_sha(files))
         head = await self._read_head(repo)
         if head is not None and head.holds(project, push.tree_sha):
             return Commit(sha=head.sha, tree_sha=push.tree_sha)
         return await self._write(repo, push, head)
-
-    @abstractmethod
-    async def aclose(self) -> None: ...
 
 
 class OrgOwners(ForgeFlows):

@@ -9,49 +9,31 @@ handle transport errors, status codes or retries themselves. `call` returns an a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any, Final
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
 from slipway.domain.errors import SlipwayError
-from slipway.forges._errors import NameTaken, NotVisible, Site, classify
+from slipway.forges._clients import json_client, map_transport_errors
+from slipway.forges._errors import TAKEN_STATUSES, NameTaken, NotVisible, Site, classify
 from slipway.forges._flows import ForgeFlows
-from slipway.retry import (
-    CONNECT_TIMEOUT_SECONDS,
-    DEFAULT_POLICY,
-    TIMEOUT_SECONDS,
-    Retryable,
-    RetryPolicy,
-    retry_async,
-)
-
-TIMEOUT: Final = httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
-TAKEN_STATUSES: Final = (400, 409, 422)  # how forges refuse a name that exists
+from slipway.retry import DEFAULT_POLICY, Retryable, RetryPolicy, retry_async
 
 # Decides from a 404's answer whether it may be the forge not showing a new repository yet.
 NotYet = Callable[[httpx.Response], bool]
 
 
-@contextmanager
-def map_transport_errors(site: Site, action: str) -> Iterator[None]:
-    """httpx's timeouts and connection errors become a Retryable naming the forge."""
-    try:
-        yield
-    except httpx.TransportError as exc:
-        raise site.unreachable(action) from exc
-
-
 class JsonApi:
-    """httpx.AsyncClient bound to one forge's API root with the token in one header."""
+    """Calls to one forge's API root over the connection's client (`client()`, rooted at the
+    API URL), with the token in one header of each request."""
 
     def __init__(
         self,
         *,
         site: Site,
-        api_url: str,
+        client: Callable[[], httpx.AsyncClient],
         token: SecretStr,
         auth_scheme: str = "Bearer",
         policy: RetryPolicy = DEFAULT_POLICY,
@@ -60,12 +42,7 @@ class JsonApi:
         self.policy = policy
         self._token = token
         self._auth_scheme = auth_scheme
-        self._client = httpx.AsyncClient(
-            base_url=api_url.rstrip("/") + "/",
-            timeout=TIMEOUT,
-            headers={"Accept": "application/json", "User-Agent": "slipway"},
-            follow_redirects=True,
-        )
+        self._client = client
 
     def __repr__(self) -> str:
         return f"JsonApi({self.site.label} {self.site.url})"
@@ -135,7 +112,7 @@ class JsonApi:
         params: Mapping[str, str | int] | None = None,
     ) -> httpx.Response:
         with map_transport_errors(self.site, action):
-            return await self._client.request(
+            return await self._client().request(
                 method,
                 path.lstrip("/"),
                 json=json,
@@ -165,12 +142,9 @@ class JsonApi:
     def _secret(self) -> str:
         return self._token.get_secret_value()
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
 
 class HttpForge(ForgeFlows):
-    """A forge driven through one `JsonApi`, opened with the adapter and closed by `aclose`."""
+    """A forge driven through one `JsonApi` over the connection's client."""
 
     auth_scheme = "Bearer"  # how the token goes in the Authorization header
     _api: JsonApi
@@ -178,11 +152,11 @@ class HttpForge(ForgeFlows):
     def _connect(self, policy: RetryPolicy) -> None:
         self._api = JsonApi(
             site=self._site,
-            api_url=self.api_url,
+            client=self._http,
             token=self._token,
             auth_scheme=self.auth_scheme,
             policy=policy,
         )
 
-    async def aclose(self) -> None:
-        await self._api.aclose()
+    def _new_client(self) -> httpx.AsyncClient:
+        return json_client(self.api_url)

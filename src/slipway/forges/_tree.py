@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from dulwich.objects import Blob, Tree
+from dulwich.objects import Blob, ShaFile, Tree
 
 from slipway.domain.errors import InvalidInput
 
@@ -43,7 +43,15 @@ def blob_sha(data: bytes) -> str:
 
 def tree_sha(files: Mapping[str, bytes]) -> str:
     """git's id of the tree holding exactly `files` (every file mode 100644)."""
-    return _build(_nest(files)).id.decode("ascii")
+    return _build(_nest(files), {}).id.decode("ascii")
+
+
+def tree_objects(files: Mapping[str, bytes]) -> tuple[Tree, list[ShaFile]]:
+    """The root tree of `files` and every blob and tree under it, each once: what a pack
+    carrying them needs."""
+    objects: dict[bytes, ShaFile] = {}
+    root = _build(_nest(files), objects)
+    return root, list(objects.values())
 
 
 def _nest(files: Mapping[str, bytes]) -> dict[str, object]:
@@ -62,14 +70,18 @@ def _nest(files: Mapping[str, bytes]) -> dict[str, object]:
     return root
 
 
-def _build(node: dict[str, object]) -> Tree:
+def _build(node: dict[str, object], objects: dict[bytes, ShaFile]) -> Tree:
+    """The tree of `node`; every object made on the way is collected in `objects` by id."""
     tree = Tree()
     for name, value in node.items():
         if isinstance(value, dict):
-            tree.add(name.encode(), TREE_MODE, _build(value).id)
+            tree.add(name.encode(), TREE_MODE, _build(value, objects).id)
         else:
             assert isinstance(value, bytes)
-            tree.add(name.encode(), FILE_MODE, Blob.from_string(value).id)
+            blob = Blob.from_string(value)
+            objects[blob.id] = blob
+            tree.add(name.encode(), FILE_MODE, blob.id)
+    objects[tree.id] = tree
     return tree
 
 

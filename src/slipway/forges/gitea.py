@@ -1,8 +1,9 @@
 """Gitea and Forgejo through their REST API /api/v1, with httpx.
 
-A push is one `POST /repos/{owner}/{repo}/contents` (ChangeFilesOptions): every file in one
-commit, contents base64-encoded (the API takes nothing else), which works on an empty
-repository too, so no initial commit is needed and the history holds exactly one commit.
+A repository is created empty; its topic needs a call of its own (CreateRepoOption has no
+topics). With `PushMethod.API` a push is one `POST /repos/{owner}/{repo}/contents`
+(ChangeFilesOptions): every file in one commit, contents base64-encoded (the API takes nothing
+else), which works on an empty repository too, so the history holds exactly one commit.
 """
 
 from __future__ import annotations
@@ -107,11 +108,11 @@ class GiteaForge(OrgOwners, ChangeSetWrites, HttpForge):
         return None if found is None else self._repository(found.json())
 
     async def _create_repository(
-        self, owner: str, name: str, *, mine: bool, description: str, private: bool
+        self, owner: str | None, name: str, *, description: str, private: bool
     ) -> Repository:
         created = await self._api.call(
             "POST",
-            "user/repos" if mine else f"orgs/{_q(owner)}/repos",
+            "user/repos" if owner is None else f"orgs/{_q(owner)}/repos",
             json={
                 "name": name,
                 "description": description,
@@ -119,10 +120,12 @@ class GiteaForge(OrgOwners, ChangeSetWrites, HttpForge):
                 "auto_init": False,
                 "default_branch": DEFAULT_BRANCH,
             },
-            action=f"create the repository {owner}/{name}",
+            action=f"create the repository {self._full_name(owner, name)}",
             scope=self._write_scope,
             taken=lambda answer: answer.status_code == 409,
-            not_found=self._site.not_found(
+            not_found=None
+            if owner is None
+            else self._site.not_found(
                 f"organization {owner} not found on Gitea at {self.base_url}",
                 hint="check the owner name, and that the token's account may create "
                 "repositories there",
@@ -130,12 +133,12 @@ class GiteaForge(OrgOwners, ChangeSetWrites, HttpForge):
         )
         return self._repository(created.json())
 
-    async def _tag(self, owner: str, name: str, created: Repository) -> Repository:
+    async def _tag(self, created: Repository) -> Repository:
         await self._api.call(
             "PUT",
-            f"{_repo_path(owner, name)}/topics",
+            f"{_repo_path(created.owner, created.name)}/topics",
             json={"topics": [TOPIC]},
-            action=f"set the topics of {owner}/{name}",
+            action=f"set the topics of {created.full_name}",
             scope=self._write_scope,
             not_yet=lambda _: True,
         )

@@ -3,8 +3,9 @@
 Why httpx and not python-gitlab: python-gitlab is synchronous (it would need a thread per
 call), runs its own sleep-and-retry loop on 429, and drops the response headers from its
 exceptions, so `Retry-After` / `RateLimit-Reset` could not reach `slipway.retry`. The
-endpoints used here are stable and small. A push is one "create a commit with multiple files
-and actions" call: text inline, binary base64-encoded.
+endpoints used here are stable and small. A project is created empty, its topic in the same
+call. With `PushMethod.API` a push is one "create a commit with multiple files and actions"
+call: text inline, binary base64-encoded.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from slipway.forges._marker import TOPIC, commit_mark, project_from_description
 from slipway.forges._owner import hidden_owner, may_not_create, no_access
 from slipway.forges._tree import is_text
 from slipway.forges.base import Account, Commit, Repository, TokenKind
+from slipway.retry import RetryPolicy
 
 DEFAULT_BRANCH = "main"
 _PAGE = 100
@@ -52,6 +54,11 @@ class GitLabForge(ChangeSetWrites, HttpForge):
     taken_says = "is taken"
     owner_noun = "namespace"
     _user_id: int | None = None  # read with the login; group members are named by it
+    _namespaces: dict[str, Owner]  # read once per adapter: by `check_owner`, used to create
+
+    def _connect(self, policy: RetryPolicy) -> None:
+        super()._connect(policy)
+        self._namespaces = {}
 
     # --- account --------------------------------------------------------------------------
     async def validate_token(self) -> Account:
@@ -93,7 +100,16 @@ class GitLabForge(ChangeSetWrites, HttpForge):
             return None
         data = found.json()
         path = str(data.get("full_path") or data["path"])
-        return Owner(path, user=data.get("kind") == "user", id=str(data["id"]))
+        read = Owner(path, user=data.get("kind") == "user", id=str(data["id"]))
+        self._namespaces[owner.lower()] = read
+        return read
+
+    async def _own_user_id(self) -> int:
+        """The account's id, read only where a call needs it (a group's member list)."""
+        if self._user_id is None:
+            self._login = await self._read_login()
+        assert self._user_id is not None
+        return self._user_id
 
     async def _check_member(self, group: Owner, login: str) -> None:
         """Refuse when the group's `project_creation_level` asks for a higher role than the
@@ -117,7 +133,7 @@ class GitLabForge(ChangeSetWrites, HttpForge):
             )
         member = await self._api.optional(
             "GET",
-            f"groups/{group.id}/members/all/{self._user_id}",
+            f"groups/{group.id}/members/all/{await self._own_user_id()}",
             action=f"read the role of {login} in {group.name}",
         )
         access = None if member is None else member.json().get("access_level")
@@ -156,7 +172,7 @@ class GitLabForge(ChangeSetWrites, HttpForge):
         return None if found is None else self._repository(found.json())
 
     async def _create_repository(
-        self, owner: str, name: str, *, mine: bool, description: str, private: bool
+        self, owner: str | None, name: str, *, description: str, private: bool
     ) -> Repository:
         body: dict[str, Any] = {
             "name": name,
@@ -166,22 +182,25 @@ class GitLabForge(ChangeSetWrites, HttpForge):
             "topics": [TOPIC],
             "initialize_with_readme": False,
         }
-        if not mine:
+        if owner is not None:
             body["namespace_id"] = await self._namespace_id(owner)
         created = await self._api.call(
             "POST",
             "projects",
             json=body,
-            action=f"create the project {owner}/{name}",
+            action=f"create the project {self._full_name(owner, name)}",
             scope=self._write_scope,
             taken=lambda answer: "taken" in answer.text,
         )
         return self._repository(created.json())
 
-    async def _tag(self, owner: str, name: str, created: Repository) -> Repository:
+    async def _tag(self, created: Repository) -> Repository:
         return created  # the topic went with the create call
 
     async def _namespace_id(self, owner: str) -> int:
+        known = self._namespaces.get(owner.lower())
+        if known is not None:
+            return int(known.id)
         found = await self._api.call(
             "GET",
             f"namespaces/{_q(owner)}",

@@ -11,13 +11,16 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from pydantic import SecretStr
 
-from slipway.domain.model import ForgeKind
+from slipway.domain.model import ForgeKind, PushMethod
 from slipway.forges.base import Forge, TokenKind
 from slipway.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from slipway.forges._clients import ForgeClients
 
 # Where an image is named when the forge has no registry of its own (Gitea).
 DEFAULT_IMAGE_REGISTRY: Final = "ghcr.io"
@@ -27,7 +30,15 @@ class ForgeFactory(Protocol):
     """How `build_forge` constructs every adapter."""
 
     def __call__(
-        self, *, base_url: str, token: SecretStr, step: str | None, retry_policy: RetryPolicy
+        self,
+        *,
+        base_url: str,
+        token: SecretStr,
+        step: str | None,
+        retry_policy: RetryPolicy,
+        login: str | None,
+        push: PushMethod,
+        clients: ForgeClients | None,
     ) -> Forge: ...
 
 

@@ -7,34 +7,66 @@ takes as answers (a hidden membership, an empty repository).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx
 import pydantic
 from githubkit import GitHub
 from githubkit.exception import GitHubException, RateLimitExceeded, RequestError, RequestFailed
 from pydantic import SecretStr
 
 from slipway.domain.errors import SlipwayError
-from slipway.forges._errors import NameTaken, NotVisible, Site, classify, is_rate_limited
-from slipway.forges._http import TAKEN_STATUSES, TIMEOUT
+from slipway.forges._clients import TIMEOUT, USER_AGENT
+from slipway.forges._errors import (
+    TAKEN_STATUSES,
+    NameTaken,
+    NotVisible,
+    Site,
+    classify,
+    is_rate_limited,
+)
 from slipway.retry import Retryable, RetryPolicy, retry_async
 
 T = TypeVar("T")
 
 
-def connect(api_url: str, token: SecretStr) -> GitHub[Any]:
+class SharedClientGitHub(GitHub[Any]):
+    """githubkit sending every request through the connection's client (`client()`),
+    instead of building a client, a TLS context and a connection per request."""
+
+    def __init__(self, token: str, *, client: Callable[[], httpx.AsyncClient], **options: Any):
+        super().__init__(token, **options)
+        self._client = client
+
+    @asynccontextmanager
+    async def get_async_client(self) -> AsyncIterator[httpx.AsyncClient]:
+        yield self._client()  # its owner closes it, not each request
+
+    def new_async_client(self) -> httpx.AsyncClient:
+        """A client configured as githubkit would build one (base URL, token, headers)."""
+        return httpx.AsyncClient(
+            **self._get_client_defaults(),
+            transport=self.config.async_transport,
+            event_hooks=self.config.async_event_hooks,
+        )
+
+
+def connect(
+    api_url: str, token: SecretStr, client: Callable[[], httpx.AsyncClient]
+) -> SharedClientGitHub:
     """githubkit without its own retries or HTTP cache: `slipway.retry` is the one retry
     loop, and a cache would hide the branch moving."""
-    return GitHub(
+    return SharedClientGitHub(
         token.get_secret_value(),
+        client=client,
         base_url=api_url + "/",
         auto_retry=False,
         http_cache=False,
         timeout=TIMEOUT,
-        user_agent="slipway",
+        user_agent=USER_AGENT,
     )
 
 

@@ -1,21 +1,24 @@
 """`GitHubForge`: the Forge primitives on GitHub's REST API (githubkit models and calls).
 
-Pushing uses the Git Data API: text files inline in one `create tree` call, binary files as
-blobs first, then one parentless commit and a forced ref update. A repository is created with
-`auto_init` because the Git Data API answers 409 on an empty repository; the forced update then
-replaces that initial commit, so the history holds exactly one Slipway commit.
+A repository is created empty (no `auto_init`); its topic needs a call of its own, as GitHub's
+create call takes none. With `PushMethod.API` the push uses the Git Data API: text files inline
+in one `create tree` call, binary files as blobs first (concurrently), then one parentless
+commit and a forced ref update. The Git Data API answers 409 on an empty repository, which
+then gets a first commit through the contents API for the forced update to replace, so the
+history holds exactly one Slipway commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import httpx
 import structlog
-from githubkit import GitHub
 
 from slipway.domain.model import ForgeKind
 from slipway.forges._flows import Head, OrgOwners, Owner, Push
@@ -23,7 +26,7 @@ from slipway.forges._marker import TOPIC, commit_mark, project_from_description
 from slipway.forges._owner import invitation_pending, may_not_create, not_member
 from slipway.forges._tree import is_text
 from slipway.forges.base import Account, Commit, Repository, TokenKind
-from slipway.forges.github._api import GitHubApi, Missing, connect
+from slipway.forges.github._api import GitHubApi, Missing, SharedClientGitHub, connect
 from slipway.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 _APP_PREFIXES = ("ghs_", "ghu_")
+_BLOB_UPLOADS = 8  # binary files uploaded at once with PushMethod.API
 
 
 def token_kind(token: str) -> TokenKind:
@@ -52,12 +56,15 @@ class GitHubForge(OrgOwners):
     """`Forge` for github.com (`https://api.github.com`) or GHE (`https://HOST/api/v3`)."""
 
     kind = ForgeKind.GITHUB
-    _gh: GitHub[Any]  # builds the requests
+    _gh: SharedClientGitHub  # builds the requests and sends them over `_http()`
     _api: GitHubApi  # runs them
 
     def _connect(self, policy: RetryPolicy) -> None:
-        self._gh = connect(self.api_url, self._token)
+        self._gh = connect(self.api_url, self._token, self._http)
         self._api = GitHubApi(self._site, policy)
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return self._gh.new_async_client()
 
     # --- account ----------------------------------------------------------------------------
     async def validate_token(self) -> Account:
@@ -140,14 +147,15 @@ class GitHubForge(OrgOwners):
         return None if found is None else self._repository(found.parsed_data)
 
     async def _create_repository(
-        self, owner: str, name: str, *, mine: bool, description: str, private: bool
+        self, owner: str | None, name: str, *, description: str, private: bool
     ) -> Repository:
-        repos, action = self._gh.rest.repos, f"create the repository {owner}/{name}"
-        if mine:
+        repos = self._gh.rest.repos
+        action = f"create the repository {self._full_name(owner, name)}"
+        if owner is None:
             created = await self._api.call(
                 action,
                 lambda: repos.async_create_for_authenticated_user(
-                    name=name, description=description, private=private, auto_init=True
+                    name=name, description=description, private=private
                 ),
                 scope=self._write_scope,
                 taken=True,
@@ -156,7 +164,7 @@ class GitHubForge(OrgOwners):
             created = await self._api.call(
                 action,
                 lambda: repos.async_create_in_org(
-                    owner, name=name, description=description, private=private, auto_init=True
+                    owner, name=name, description=description, private=private
                 ),
                 scope=self._write_scope,
                 taken=True,
@@ -168,9 +176,10 @@ class GitHubForge(OrgOwners):
             )
         return self._repository(created.parsed_data)
 
-    async def _tag(self, owner: str, name: str, created: Repository) -> Repository:
+    async def _tag(self, created: Repository) -> Repository:
+        owner, name = created.owner, created.name
         await self._api.call(
-            f"set the topics of {owner}/{name}",
+            f"set the topics of {created.full_name}",
             lambda: self._gh.rest.repos.async_replace_all_topics(owner, name, names=[TOPIC]),
             retry_404=True,
         )
@@ -264,16 +273,24 @@ class GitHubForge(OrgOwners):
         return Commit(sha=sha, tree_sha=tree_id)
 
     async def _tree_entries(self, repo: Repository, files: Mapping[str, bytes]) -> list[TreeItem]:
-        """Text inline (no extra call however many files); each binary file as a blob first."""
+        """Text inline (no extra call however many files); binary files as blobs first,
+        `_BLOB_UPLOADS` at a time."""
+        binary = sorted(path for path, data in files.items() if not is_text(data))
+        slots = asyncio.Semaphore(_BLOB_UPLOADS)
+
+        async def upload(path: str) -> str:
+            async with slots:
+                return await self._upload_blob(repo, path, files[path])
+
+        shas = dict(zip(binary, await asyncio.gather(*map(upload, binary)), strict=True))
         entries: list[TreeItem] = []
         for path, data in sorted(files.items()):
-            if is_text(data):
+            if path in shas:
+                entries.append({"path": path, "mode": "100644", "type": "blob", "sha": shas[path]})
+            else:
                 entries.append(
                     {"path": path, "mode": "100644", "type": "blob", "content": data.decode()}
                 )
-            else:
-                sha = await self._upload_blob(repo, path, data)
-                entries.append({"path": path, "mode": "100644", "type": "blob", "sha": sha})
         return entries
 
     async def _upload_blob(self, repo: Repository, path: str, data: bytes) -> str:
@@ -285,7 +302,3 @@ class GitHubForge(OrgOwners):
             ),
         )
         return blob.parsed_data.sha
-
-    async def aclose(self) -> None:
-        """Nothing to close: githubkit opens a client per request unless entered as a
-        context manager, which does not carry across tasks."""

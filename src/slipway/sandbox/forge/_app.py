@@ -115,11 +115,14 @@ class SandboxMiddleware:
             return
         method, path = scope["method"], scope["path"]
         query = scope.get("query_string", b"").decode("latin-1")
+        agent = _header(scope, b"user-agent")
+        client = scope.get("client")
+        peer = f"{client[0]}:{client[1]}" if client else ""
         if self.state.latency_ms > 0:
             await asyncio.sleep(self.state.latency_ms / 1000)
         fault = self.state.take_fault(method, path)
         if fault is not None:
-            self.state.record(RecordedRequest(method, path, query, fault.status, faulted=True))
+            self.state.record(RecordedRequest(method, path, query, fault.status, True, agent, peer))
             await _fault_response(fault)(scope, receive, send)
             return
         recorded = False
@@ -130,14 +133,24 @@ class SandboxMiddleware:
             nonlocal recorded
             if message["type"] == "http.response.start" and not recorded:
                 recorded = True
-                self.state.record(RecordedRequest(method, path, query, message["status"]))
+                self.state.record(
+                    RecordedRequest(method, path, query, message["status"], False, agent, peer)
+                )
             await send(message)
 
         try:
             await self.app(scope, receive, capture)
         finally:
             if not recorded:
-                self.state.record(RecordedRequest(method, path, query, 500))
+                self.state.record(RecordedRequest(method, path, query, 500, False, agent, peer))
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    """The first header `name` (lower case) of the request, or ""."""
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return ""
 
 
 def _fault_response(fault: Fault) -> Response:

@@ -83,11 +83,18 @@ class Fault:
 
 @dataclass(frozen=True)
 class RecordedRequest:
+    """One request the forge answered; `user_agent` tells whose it was (Slipway's, git's,
+    the Flux emulator's) and `peer` which connection carried it (the client's `host:port`:
+    requests sharing one rode one kept-alive connection). Other headers, and bodies, are
+    never recorded."""
+
     method: str
     path: str
     query: str
     status: int
     faulted: bool = False
+    user_agent: str = ""
+    peer: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
