@@ -44,9 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as tmp,
-        Sandbox(
-            Path(tmp) / "sandbox", latency_ms=args.latency_ms, flux_resync_seconds=1
-        ) as sandbox,
+        Sandbox(Path(tmp) / "sandbox", forge_latency_ms=args.latency_ms) as sandbox,
     ):
         assert sandbox.forge is not None
         settings = Settings(

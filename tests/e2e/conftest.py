@@ -26,7 +26,7 @@ from slipway.sandbox.runner import Sandbox
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path_factory.mktemp("sandbox"), flux_resync_seconds=1) as running:
+    with Sandbox(tmp_path_factory.mktemp("sandbox")) as running:
         yield running
 
 

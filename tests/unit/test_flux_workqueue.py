@@ -1,5 +1,6 @@
 """The Flux emulator's work queue: no key twice in the queue, never held by two reconciler
-threads at once, and a change that arrives while a key is held is not lost."""
+threads at once, a change that arrives while a key is held is not lost, and a requeue-after
+(spec.interval) waits its delay."""
 
 from __future__ import annotations
 
@@ -31,13 +32,28 @@ def test_a_key_added_while_held_comes_back_once_after_release() -> None:
     assert work.take(0.05) is None
 
 
-def test_a_forced_reconcile_is_remembered_until_taken() -> None:
+def test_a_requeue_waits_its_delay_and_the_last_one_asked_for_wins() -> None:
     work: WorkQueue[str] = WorkQueue()
-    work.add("a")
+    work.add_after("a", 3600)
+    work.add_after("a", 0.05)  # the reconcile that just ran decides when the next one is
+    work.add_after("b", 3600)
+    assert work.take(0.01) is None  # not due yet
+    assert work.take(5) == "a"
+    work.release("a")
+    assert work.take(0.05) is None  # "b" still waits; "a"'s hour-long requeue was replaced
+    assert work.pending("b") is not None and work.pending("a") is None
+
+
+def test_a_change_drops_the_pending_requeue_and_a_due_requeue_of_a_held_key_waits() -> None:
+    work: WorkQueue[str] = WorkQueue()
+    work.add_after("a", 3600)
+    work.add("a")  # a change: reconcile now, and that reconcile schedules the next one
+    assert work.pending("a") is None
     assert work.take(0.1) == "a"
-    work.add("a", force=True)  # e.g. its source got a new revision mid-reconcile
-    assert work.take_forced("a") is True
-    assert work.take_forced("a") is False
+    work.add_after("a", 0.01)  # due while still held
+    assert work.take(0.1) is None  # never handed to a second thread
+    work.release("a")
+    assert work.take(0.1) == "a"
 
 
 def test_threads_never_hold_one_key_at_once_and_lose_no_change() -> None:

@@ -83,6 +83,7 @@ class ServerThread(Lifecycle):
             app, log_level="warning", lifespan="on", access_log=False, **options
         )
         self._server = uvicorn.Server(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name=f"sandbox:{self.port}", daemon=True)
 
     @property
@@ -101,8 +102,31 @@ class ServerThread(Lifecycle):
                 states.append(bool(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)))
         return states
 
+    def drop_connections(self) -> None:
+        """Abort every open client connection, as a network failure would (a test's way to
+        cut a watch mid-stream); the server keeps accepting new ones."""
+        loop = self._loop
+        if loop is None:
+            return
+
+        done = threading.Event()
+
+        def abort() -> None:
+            for connection in list(self._server.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.abort()
+            done.set()
+
+        loop.call_soon_threadsafe(abort)
+        done.wait(5)
+
     def _run(self) -> None:
-        asyncio.run(self._server.serve(sockets=[self._sock]))
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._server.serve(sockets=[self._sock])
 
     def start(self, timeout: float = 10.0) -> Self:
         self._thread.start()

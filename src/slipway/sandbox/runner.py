@@ -37,23 +37,26 @@ FLUX_USER = "system:serviceaccount:flux-system:kustomize-controller"
 
 
 class Sandbox(Lifecycle):
-    """Forge + cluster + Flux, started together, stopped together."""
+    """Forge + cluster + Flux, started together, stopped together. `forge_latency_ms` and
+    `kube_latency_ms` hold every answer of that emulator back (None: the forge reads
+    SLIPWAY_SANDBOX_LATENCY_MS, the cluster answers at once); both stay adjustable on the
+    running emulators (`forge.state.latency_ms`, `kube.latency_ms`)."""
 
     def __init__(
         self,
         directory: Path,
         *,
-        latency_ms: float | None = None,
+        forge_latency_ms: float | None = None,
+        kube_latency_ms: float | None = None,
         flux: bool = True,
-        flux_resync_seconds: int = 2,
     ) -> None:
         self.directory = directory
         self.forge_token = f"sandbox_{secrets.token_hex(16)}"
         self.kube_token = f"sandbox-kube-{secrets.token_hex(16)}"
         self._flux_token = f"sandbox-flux-{secrets.token_hex(16)}"
-        self._latency_ms = latency_ms
+        self._forge_latency_ms = forge_latency_ms
+        self._kube_latency_ms = kube_latency_ms
         self._with_flux = flux
-        self._resync = flux_resync_seconds
         self.forge: ForgeEmulator | None = None
         self.kube: KubeEmulator | None = None
         self.flux: FluxEmulator | None = None
@@ -68,10 +71,12 @@ class Sandbox(Lifecycle):
 
     def start(self) -> Sandbox:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.forge = ForgeEmulator(self.directory / "forge", latency_ms=self._latency_ms).start()
+        self.forge = ForgeEmulator(
+            self.directory / "forge", latency_ms=self._forge_latency_ms
+        ).start()
         self.forge.add_user(SANDBOX_USER, self.forge_token, scopes=SANDBOX_SCOPES)
         self.forge.add_org(SANDBOX_ORG, members=(SANDBOX_USER,))
-        self.kube = KubeEmulator(token=self.kube_token).start()
+        self.kube = KubeEmulator(token=self.kube_token, latency_ms=self._kube_latency_ms).start()
         self.kube.write_kubeconfig(self.kubeconfig)
         self.kubeconfig.chmod(0o600)
         if self._with_flux:
@@ -84,7 +89,6 @@ class Sandbox(Lifecycle):
                 self._flux_token,
                 verify=verify,
                 workdir=self.directory / "flux",
-                resync_seconds=self._resync,
             ).start()
         self._write_env()
         return self

@@ -20,7 +20,7 @@ from ._support import GitRepo, initial_files
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path_factory.mktemp("flux-sandbox"), flux_resync_seconds=1) as running:
+    with Sandbox(tmp_path_factory.mktemp("flux-sandbox")) as running:
         yield running
 
 

@@ -60,7 +60,8 @@ def test_wrong_password_fails_without_leaking_it_then_a_fixed_secret_recovers(
     assert ready["message"].startswith(
         f"failed to checkout and determine revision: unable to clone '{repo.clone_url}': "
     )
-    assert "Authentication failed" in ready["message"]  # git's own words
+    # The credentials went with the first request and drew a 401: go-git's wording for it
+    assert ready["message"].endswith("': authentication required")
     assert WRONG_PASSWORD not in json.dumps(failed)
     assert condition(failed, "FetchFailed")["status"] == "True"
     reconciling = condition(failed, "Reconciling")

@@ -1,31 +1,36 @@
 """The Flux emulator: source-controller and kustomize-controller behaviour, as a client of
-the API server. It watches GitRepositories and Kustomizations, really fetches the repository
-with the Secret's credentials, really renders the path with kustomize, applies the result,
-and writes status the way Flux does. This module schedules; `_source` and `_kustomization`
-reconcile."""
+the API server. Like the controllers it keeps an informer cache per kind (list once, then
+watch), feeds a work queue from the changes that matter, and requeues each object after its
+`spec.interval`; it really fetches the repository with the Secret's credentials, really
+renders the path with kustomize, applies the result, and writes status the way Flux does.
+This module schedules; `_source` and `_kustomization` reconcile."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 import ssl
 import tempfile
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import structlog
 
+from slipway.sandbox._server import Lifecycle
+from slipway.sandbox.flux._informer import Handlers, Informer, Obj
 from slipway.sandbox.flux._kubeapi import KubeAPI
-from slipway.sandbox.flux._kustomization import KustomizationReconciler
+from slipway.sandbox.flux._kustomization import APPLY_MANAGER, KustomizationReconciler
 from slipway.sandbox.flux._objects import (
     KUSTOMIZE,
     SOURCE,
-    FluxKind,
+    SOURCE_CONTROLLER,
     Key,
     generation_of,
     requested_at,
+    user_agent,
 )
 from slipway.sandbox.flux._source import SourceReconciler
 from slipway.sandbox.flux._status import parse_duration
@@ -38,19 +43,23 @@ log = structlog.get_logger(__name__)
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 8.0
 # Reconciler threads, as the controllers' `--concurrent` flag (kustomize-controller: 4).
 DEFAULT_CONCURRENCY = 4
+# spec.interval is required by both CRDs; these only cover an object that somehow lacks it.
+DEFAULT_INTERVAL = {SOURCE.kind: 60.0, KUSTOMIZE.kind: 300.0}
 
 
-class FluxEmulator:
+class FluxEmulator(Lifecycle):
     """Runs both controllers in background threads until `stop()`.
 
-    Like controller-runtime's work queue, `concurrency` threads reconcile different objects at
-    once, but one object is never reconciled by two threads: an object changed while it is
-    being reconciled is reconciled again afterwards.
-
-    `resync_seconds` bounds how long a change outside the watch (a new commit on the branch)
-    waits to be noticed; each object is still re-fetched no more often than its spec.interval
-    (times `interval_scale`) unless its generation changed, a reconcile was requested through
-    the `reconcile.fluxcd.io/requestedAt` annotation, or its last attempt failed.
+    One asyncio thread keeps the informers (GitRepositories as source-controller, watching
+    with its identity; Kustomizations as kustomize-controller), and `concurrency` threads
+    reconcile from a shared work queue once both caches are filled, as controller-runtime
+    waits for its caches to sync: different objects at once, one object never twice at once.
+    What wakes an object, as Flux's predicates decide: its creation, a new generation, a
+    `reconcile.fluxcd.io/requestedAt` annotation, its deletion; a GitRepository's new
+    artifact revision (or its deletion) also wakes the Kustomizations that use it. After
+    each reconcile the object is requeued after its spec.interval (times `interval_scale`),
+    or after a retry backoff when it failed. Nothing is listed again unless a watch answers
+    410 Expired.
     """
 
     def __init__(
@@ -60,32 +69,53 @@ class FluxEmulator:
         *,
         verify: ssl.SSLContext | bool = True,
         workdir: Path | None = None,
-        resync_seconds: int = 5,
         interval_scale: float = 1.0,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
-        self._api = KubeAPI(server, token, verify=verify)
+        self._source_api = KubeAPI(
+            server,
+            token,
+            verify=verify,
+            user_agent=user_agent(SOURCE_CONTROLLER),
+            field_manager=SOURCE_CONTROLLER,
+        )
+        self._kustomize_api = KubeAPI(
+            server,
+            token,
+            verify=verify,
+            user_agent=user_agent(APPLY_MANAGER),
+            field_manager=APPLY_MANAGER,
+        )
         self._own_workdir = workdir is None
         self._workdir = workdir or Path(tempfile.mkdtemp(prefix="slipway-flux-"))
-        self._resync = resync_seconds
         self._scale = interval_scale
-        self._sources = SourceReconciler(self._api, self._workdir)
-        self._kustomizations = KustomizationReconciler(self._api, self._sources)
+        self._sources = SourceReconciler(self._source_api, self._workdir)
+        self.source_informer = Informer(
+            SOURCE, Handlers(self._source_added, self._source_updated, self._source_deleted)
+        )
+        self.kustomization_informer = Informer(
+            KUSTOMIZE,
+            Handlers(
+                self._kustomization_added,
+                self._kustomization_updated,
+                self._kustomization_deleted,
+            ),
+        )
+        self._kustomizations = KustomizationReconciler(
+            self._kustomize_api, self._sources, self.source_informer.get
+        )
         self._concurrency = max(1, concurrency)
         self._queue: WorkQueue[Key] = WorkQueue()
         self._stop = threading.Event()
-        self._last_run: dict[Key, tuple[float, str]] = {}  # monotonic time, uid:generation
+        self._halt: Callable[[], None] | None = None
         self._failures: dict[Key, int] = {}
-        self._deleted: dict[Key, dict[str, Any]] = {}  # last state of deleted Kustomizations
+        self._deleted: dict[Key, Obj] = {}  # last state of deleted Kustomizations
         self._threads: list[threading.Thread] = []
 
     def start(self) -> FluxEmulator:
-        workers = [(self._work_loop, f"flux:reconciler-{n}") for n in range(self._concurrency)]
-        for target, name in (
-            (lambda: self._watch_loop(SOURCE), "flux:source-watch"),
-            (lambda: self._watch_loop(KUSTOMIZE), "flux:kustomize-watch"),
-            *workers,
-        ):
+        targets = [(self._run_informers, "flux:informers")]
+        targets += [(self._work_loop, f"flux:reconciler-{n}") for n in range(self._concurrency)]
+        for target, name in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -93,48 +123,91 @@ class FluxEmulator:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._halt is not None:
+            self._halt()
         for thread in self._threads:
-            thread.join(timeout=self._resync + 2)
-        self._api.close()
+            thread.join(timeout=5)
+        self._source_api.close()
+        self._kustomize_api.close()
         if self._own_workdir:
             shutil.rmtree(self._workdir, ignore_errors=True)
 
-    # -- watching ---------------------------------------------------------------------------
+    def synced(self) -> bool:
+        """Both caches hold their first list (reconcilers wait for it, as the managers do)."""
+        return self.source_informer.synced.is_set() and self.kustomization_informer.synced.is_set()
 
-    def _watch_loop(self, kind: FluxKind) -> None:
-        """List and enqueue everything every `resync_seconds` (the periodic resync), and watch
-        continuously from the last resourceVersion seen, so no event falls between watches."""
-        path = KubeAPI.collection(kind.api_version, kind.plural)
-        version: str | None = None
-        while not self._stop.is_set():
-            try:
-                items, listed = self._api.list(path)
-                for item in items:
-                    self._queue.add(Key.of(kind, item))
-                version = version or listed
-                for event in self._api.watch(path, version, self._resync):
-                    if self._stop.is_set():
-                        return
-                    obj = event.get("object") or {}
-                    if event.get("type") == "ERROR":  # 410 Expired: relist from now
-                        version = None
-                        break
-                    version = (obj.get("metadata") or {}).get("resourceVersion") or version
-                    if event.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
-                        continue
-                    key = Key.of(kind, obj)
-                    if event["type"] == "DELETED" and kind is KUSTOMIZE:
-                        self._deleted[key] = obj  # its finalizer prunes the inventory
-                    self._queue.add(key)
-            except httpx.HTTPStatusError as exc:
-                # CRDs not installed (404), access denied, or 410 Gone: relist after a pause.
-                log.debug("flux watch failed", kind=kind.kind, status=exc.response.status_code)
-                version = None
-                self._stop.wait(self._resync)
-            except (httpx.HTTPError, ValueError):
-                self._stop.wait(1.0)
+    # -- informers --------------------------------------------------------------------------
+
+    def _run_informers(self) -> None:
+        asyncio.run(self._informers())
+
+    async def _informers(self) -> None:
+        loop, halt = asyncio.get_running_loop(), asyncio.Event()
+
+        def stop_informers() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                loop.call_soon_threadsafe(halt.set)
+
+        self._halt = stop_informers
+        if self._stop.is_set():
+            return
+        async with (
+            self._source_api.watch_client() as source_http,
+            self._kustomize_api.watch_client() as kustomize_http,
+        ):
+            tasks = [
+                asyncio.create_task(self.source_informer.run(source_http, SOURCE.collection())),
+                asyncio.create_task(
+                    self.kustomization_informer.run(kustomize_http, KUSTOMIZE.collection())
+                ),
+            ]
+            await halt.wait()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _source_added(self, obj: Obj) -> None:
+        self._queue.add(Key.of(SOURCE, obj))
+
+    def _source_updated(self, old: Obj, new: Obj) -> None:
+        if _spec_changed(old, new):
+            self._queue.add(Key.of(SOURCE, new))
+        if _revision(old) != _revision(new) and _revision(new):
+            self._wake_dependents(Key.of(SOURCE, new))  # kustomize-controller's revision watch
+
+    def _source_deleted(self, obj: Obj) -> None:
+        self._queue.add(Key.of(SOURCE, obj))
+        self._wake_dependents(Key.of(SOURCE, obj))
+
+    def _kustomization_added(self, obj: Obj) -> None:
+        self._queue.add(Key.of(KUSTOMIZE, obj))
+
+    def _kustomization_updated(self, old: Obj, new: Obj) -> None:
+        if _spec_changed(old, new):
+            self._queue.add(Key.of(KUSTOMIZE, new))
+
+    def _kustomization_deleted(self, obj: Obj) -> None:
+        key = Key.of(KUSTOMIZE, obj)
+        self._deleted[key] = obj  # its finalizer prunes the inventory
+        self._queue.add(key)
+
+    def _wake_dependents(self, source: Key) -> None:
+        """The Kustomizations of this source, found in the cache (an index upstream)."""
+        for item in self.kustomization_informer.items():
+            ref = item["spec"].get("sourceRef") or {}
+            key = Key.of(KUSTOMIZE, item)
+            if ref.get("kind", SOURCE.kind) == SOURCE.kind and (
+                ref.get("name"),
+                ref.get("namespace") or key.namespace,
+            ) == (source.name, source.namespace):
+                self._queue.add(key)
+
+    # -- reconciling ------------------------------------------------------------------------
 
     def _work_loop(self) -> None:
+        while not self.synced():
+            if self._stop.wait(0.05):
+                return
         while not self._stop.is_set():
             key = self._queue.take(timeout=0.5)
             if key is None:
@@ -146,70 +219,47 @@ class FluxEmulator:
                     self._reconcile_kustomization(key)
             except httpx.HTTPError as exc:
                 log.debug("flux reconcile failed", key=key, error=type(exc).__name__)
+                self._requeue(key, None, ok=False)
             except Exception:  # a controller never dies on one object
                 log.exception("flux reconcile crashed", key=key)
+                self._requeue(key, None, ok=False)
             finally:
                 self._queue.release(key)
 
-    # -- scheduling -------------------------------------------------------------------------
-
-    def _due(self, key: Key, obj: dict[str, Any], default_interval: float) -> bool:
-        """Reconcile a new object or generation, a requested reconcile, or once the interval
-        (after a failure: the retry backoff) has passed."""
-        if obj["spec"].get("suspend"):
-            return False
-        if self._queue.take_forced(key):
-            return True
-        last = self._last_run.get(key)
-        if last is None or last[1] != _identity(obj):
-            return True
-        requested = requested_at(obj)
-        if requested and requested != (obj.get("status") or {}).get("lastHandledReconcileAt"):
-            return True
-        interval = parse_duration(obj["spec"].get("interval"), default_interval) * self._scale
-        failures = self._failures.get(key, 0)
+    def _requeue(self, key: Key, obj: Obj | None, *, ok: bool) -> None:
+        """Again after spec.interval; after a failure sooner, with a doubling backoff."""
+        spec = (obj or {}).get("spec") or {}
+        interval = parse_duration(spec.get("interval"), DEFAULT_INTERVAL[key.kind]) * self._scale
+        failures = 0 if ok else self._failures.get(key, 0) + 1
+        self._failures[key] = failures
         if failures:
             interval = min(interval, BACKOFF_CAP, BACKOFF_BASE * 2**failures)
-        return time.monotonic() - last[0] >= interval
-
-    def _ran(self, key: Key, obj: dict[str, Any], ok: bool) -> None:
-        self._last_run[key] = (time.monotonic(), _identity(obj))
-        self._failures[key] = 0 if ok else self._failures.get(key, 0) + 1
-
-    def _forget(self, key: Key) -> None:
-        self._last_run.pop(key, None)
-        self._failures.pop(key, None)
-
-    # -- reconcilers ------------------------------------------------------------------------
+        self._queue.add_after(key, interval)
 
     def _reconcile_source(self, key: Key) -> None:
-        obj = self._api.get(SOURCE.path(key.namespace, key.name))
+        obj = self.source_informer.get(key)
         if obj is None:
             self._sources.forget(key)
-            self._forget(key)
-            self._requeue_dependents(key)  # kustomize-controller watches source deletions
+            self._failures.pop(key, None)
             return
-        if not self._due(key, obj, 60.0):
+        if obj["spec"].get("suspend"):
             return
         result = self._sources.reconcile(key, obj)
-        self._ran(key, obj, result.ok)
-        if result.new_revision:
-            self._requeue_dependents(key)
+        self._requeue(key, obj, ok=result.ok)
 
     def _reconcile_kustomization(self, key: Key) -> None:
-        obj = self._api.get(KUSTOMIZE.path(key.namespace, key.name))
+        obj = self.kustomization_informer.get(key)
         if obj is None:
-            self._forget(key)
-            # The DELETED event may land while this key is being reconciled; its tombstone
-            # waits here until a reconcile finds the object gone.
+            self._failures.pop(key, None)
             deleted = self._deleted.pop(key, None)
             if deleted is not None:
                 self._finalize(key, deleted)
             return
-        if self._due(key, obj, 300.0):
-            self._ran(key, obj, self._kustomizations.reconcile(key, obj))
+        if obj["spec"].get("suspend"):
+            return
+        self._requeue(key, obj, ok=self._kustomizations.reconcile(key, obj))
 
-    def _finalize(self, key: Key, last: dict[str, Any]) -> None:
+    def _finalize(self, key: Key, last: Obj) -> None:
         """What kustomize-controller's finalizer does on delete with the default
         deletionPolicy (MirrorPrune): garbage-collect the inventory when spec.prune is set."""
         spec = last.get("spec") or {}
@@ -217,22 +267,18 @@ class FluxEmulator:
         if spec.get("prune") and not spec.get("suspend") and entries:
             self._kustomizations.prune(key, list(reversed(entries)))
 
-    def _requeue_dependents(self, source: Key) -> None:
-        """Kustomizations of this source reconcile now, as on a new artifact revision."""
-        try:
-            items, _ = self._api.list(KubeAPI.collection(KUSTOMIZE.api_version, KUSTOMIZE.plural))
-        except httpx.HTTPError:
-            return
-        for item in items:
-            ref = item["spec"].get("sourceRef") or {}
-            key = Key.of(KUSTOMIZE, item)
-            if ref.get("kind", SOURCE.kind) == SOURCE.kind and (
-                ref.get("name"),
-                ref.get("namespace") or key.namespace,
-            ) == (source.name, source.namespace):
-                self._queue.add(key, force=True)
+
+def _spec_changed(old: Obj, new: Obj) -> bool:
+    """Flux's predicates (GenerationChanged or ReconcileRequested): a new generation, a new
+    `flux reconcile` request or a recreated object wakes it; its own status writes do not."""
+    return (
+        generation_of(old) != generation_of(new)
+        or requested_at(old) != requested_at(new)
+        or old["metadata"].get("uid") != new["metadata"].get("uid")
+    )
 
 
-def _identity(obj: dict[str, Any]) -> str:
-    """A recreated object (new uid) or a new spec (new generation) is reconciled at once."""
-    return f"{obj['metadata'].get('uid', '')}:{generation_of(obj)}"
+def _revision(obj: Obj) -> str | None:
+    artifact = (obj.get("status") or {}).get("artifact") or {}
+    revision = artifact.get("revision")
+    return str(revision) if revision else None

@@ -1,9 +1,12 @@
 """Fetch a branch of a git repository over HTTP(S), as source-controller does: ask the remote for
-the branch head first and clone only when it moved. Credentials travel in git's environment
-(an `http.extraHeader`), never on a command line, and are scrubbed from every message."""
+the branch head first and clone only when it moved. Like go-git (source-controller's git), the
+credentials go with the first request instead of after a 401 challenge, and every request
+names the client in its User-Agent. Credentials travel in git's environment (an
+`http.extraHeader`), never on a command line, and are scrubbed from every message."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -23,31 +26,25 @@ class GitAuth:
     password: str = field(default="", repr=False)
     bearer_token: str = field(default="", repr=False)
 
-    def env(self) -> dict[str, str]:
-        """git configuration (through the environment) that presents these credentials.
-        Basic auth goes through a credential helper, so a rejected password reads as git's
-        "Authentication failed"; the values stay in variables, off every command line."""
+    @property
+    def _basic(self) -> str:
+        return base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+
+    def header(self) -> str | None:
+        """The Authorization header go-git sends on every request (BasicAuth or TokenAuth),
+        without waiting for the server to ask."""
         if self.bearer_token:
-            return _config(("http.extraHeader", f"Authorization: Bearer {self.bearer_token}"))
-        if not self.username:
-            return {}
-        return {
-            **_config(("credential.helper", ""), ("credential.helper", _HELPER)),
-            "FLUX_GIT_USERNAME": self.username,
-            "FLUX_GIT_PASSWORD": self.password,
-        }
+            return f"Authorization: Bearer {self.bearer_token}"
+        if self.username:
+            return f"Authorization: Basic {self._basic}"
+        return None
 
     def scrub(self, text: str) -> str:
-        for secret in (self.password, self.bearer_token):
+        secrets = (self.password, self.bearer_token, self._basic if self.username else "")
+        for secret in secrets:
             if secret:
                 text = text.replace(secret, "***")
         return text
-
-
-_HELPER = (
-    '!f() { test "$1" = get && printf "username=%s\\npassword=%s\\n" '
-    '"$FLUX_GIT_USERNAME" "$FLUX_GIT_PASSWORD"; }; f'
-)
 
 
 def _config(*pairs: tuple[str, str]) -> dict[str, str]:
@@ -64,20 +61,34 @@ class Checkout:
     path: Path
 
 
-def _env(auth: GitAuth | None) -> dict[str, str]:
+def _env(auth: GitAuth | None, user_agent: str | None) -> dict[str, str]:
+    """git's configuration through the environment, off every command line: the credentials
+    as a header (no helper, no prompt, so a 401 fails at once, as go-git does)."""
+    pairs = [("credential.helper", "")]
+    if user_agent:
+        pairs.append(("http.userAgent", user_agent))
+    header = auth.header() if auth else None
+    if header:
+        pairs.append(("http.extraHeader", header))
     env = {
         **os.environ,
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_ASKPASS": "/bin/false",
     }
-    return env | (auth.env() if auth else {})
+    return env | _config(*pairs)
 
 
-def _git(args: list[str], url: str, auth: GitAuth | None, timeout: float) -> str:
+def _git(
+    args: list[str], url: str, auth: GitAuth | None, timeout: float, user_agent: str | None
+) -> str:
     try:
         done = subprocess.run(
-            ["git", *args], env=_env(auth), capture_output=True, text=True, timeout=timeout
+            ["git", *args],
+            env=_env(auth, user_agent),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     except subprocess.TimeoutExpired as exc:
         raise GitFetchError(f"unable to clone '{url}': context deadline exceeded") from exc
@@ -86,7 +97,7 @@ def _git(args: list[str], url: str, auth: GitAuth | None, timeout: float) -> str
         reason = lines[-1] if lines else f"git exited with {done.returncode}"
         reason = reason.removeprefix("fatal: ").removeprefix("error: ")
         if reason.startswith("could not read Username"):
-            reason = "authentication required"  # no credentials given: go-git's wording
+            reason = "authentication required"  # a 401: go-git's ErrAuthenticationRequired
         if auth is not None:
             reason = auth.scrub(reason)
         raise GitFetchError(f"unable to clone '{url}': {reason}")
@@ -99,13 +110,14 @@ def fetch_branch(
     dest: Path,
     *,
     auth: GitAuth | None = None,
+    user_agent: str | None = None,
     current: Checkout | None = None,
     timeout: float = 60.0,
 ) -> Checkout:
     """The head of `branch` checked out in `dest`. `current` is reused when the remote head has
     not moved (no clone); otherwise a fresh shallow clone replaces `dest` only once it is
     complete, so a failed fetch leaves the last good checkout in place."""
-    listing = _git(["ls-remote", url, f"refs/heads/{branch}"], url, auth, timeout)
+    listing = _git(["ls-remote", url, f"refs/heads/{branch}"], url, auth, timeout, user_agent)
     sha = listing.split("\t", 1)[0].strip() if listing.strip() else ""
     if not sha:
         raise GitFetchError(
@@ -121,8 +133,9 @@ def fetch_branch(
         url,
         auth,
         timeout,
+        user_agent,
     )
-    head = _git(["-C", str(staging), "rev-parse", "HEAD"], url, None, timeout).strip()
+    head = _git(["-C", str(staging), "rev-parse", "HEAD"], url, None, timeout, None).strip()
     shutil.rmtree(dest, ignore_errors=True)
     staging.rename(dest)
     return Checkout(sha=head, path=dest)

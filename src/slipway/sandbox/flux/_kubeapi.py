@@ -1,11 +1,11 @@
-"""A small REST client for the Kubernetes API, as Flux's controllers use it: list, watch,
-get, status patches and server-side apply. Plain httpx, so it works against any API server."""
+"""A small REST client for the Kubernetes API, as Flux's controllers use it: get, status
+patches, server-side apply and delete, plus an asyncio client with the same identity for the
+informers' list and watch. Plain httpx, so it works against any API server."""
 
 from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,52 +15,41 @@ MERGE = "application/merge-patch+json"
 
 
 class KubeAPI:
-    """Bearer-token client of one API server; reads time out, watches stream unbounded."""
+    """Bearer-token client of one API server for one controller: `user_agent` names it (the
+    API server's log tells the controllers apart by it) and `field_manager` owns the status
+    it writes, as controller-runtime's field owner does."""
 
     def __init__(
         self,
         server: str,
         token: str,
         *,
+        user_agent: str,
+        field_manager: str,
         verify: ssl.SSLContext | bool = True,
         timeout: float = 10.0,
     ) -> None:
-        self._http = httpx.Client(
-            base_url=server.rstrip("/"),
-            verify=verify,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(timeout, read=None),
-        )
+        self._options: dict[str, Any] = {
+            "base_url": server.rstrip("/"),
+            "verify": verify,
+            "headers": {"Authorization": f"Bearer {token}", "User-Agent": user_agent},
+        }
+        self._http = httpx.Client(**self._options, timeout=timeout)
+        self._field_manager = field_manager
         self._plurals: dict[tuple[str, str], tuple[str, bool]] = {}
 
     def close(self) -> None:
         self._http.close()
 
+    def watch_client(self) -> httpx.AsyncClient:
+        """An asyncio client with this identity for list and watch; reads never time out,
+        since a watch is quiet for as long as nothing changes."""
+        return httpx.AsyncClient(**self._options, timeout=httpx.Timeout(10.0, read=None))
+
     @staticmethod
     def collection(api_version: str, plural: str, namespace: str | None = None) -> str:
         base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
         return f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
-
-    def list(self, path: str) -> tuple[list[dict[str, Any]], str]:
-        response = self._http.get(path)
-        response.raise_for_status()
-        body = response.json()
-        return list(body.get("items") or []), str(body["metadata"].get("resourceVersion", ""))
-
-    def watch(
-        self, path: str, resource_version: str, timeout_seconds: int
-    ) -> Iterator[dict[str, Any]]:
-        params = {
-            "watch": "true",
-            "resourceVersion": resource_version,
-            "timeoutSeconds": str(timeout_seconds),
-            "allowWatchBookmarks": "true",
-        }
-        with self._http.stream("GET", path, params=params) as response:
-            response.raise_for_status()
-            for line in response.iter_lines():
-                if line.strip():
-                    yield json.loads(line)
 
     def get(self, path: str) -> dict[str, Any] | None:
         response = self._http.get(path)
@@ -73,6 +62,7 @@ class KubeAPI:
     def patch_status(self, path: str, status: dict[str, Any]) -> None:
         response = self._http.patch(
             f"{path}/status",
+            params={"fieldManager": self._field_manager},
             content=json.dumps({"status": status}),
             headers={"Content-Type": MERGE},
         )

@@ -4,6 +4,7 @@ labels, prune what left the inventory, and write status as kustomize-controller 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -38,11 +39,19 @@ class Failure(Exception):
 
 
 class KustomizationReconciler:
-    """Renders from the checkouts the SourceReconciler keeps (Flux downloads a tarball)."""
+    """Renders from the checkouts the SourceReconciler keeps (Flux downloads a tarball);
+    `read_source` reads a GitRepository from the informer cache, as the controller's cached
+    client does."""
 
-    def __init__(self, api: KubeAPI, sources: SourceReconciler) -> None:
+    def __init__(
+        self,
+        api: KubeAPI,
+        sources: SourceReconciler,
+        read_source: Callable[[Key], dict[str, Any] | None],
+    ) -> None:
         self._api = api
         self._sources = sources
+        self._read_source = read_source
 
     def reconcile(self, key: Key, obj: dict[str, Any]) -> bool:
         """One reconciliation; True when the revision was applied (and pruned)."""
@@ -76,7 +85,7 @@ class KustomizationReconciler:
             name, kind = ref.get("name", ""), ref.get("kind")
             raise Failure("ArtifactFailed", f"source `{name}` kind '{kind}' not supported")
         source_key = Key(SOURCE.kind, ref.get("namespace") or key.namespace, ref.get("name", ""))
-        source = self._api.get(SOURCE.path(source_key.namespace, source_key.name))
+        source = self._read_source(source_key)
         if source is None:
             message = f'GitRepository.source.toolkit.fluxcd.io "{source_key.name}" not found'
             raise Failure("ArtifactFailed", message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from slipway.sandbox.flux._kubeapi import KubeAPI
@@ -17,9 +18,26 @@ class FluxKind:
     def path(self, namespace: str, name: str) -> str:
         return f"{KubeAPI.collection(self.api_version, self.plural, namespace)}/{name}"
 
+    def collection(self) -> str:
+        """Every object of the kind, in all namespaces (what a controller lists and watches)."""
+        return KubeAPI.collection(self.api_version, self.plural)
+
 
 SOURCE = FluxKind("source.toolkit.fluxcd.io/v1", "gitrepositories", "GitRepository")
 KUSTOMIZE = FluxKind("kustomize.toolkit.fluxcd.io/v1", "kustomizations", "Kustomization")
+
+
+SOURCE_CONTROLLER = "source-controller"
+
+
+def user_agent(controller: str) -> str:
+    """`flux-sandbox-<controller>/<slipway version>`: names the emulator, not real Flux, in
+    the API server's and the forge's logs."""
+    try:
+        release = version("slipway")
+    except PackageNotFoundError:
+        release = "dev"
+    return f"flux-sandbox-{controller}/{release}"
 
 
 @dataclass(frozen=True)

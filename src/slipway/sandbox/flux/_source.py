@@ -15,7 +15,14 @@ import httpx
 
 from slipway.sandbox.flux._git import Checkout, GitAuth, GitFetchError, fetch_branch
 from slipway.sandbox.flux._kubeapi import KubeAPI, status_message
-from slipway.sandbox.flux._objects import SOURCE, Key, generation_of, requested_at
+from slipway.sandbox.flux._objects import (
+    SOURCE,
+    SOURCE_CONTROLLER,
+    Key,
+    generation_of,
+    requested_at,
+    user_agent,
+)
 from slipway.sandbox.flux._status import (
     Conditions,
     copy_conditions,
@@ -40,7 +47,6 @@ class CredentialsError(Exception):
 @dataclass(frozen=True)
 class SourceResult:
     ok: bool
-    new_revision: bool  # dependents must reconcile: a (new) artifact appeared
 
 
 class SourceReconciler:
@@ -49,6 +55,7 @@ class SourceReconciler:
     def __init__(self, api: KubeAPI, workdir: Path) -> None:
         self._api = api
         self._workdir = workdir
+        self._user_agent = user_agent(SOURCE_CONTROLLER)
         self._checkouts: dict[Key, Checkout] = {}
         # One fetch per GitRepository at a time: its own reconciler thread and a Kustomization
         # that fetches a missing source may both get here, and they share a checkout folder.
@@ -86,6 +93,7 @@ class SourceReconciler:
                 branch,
                 self._workdir / "gitrepository" / key.namespace / key.name,
                 auth=auth,
+                user_agent=self._user_agent,
                 current=self._checkouts.get(key),
                 timeout=parse_duration(spec.get("timeout"), 60.0),
             )
@@ -95,8 +103,7 @@ class SourceReconciler:
         self._checkouts[key] = checkout
         revision = f"{branch}@sha1:{checkout.sha}"
         artifact = old.get("artifact")
-        new_revision = not artifact or artifact.get("revision") != revision
-        if new_revision:
+        if not artifact or artifact.get("revision") != revision:
             artifact = _artifact(key, revision, checkout.sha)
         message = f"stored artifact for revision '{revision}'"
         for stale in ("FetchFailed", "Reconciling", "Stalled", "ArtifactOutdated"):
@@ -105,7 +112,7 @@ class SourceReconciler:
         set_condition(conditions, "Ready", True, SUCCEEDED, message, generation)
         status = {"observedGeneration": generation, "conditions": conditions, "artifact": artifact}
         self._write(key, obj, old, status)
-        return SourceResult(ok=True, new_revision=new_revision)
+        return SourceResult(ok=True)
 
     def _failed(
         self, key: Key, obj: dict[str, Any], conditions: Conditions, reason: str, message: str
@@ -124,7 +131,7 @@ class SourceReconciler:
             )
         set_condition(conditions, "Ready", False, reason, message, generation)
         self._write(key, obj, old, {"conditions": conditions})
-        return SourceResult(ok=False, new_revision=False)
+        return SourceResult(ok=False)
 
     def _write(
         self, key: Key, obj: dict[str, Any], old: dict[str, Any], status: dict[str, Any]
