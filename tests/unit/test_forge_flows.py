@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
 from slipway.domain.errors import Conflict, ForgeError
-from slipway.domain.model import ForgeKind
+from slipway.domain.model import ForgeKind, PushMethod
 from slipway.forges import Repository
 from slipway.forges._errors import NameTaken
 from slipway.forges._flows import Head, OrgOwners, Owner, Push
@@ -32,13 +33,18 @@ class MemoryForge(OrgOwners):
         self.repos: dict[str, Repository] = {}
         self.heads: dict[str, Head] = {}
         self.writes: list[str] = []
+        self.reads: list[str] = []
         self.taken = False  # the next create finds the name taken ...
         self.appears: Repository | None = None  # ... by this repository (None: one not shown)
+
+    def _new_client(self) -> httpx.AsyncClient:
+        raise AssertionError("the memory forge makes no HTTP call")
 
     async def validate_token(self) -> Account:
         return self._account("alice", TokenKind.PERSONAL, None)
 
     async def _read_login(self) -> str:
+        self.reads.append("login")
         return "alice"
 
     async def _read_org(self, owner: str) -> str | None:
@@ -51,20 +57,22 @@ class MemoryForge(OrgOwners):
         """Everyone may create everywhere."""
 
     async def _read_repository(self, owner: str, name: str) -> Repository | None:
+        self.reads.append(f"{owner}/{name}")
         return self.repos.get(f"{owner}/{name}")
 
     async def _create_repository(
-        self, owner: str, name: str, *, mine: bool, description: str, private: bool
+        self, owner: str | None, name: str, *, description: str, private: bool
     ) -> Repository:
-        if self.taken:
+        full_name = f"{owner or 'alice'}/{name}"
+        if self.taken or full_name in self.repos:
             if self.appears is not None:
                 self.repos[self.appears.full_name] = self.appears
-            raise NameTaken(self._site, f"create the repository {owner}/{name}")
+            raise NameTaken(self._site, f"create the repository {full_name}")
         self.writes.append("create")
-        self.repos[f"{owner}/{name}"] = repository(owner, name, description)
-        return self.repos[f"{owner}/{name}"]
+        self.repos[full_name] = repository(owner or "alice", name, description)
+        return self.repos[full_name]
 
-    async def _tag(self, owner: str, name: str, created: Repository) -> Repository:
+    async def _tag(self, created: Repository) -> Repository:
         self.writes.append("tag")
         return created
 
@@ -81,9 +89,6 @@ class MemoryForge(OrgOwners):
         self.heads[repo.full_name] = Head(sha, root=True, mark=mark, tree_sha=push.tree_sha)
         return Commit(sha, push.tree_sha)
 
-    async def aclose(self) -> None:
-        """Nothing to close."""
-
 
 def repository(owner: str, name: str, description: str) -> Repository:
     project = project_from_description(description)
@@ -95,6 +100,7 @@ def memory() -> MemoryForge:
     return MemoryForge(
         base_url="https://forge.example.com",
         token=SecretStr("ghp_UnitTestSecret0123456789abcdefghijkl"),
+        push=PushMethod.API,
     )
 
 
@@ -132,6 +138,33 @@ async def test_a_create_racing_another_reuses_only_a_repository_marked_for_us(
         with pytest.raises(outcome, match="acme/shop"):
             await ensure(memory)
     assert memory.writes == []  # neither created nor tagged
+
+
+async def test_a_new_repository_is_created_without_reading_it_first(memory: MemoryForge) -> None:
+    repo = await memory.ensure_repository(
+        owner=None, name="shop", project="shop", private=True, description=""
+    )
+    assert repo.full_name == "alice/shop" and repo.project == "shop"
+    assert memory.writes == ["create", "tag"] and memory.reads == []  # nor the login
+    again = await memory.ensure_repository(
+        owner=None, name="shop", project="shop", private=True, description=""
+    )
+    assert again == repo and memory.writes == ["create", "tag"]
+    assert memory.reads == ["login", "alice/shop"]  # only once the name was taken
+
+
+@pytest.mark.parametrize("owner", ["alice", "ALICE", "acme"])
+async def test_a_stored_login_is_not_read_and_names_the_own_account(owner: str) -> None:
+    forge = MemoryForge(
+        base_url="https://forge.example.com",
+        token=SecretStr("ghp_UnitTestSecret0123456789abcdefghijkl"),
+        login="alice",
+    )
+    repo = await forge.ensure_repository(
+        owner=owner, name="shop", project="shop", private=True, description=""
+    )
+    assert repo.owner == ("acme" if owner == "acme" else "alice")
+    assert forge.reads == []
 
 
 async def test_push_writes_once_and_a_rerun_returns_the_same_commit(memory: MemoryForge) -> None:

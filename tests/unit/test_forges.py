@@ -1,17 +1,26 @@
-"""Pure parts of the forge adapters: the marker scheme, local tree ids, change plans, error
-classification, token kinds, the registry and the factory. No network."""
+"""Pure parts of the forge adapters: the marker scheme, local tree ids, the first commit and
+the git wire format, change plans, error classification, token kinds, the registry, the
+factory and the shared clients. No network."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
+import httpx
 import pytest
+from dulwich.errors import GitProtocolError
+from dulwich.protocol import pkt_line
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from slipway.domain.errors import Conflict, ForgeError, InvalidInput
 from slipway.domain.model import ForgeKind
-from slipway.forges import FORGES, build_forge, forge_info
+from slipway.forges import FORGES, ForgeClients, build_forge, forge_info
+from slipway.forges._clients import Connection
 from slipway.forges._errors import Site, classify
+from slipway.forges._git_http import parse_advertisement, parse_report, update_request
 from slipway.forges._marker import (
     CommitMark,
     commit_mark,
@@ -20,6 +29,7 @@ from slipway.forges._marker import (
     project_from_description,
 )
 from slipway.forges._owner import unknown_owner
+from slipway.forges._snapshot import snapshot
 from slipway.forges._tree import blob_sha, check_paths, is_text, plan_changes, tree_sha
 from slipway.forges.base import Forge, TokenKind
 from slipway.forges.github import token_kind
@@ -192,3 +202,109 @@ def test_git_username_rule_per_forge(
     kind: ForgeKind, token: TokenKind, login: str | None, username: str
 ) -> None:
     assert forge_info(kind).git_username(token, login) == username
+
+
+# --- the first commit, built locally, and the git smart HTTP wire format ---------------------
+def test_the_first_commit_is_the_same_for_the_same_inputs_and_only_then() -> None:
+    files = {"README.md": b"# shop\n", "k8s/a.yaml": b"a: 1\n", "logo.png": b"\x89PNG\x00"}
+    when = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    first = snapshot(files, message="Template", project="shop", committed_at=when)
+    again = snapshot(
+        dict(reversed(files.items())),
+        message="Template",
+        project="shop",
+        committed_at=when.replace(tzinfo=None),
+    )  # naive: taken as UTC
+    assert first.sha == again.sha and first.tree_sha == tree_sha(files)
+    later = snapshot(files, message="Template", project="shop", committed_at=when.replace(hour=13))
+    other = snapshot(files, message="Template", project="other", committed_at=when)
+    assert len({first.sha, later.sha, other.sha}) == 3
+    commit = first.commit
+    assert commit.author == commit.committer == b"Slipway <slipway@users.noreply.invalid>"
+    assert commit.commit_time == int(when.timestamp()) and commit.commit_timezone == 0
+    assert commit_mark(commit.message.decode()) == CommitMark("shop", first.tree_sha)
+    # blobs, the two trees and the commit, each once
+    assert sorted(o.type_name for o in first.objects) == [b"blob"] * 3 + [b"commit"] + [b"tree"] * 2
+
+
+def test_a_pack_holds_every_object_once() -> None:
+    first = snapshot(
+        {"a": b"1", "b/a": b"1"},
+        message="m",
+        project="p",
+        committed_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    pack = first.pack()
+    assert pack[:4] == b"PACK" and int.from_bytes(pack[8:12], "big") == len(first.objects) == 4
+
+
+EMPTY_REPOSITORY = (
+    b"001f# service=git-receive-pack\n0000"
+    + pkt_line(b"0" * 40 + b" capabilities^{}\0report-status delete-refs agent=git/2.47\n")
+    + b"0000"
+)
+
+
+def test_an_empty_repository_advertises_no_branch() -> None:
+    advertised = parse_advertisement(EMPTY_REPOSITORY)
+    assert advertised.refs == {}
+    assert b"report-status" in advertised.capabilities
+
+
+def test_an_advertisement_lists_every_branch() -> None:
+    main, dev = "a" * 40, "b" * 40
+    body = (
+        pkt_line(b"# service=git-receive-pack\n")
+        + b"0000"
+        + pkt_line(f"{main} refs/heads/main\0report-status\n".encode())
+        + pkt_line(f"{dev} refs/heads/dev\n".encode())
+        + b"0000"
+    )
+    assert parse_advertisement(body).refs == {"refs/heads/main": main, "refs/heads/dev": dev}
+
+
+def test_the_update_asks_only_for_what_the_server_offers_then_carries_the_pack() -> None:
+    old, new = "0" * 40, "c" * 40
+    body = update_request("refs/heads/main", old, new, b"PACK...", frozenset({b"report-status"}))
+    assert body == pkt_line(f"{old} {new} refs/heads/main\0report-status".encode()) + b"0000PACK..."
+
+
+def test_the_report_tells_each_branch_apart() -> None:
+    body = pkt_line(b"unpack ok\n") + pkt_line(b"ng refs/heads/main pre-receive hook declined\n")
+    report = parse_report(body + pkt_line(b"ok refs/heads/dev\n") + b"0000")
+    assert report.unpack == "ok"
+    assert report.refs == {"refs/heads/main": "pre-receive hook declined", "refs/heads/dev": None}
+    with pytest.raises(GitProtocolError):
+        parse_report(b"0000")
+
+
+# --- one client per connection --------------------------------------------------------------
+def test_a_connection_is_told_apart_by_a_fingerprint_never_the_token() -> None:
+    one = Connection.of(ForgeKind.GITHUB, "https://api.github.com/", SecretStr(SECRET))
+    assert one == Connection.of(ForgeKind.GITHUB, "https://api.github.com", SecretStr(SECRET))
+    assert one != Connection.of(ForgeKind.GITHUB, "https://api.github.com", SecretStr("ghp_x"))
+    assert one != Connection.of(ForgeKind.GITEA, "https://api.github.com", SecretStr(SECRET))
+    assert SECRET not in repr(one) and SECRET[:8] not in one.fingerprint
+
+
+def test_shared_clients_serve_one_event_loop_at_a_time() -> None:
+    clients = ForgeClients()
+    connection = Connection.of(ForgeKind.GITEA, "https://gitea.example.com", SecretStr(SECRET))
+
+    async def use() -> httpx.AsyncClient:
+        first = clients.client(connection, httpx.AsyncClient)
+        assert clients.client(connection, httpx.AsyncClient) is first
+        return first
+
+    async def close() -> None:
+        await clients.aclose()
+
+    client = asyncio.run(use())
+    with pytest.raises(RuntimeError, match="another event loop"):
+        asyncio.run(use())
+    assert not client.is_closed
+    asyncio.run(close())
+    assert client.is_closed and len(clients) == 0
+    asyncio.run(use())  # closed, it may serve another loop
+    asyncio.run(close())
+    assert SECRET not in repr(clients)

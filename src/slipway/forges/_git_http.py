@@ -150,7 +150,7 @@ class GitPush:
         return await retry_async(once, policy=self._policy)
 
     async def _advertisement(self, repo: Repository, url: str, auth: httpx.Auth) -> Advertisement:
-        action = f"read the branches of {repo.full_name} over git"
+        action = f"push to {repo.full_name} over git"  # receive-pack's discovery: a push
         with map_transport_errors(self._site, action):
             answer = await self._client().get(
                 f"{url}/info/refs",

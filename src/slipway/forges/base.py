@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -87,10 +88,15 @@ class Forge(Protocol):
     - `ensure_repository` creates the repository (private unless told otherwise) with Slipway's
       marker for `project`, or reuses it when it already carries that marker; one that exists
       without the marker, or with another project's marker, raises `Conflict` and is left as is;
+    - `ensure_repository` creates first and reads only when the name is taken; a repository
+      starts empty (no auto-init);
     - `push_files` leaves the default branch at one Slipway commit whose tree is exactly
-      `files`; on a repository Slipway created it is the only commit. It is idempotent: when
-      the branch already holds Slipway's commit for the same project and tree, nothing is
-      written and that commit is returned;
+      `files`; on a repository Slipway created it is the only commit. With `PushMethod.GIT`
+      the commit is deterministic (Slipway's identity, `committed_at`, the message with
+      trailers), so its id is known before any request; one `info/refs` read finds the
+      branch there already and writes nothing, else one pack replaces whatever the branch
+      held. With `PushMethod.API` nothing is written when the branch already holds Slipway's
+      commit for the same project and tree;
     - `delete_repository` is idempotent: a repository already gone is fine;
     - `check_owner` only reads: it is how Slipway refuses a bad `--owner` before it records or
       creates anything.
@@ -121,8 +127,18 @@ class Forge(Protocol):
     async def find_repository(self, *, owner: str | None, name: str) -> Repository | None: ...
 
     async def push_files(
-        self, repo: Repository, files: Mapping[str, bytes], *, message: str, project: str
-    ) -> Commit: ...
+        self,
+        repo: Repository,
+        files: Mapping[str, bytes],
+        *,
+        message: str,
+        project: str,
+        committed_at: datetime | None = None,
+    ) -> Commit:
+        """`committed_at`: when the project was created, fixed at the first attempt, so
+        every attempt builds the same commit. None (for now) means the current time, which
+        gives each attempt a commit of its own."""
+        ...
 
     async def delete_repository(self, repo: Repository) -> None: ...
 

@@ -198,6 +198,7 @@ class GitLabForge(ChangeSetWrites, HttpForge):
         return created  # the topic went with the create call
 
     async def _namespace_id(self, owner: str) -> int:
+        """The namespace's id, which the create call needs; read at most once per adapter."""
         known = self._namespaces.get(owner.lower())
         if known is not None:
             return int(known.id)
@@ -210,7 +211,12 @@ class GitLabForge(ChangeSetWrites, HttpForge):
                 hint="check the group path, and that the token's account may create projects in it",
             ),
         )
-        return int(found.json()["id"])
+        data = found.json()
+        path = str(data.get("full_path") or data.get("path") or owner)
+        self._namespaces[owner.lower()] = Owner(
+            path, user=data.get("kind") == "user", id=str(data["id"])
+        )
+        return int(data["id"])
 
     async def delete_repository(self, repo: Repository) -> None:
         await self._api.optional(

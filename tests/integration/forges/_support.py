@@ -7,12 +7,13 @@ line is easy to spot.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import SecretStr
 
-from slipway.domain.model import ForgeKind
-from slipway.forges import FORGES, Forge, build_forge
+from slipway.domain.model import ForgeKind, PushMethod
+from slipway.forges import FORGES, Forge, ForgeClients, build_forge
 from slipway.retry import RetryPolicy
 from slipway.sandbox.forge import ForgeEmulator, RecordedRequest
 
@@ -22,6 +23,7 @@ OUTSIDER_TOKEN = "ghp_BobOutsiderSecret0123456789abcdXYZ"
 OAUTH_TOKEN = "gho_AliceOAuthSecret0123456789abcdefXYZ"
 WRONG_TOKEN = "ghp_WrongSecretToken0123456789abcdefXYZ"
 FAST = RetryPolicy(attempts=5, base_delay=0.01, max_delay=0.05, max_retry_after=5.0)
+CREATED_AT = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)  # a project's creation time
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,24 @@ FLAVOURS = [Flavour(kind.value, kind, info.api_path) for kind, info in FORGES.it
 FLAVOURS.insert(1, Flavour("github-enterprise", ForgeKind.GITHUB, "/api/v3", "/api/v3"))
 
 
-def make_forge(emulator: ForgeEmulator, flavour: Flavour, token: str = TOKEN) -> Forge:
+def make_forge(
+    emulator: ForgeEmulator,
+    flavour: Flavour,
+    token: str = TOKEN,
+    *,
+    push: PushMethod = PushMethod.GIT,
+    login: str | None = None,
+    clients: ForgeClients | None = None,
+) -> Forge:
     return build_forge(
         flavour.kind,
         base_url=flavour.base_url(emulator),
         token=SecretStr(token),
         step="create_repository",
         retry_policy=FAST,
+        login=login,
+        push=push,
+        clients=clients,
     )
 
 
@@ -60,6 +73,21 @@ def api_calls(emulator: ForgeEmulator) -> list[RecordedRequest]:
 
 def writes(requests: list[RecordedRequest]) -> list[RecordedRequest]:
     return [r for r in requests if r.method in ("POST", "PUT", "PATCH", "DELETE")]
+
+
+def accepted_writes(requests: list[RecordedRequest]) -> list[RecordedRequest]:
+    """Writes the forge carried out (a create refused as taken is not one)."""
+    return [r for r in writes(requests) if 200 <= r.status < 300]
+
+
+def git_requests(requests: list[RecordedRequest]) -> list[RecordedRequest]:
+    """The git smart HTTP part of a request log."""
+    return [r for r in requests if ".git/" in r.path]
+
+
+def shape(requests: list[RecordedRequest]) -> list[tuple[str, str, int]]:
+    """Method, last path segment and status of each request: a log to compare and read."""
+    return [(r.method, r.path.rsplit("/", 1)[-1], r.status) for r in requests]
 
 
 def authed_url(clone_url: str, token: str, username: str = "git") -> str:

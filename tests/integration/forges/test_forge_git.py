@@ -1,5 +1,6 @@
 """What the adapters pushed, seen by the real `git` CLI over smart HTTP: exactly one commit
-holding exactly the files, byte for byte; wrong tokens refused; pushes accepted."""
+holding exactly the files, byte for byte, that `git fsck` finds sound and whose author, date
+and id Slipway knew before pushing; wrong tokens refused; pushes accepted."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from pathlib import Path
 import pytest
 from tests.support.commands import git, git_refused
 
+from slipway.domain.model import PushMethod
 from slipway.forges import Forge
 from slipway.sandbox.forge import ForgeEmulator
 
 from ._support import (
+    CREATED_AT,
     FLAVOURS,
     OUTSIDER_TOKEN,
     TOKEN,
@@ -38,7 +41,9 @@ async def test_pushed_commit_is_the_only_one_and_matches_the_files(
     repo = await forge.ensure_repository(
         owner=None, name=repo_name, project="shop", private=True, description="Shop"
     )
-    commit = await forge.push_files(repo, FILES, message="Template", project="shop")
+    commit = await forge.push_files(
+        repo, FILES, message="Template", project="shop", committed_at=CREATED_AT
+    )
     credentials = forge.git_credentials()
     url = authed_url(repo.clone_url, credentials.password.get_secret_value(), credentials.username)
 
@@ -52,12 +57,20 @@ async def test_pushed_commit_is_the_only_one_and_matches_the_files(
     assert working_tree(clone) == FILES
     message = git(clone, "log", "-1", "--format=%B")
     assert "Template" in message and "Slipway-Project: shop" in message
+    stamp = str(int(CREATED_AT.timestamp()))
+    made = git(clone, "log", "-1", "--format=%an <%ae> %at|%cn <%ce> %ct %cI")
+    assert made == (
+        f"Slipway <slipway@users.noreply.invalid> {stamp}|"
+        f"Slipway <slipway@users.noreply.invalid> {stamp} 2026-03-01T12:00:00+00:00"
+    )
+    git(clone, "fsck", "--strict", "--no-dangling")
 
 
+@pytest.mark.parametrize("method", list(PushMethod), ids=[m.value for m in PushMethod])
 async def test_github_keeps_one_commit_after_a_changed_push(
-    emulator: ForgeEmulator, repo_name: str, tmp_path: Path
+    emulator: ForgeEmulator, repo_name: str, tmp_path: Path, method: PushMethod
 ) -> None:
-    forge = make_forge(emulator, FLAVOURS[0])
+    forge = make_forge(emulator, FLAVOURS[0], push=method)
     repo = await forge.ensure_repository(
         owner=None, name=repo_name, project="shop", private=True, description=""
     )
@@ -66,6 +79,7 @@ async def test_github_keeps_one_commit_after_a_changed_push(
     git(tmp_path, "clone", authed_url(repo.clone_url, TOKEN), str(tmp_path / "c"))
     assert git(tmp_path / "c", "rev-list", "--count", "HEAD") == "1"
     assert working_tree(tmp_path / "c") == {"b.txt": b"2\n"}
+    await forge.aclose()
 
 
 @pytest.fixture
@@ -139,14 +153,15 @@ async def test_push_by_a_non_member_is_refused(
     assert "403" in stderr
 
 
+@pytest.mark.parametrize("method", list(PushMethod), ids=[m.value for m in PushMethod])
 @pytest.mark.parametrize("flavour_index", [0, 2, 3], ids=["github", "gitlab", "gitea"])
 async def test_marked_but_empty_repository_gets_exactly_one_commit(
-    emulator: ForgeEmulator, repo_name: str, tmp_path: Path, flavour_index: int
+    emulator: ForgeEmulator, repo_name: str, tmp_path: Path, flavour_index: int, method: PushMethod
 ) -> None:
-    """A repository with our marker but no commits (e.g. created by hand, or a crash between
-    creation and auto-init): GitHub's Git Data API refuses it with 409 until it has a commit."""
+    """A repository with our marker but no commits (every repository Slipway creates starts
+    empty): GitHub's Git Data API refuses it with 409 until it has a commit."""
     emulator.state.create_repo("alice", repo_name, description="[slipway:project=shop]")
-    forge = make_forge(emulator, FLAVOURS[flavour_index])
+    forge = make_forge(emulator, FLAVOURS[flavour_index], push=method)
     repo = await forge.ensure_repository(
         owner=None, name=repo_name, project="shop", private=True, description=""
     )

@@ -273,3 +273,35 @@ async def test_emulated_gitlab_and_gitea_owner_endpoints(emulator: ForgeEmulator
             "can_create_repository": False,
         }
         assert (await client.get("/api/v1/users/nobody-org")).status_code == 404
+
+
+async def test_with_an_owner_the_account_and_the_namespace_are_read_once(
+    emulator: ForgeEmulator, flavour: Flavour, repo_name: str
+) -> None:
+    """Checking `--owner` and then creating there, on one adapter: the account is read once
+    and remembered, and GitLab's namespace (whose id the create call needs) once."""
+    forge = make_forge(emulator, flavour)
+    with emulator.recording() as log:
+        assert await forge.check_owner("acme") == "acme"
+        await forge.ensure_repository(
+            owner="acme", name=repo_name, project="shop", private=True, description=""
+        )
+    await forge.aclose()
+    reads = [r.path for r in log.requests() if r.method == "GET"]
+    assert reads.count(f"{flavour.prefix}/user") == 1
+    if flavour.kind is ForgeKind.GITLAB:
+        assert reads.count(f"{flavour.prefix}/namespaces/acme") == 1
+
+
+@pytest.mark.parametrize("owner", [None, "alice", "acme"], ids=["none", "login", "org"])
+async def test_a_stored_login_is_never_read_again(
+    emulator: ForgeEmulator, flavour: Flavour, repo_name: str, owner: str | None
+) -> None:
+    forge = make_forge(emulator, flavour, login="alice")
+    with emulator.recording() as log:
+        repo = await forge.ensure_repository(
+            owner=owner, name=repo_name, project="shop", private=True, description=""
+        )
+    await forge.aclose()
+    assert repo.owner == (owner or "alice")
+    assert f"{flavour.prefix}/user" not in [r.path for r in log.requests()]
