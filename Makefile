@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean
+.PHONY: demo test test-fast lint bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The benchmarks (under 10 minutes on 2 cores); rewrites docs/BENCHMARKS.md. OLD_SRC=DIR adds
+# the old code's 100-project run from another checkout, kept in benchmarks/baseline.json.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all $(if $(OLD_SRC),--old-src $(OLD_SRC)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .slipway .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,201 @@
+"""`make bench`: runs every benchmark script, each in a process of its own, and rewrites
+docs/BENCHMARKS.md with the machine, the date, the commit and their tables.
+
+    python -m benchmarks.run_all [--quick] [--only forge,cluster,critical,throughput]
+        [--old-src DIR] [--output docs/BENCHMARKS.md]
+
+`--old-src DIR` also measures the 100-project run on another checkout (e.g. `git worktree add
+/tmp/slipway-old 6e69521`) and keeps the result in benchmarks/baseline.json, which later runs
+show beside their own. `--quick` uses small sizes, to check the scripts, not for the doc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import render
+from benchmarks.support import REPO_ROOT, progress
+
+BASELINE = REPO_ROOT / "benchmarks" / "baseline.json"
+PARTS = ("forge", "cluster", "critical", "throughput")
+
+
+@dataclass
+class Step:
+    """One script run: its results (the JSON it wrote) or why there are none."""
+
+    key: str
+    args: list[str]
+    timeout: float
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default=",".join(PARTS))
+    parser.add_argument("--old-src", type=Path, default=None)
+    parser.add_argument("--output", type=Path, default=REPO_ROOT / "docs" / "BENCHMARKS.md")
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
+    machine = describe_machine()
+    started = time.perf_counter()
+    steps = plan(parts, quick=args.quick, old_src=args.old_src)
+    with tempfile.TemporaryDirectory(prefix="slipway-bench-results-") as tmp:
+        for index, step in enumerate(steps, 1):
+            progress(f"[{index}/{len(steps)}] {step.key}: {' '.join(step.args)}")
+            run(step, Path(tmp) / f"{index}.json")
+            progress(f"[{index}/{len(steps)}] {step.key}: {step.seconds:.0f} s")
+    machine["run_seconds"] = time.perf_counter() - started
+    baseline = remember_baseline(steps, machine)
+    args.output.write_text(render(machine, steps_by_key(steps), baseline, quick=args.quick))
+    progress(f"wrote {args.output} after {machine['run_seconds']:.0f} s")
+    failed = [step.key for step in steps if step.error]
+    if failed:
+        raise SystemExit(f"some benchmarks failed: {', '.join(failed)} (see {args.output})")
+
+
+def plan(parts: set[str], *, quick: bool, old_src: Path | None) -> list[Step]:
+    """The runs, in order; sizes small enough that the whole set takes under ten minutes on
+    two cores (or well under a minute with `quick`)."""
+    steps: list[Step] = []
+    if "forge" in parts:
+        sizes = "10,100" if quick else "10,100,1000"
+        steps.append(Step("forge", ["bench_forge", "--sizes", sizes], 300))
+    if "cluster" in parts:
+        steps.append(Step("cluster", ["bench_cluster", "--steady", "1" if quick else "3"], 180))
+    if "critical" in parts:
+        steps.append(
+            Step("critical", ["bench_critical_path", "--runs", "1" if quick else "3"], 300)
+        )
+    if "throughput" in parts:
+        counts = (4, 8) if quick else (50, 200)
+        for database in ("sqlite", "postgres"):
+            for projects in counts:
+                steps.append(throughput(f"throughput-{database}-{projects}", projects, database))
+        baseline = 8 if quick else 100
+        steps.append(throughput("baseline-new", baseline, "sqlite", "--concurrency", "4"))
+        if old_src is not None:
+            old = ("--concurrency", "4", "--src", str(old_src))
+            steps.append(throughput("baseline-old", baseline, "sqlite", *old))
+    return steps
+
+
+def throughput(key: str, projects: int, database: str, *more: str) -> Step:
+    args = ["bench_throughput", "--projects", str(projects), "--database", database, *more]
+    return Step(key, args, 120 + 8 * projects)
+
+
+def run(step: Step, output: Path) -> None:
+    """The script in a child process (a fresh process: 'first creation' means it), its stderr
+    passed through, its results read from `output`."""
+    command = [sys.executable, "-m", f"benchmarks.{step.args[0]}", *step.args[1:]]
+    command += ["--json", str(output)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SLIPWAY_")}
+    started = time.perf_counter()
+    tail: collections.deque[str] = collections.deque(maxlen=5)
+    with subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stderr is not None
+        watchdog = threading.Timer(step.timeout, child.kill)
+        watchdog.start()
+        try:
+            for line in child.stderr:
+                sys.stderr.write(line)
+                tail.append(line.rstrip())
+            code = child.wait()
+        finally:
+            watchdog.cancel()
+    step.seconds = time.perf_counter() - started
+    if step.seconds >= step.timeout:
+        step.error = f"stopped after {step.timeout:.0f} s"
+    elif code != 0:
+        step.error = f"exit {code}: {tail[-1] if tail else 'no output'}"
+    if output.exists():
+        step.result = json.loads(output.read_text())
+
+
+def steps_by_key(steps: list[Step]) -> dict[str, Step]:
+    return {step.key: step for step in steps}
+
+
+def remember_baseline(steps: list[Step], machine: dict[str, Any]) -> dict[str, Any] | None:
+    """The old code's run: this one's (saved for next time) or the one saved earlier."""
+    old = steps_by_key(steps).get("baseline-old")
+    if old is not None and old.result is not None and old.error is None:
+        saved = {**old.result, "measured": machine["date"], "machine": machine["cpu"]}
+        BASELINE.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
+        return {**saved, "fresh": True}
+    if BASELINE.exists():
+        return {**json.loads(BASELINE.read_text()), "fresh": False}
+    return None
+
+
+def describe_machine() -> dict[str, Any]:
+    """What the numbers were taken on: CPU, cores, memory, Python, OS, commit, load."""
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = float("nan")
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = int(line.split()[1]) / 1024 / 1024
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": memory,
+        "python": platform.python_version(),
+        "os": os_name(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--", "src", "benchmarks")),
+        "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
+    }
+
+
+def os_name() -> str:
+    release = Path("/etc/os-release")
+    if release.exists():
+        for line in release.read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                name = line.split("=", 1)[1].strip('"')
+                return f"{name}, {platform.system()} {platform.release()}"
+    return platform.platform()
+
+
+def git(*args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip()
+
+
+if __name__ == "__main__":
+    main()
