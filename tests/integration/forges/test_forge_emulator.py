@@ -68,6 +68,26 @@ def test_request_log_records_method_path_status_and_never_credentials(
     assert TOKEN not in str(log) and "wrong" not in str(log)
 
 
+def test_request_log_tells_whose_request_it_was_and_on_which_connection(
+    emulator: ForgeEmulator,
+) -> None:
+    with emulator.recording() as log:
+        with httpx.Client(base_url=emulator.url, headers={"User-Agent": "tester/1"}) as one:
+            one.get("/user")
+            one.get("/api/v1/user")
+        with httpx.Client(base_url=emulator.url) as other:
+            other.get("/user")
+            faulted = other.post("/_sandbox/faults", json={"status": 502, "path_prefix": "/x"})
+            assert faulted.status_code == 201
+            other.get("/x")
+    first, second, third, fault = log.requests()
+    assert [r.user_agent for r in (first, second)] == ["tester/1", "tester/1"]
+    assert third.user_agent.startswith("python-httpx/") and fault.faulted
+    assert first.peer == second.peer and third.peer == fault.peer != first.peer
+    listed = httpx.get(emulator.url + "/_sandbox/requests").json()["requests"]
+    assert {"user_agent", "peer"} <= set(listed[-1])
+
+
 def test_faults_scripted_over_http_hit_the_next_matching_requests(
     emulator: ForgeEmulator,
 ) -> None:
