@@ -1,17 +1,23 @@
 """The one place that wires settings, store, forges, cluster and templates together.
 
 Nothing connects at import; `bootstrap(settings)` builds an `App`, and tests call it with
-sandbox URLs. Forge clients and cluster clients are made per use (they are async and bound
-to the event loop that uses them); a forge client acts as one stored connection, whose token
-is decrypted only here.
+sandbox URLs. A forge client acts as one stored connection, whose token is decrypted only here.
+
+Clients are async and bound to the event loop that uses them. One-shot use cases (the CLI's
+`asyncio.run`) build them per use and close them; the worker's steps run on the process's one
+long-lived loop (`App.loop`), where one HTTP client per forge connection and one cluster client
+are kept open and reused by every project (keep-alive, no TLS handshake per request).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -21,9 +27,11 @@ from slipway import store
 from slipway.config import Settings, get_settings
 from slipway.domain.errors import ForgeNotConnected, InvalidInput
 from slipway.domain.model import ForgeKind
-from slipway.forges import Forge, build_forge, forge_info
+from slipway.forges import Forge, ForgeClients, build_forge, forge_info
 from slipway.gitops import ClusterClient
 from slipway.templates import TemplateCatalog, load_catalog
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -60,26 +68,145 @@ class App:
         return self.settings.forge_token if kind == self.settings.forge else None
 
     def forge(
-        self, kind: ForgeKind, *, connection_id: int | None, step: str | None = None
+        self,
+        kind: ForgeKind,
+        *,
+        connection_id: int | None,
+        step: str | None = None,
+        clients: ForgeClients | None = None,
+        login: str | None = None,
     ) -> Forge:
         """A client for `kind` acting as the stored connection `connection_id`, or (None) with
-        the configured SLIPWAY_FORGE_TOKEN; `ForgeNotConnected` when neither exists."""
+        the configured SLIPWAY_FORGE_TOKEN (whose account is `login`, when known);
+        `ForgeNotConnected` when neither exists. With `clients` it borrows their HTTP client
+        for the connection instead of opening one."""
+        push = self.settings.push
         if connection_id is not None:
             with self.session() as session:
-                url, token = store.load_forge_credentials(
+                stored = store.load_forge_credentials(
                     session, connection_id=connection_id, cipher=self.cipher
                 )
-            return build_forge(kind, base_url=url, token=token, step=step)
+            return build_forge(
+                kind,
+                base_url=stored.url,
+                token=stored.token,
+                login=stored.login,
+                step=step,
+                push=push,
+                clients=clients,
+            )
         configured = self.configured_token(kind)
         if configured is not None:
-            return build_forge(kind, base_url=self.forge_url(kind), token=configured, step=step)
+            return build_forge(
+                kind,
+                base_url=self.forge_url(kind),
+                token=configured,
+                login=login,
+                step=step,
+                push=push,
+                clients=clients,
+            )
         raise ForgeNotConnected(kind.value, self.forge_url(kind))
 
     def cluster(self) -> ClusterClient:
         return ClusterClient.from_settings(self.settings)
 
+    @cached_property
+    def loop(self) -> ProcessLoop:
+        return ProcessLoop(self)
+
     def close(self) -> None:
+        if "loop" in self.__dict__:
+            self.loop.close()
         self.engine.dispose()
+
+
+class ProcessLoop:
+    """The process's one long-lived event loop (a daemon thread, started on first use) and the
+    clients that live on it, shared by every project a worker runs.
+
+    Steps run in DBOS's threads and hand their network work here with `run`; they never build
+    or close a client themselves.
+    """
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._forge_clients: ForgeClients | None = None
+        self._cluster: ClusterClient | None = None
+        self._logins: dict[ForgeKind, str] = {}
+
+    def run(self, work: Callable[[ProcessLoop], Awaitable[T]]) -> T:
+        """Runs `work(self)` on the loop and waits for its result (or exception)."""
+        loop = self._started()
+
+        async def call() -> T:
+            return await work(self)
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result()
+
+    def _started(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(
+                    target=loop.run_forever, name="slipway-io", daemon=True
+                )
+                self._thread.start()
+                self._loop = loop
+            return self._loop
+
+    async def forge(self, kind: ForgeKind, *, connection_id: int | None, step: str) -> Forge:
+        """A forge client over this loop's HTTP client for the connection. The configured
+        token (no stored connection, so no stored account) has its account read once per
+        process, not once per project."""
+        if self._forge_clients is None:
+            self._forge_clients = ForgeClients()
+        app, clients = self._app, self._forge_clients
+        if connection_id is not None:
+            return app.forge(kind, connection_id=connection_id, step=step, clients=clients)
+        if kind not in self._logins:
+            anonymous = app.forge(kind, connection_id=None, step=step, clients=clients)
+            self._logins[kind] = (await anonymous.validate_token()).login
+        login = self._logins[kind]
+        return app.forge(kind, connection_id=None, step=step, clients=clients, login=login)
+
+    @property
+    def cluster(self) -> ClusterClient:
+        """The one cluster client of this loop (use it only from work run by `run`)."""
+        if self._cluster is None:
+            self._cluster = self._app.cluster()
+        return self._cluster
+
+    def close(self) -> None:
+        """Closes the clients, then stops the loop; a no-op when it never started."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is None:
+            return
+
+        async def close_clients() -> None:
+            # Work still running belongs to steps abandoned by a stopped worker: cancel it,
+            # so their threads end instead of waiting on a loop that is going away.
+            running = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            if self._cluster is not None:
+                await self._cluster.aclose()
+            if self._forge_clients is not None:
+                await self._forge_clients.aclose()
+
+        try:
+            asyncio.run_coroutine_threadsafe(close_clients(), loop).result(timeout=10)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout=10)
+            loop.close()
+            self._cluster = self._forge_clients = None
 
 
 def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> App:

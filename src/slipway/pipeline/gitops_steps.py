@@ -8,13 +8,14 @@ the forge connection inside the step; they never become a step argument or resul
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
 from slipway import store
-from slipway.bootstrap import App
+from slipway.bootstrap import App, ProcessLoop
 from slipway.domain.errors import NotFound, SlipwayError
 from slipway.domain.model import EventLevel, ProjectStatus, ResourceStatus, Step
 from slipway.domain.names import ResourceNames
@@ -52,7 +53,8 @@ def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
     if repository is None:
         raise NotFound(f"project {project.name} has no recorded repository", system="database")
     try:
-        results = asyncio.run(_apply(app, project, repository.clone_url, repository.default_branch))
+        clone_url, branch = repository.clone_url, repository.default_branch
+        results = app.loop.run(lambda loop: _apply(loop, project, clone_url, branch))
     except SlipwayError as exc:
         _record_unapplied(app, project, environments, str(exc))
         raise
@@ -79,15 +81,14 @@ def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
 
 
 async def _apply(
-    app: App, project: Project, clone_url: str, branch: str
+    loop: ProcessLoop, project: Project, clone_url: str, branch: str
 ) -> dict[str, EnvironmentResult]:
-    forge = app.forge(
+    forge = await loop.forge(
         project.forge,
         connection_id=project.forge_connection_id,
         step=Step.GITOPS_RESOURCES.value,
     )
     credentials = forge.git_credentials()
-    await forge.aclose()
     specs = [
         EnvironmentSpec(
             project=project.slug,
@@ -98,10 +99,8 @@ async def _apply(
         )
         for env in project.environments
     ]
-    cluster = app.cluster()
-    async with cluster:
-        await require_preflight(cluster, step=Step.GITOPS_RESOURCES.value)
-        return await cluster.apply_environments(specs)
+    await require_preflight(loop.cluster, step=Step.GITOPS_RESOURCES.value)
+    return await loop.cluster.apply_environments(specs)
 
 
 def _record_unapplied(
@@ -182,26 +181,28 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
             e.name: e.id for e in store.list_environments(session, project_id=project_id)
         }
     done = 0
+    lock = threading.Lock()  # environments settle in threads of their own
 
     def on_settled(env: str, settled: SettledEnvironment) -> None:
         nonlocal done
-        done += 1
-        _record_settled(app, project, environments[env], settled)
-        why = settled.not_ready
-        if why:
-            problems[env] = why
-        revision = settled.revision
-        report(
-            app,
-            project_id,
-            Step.FINALIZE,
-            done / (len(healthy) + 1),
-            f"{env}: not Ready: {why}" if why else f"{env}: Ready at {revision or 'unknown'}",
-            level=EventLevel.WARNING if why else EventLevel.INFO,
-        )
+        with lock:
+            done += 1
+            _record_settled(app, project, environments[env], settled)
+            why = settled.not_ready
+            if why:
+                problems[env] = why
+            revision = settled.revision
+            report(
+                app,
+                project_id,
+                Step.FINALIZE,
+                done / (len(healthy) + 1),
+                f"{env}: not Ready: {why}" if why else f"{env}: Ready at {revision or 'unknown'}",
+                level=EventLevel.WARNING if why else EventLevel.INFO,
+            )
 
     if healthy:
-        asyncio.run(_wait_all(app, project, healthy, on_settled))
+        app.loop.run(lambda loop: _wait_all(loop, app, project, healthy, on_settled))
     return _conclude(app, project, problems, ready=len(healthy))
 
 
@@ -264,22 +265,23 @@ def settled_status(app: App, project_id: int) -> str | None:
 
 
 async def _wait_all(
+    loop: ProcessLoop,
     app: App,
     project: Project,
     envs: list[str],
     on_settled: Callable[[str, SettledEnvironment], None],
 ) -> None:
-    """Waits for every environment at once, each on its own watch stream; `on_settled` hears
-    of each as soon as it settles."""
+    """Waits for every environment at once, on the cluster client's shared status watch;
+    `on_settled` hears of each as soon as it settles."""
     timeout = app.settings.ready_timeout
-    cluster = app.cluster()
 
     async def wait(env: str) -> None:
-        settled = await settle_environment(cluster, ResourceNames(project.slug, env), timeout)
-        on_settled(env, settled)  # a few quick writes; the other watches wait for them
+        names = ResourceNames(project.slug, env)
+        settled = await settle_environment(loop.cluster, names, timeout)
+        # Recording is a few database writes: off the loop, which serves every project.
+        await asyncio.to_thread(on_settled, env, settled)
 
-    async with cluster:
-        await asyncio.gather(*(wait(env) for env in envs))
+    await asyncio.gather(*(wait(env) for env in envs))
 
 
 def record_status(

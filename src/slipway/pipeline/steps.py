@@ -3,17 +3,19 @@
 Each is idempotent: it reads what it needs from the database, does its work through the
 adapters (which reuse what exists), and records the result with upserts, so running it twice,
 or again after a crash, yields the same end state. Step outputs hold no secrets: tokens are
-loaded and decrypted inside the step that uses them.
+loaded and decrypted inside the step that uses them. Network work runs on the process's one
+event loop (`app.loop`), over the clients kept there.
 """
 
 from __future__ import annotations
 
-import asyncio
+import threading
+from collections import OrderedDict
 from dataclasses import asdict
 from typing import Any
 
 from slipway import store
-from slipway.bootstrap import App
+from slipway.bootstrap import App, ProcessLoop
 from slipway.domain.errors import NotFound
 from slipway.domain.model import (
     ForgeKind,
@@ -36,8 +38,33 @@ def load_project(app: App, project_id: int) -> Project:
     return project
 
 
+class _RenderedCache:
+    """The templates this process rendered, by project, so a project renders once: the load
+    step renders, the push step takes the result. Bounded; after a crash or in another
+    process the push step renders again, which gives the same files (rendering is
+    deterministic)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[int, RenderedTemplate] = OrderedDict()
+
+    def put(self, project_id: int, rendered: RenderedTemplate) -> None:
+        with self._lock:
+            self._entries[project_id] = rendered
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def take(self, project_id: int) -> RenderedTemplate | None:
+        with self._lock:
+            return self._entries.pop(project_id, None)
+
+
+_rendered = _RenderedCache()
+
+
 def render(app: App, project: Project) -> RenderedTemplate:
-    """Renders the project's template; deterministic, so later steps may render again."""
+    """Renders the project's template (deterministic: the same files every time)."""
     info = app.catalog.get(project.template)
     return render_template(
         info,
@@ -69,6 +96,7 @@ def load_template(app: App, project_id: int) -> dict[str, Any]:
     project = load_project(app, project_id)
     report(app, project_id, Step.LOAD_TEMPLATE, 0.0, f"rendering template {project.template}")
     rendered = render(app, project)
+    _rendered.put(project_id, rendered)
     report(
         app,
         project_id,
@@ -114,24 +142,21 @@ def create_repository(app: App, project_id: int) -> dict[str, Any]:
         f"creating repository {where} on {project.forge.value}",
     )
 
-    async def run() -> Repository:
-        forge = app.forge(
+    async def run(loop: ProcessLoop) -> Repository:
+        forge = await loop.forge(
             project.forge,
             connection_id=project.forge_connection_id,
             step=Step.CREATE_REPOSITORY.value,
         )
-        try:
-            return await forge.ensure_repository(
-                owner=project.owner,
-                name=project.slug,
-                project=project.name,
-                private=project.private,
-                description=f"{project.name}: created by Slipway from template {project.template}",
-            )
-        finally:
-            await forge.aclose()
+        return await forge.ensure_repository(
+            owner=project.owner,
+            name=project.slug,
+            project=project.name,
+            private=project.private,
+            description=f"{project.name}: created by Slipway from template {project.template}",
+        )
 
-    repo = asyncio.run(run())
+    repo = app.loop.run(run)
     report(app, project_id, Step.CREATE_REPOSITORY, 1.0, f"repository ready: {repo.web_url}")
     return asdict(repo)
 
@@ -141,7 +166,7 @@ def create_repository(app: App, project_id: int) -> dict[str, Any]:
 
 def push_template(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, str]:
     project = load_project(app, project_id)
-    rendered = render(app, project)
+    rendered = _rendered.take(project_id) or render(app, project)
     repository = _repository(repo)
     report(
         app,
@@ -151,24 +176,25 @@ def push_template(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, 
         f"pushing {len(rendered.files)} files to {repository.full_name} in one commit",
     )
 
-    async def run() -> dict[str, str]:
-        forge = app.forge(
+    async def run(loop: ProcessLoop) -> dict[str, str]:
+        forge = await loop.forge(
             project.forge,
             connection_id=project.forge_connection_id,
             step=Step.PUSH_TEMPLATE.value,
         )
-        try:
-            commit = await forge.push_files(
-                repository,
-                rendered.files,
-                message=f"Initial commit from Slipway template {project.template}",
-                project=project.name,
-            )
-        finally:
-            await forge.aclose()
+        # The commit's date is the project's creation time: fixed before the first attempt
+        # and stored, so every attempt builds the same commit (same sha) and a re-run finds
+        # it already pushed.
+        commit = await forge.push_files(
+            repository,
+            rendered.files,
+            message=f"Initial commit from Slipway template {project.template}",
+            project=project.name,
+            committed_at=project.created_at,
+        )
         return {"sha": commit.sha, "tree_sha": commit.tree_sha}
 
-    commit = asyncio.run(run())
+    commit = app.loop.run(run)
     report(app, project_id, Step.PUSH_TEMPLATE, 1.0, f"pushed commit {commit['sha'][:12]}")
     return commit
 
