@@ -30,6 +30,9 @@ TIMEOUT: Final = httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
 # Every forge request Slipway sends says so, REST and git alike: logs (and the sandbox's
 # request log) tell Slipway's traffic from anyone else's.
 USER_AGENT: Final = f"slipway/{__version__}"
+# GitHub (and Bitbucket) answer smart HTTP only to a User-Agent starting with `git/`, so git
+# requests name git first, as libgit2 does, then Slipway as a product of its own.
+GIT_USER_AGENT: Final = f"git/2.0 {USER_AGENT}"
 
 
 def json_client(api_url: str) -> httpx.AsyncClient:

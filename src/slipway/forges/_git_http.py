@@ -1,11 +1,12 @@
 """Pushing a `Snapshot` over git smart HTTP: one request to read the branch, one to push.
 
-The same code for every forge, over the connection's own httpx client (keep-alive, the same
-User-Agent as the REST calls), with basic auth sent up front so no 401 challenge costs a
-round trip. `GET info/refs?service=git-receive-pack` tells where the branch is; when it is
-already at the snapshot's commit nothing is sent, else one `POST git-receive-pack` carries the
-ref update and the pack, replacing whatever the branch held. dulwich encodes the pack and
-reads the pkt-lines; httpx carries them without a thread.
+The same code for every forge, over the connection's own httpx client (keep-alive; the
+User-Agent starts with `git/`, which GitHub requires for smart HTTP, then names Slipway), with
+basic auth sent up front so no 401 challenge costs a round trip.
+`GET info/refs?service=git-receive-pack` tells where the branch is; when it is already at the
+snapshot's commit nothing is sent, else one `POST git-receive-pack` carries the ref update and
+the pack, replacing whatever the branch held. dulwich encodes the pack and reads the
+pkt-lines; httpx carries them without a thread.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dulwich.errors import GitProtocolError
 from dulwich.protocol import PktLineParser, pkt_line
 
 from slipway import __version__
-from slipway.forges._clients import map_transport_errors
+from slipway.forges._clients import GIT_USER_AGENT, map_transport_errors
 from slipway.forges._errors import Site, classify
 from slipway.forges._snapshot import Snapshot
 from slipway.forges.base import Commit, GitCredentials, Repository
@@ -155,7 +156,11 @@ class GitPush:
             answer = await self._client().get(
                 f"{url}/info/refs",
                 params={"service": SERVICE},
-                headers={"Accept": ADVERTISEMENT, "Cache-Control": "no-cache"},
+                headers={
+                    "Accept": ADVERTISEMENT,
+                    "Cache-Control": "no-cache",
+                    "User-Agent": GIT_USER_AGENT,
+                },
                 auth=auth,
             )
         self._raise_for_status(answer, repo, action)
@@ -172,7 +177,11 @@ class GitPush:
             answer = await self._client().post(
                 f"{url}/{SERVICE}",
                 content=body,
-                headers={"Content-Type": REQUEST, "Accept": RESULT},
+                headers={
+                    "Content-Type": REQUEST,
+                    "Accept": RESULT,
+                    "User-Agent": GIT_USER_AGENT,
+                },
                 auth=auth,
             )
         self._raise_for_status(answer, repo, action)

@@ -186,7 +186,8 @@ async def test_every_request_says_slipway_and_rides_one_connection(
     emulator: ForgeEmulator, flavour: Flavour, repo_name: str
 ) -> None:
     """REST and git alike (githubkit too) go through the connection's one kept-alive client;
-    the emulator sees one client port and Slipway's User-Agent on every request."""
+    the emulator sees one client port and Slipway's User-Agent on every request (git's
+    starting with `git/`, as GitHub requires for smart HTTP)."""
     clients = ForgeClients()
     first = make_forge(emulator, flavour, clients=clients)
     second = make_forge(emulator, flavour, clients=clients)
@@ -201,7 +202,9 @@ async def test_every_request_says_slipway_and_rides_one_connection(
     assert len(clients) == 0
     requests = log.requests()
     assert len(requests) >= 4 and len(git_requests(requests)) == 3
-    assert {r.user_agent for r in requests} == {f"slipway/{__version__}"}
+    slipway = f"slipway/{__version__}"
+    assert {r.user_agent for r in git_requests(requests)} == {f"git/2.0 {slipway}"}
+    assert {r.user_agent for r in requests} == {slipway, f"git/2.0 {slipway}"}
     assert len({r.peer for r in requests}) == 1
 
 
