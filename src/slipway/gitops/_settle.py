@@ -2,8 +2,9 @@
 then the Kustomization that deploys it) is Ready; or one has failed for its latest generation
 for `FAILURE_SETTLE_SECONDS` in a way Flux will not clear by itself; or time is up.
 
-Each object is waited on by watching it (`ClusterClient.watch_status`), one stream per
-environment at a time, in apply order: a Kustomization cannot be Ready before its source.
+Each object is waited on through the client's shared `StatusWatch` (one watch per kind
+across the cluster, so waiting makes no request once it runs), in apply order: a Kustomization
+cannot be Ready before its source.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import TYPE_CHECKING, Final
 
 from slipway.domain.model import ResourceStatus
 from slipway.domain.names import ResourceNames
-from slipway.gitops.kinds import KindInfo, apply_order
-from slipway.gitops.results import ObjectStatus, SettledEnvironment
+from slipway.gitops._status_watch import StatusWatch
+from slipway.gitops.kinds import apply_order
+from slipway.gitops.results import ObjectRef, ObjectStatus, SettledEnvironment
 
 if TYPE_CHECKING:
     from slipway.gitops.cluster import ClusterClient
@@ -39,28 +41,33 @@ async def settle_environment(
     settled (see the module docstring; `grace` is how long a failure must last); never
     raises for a status, only for the cluster."""
     deadline = asyncio.get_running_loop().time() + within
-    waited = [info for info in apply_order() if info.has_ready]
+    watch = client.status_watch
+    waited = [info.ref(names) for info in apply_order() if info.has_ready]
     ready: list[ObjectStatus] = []
-    for index, info in enumerate(waited):
-        status = await _settle(client, info, names, deadline, grace)
+    for index, ref in enumerate(waited):
+        status = await _settle(client, watch, ref, deadline, grace)
         if status.status is not ResourceStatus.READY:
-            # Read the others once more, so the answer names the cause wherever it is.
-            others = [
-                await client.read_status(o.kind, o.name(names), names.namespace)
-                for o in waited
-                if o is not info
-            ]
+            # The others' latest too, so the answer names the cause wherever it is.
+            others = [await _latest(client, watch, o) for o in waited if o != ref]
             return SettledEnvironment((*others[:index], status, *others[index:]))
         ready.append(status)
     return SettledEnvironment(tuple(ready))
 
 
+async def _latest(client: ClusterClient, watch: StatusWatch, ref: ObjectRef) -> ObjectStatus:
+    """From the watch; read from the server only when the watch does not know yet."""
+    known = watch.status(ref)
+    if known is not None:
+        return known
+    return await client.read_status(ref.kind, ref.name, ref.namespace)
+
+
 async def _settle(
-    client: ClusterClient, info: KindInfo, names: ResourceNames, deadline: float, grace: float
+    client: ClusterClient, watch: StatusWatch, ref: ObjectRef, deadline: float, grace: float
 ) -> ObjectStatus:
-    """Watches one object until it is Ready, has failed for good, or `deadline` passes."""
+    """Follows one object until it is Ready, has failed for good, or `deadline` passes."""
     loop = asyncio.get_running_loop()
-    updates = client.watch_status(info.kind, info.name(names), names.namespace)
+    updates = watch.changes(ref)
     status: ObjectStatus | None = None
     failing_since: float | None = None
     async with aclosing(updates):
@@ -76,8 +83,8 @@ async def _settle(
             if status.status is ResourceStatus.READY:
                 return status
             failing_since = (failing_since or loop.time()) if failed_for_good(status) else None
-    if status is None:  # the deadline passed before the first read answered
-        return await client.read_status(info.kind, info.name(names), names.namespace)
+    if status is None:  # the deadline passed before the watch knew the object
+        return await _latest(client, watch, ref)
     return status
 
 

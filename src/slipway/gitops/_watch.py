@@ -1,6 +1,7 @@
-"""The two lightkube calls a status watch is made of: a list filtered to one object (for its
-resourceVersion) and a watch stream from there. Errors are mapped by the caller,
-`ClusterClient.watch_status`, which also re-reads when a stream ends on 410 Gone."""
+"""The two lightkube calls a status watch is made of: a list (for a resourceVersion) and a
+watch stream from there, either filtered to one object (`ClusterClient.watch_status`) or
+across the cluster for every object Slipway manages (`StatusWatch`). Errors are mapped by the
+callers, which also list again when a stream ends on 410 Gone."""
 
 from __future__ import annotations
 
@@ -13,10 +14,16 @@ from lightkube import ApiError, AsyncClient
 from lightkube.types import OnErrorAction, OnErrorResult
 
 from slipway.gitops._resources import resource_class
+from slipway.gitops.defaults import LABEL_MANAGED_BY, MANAGED_BY
 from slipway.gitops.kinds import KindInfo
 
 # A dropped connection is resumed from the last version seen this many times in a row.
 WATCH_RESUMES: Final = 3
+# The server ends a cluster-wide watch after this long (client-go asks for 5-10 minutes), so a
+# connection that died silently is noticed; lightkube then resumes from the last version.
+WATCH_SECONDS: Final = 300
+ALL_NAMESPACES: Final = "*"
+MANAGED: Final[dict[str, Any]] = {LABEL_MANAGED_BY: MANAGED_BY}  # lightkube's selector type
 
 
 async def list_one(
@@ -44,6 +51,35 @@ async def changes(
     async with aclosing(stream):
         async for event, obj in stream:
             yield None if event == "DELETED" else obj.to_dict()
+
+
+async def list_managed(
+    client: AsyncClient, info: KindInfo
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Every object of the kind Slipway manages, in all namespaces, and the list's
+    resourceVersion to watch from."""
+    namespace = ALL_NAMESPACES if info.namespaced else None
+    items = client.list(resource_class(info), namespace=namespace, labels=MANAGED)
+    found: list[dict[str, Any]] = [item.to_dict() async for item in items]
+    return found, items.resourceVersion
+
+
+async def managed_changes(
+    client: AsyncClient, info: KindInfo, version: str | None
+) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
+    """(event type, object) for each change after `version` to an object of the kind Slipway
+    manages, in all namespaces; resumed like `changes`, ending on 410 Gone."""
+    stream: Any = client.watch(
+        resource_class(info),
+        namespace=ALL_NAMESPACES if info.namespaced else None,
+        labels=MANAGED,
+        resource_version=version,
+        server_timeout=WATCH_SECONDS,
+        on_error=on_watch_error,
+    )
+    async with aclosing(stream):
+        async for event, obj in stream:
+            yield str(event), obj.to_dict()
 
 
 def on_watch_error(error: Exception, count: int) -> OnErrorResult:

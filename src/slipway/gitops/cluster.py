@@ -1,6 +1,10 @@
 """The cluster adapter: server-side apply of an environment's objects, and status reads and
 watches, over one lightkube `AsyncClient` (field manager `slipway`, explicit timeouts).
 
+A client is meant to live as long as its process's event loop and be shared by every project:
+calls may run concurrently, its `status_watch` (started on first use) keeps the status of every
+object Slipway manages, and `aclose()` stops both.
+
 Force: Slipway owns the objects it creates, but another manager's change to them is news a
 person should see, so applies are not forced by default and a conflict surfaces as
 `Conflict` naming the other field manager; repair passes `force=True` to take fields back.
@@ -10,7 +14,6 @@ Every call goes through `map_api_errors` (see `_errors.py`) and `slipway.retry` 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from pathlib import Path
@@ -22,10 +25,14 @@ from lightkube import AsyncClient
 from lightkube.config.client_adapter import AsyncClient as _adapter_client
 from lightkube.config.client_adapter import ConnectionParams
 from lightkube.config.kubeconfig import SingleConfig
-from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAccessReviewSpec
+from lightkube.models.authorization_v1 import (
+    ResourceAttributes,
+    SelfSubjectAccessReviewSpec,
+    SelfSubjectRulesReviewSpec,
+)
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
+from lightkube.resources.authorization_v1 import SelfSubjectAccessReview, SelfSubjectRulesReview
 from lightkube.types import PatchType
 
 from slipway.config import Settings
@@ -40,8 +47,10 @@ from slipway.gitops._errors import (
     map_api_errors,
 )
 from slipway.gitops._resources import resource_class
+from slipway.gitops._rules import ResourceRule, RulesReview
+from slipway.gitops._status_watch import StatusWatch
 from slipway.gitops.defaults import FIELD_MANAGER
-from slipway.gitops.kinds import kind_info
+from slipway.gitops.kinds import KindInfo, kind_info
 from slipway.gitops.manifests import Manifest
 from slipway.gitops.results import (
     AppliedObject,
@@ -63,8 +72,9 @@ WATCH_REREADS: Final = 5
 
 
 class ClusterClient:
-    """One connection to one cluster. Methods are safe to call concurrently; `aclose()` (or
-    `async with`) releases the connection pool."""
+    """One connection to one cluster. Methods are safe to call concurrently from the event
+    loop that uses it; `aclose()` (or `async with`) stops the status watch and releases the
+    connection pool."""
 
     def __init__(
         self,
@@ -84,6 +94,8 @@ class ClusterClient:
             context=config.context_name,
             user=config.context.user,
         )
+        self._status_watch: StatusWatch | None = None
+        self._closed = False
 
     @classmethod
     def from_kubeconfig(
@@ -100,7 +112,23 @@ class ClusterClient:
     def server(self) -> str:
         return self.identity.server
 
+    @property
+    def status_watch(self) -> StatusWatch:
+        """The shared watch on every object Slipway manages with a Ready condition; created
+        on first use, started by its first subscriber, stopped by `aclose()`."""
+        if self._closed:
+            raise ClusterError("the cluster client was closed", system=SYSTEM)
+        if self._status_watch is None:
+            self._status_watch = StatusWatch(self)
+        return self._status_watch
+
     async def aclose(self) -> None:
+        """Idempotent; calls still running fail with a `ClusterError`."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._status_watch is not None:
+            await self._status_watch.aclose()
         await self._client.close()
         await self._http.aclose()
 
@@ -144,7 +172,7 @@ class ClusterClient:
             ),
         )
         meta = stored.metadata
-        return AppliedObject(
+        applied = AppliedObject(
             kind=info.kind,
             name=name,
             namespace=namespace,
@@ -152,6 +180,9 @@ class ClusterClient:
             resource_version=str(meta.resourceVersion),
             generation=meta.generation,
         )
+        if self._status_watch is not None:
+            self._status_watch.expect(applied)
+        return applied
 
     async def apply_environment(
         self, spec: EnvironmentSpec, *, force: bool = False
@@ -167,14 +198,13 @@ class ClusterClient:
     async def apply_environments(
         self, specs: Sequence[EnvironmentSpec], *, force: bool = False
     ) -> dict[str, EnvironmentResult]:
-        """Applies several environments in parallel; one environment's failure is recorded in
-        its result and does not stop the others. Keyed by environment name."""
+        """Applies several environments in two round trips: every Namespace concurrently, then
+        every other object concurrently; one environment's failure is recorded in its result
+        and does not stop the others. Keyed by environment name."""
         envs = [s.environment for s in specs]
         if len(set(envs)) != len(envs):
             raise InvalidInput("environment", "each environment may be applied once per call")
-        outcomes = await asyncio.gather(
-            *(_environment.apply_outcomes(self, s, force=force) for s in specs)
-        )
+        outcomes = await _environment.apply_all(self, specs, force=force)
         return {
             spec.environment: EnvironmentResult(spec.environment, tuple(objects))
             for spec, objects in zip(specs, outcomes, strict=True)
@@ -242,6 +272,20 @@ class ClusterClient:
             if rereads > WATCH_REREADS:
                 raise error
 
+    async def list_managed(self, info: KindInfo) -> tuple[list[dict[str, Any]], str | None]:
+        """Every object of the kind Slipway manages (its label), in all namespaces, and the
+        resourceVersion to watch from (`StatusWatch`, the status sync)."""
+        return await self._call(
+            Operation("list", info), lambda: _watch.list_managed(self._client, info)
+        )
+
+    def managed_changes(
+        self, info: KindInfo, version: str | None
+    ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
+        """(event type, object) after `version` for the objects `list_managed` lists; ends on
+        410 Gone (list again). Errors are lightkube's: map them with `map_api_errors`."""
+        return _watch.managed_changes(self._client, info, version)
+
     # -- preflight helpers ----------------------------------------------------------------
 
     async def server_version(self) -> str:
@@ -293,6 +337,32 @@ class ClusterClient:
         if status is None:
             return False, "the API server returned no decision"
         return bool(status.allowed), str(status.reason or "")
+
+    async def rules_review(self, namespace: str) -> RulesReview:
+        """SelfSubjectRulesReview: in one request, the rules bound to this user cluster-wide
+        and in `namespace` (which need not exist)."""
+        review = SelfSubjectRulesReview(spec=SelfSubjectRulesReviewSpec(namespace=namespace))
+        answer = await self._call(
+            Operation("create", resource="selfsubjectrulesreviews.authorization.k8s.io"),
+            lambda: self._client.create(review),
+        )
+        status = answer.status
+        if status is None:
+            return RulesReview((), incomplete=True, evaluation_error="no status in the answer")
+        rules = tuple(
+            ResourceRule(
+                verbs=tuple(rule.verbs or ()),
+                api_groups=tuple(rule.apiGroups or ()),
+                resources=tuple(rule.resources or ()),
+                resource_names=tuple(rule.resourceNames or ()),
+            )
+            for rule in status.resourceRules or ()
+        )
+        return RulesReview(
+            rules,
+            incomplete=bool(status.incomplete),
+            evaluation_error=str(status.evaluationError or ""),
+        )
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:

@@ -28,8 +28,8 @@ Manifest = dict[str, Any]
 
 # Apply is a PATCH that creates when absent, so both verbs are needed; delete for teardown.
 MANAGE: Final = ("create", "patch", "get", "delete")
-# Kinds whose Ready condition Slipway waits on are also watched.
-MANAGE_AND_WATCH: Final = (*MANAGE, "watch")
+# Kinds whose Ready condition Slipway waits on are also listed and watched, cluster-wide.
+MANAGE_AND_WATCH: Final = (*MANAGE, "list", "watch")
 
 
 @dataclass(frozen=True, kw_only=True)

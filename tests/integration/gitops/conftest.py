@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from slipway.gitops import ClusterClient
+from slipway.gitops import ClusterClient, forget_preflight
 from slipway.sandbox.kube import AccessPolicy, KubeEmulator
 
 from ._support import FAST_RETRY, USER
@@ -35,7 +35,9 @@ def kubeconfig(emulator: KubeEmulator, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture
 def kube(emulator: KubeEmulator) -> Iterator[KubeEmulator]:
-    """The shared emulator, healthy before the test and put back after it."""
+    """The shared emulator, healthy before the test and put back after it; no preflight pass
+    remembered from another test (the cluster may since have been broken on purpose)."""
+    forget_preflight()
     emulator.policy = AccessPolicy.allow_all()
     emulator.set_flux_crds(True)
     emulator.set_flux_controllers("available")

@@ -127,11 +127,12 @@ async def test_forbidden_preflight_reads_say_what_is_missing(
 async def test_waiting_on_flux_needs_watch_on_its_kinds(
     kube: KubeEmulator, cluster: ClusterClient
 ) -> None:
-    """Finalize watches the Flux objects, so preflight asks for `watch` on exactly those."""
+    """Finalize waits on one list+watch per Flux kind across the cluster, so preflight asks for
+    `list` and `watch` on exactly those."""
     kube.policy = AccessPolicy({USER: [PolicyRule(verbs=("create", "patch", "get", "delete"))]})
     checks = _by_name(await run_preflight(cluster))
     failed = {name: c for name, c in checks.items() if not c.ok}
     assert set(failed) == {f"RBAC {info.qualified}" for info in flux_kinds()}
     for check in failed.values():
-        assert "may not watch" in check.detail
-        assert check.fix is not None and "--verb=watch" in check.fix
+        assert "may not list, watch" in check.detail
+        assert check.fix is not None and "--verb=list,watch" in check.fix

@@ -1,87 +1,40 @@
-"""Waiting for Flux by watching: finalize's `settle_environment` and `watch_status` against
-the Kubernetes emulator, with every request the client makes recorded by a proxy."""
+"""Waiting for Flux from one shared watch: finalize's `settle_environment` on the client's
+`StatusWatch` (one list+watch per kind across the cluster), and the single-object
+`watch_status`, against the Kubernetes emulator with every request recorded by a proxy."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, MutableMapping
+import dataclasses
+import threading
+from collections.abc import Iterator, MutableMapping
 from contextlib import aclosing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 from tests.support.waiting import async_wait_until
 
+from slipway.domain.errors import ClusterError
 from slipway.domain.model import ResourceKind, ResourceStatus
 from slipway.domain.names import ResourceNames
-from slipway.gitops import ClusterClient, settle_environment
-from slipway.sandbox._server import ServerThread
-from slipway.sandbox.kube import KubeEmulator, write_kubeconfig
+from slipway.gitops import ClusterClient, ObjectRef, ObjectStatus, settle_environment
+from slipway.gitops.kinds import kind_info
+from slipway.sandbox.kube import KubeEmulator
 
-from ._support import FAST_RETRY, USER, ASGIApp, Receive, Scope, Send, make_spec
+from ._support import (
+    ASGIApp,
+    Receive,
+    Recorder,
+    Scope,
+    Send,
+    client_through,
+    make_spec,
+)
 
 KS_API = "kustomize.toolkit.fluxcd.io/v1"
 REPO_API = "source.toolkit.fluxcd.io/v1"
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One request as the API server saw it, and the status it answered."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    status: int
-
-    @property
-    def watching(self) -> bool:
-        return self.query.get("watch") == ["true"]
-
-
-class Recorder:
-    """An ASGI proxy in front of the emulator that keeps every request it passes on."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.seen: list[Seen] = []
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def record(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                query = parse_qs(scope["query_string"].decode())
-                self.seen.append(Seen(scope["method"], scope["path"], query, message["status"]))
-            await send(message)
-
-        await self.app(scope, receive, record)
-
-    def on(self, plural: str) -> list[Seen]:
-        """The reads (GET) of objects of one kind: lists, watches and GETs of one object."""
-        return [s for s in self.seen if f"/{plural}" in s.path and s.method == "GET"]
-
-    def lists(self, plural: str) -> list[Seen]:
-        return [s for s in self.on(plural) if not s.watching and s.path.endswith(plural)]
-
-
-@pytest.fixture
-def recorder(kube: KubeEmulator) -> Recorder:
-    return Recorder(kube.app)
-
-
-@pytest.fixture
-async def watched(
-    recorder: Recorder, kube: KubeEmulator, tmp_path: Path
-) -> AsyncIterator[ClusterClient]:
-    """A client that reaches the shared emulator through the recording proxy."""
-    with ServerThread(recorder) as server:
-        config = write_kubeconfig(tmp_path / "kubeconfig", server.url, kube.token)
-        async with ClusterClient.from_kubeconfig(config, retry_policy=FAST_RETRY) as client:
-            yield client
+MANAGED = ["app.kubernetes.io/managed-by=slipway"]
 
 
 def _ready(kube: KubeEmulator, api: str, kind: str, name: str, ns: str, **fields: Any) -> None:
@@ -90,53 +43,66 @@ def _ready(kube: KubeEmulator, api: str, kind: str, name: str, ns: str, **fields
     )
 
 
-async def test_finalize_waits_on_one_watch_per_object_not_polling(
-    kube: KubeEmulator, watched: ClusterClient, recorder: Recorder
-) -> None:
-    spec = make_spec("oscar")
-    names, ns = spec.names, spec.names.namespace
-    await watched.apply_environment(spec)
-    recorder.seen.clear()
-    settling = asyncio.create_task(settle_environment(watched, names, within=30))
-    # Time is the subject here: for longer than the old one-second poll, nothing but the one
-    # watch may reach the server (checked from the recorder below).
-    await asyncio.sleep(1.5)
-    assert not settling.done()
+def _ready_all(kube: KubeEmulator, names: ResourceNames) -> None:
+    """What Flux does for a healthy environment: the source, then the Kustomization."""
+    ns = names.namespace
     _ready(kube, REPO_API, "GitRepository", names.git_repository, ns)
-    # The source is Ready: settling moves on and opens its watch on the Kustomization.
-    await async_wait_until(
-        lambda: any(s.watching for s in recorder.on("kustomizations")),
-        message="a watch on the Kustomization",
-        timeout=5,
-    )
-    assert not settling.done()
-    _ready(
-        kube, KS_API, "Kustomization", names.kustomization, ns, lastAppliedRevision="main@sha1:1"
-    )
-    settled = await asyncio.wait_for(settling, 5)
+    _ready(kube, KS_API, "Kustomization", names.kustomization, ns, lastAppliedRevision="main@1")
 
-    assert settled.status is ResourceStatus.READY
-    assert settled.revision == "main@sha1:1"
-    assert [s.ref.kind for s in settled.objects] == ["GitRepository", "Kustomization"]
-    for plural, name in (
-        ("gitrepositories", names.git_repository),
-        ("kustomizations", names.kustomization),
-    ):
-        requests = recorder.on(plural)
-        # One list (filtered to the object) for its resourceVersion, then one watch stream;
-        # never a GET of the object, however long Flux takes.
-        assert [(r.method, r.watching) for r in requests] == [("GET", False), ("GET", True)]
-        assert all(r.path.endswith(f"/namespaces/{ns}/{plural}") for r in requests)
-        assert all(r.query["fieldSelector"] == [f"metadata.name={name}"] for r in requests)
-        assert requests[1].query["resourceVersion"] != ["0"]
+
+def _ref(kind: ResourceKind, names: ResourceNames) -> ObjectRef:
+    return kind_info(kind).ref(names)
+
+
+async def test_finalize_waits_on_one_shared_watch_per_kind(
+    kube: KubeEmulator, recorder: Recorder, tmp_path: Path
+) -> None:
+    async with client_through(recorder, kube, tmp_path) as client:
+        spec = make_spec("oscar")
+        names, ns = spec.names, spec.names.namespace
+        await client.apply_environment(spec)
+        recorder.seen.clear()
+        settling = asyncio.create_task(settle_environment(client, names, within=30))
+        # Time is the subject here: for longer than the old one-second poll, nothing but one
+        # list and one watch per kind may reach the server (checked from the recorder below).
+        await asyncio.sleep(1.5)
+        assert not settling.done()
+        _ready(kube, REPO_API, "GitRepository", names.git_repository, ns)
+        _ready(kube, KS_API, "Kustomization", names.kustomization, ns, lastAppliedRevision="r1")
+        settled = await asyncio.wait_for(settling, 5)
+
+        assert settled.status is ResourceStatus.READY
+        assert settled.revision == "r1"
+        assert [s.ref.kind for s in settled.objects] == ["GitRepository", "Kustomization"]
+        for plural, group in (
+            ("gitrepositories", "source.toolkit.fluxcd.io"),
+            ("kustomizations", "kustomize.toolkit.fluxcd.io"),
+        ):
+            requests = recorder.on(plural)
+            # One list across the cluster for its resourceVersion, then one watch stream, both
+            # filtered to Slipway's objects; never a GET of the object, however long Flux takes.
+            assert [r.verb for r in requests] == ["list", "watch"]
+            assert all(r.path == f"/apis/{group}/v1/{plural}" for r in requests)
+            assert all(r.query["labelSelector"] == MANAGED for r in requests)
+            assert requests[1].query["resourceVersion"] != ["0"]
+
+        # The next environment settles from the same watch: not one request more, although
+        # Flux marked it Ready before anyone waited (the waiter finds it in the cache).
+        other = make_spec("oscar", "production")
+        await client.apply_environment(other)
+        _ready_all(kube, other.names)
+        recorder.seen.clear()
+        again = await asyncio.wait_for(settle_environment(client, other.names, within=30), 5)
+        assert again.status is ResourceStatus.READY
+        assert recorder.seen == []
 
 
 async def test_a_lasting_failure_settles_without_waiting_for_the_timeout(
-    kube: KubeEmulator, watched: ClusterClient
+    kube: KubeEmulator, cluster: ClusterClient
 ) -> None:
     spec = make_spec("papa")
     names, ns = spec.names, spec.names.namespace
-    await watched.apply_environment(spec)
+    await cluster.apply_environment(spec)
     kube.set_condition(
         REPO_API,
         "GitRepository",
@@ -148,17 +114,95 @@ async def test_a_lasting_failure_settles_without_waiting_for_the_timeout(
         message="authentication required",
     )
     started = asyncio.get_running_loop().time()
-    settled = await settle_environment(watched, names, within=60, grace=0.5)
+    settled = await settle_environment(cluster, names, within=60, grace=0.5)
     assert asyncio.get_running_loop().time() - started < 10  # the grace, not the 60 s timeout
     assert settled.status is ResourceStatus.FAILED
     assert settled.not_ready is not None and "authentication required" in settled.not_ready
     assert [s.ref.kind for s in settled.objects] == ["GitRepository", "Kustomization"]
 
 
+HOLD_AT_MOST = 30.0  # seconds: a failed test must not leave the server thread stuck
+
+
+class HeldWatches:
+    """An ASGI proxy that can hold back what watch streams send (`hold`, `release`), so a test
+    can see what the client knows while its watch lags behind the server."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.flowing = threading.Event()
+        self.flowing.set()
+
+    def hold(self) -> None:
+        self.flowing.clear()
+
+    def release(self) -> None:
+        self.flowing.set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or b"watch=true" not in scope["query_string"]:
+            await self.app(scope, receive, send)
+            return
+
+        async def held(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.body" and not self.flowing.is_set():
+                await asyncio.to_thread(self.flowing.wait, HOLD_AT_MOST)
+            await send(message)
+
+        await self.app(scope, receive, held)
+
+
+async def test_a_status_older_than_our_own_apply_is_not_taken_for_an_answer(
+    kube: KubeEmulator, tmp_path: Path
+) -> None:
+    """Re-applying a changed spec while the watch still holds the Ready of the old one: the
+    cache must not answer Ready for the new generation."""
+    proxy = HeldWatches(kube.app)
+    async with client_through(proxy, kube, tmp_path) as client:
+        spec = make_spec("quebec")
+        names = spec.names
+        await client.apply_environment(spec)
+        _ready_all(kube, names)
+        first = await asyncio.wait_for(settle_environment(client, names, within=30), 5)
+        assert first.status is ResourceStatus.READY
+        ref = _ref(ResourceKind.GIT_REPOSITORY, names)
+        assert client.status_watch.status(ref) == first.objects[0]
+
+        proxy.hold()
+        try:
+            changed = dataclasses.replace(spec, branch="release")  # a new spec: generation 2
+            applied = await client.apply_environment(changed)
+            repo = next(o for o in applied if o.kind is ResourceKind.GIT_REPOSITORY)
+            assert repo.generation == 2
+            # The watch has not seen the write: the cached Ready (generation 1) is no answer.
+            assert client.status_watch.status(ref) is None
+            settling = asyncio.create_task(settle_environment(client, names, within=30))
+        finally:
+            proxy.release()
+        await async_wait_until(
+            lambda: client.status_watch.status(ref),
+            message="the watch to see generation 2",
+            timeout=5,
+        )
+        assert not settling.done()
+        current = client.status_watch.status(ref)
+        assert current is not None and current.generation == 2
+        assert current.status is ResourceStatus.RECONCILING
+        _ready_all(kube, names)
+        settled = await asyncio.wait_for(settling, 5)
+        assert settled.status is ResourceStatus.READY
+        assert settled.objects[0].generation == settled.objects[0].observed_generation == 2
+
+
+@pytest.fixture
+def recorder(kube: KubeEmulator) -> Recorder:
+    return Recorder(kube.app)
+
+
 @pytest.fixture
 def small_emulator() -> Iterator[KubeEmulator]:
-    """An emulator of its own: the test below overflows its watch history on purpose."""
-    with KubeEmulator(user=USER, tls=False, watch_history=HISTORY) as kube:
+    """An emulator of its own: the tests below overflow its watch history on purpose."""
+    with KubeEmulator(tls=False, watch_history=HISTORY) as kube:
         yield kube
 
 
@@ -177,58 +221,151 @@ def _overflow_history(kube: KubeEmulator) -> None:
         kube.state.put(rt, obj, created=index == 0)
 
 
-async def test_a_dropped_watch_resumes_and_an_expired_one_reads_again(
+async def _next(updates: Any) -> ObjectStatus:
+    status: ObjectStatus = await asyncio.wait_for(anext(updates), 5)
+    return status
+
+
+async def test_the_shared_watch_resumes_and_lists_again_after_410(
     small_emulator: KubeEmulator, tmp_path: Path
 ) -> None:
     kube = small_emulator
     recorder = Recorder(kube.app)
-    spec = make_spec("quebec")
-    ns, name = spec.names.namespace, spec.names.kustomization
-    with ServerThread(recorder) as server:
-        config = write_kubeconfig(tmp_path / "kubeconfig", server.url, kube.token)
-        async with ClusterClient.from_kubeconfig(config, retry_policy=FAST_RETRY) as client:
-            await client.apply_environment(spec)
-            updates = client.watch_status(ResourceKind.KUSTOMIZATION, name, ns)
-            async with aclosing(updates):
-                first = await asyncio.wait_for(anext(updates), 5)
-                assert first.exists and first.status is ResourceStatus.RECONCILING
+    spec = make_spec("romeo")
+    names, ns = spec.names, spec.names.namespace
+    ks = _ref(ResourceKind.KUSTOMIZATION, names)
+    async with client_through(recorder, kube, tmp_path) as client:
+        await client.apply_environment(spec)
+        updates = client.status_watch.changes(ks)
+        async with aclosing(updates):
+            first = await _next(updates)
+            assert first.exists and first.status is ResourceStatus.RECONCILING
 
-                kube.state.close_watches()  # the server drops the stream
-                kube.set_condition(
-                    KS_API,
-                    "Kustomization",
-                    name,
-                    ns,
-                    type="Ready",
-                    status="Unknown",
-                    reason="Progressing",
-                    message="reconciliation in progress",
-                )
-                progressing = await asyncio.wait_for(anext(updates), 5)
-                assert progressing.ready is not None and progressing.ready.reason == "Progressing"
-                assert (
-                    len(recorder.lists("kustomizations")) == 1
-                )  # resumed from the last version seen, not read again
+            kube.state.close_watches()  # the server drops the streams
+            kube.set_condition(
+                KS_API,
+                "Kustomization",
+                ks.name,
+                ns,
+                type="Ready",
+                status="Unknown",
+                reason="Progressing",
+                message="reconciliation in progress",
+            )
+            progressing = await _next(updates)
+            assert progressing.ready is not None and progressing.ready.reason == "Progressing"
+            # Resumed from the last version seen, not listed again.
+            assert len(recorder.lists("kustomizations")) == 1
 
-                _overflow_history(kube)
-                kube.state.close_watches()  # resuming now gets a 410 Expired ERROR event
-                reread = await asyncio.wait_for(anext(updates), 5)
-                assert reread.ready is not None and reread.ready.reason == "Progressing"
-                assert len(recorder.lists("kustomizations")) == 2  # so it listed again
-
-                _ready(kube, KS_API, "Kustomization", name, ns)
-                ready = await asyncio.wait_for(anext(updates), 5)
-                assert ready.status is ResourceStatus.READY
+            _overflow_history(kube)
+            kube.delete(REPO_API, "GitRepository", names.git_repository, ns)  # while away
+            kube.state.close_watches()  # resuming now gets a 410 Expired ERROR event
+            _ready(kube, KS_API, "Kustomization", ks.name, ns)
+            ready = await _next(updates)
+            assert ready.status is ResourceStatus.READY
+            assert len(recorder.lists("kustomizations")) == 2  # so it listed again
+            repo = client.status_watch.status(_ref(ResourceKind.GIT_REPOSITORY, names))
+            assert repo is not None and not repo.exists  # the relist saw it gone
 
 
 async def test_watching_a_missing_object_sees_it_created(
     kube: KubeEmulator, cluster: ClusterClient
 ) -> None:
-    names = ResourceNames("romeo", "development")
-    updates = cluster.watch_status(ResourceKind.KUSTOMIZATION, names.kustomization, names.namespace)
+    names = ResourceNames("sierra", "development")
+    updates = cluster.status_watch.changes(_ref(ResourceKind.KUSTOMIZATION, names))
     async with aclosing(updates):
-        first = await asyncio.wait_for(anext(updates), 5)
+        first = await _next(updates)
         assert not first.exists and first.status is ResourceStatus.PENDING
-        await cluster.apply_environment(make_spec("romeo"))
-        created = await asyncio.wait_for(anext(updates), 5)
+        await cluster.apply_environment(make_spec("sierra"))
+        created = await _next(updates)
         assert created.exists and created.status is ResourceStatus.RECONCILING
+
+
+async def test_a_subscriber_to_everything_hears_each_change(
+    kube: KubeEmulator, cluster: ClusterClient
+) -> None:
+    """What the status sync will subscribe to: every managed object's status, then changes."""
+    known = make_spec("tango")
+    await cluster.apply_environment(known)
+    everything = cluster.status_watch.changes()
+    async with aclosing(everything):
+        seen: dict[ObjectRef, ObjectStatus] = {}
+        wanted = {_ref(k, known.names) for k in (ResourceKind.GIT_REPOSITORY,)}
+        while not wanted <= seen.keys():
+            status = await _next(everything)
+            seen[status.ref] = status
+        fresh = make_spec("uniform")
+        await cluster.apply_environment(fresh)
+        _ready_all(kube, fresh.names)
+        ks = _ref(ResourceKind.KUSTOMIZATION, fresh.names)
+        while seen.get(ks) is None or seen[ks].status is not ResourceStatus.READY:
+            status = await _next(everything)
+            seen[status.ref] = status
+        assert seen[ks].revision == "main@1"
+
+
+async def test_closing_the_client_stops_the_watch_and_its_subscribers(
+    kube: KubeEmulator, kubeconfig: Path
+) -> None:
+    before = kube.state.open_watches()
+    client = ClusterClient.from_kubeconfig(kubeconfig)
+    names = ResourceNames("victor", "development")
+    updates = client.status_watch.changes(_ref(ResourceKind.KUSTOMIZATION, names))
+    first = await _next(updates)
+    assert not first.exists
+    await async_wait_until(
+        lambda: kube.state.open_watches() >= before + 2,
+        message="a stream per watched kind",
+        timeout=5,
+    )
+    await client.aclose()
+    with pytest.raises(ClusterError, match="closed"):
+        await _next(updates)
+    await updates.aclose()
+    await async_wait_until(
+        lambda: kube.state.open_watches() <= before,
+        message="the emulator to see both streams closed",
+        timeout=5,
+    )
+    with pytest.raises(ClusterError, match="closed"):
+        _ = client.status_watch
+    await client.aclose()  # idempotent
+
+
+async def test_an_unreachable_cluster_fails_the_wait_at_once(tmp_path: Path) -> None:
+    stopped = KubeEmulator(tls=False).start()
+    config = stopped.write_kubeconfig(tmp_path / "kubeconfig")
+    stopped.stop()
+    async with ClusterClient.from_kubeconfig(config) as client:
+        names = ResourceNames("whiskey", "development")
+        with pytest.raises(ClusterError, match="cannot reach"):
+            await asyncio.wait_for(settle_environment(client, names, within=30), 10)
+
+
+async def test_the_single_object_watch_resumes_and_reads_again(
+    small_emulator: KubeEmulator, tmp_path: Path
+) -> None:
+    """`watch_status`, one object's stream (fieldSelector), for callers that want just that."""
+    kube = small_emulator
+    recorder = Recorder(kube.app)
+    spec = make_spec("xray")
+    ns, name = spec.names.namespace, spec.names.kustomization
+    async with client_through(recorder, kube, tmp_path) as client:
+        await client.apply_environment(spec)
+        updates = client.watch_status(ResourceKind.KUSTOMIZATION, name, ns)
+        async with aclosing(updates):
+            first = await _next(updates)
+            assert first.exists and first.status is ResourceStatus.RECONCILING
+            kube.state.close_watches()
+            kube.set_condition(
+                KS_API, "Kustomization", name, ns, type="Ready", status="Unknown", reason="P"
+            )
+            assert (await _next(updates)).ready is not None
+            assert len(recorder.lists("kustomizations")) == 1
+            _overflow_history(kube)
+            kube.state.close_watches()
+            reread = await _next(updates)
+            assert reread.ready is not None and reread.ready.reason == "P"
+            assert len(recorder.lists("kustomizations")) == 2
+            _ready(kube, KS_API, "Kustomization", name, ns)
+            assert (await _next(updates)).status is ResourceStatus.READY
