@@ -98,7 +98,8 @@ def measure_forge(
 
 
 def count(records: list[Any], *, owner: str, repo: str) -> dict[str, Any]:
-    """Slipway's requests by route, and the Flux emulator's fetches of this repository."""
+    """Slipway's requests by route and the connections they rode (keep-alive), and the Flux
+    emulator's fetches of this repository."""
     known = all(user_agent(r) is not None for r in records)
     routes: Counter[str] = Counter()
     flux = flux_challenged = others = 0
@@ -111,7 +112,9 @@ def count(records: list[Any], *, owner: str, repo: str) -> dict[str, Any]:
         else:
             others += 1
     git = sum(n for key, n in routes.items() if is_git(key.split(" ", 1)[1]))
+    peers = {getattr(r, "peer", None) for r in records if is_slipway(r)}
     return {
+        "connections": None if None in peers else len(peers),
         "agent_known": known,
         "routes": dict(routes),
         "rest": sum(routes.values()) - git,

@@ -33,6 +33,7 @@ from benchmarks.support import (
     median,
     percentile,
     progress,
+    quiet_logs,
     sandbox_settings,
     wait_final,
     write_json,
@@ -59,6 +60,7 @@ def main() -> None:
     parser.add_argument("--src", type=Path, default=None, help="measure DIR/src instead")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    quiet_logs()
     if args.src is not None:
         raise SystemExit(_run_elsewhere(args.src, sys.argv[1:]))
     result = measure(args)

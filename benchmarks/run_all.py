@@ -49,13 +49,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default=",".join(PARTS))
+    parser.add_argument("--projects", default="50,200", help="throughput sizes")
+    parser.add_argument("--baseline-projects", type=int, default=100)
     parser.add_argument("--old-src", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "docs" / "BENCHMARKS.md")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     machine = describe_machine()
     started = time.perf_counter()
-    steps = plan(parts, quick=args.quick, old_src=args.old_src)
+    counts = [int(n) for n in args.projects.split(",")]
+    steps = plan(
+        parts,
+        quick=args.quick,
+        old_src=args.old_src,
+        counts=counts,
+        baseline=args.baseline_projects,
+    )
     with tempfile.TemporaryDirectory(prefix="slipway-bench-results-") as tmp:
         for index, step in enumerate(steps, 1):
             progress(f"[{index}/{len(steps)}] {step.key}: {' '.join(step.args)}")
@@ -70,7 +79,9 @@ def main() -> None:
         raise SystemExit(f"some benchmarks failed: {', '.join(failed)} (see {args.output})")
 
 
-def plan(parts: set[str], *, quick: bool, old_src: Path | None) -> list[Step]:
+def plan(
+    parts: set[str], *, quick: bool, old_src: Path | None, counts: list[int], baseline: int
+) -> list[Step]:
     """The runs, in order; sizes small enough that the whole set takes under ten minutes on
     two cores (or well under a minute with `quick`)."""
     steps: list[Step] = []
@@ -84,11 +95,11 @@ def plan(parts: set[str], *, quick: bool, old_src: Path | None) -> list[Step]:
             Step("critical", ["bench_critical_path", "--runs", "1" if quick else "3"], 300)
         )
     if "throughput" in parts:
-        counts = (4, 8) if quick else (50, 200)
+        counts = [4, 8] if quick else counts
         for database in ("sqlite", "postgres"):
             for projects in counts:
                 steps.append(throughput(f"throughput-{database}-{projects}", projects, database))
-        baseline = 8 if quick else 100
+        baseline = 8 if quick else baseline
         steps.append(throughput("baseline-new", baseline, "sqlite", "--concurrency", "4"))
         if old_src is not None:
             old = ("--concurrency", "4", "--src", str(old_src))

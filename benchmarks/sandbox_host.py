@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.support import running_sandbox
+from benchmarks.support import quiet_logs, running_sandbox
 
 
 def main() -> None:
@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--forge-latency-ms", type=float, default=0.0)
     parser.add_argument("--kube-latency-ms", type=float, default=0.0)
     args = parser.parse_args()
+    quiet_logs()
     with (
         tempfile.TemporaryDirectory(prefix="slipway-bench-sandbox-") as tmp,
         running_sandbox(

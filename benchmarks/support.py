@@ -156,6 +156,7 @@ class Creation:
 
     name: str
     final: str
+    picked_up: float  # the workflow's first event (after the request's own): off the queue
     applied: float  # the last "objects applied" event: Slipway's own work is done
     finished: float  # the final event (active, degraded or failed)
     events: tuple[ProgressEvent, ...]
@@ -184,6 +185,7 @@ def creation_of(name: str, events: Sequence[ProgressEvent], requested: datetime)
     return Creation(
         name=name,
         final=last.final or "none",
+        picked_up=(_aware(events[min(1, len(events) - 1)].created_at) - requested).total_seconds(),
         applied=(_aware(applied_at) - requested).total_seconds(),
         finished=(_aware(last.created_at) - requested).total_seconds(),
         events=tuple(events),
