@@ -330,8 +330,8 @@ def _side_by_side(new: StepLike | None, old: dict[str, Any] | None) -> list[str]
         rows.append((f"new `{new.result['source'].split()[0]}`", "this run", new.result))
     for label, when, r in rows:
         lines.append(
-            f"| {label} | {when} | {r['projects']} | {r['per_s']:.2f} | {r['p50_s']:.1f} s | {r['p95_s']:.1f} s | "
-            f"{r['cpu_per_project_s']:.2f} s | {r['peak_rss_mib']:.0f} MiB |"
+            f"| {label} | {when} | {r['projects']} | {r['per_s']:.2f} | {r['p50_s']:.1f} s | "
+            f"{r['p95_s']:.1f} s | {r['cpu_per_project_s']:.2f} s | {r['peak_rss_mib']:.0f} MiB |"
         )
     if new is None or new.result is None or new.result.get("skipped"):
         return [*lines, "", "The new code's run is missing."]
