@@ -4,6 +4,7 @@ idempotent push), over an in-memory forge whose writes are recorded. No network.
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -21,6 +22,8 @@ from slipway.forges._marker import (
 from slipway.forges._tree import tree_sha
 from slipway.forges.base import Account, Commit, TokenKind
 from slipway.retry import RetryPolicy
+
+CREATED_AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 # --- the shared flows, over primitives kept in memory ------------------------------------------
@@ -169,8 +172,14 @@ async def test_a_stored_login_is_not_read_and_names_the_own_account(owner: str) 
 
 async def test_push_writes_once_and_a_rerun_returns_the_same_commit(memory: MemoryForge) -> None:
     repo, files = await ensure(memory), {"README.md": b"# shop\n"}
-    first = await memory.push_files(repo, files, message="Template", project="shop")
-    again = await memory.push_files(repo, files, message="Template", project="shop")
+    first = await memory.push_files(
+        repo, files, message="Template", project="shop", committed_at=CREATED_AT
+    )
+    again = await memory.push_files(
+        repo, files, message="Template", project="shop", committed_at=CREATED_AT
+    )
     assert again == first and first.tree_sha == tree_sha(files)
-    other = await memory.push_files(repo, files, message="Template", project="other")
+    other = await memory.push_files(
+        repo, files, message="Template", project="other", committed_at=CREATED_AT
+    )
     assert other != first and memory.writes == ["create", "tag", "push", "push"]

@@ -13,7 +13,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx
 from pydantic import SecretStr
@@ -280,13 +280,12 @@ class ForgeFlows(ABC):
         *,
         message: str,
         project: str,
-        committed_at: datetime | None = None,
+        committed_at: datetime,
     ) -> Commit:
         check_paths(files)
         if self._push_method is PushMethod.GIT:
-            when = committed_at or datetime.now(UTC)
             first = await asyncio.to_thread(  # ~10 ms per 1,000 files: not on the loop
-                snapshot, files, message=message, project=project, committed_at=when
+                snapshot, files, message=message, project=project, committed_at=committed_at
             )
             return await self._git.push(repo, first)
         push = Push(files, message, project, tree_sha(files))

@@ -133,11 +133,10 @@ class Forge(Protocol):
         *,
         message: str,
         project: str,
-        committed_at: datetime | None = None,
+        committed_at: datetime,
     ) -> Commit:
         """`committed_at`: when the project was created, fixed at the first attempt, so
-        every attempt builds the same commit. None (for now) means the current time, which
-        gives each attempt a commit of its own."""
+        every attempt builds the same commit (and a re-run finds it already pushed)."""
         ...
 
     async def delete_repository(self, repo: Repository) -> None: ...

@@ -4,6 +4,7 @@ request log, the fault API and latency."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from slipway.sandbox.forge import ForgeEmulator
 
 from ._support import FLAVOURS, TOKEN, make_forge
+
+CREATED_AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -143,7 +146,11 @@ async def test_tree_listings_show_directories_like_git_ls_tree(
             owner=None, name=repo_name, project="shop", private=True, description=""
         )
         commit = await forge.push_files(
-            repo, {"README.md": b"r\n", "k8s/base/a.yaml": b"a: 1\n"}, message="m", project="shop"
+            repo,
+            {"README.md": b"r\n", "k8s/base/a.yaml": b"a: 1\n"},
+            message="m",
+            project="shop",
+            committed_at=CREATED_AT,
         )
     finally:
         await forge.aclose()

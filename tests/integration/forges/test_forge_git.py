@@ -74,8 +74,12 @@ async def test_github_keeps_one_commit_after_a_changed_push(
     repo = await forge.ensure_repository(
         owner=None, name=repo_name, project="shop", private=True, description=""
     )
-    await forge.push_files(repo, {"a.txt": b"1\n"}, message="v1", project="shop")
-    await forge.push_files(repo, {"b.txt": b"2\n"}, message="v2", project="shop")
+    await forge.push_files(
+        repo, {"a.txt": b"1\n"}, message="v1", project="shop", committed_at=CREATED_AT
+    )
+    await forge.push_files(
+        repo, {"b.txt": b"2\n"}, message="v2", project="shop", committed_at=CREATED_AT
+    )
     git(tmp_path, "clone", authed_url(repo.clone_url, TOKEN), str(tmp_path / "c"))
     assert git(tmp_path / "c", "rev-list", "--count", "HEAD") == "1"
     assert working_tree(tmp_path / "c") == {"b.txt": b"2\n"}
@@ -98,7 +102,9 @@ async def test_clone_without_a_valid_token_fails(
     repo = await forge.ensure_repository(
         owner=None, name=repo_name, project="shop", private=True, description=""
     )
-    await forge.push_files(repo, {"a.txt": b"a\n"}, message="v1", project="shop")
+    await forge.push_files(
+        repo, {"a.txt": b"a\n"}, message="v1", project="shop", committed_at=CREATED_AT
+    )
     url = authed_url(repo.clone_url, token) if token else repo.clone_url
 
     stderr = git_refused(tmp_path, "clone", url, str(tmp_path / "denied"))
@@ -117,7 +123,9 @@ async def test_git_push_over_smart_http_moves_the_branch(
     repo = await forge.ensure_repository(
         owner="acme", name=repo_name, project="shop", private=True, description=""
     )
-    await forge.push_files(repo, {"a.txt": b"a\n"}, message="v1", project="shop")
+    await forge.push_files(
+        repo, {"a.txt": b"a\n"}, message="v1", project="shop", committed_at=CREATED_AT
+    )
     clone = tmp_path / "work"
     git(tmp_path, "clone", authed_url(repo.clone_url, TOKEN), str(clone))
     (clone / "added.txt").write_bytes(b"from git push\n")
@@ -132,7 +140,9 @@ async def test_git_push_over_smart_http_moves_the_branch(
     assert git(fresh, "rev-parse", "HEAD") == pushed
     assert (fresh / "added.txt").read_bytes() == b"from git push\n"
     # The forge's API sees the pushed commit too: a re-push now writes a new Slipway commit.
-    commit = await forge.push_files(repo, {"a.txt": b"a\n"}, message="v1", project="shop")
+    commit = await forge.push_files(
+        repo, {"a.txt": b"a\n"}, message="v1", project="shop", committed_at=CREATED_AT
+    )
     assert commit.sha != pushed
 
 
@@ -143,7 +153,9 @@ async def test_push_by_a_non_member_is_refused(
     repo = await forge.ensure_repository(
         owner="acme", name=repo_name, project="shop", private=False, description=""
     )
-    await forge.push_files(repo, {"a.txt": b"a\n"}, message="v1", project="shop")
+    await forge.push_files(
+        repo, {"a.txt": b"a\n"}, message="v1", project="shop", committed_at=CREATED_AT
+    )
     clone = tmp_path / "public"
     git(tmp_path, "clone", repo.clone_url, str(clone))  # public: anonymous read is fine
     (clone / "x.txt").write_text("x")
@@ -165,7 +177,9 @@ async def test_marked_but_empty_repository_gets_exactly_one_commit(
     repo = await forge.ensure_repository(
         owner=None, name=repo_name, project="shop", private=True, description=""
     )
-    await forge.push_files(repo, {"a.txt": b"a\n"}, message="Template", project="shop")
+    await forge.push_files(
+        repo, {"a.txt": b"a\n"}, message="Template", project="shop", committed_at=CREATED_AT
+    )
     git(tmp_path, "clone", authed_url(repo.clone_url, TOKEN), str(tmp_path / "c"))
     assert git(tmp_path / "c", "rev-list", "--count", "HEAD") == "1"
     assert working_tree(tmp_path / "c") == {"a.txt": b"a\n"}
