@@ -13,6 +13,7 @@ FORGE_TARGET = 4
 CLUSTER_TARGET = 25
 ROUND_TRIP_TARGET = 8
 SPEEDUP_TARGET = 4.0
+BUSY_LOAD = 1.0  # load average at start above which the doc warns that times are noisy
 
 
 class StepLike(Protocol):
@@ -58,9 +59,18 @@ def _header(machine: dict[str, Any], quick: bool) -> str:
         f"| memory | {machine['memory_gib']:.1f} GiB |",
         f"| Python | {machine['python']} |",
         f"| OS | {machine['os']} |",
-        f"| load average at start | {machine['load']:.2f} |",
+        f"| load average at start, at end | {machine['load']:.2f}, "
+        f"{machine.get('load_end', float('nan')):.2f} |",
         f"| run time | {machine['run_seconds']:.0f} s |",
     ]
+    busiest = max(machine["load"], machine.get("load_end", 0.0))
+    if busiest > BUSY_LOAD:
+        lines += [
+            "",
+            f"*Other work was running (load average up to {busiest:.1f} on {machine['cores']} "
+            "cores; the benchmarks alone stay near 1-2): the times are noisy, the request "
+            "counts are not.*",
+        ]
     if quick:
         lines += ["", "**Quick run** (`--quick`): small sizes, to check the scripts only."]
     return "\n".join(lines)
@@ -252,9 +262,9 @@ def _critical(step: StepLike | None) -> str:
     lines += [
         "",
         _verdict(
-            worst <= ROUND_TRIP_TARGET + 0.5,
-            f"≤ {ROUND_TRIP_TARGET} sequential round trips for Slipway's work "
-            f"(at most {worst:.1f})",
+            worst <= ROUND_TRIP_TARGET,
+            f"≤ {ROUND_TRIP_TARGET} sequential round trips for Slipway's work, about 1.3 × the "
+            f"issue's minimum of 6 (at most {worst:.1f})",
         ),
     ]
     return "\n".join(lines)

@@ -71,6 +71,7 @@ def main() -> None:
             run(step, Path(tmp) / f"{index}.json")
             progress(f"[{index}/{len(steps)}] {step.key}: {step.seconds:.0f} s")
     machine["run_seconds"] = time.perf_counter() - started
+    machine["load_end"] = load_average()
     baseline = remember_baseline(steps, machine)
     args.output.write_text(render(machine, steps_by_key(steps), baseline, quick=args.quick))
     progress(f"wrote {args.output} after {machine['run_seconds']:.0f} s")
@@ -187,8 +188,13 @@ def describe_machine() -> dict[str, Any]:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": git("rev-parse", "--short", "HEAD"),
         "dirty": bool(git("status", "--porcelain", "--", "src", "benchmarks")),
-        "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
+        "load": load_average(),
     }
+
+
+def load_average() -> float:
+    """The last minute's load average: above the core count, others were running too."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 
 def os_name() -> str:
