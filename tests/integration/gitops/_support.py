@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 
 from pydantic import SecretStr
 
+from slipway.domain.names import ResourceNames
 from slipway.gitops import BasicAuth, ClusterClient, EnvironmentSpec
 from slipway.retry import RetryPolicy
 from slipway.sandbox._server import ServerThread
@@ -24,6 +25,8 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+KS_API = "kustomize.toolkit.fluxcd.io/v1"
+REPO_API = "source.toolkit.fluxcd.io/v1"
 GIT_TOKEN = "glpat-TopSecretGitToken0123456789"
 USER = "sandbox-admin"
 # Fast retries: the tests exercise the retry path, not its wall-clock backoff.
@@ -37,6 +40,18 @@ def make_spec(project: str, environment: str = "development") -> EnvironmentSpec
         repository_url=f"https://git.example.test/acme/{project}.git",
         credentials=BasicAuth(username="oauth2", password=SecretStr(GIT_TOKEN)),
     )
+
+
+def flux_ready(kube: KubeEmulator, names: ResourceNames, revision: str = "main@1") -> None:
+    """What Flux does for a healthy environment: the source Ready, then the Kustomization."""
+    ns = names.namespace
+    for api, kind, name, fields in (
+        (REPO_API, "GitRepository", names.git_repository, {}),
+        (KS_API, "Kustomization", names.kustomization, {"lastAppliedRevision": revision}),
+    ):
+        kube.set_condition(
+            api, kind, name, ns, type="Ready", status="True", reason="Succeeded", **fields
+        )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,10 @@
-"""`run_preflight` against the emulator with one prerequisite broken at a time."""
+"""`run_preflight` against the emulator with one prerequisite broken at a time; how many
+requests it takes, and `require_preflight`'s memory of a pass."""
 
 from __future__ import annotations
+
+import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +13,7 @@ from slipway.gitops import (
     KINDS,
     ClusterClient,
     FluxNotInstalled,
+    forget_preflight,
     require_preflight,
     run_preflight,
 )
@@ -17,7 +22,7 @@ from slipway.gitops.kinds import flux_kinds
 from slipway.gitops.preflight import check_names
 from slipway.sandbox.kube import AccessPolicy, KubeEmulator, PolicyRule
 
-from ._support import USER, make_spec
+from ._support import USER, ASGIApp, Receive, Recorder, Scope, Send, client_through, make_spec
 
 GITREPO_CRD = "Flux CRD gitrepositories.source.toolkit.fluxcd.io"
 KS_CRD = "Flux CRD kustomizations.kustomize.toolkit.fluxcd.io"
@@ -136,3 +141,107 @@ async def test_waiting_on_flux_needs_watch_on_its_kinds(
     for check in failed.values():
         assert "may not list, watch" in check.detail
         assert check.fix is not None and "--verb=list,watch" in check.fix
+
+
+REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+ALL_VERBS = sum(len(info.verbs) for info in KINDS.values())
+
+
+def _posts(recorder: Recorder, path: str) -> int:
+    return sum(1 for s in recorder.seen if s.method == "POST" and s.path == path)
+
+
+async def test_one_rules_review_answers_every_rbac_check(
+    kube: KubeEmulator, recorder: Recorder, tmp_path: Path
+) -> None:
+    async with client_through(recorder, kube, tmp_path) as client:
+        checks = await run_preflight(client)
+    assert all(c.ok for c in checks)
+    # /version, two CRDs, two controllers, and one review instead of one per verb and kind.
+    assert recorder.verbs() == {"get": 5, "create": 1}
+    assert _posts(recorder, REVIEWS) == 1
+    assert _posts(recorder, ACCESS_REVIEWS) == 0
+
+
+async def test_behind_a_webhook_only_what_the_review_cannot_show_is_asked(
+    kube: KubeEmulator, recorder: Recorder, tmp_path: Path
+) -> None:
+    rules = [
+        PolicyRule(verbs=("create", "patch", "get"), resources=("secrets",), api_groups=("",)),
+        PolicyRule(resources=("namespaces", "serviceaccounts")),
+        PolicyRule(api_groups=("rbac.authorization.k8s.io",)),
+        PolicyRule(api_groups=("source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io")),
+        PolicyRule(verbs=("get",), api_groups=("apiextensions.k8s.io", "apps")),
+    ]
+    kube.policy = AccessPolicy({USER: rules}, webhook_authorizer=True)
+    async with client_through(recorder, kube, tmp_path) as client:
+        checks = _by_name(await run_preflight(client))
+    assert [name for name, c in checks.items() if not c.ok] == ["RBAC secrets"]
+    assert "may not delete secrets" in checks["RBAC secrets"].detail
+    # The listed rules hold even in an incomplete review: only `delete secrets` is asked.
+    assert _posts(recorder, ACCESS_REVIEWS) == 1
+
+
+class NoRulesReviews:
+    """A server without SelfSubjectRulesReview (404), as an old or unusual API server."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == REVIEWS:
+            body = b'{"kind":"Status","apiVersion":"v1","status":"Failure","code":404}'
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 404, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+async def test_without_rules_reviews_each_verb_is_asked(kube: KubeEmulator, tmp_path: Path) -> None:
+    recorder = Recorder(NoRulesReviews(kube.app))
+    async with client_through(recorder, kube, tmp_path) as client:
+        checks = await run_preflight(client)
+    assert all(c.ok for c in checks)
+    assert _posts(recorder, ACCESS_REVIEWS) == ALL_VERBS
+
+
+async def test_a_pass_is_remembered_per_cluster_for_a_while(
+    kube: KubeEmulator, recorder: Recorder, tmp_path: Path
+) -> None:
+    async with client_through(recorder, kube, tmp_path) as client:
+        await require_preflight(client)
+        asked = len(recorder.seen)
+        assert asked == 6
+        await require_preflight(client)
+        # Another client for the same cluster, context and user shares the pass.
+        async with ClusterClient.from_kubeconfig(tmp_path / "kubeconfig") as same:
+            await require_preflight(same)
+        assert len(recorder.seen) == asked
+        # Beyond its time to live, the cluster is asked again.
+        await require_preflight(client, ttl=0)
+        assert len(recorder.seen) == 2 * asked
+
+        # A failure is never remembered, and the pass it follows no longer counts once
+        # forgotten (what an expired pass means).
+        forget_preflight(client.identity)
+        kube.set_flux_crds(False)
+        for _ in range(2):
+            with pytest.raises(PreflightFailed):
+                await require_preflight(client)
+        kube.set_flux_crds(True)
+        await require_preflight(client)
+
+
+async def test_callers_arriving_together_share_one_run(
+    kube: KubeEmulator, recorder: Recorder, tmp_path: Path
+) -> None:
+    async with client_through(recorder, kube, tmp_path) as client:
+        await asyncio.gather(*(require_preflight(client) for _ in range(4)))
+    assert len(recorder.seen) == 6
+
+
+@pytest.fixture
+def recorder(kube: KubeEmulator) -> Recorder:
+    return Recorder(kube.app)

@@ -23,17 +23,18 @@ from slipway.gitops.kinds import kind_info
 from slipway.sandbox.kube import KubeEmulator
 
 from ._support import (
+    KS_API,
+    REPO_API,
     ASGIApp,
     Receive,
     Recorder,
     Scope,
     Send,
     client_through,
+    flux_ready,
     make_spec,
 )
 
-KS_API = "kustomize.toolkit.fluxcd.io/v1"
-REPO_API = "source.toolkit.fluxcd.io/v1"
 MANAGED = ["app.kubernetes.io/managed-by=slipway"]
 
 
@@ -41,13 +42,6 @@ def _ready(kube: KubeEmulator, api: str, kind: str, name: str, ns: str, **fields
     kube.set_condition(
         api, kind, name, ns, type="Ready", status="True", reason="Succeeded", **fields
     )
-
-
-def _ready_all(kube: KubeEmulator, names: ResourceNames) -> None:
-    """What Flux does for a healthy environment: the source, then the Kustomization."""
-    ns = names.namespace
-    _ready(kube, REPO_API, "GitRepository", names.git_repository, ns)
-    _ready(kube, KS_API, "Kustomization", names.kustomization, ns, lastAppliedRevision="main@1")
 
 
 def _ref(kind: ResourceKind, names: ResourceNames) -> ObjectRef:
@@ -90,7 +84,7 @@ async def test_finalize_waits_on_one_shared_watch_per_kind(
         # Flux marked it Ready before anyone waited (the waiter finds it in the cache).
         other = make_spec("oscar", "production")
         await client.apply_environment(other)
-        _ready_all(kube, other.names)
+        flux_ready(kube, other.names)
         recorder.seen.clear()
         again = await asyncio.wait_for(settle_environment(client, other.names, within=30), 5)
         assert again.status is ResourceStatus.READY
@@ -162,7 +156,7 @@ async def test_a_status_older_than_our_own_apply_is_not_taken_for_an_answer(
         spec = make_spec("quebec")
         names = spec.names
         await client.apply_environment(spec)
-        _ready_all(kube, names)
+        flux_ready(kube, names)
         first = await asyncio.wait_for(settle_environment(client, names, within=30), 5)
         assert first.status is ResourceStatus.READY
         ref = _ref(ResourceKind.GIT_REPOSITORY, names)
@@ -188,7 +182,7 @@ async def test_a_status_older_than_our_own_apply_is_not_taken_for_an_answer(
         current = client.status_watch.status(ref)
         assert current is not None and current.generation == 2
         assert current.status is ResourceStatus.RECONCILING
-        _ready_all(kube, names)
+        flux_ready(kube, names)
         settled = await asyncio.wait_for(settling, 5)
         assert settled.status is ResourceStatus.READY
         assert settled.objects[0].generation == settled.objects[0].observed_generation == 2
@@ -264,8 +258,13 @@ async def test_the_shared_watch_resumes_and_lists_again_after_410(
             ready = await _next(updates)
             assert ready.status is ResourceStatus.READY
             assert len(recorder.lists("kustomizations")) == 2  # so it listed again
-            repo = client.status_watch.status(_ref(ResourceKind.GIT_REPOSITORY, names))
-            assert repo is not None and not repo.exists  # the relist saw it gone
+            repo = _ref(ResourceKind.GIT_REPOSITORY, names)
+            gone = await async_wait_until(
+                lambda: (s := client.status_watch.status(repo)) is not None and not s.exists,
+                message="the GitRepository's relist to find it gone",
+                timeout=5,
+            )
+            assert gone
 
 
 async def test_watching_a_missing_object_sees_it_created(
@@ -296,7 +295,7 @@ async def test_a_subscriber_to_everything_hears_each_change(
             seen[status.ref] = status
         fresh = make_spec("uniform")
         await cluster.apply_environment(fresh)
-        _ready_all(kube, fresh.names)
+        flux_ready(kube, fresh.names)
         ks = _ref(ResourceKind.KUSTOMIZATION, fresh.names)
         while seen.get(ks) is None or seen[ks].status is not ResourceStatus.READY:
             status = await _next(everything)
