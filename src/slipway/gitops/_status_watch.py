@@ -234,6 +234,8 @@ class StatusWatch:
                 error, progressed = exc.error, False
             except SlipwayError as exc:
                 error, progressed = exc, False
+            except Exception as exc:  # the watch must outlive a surprise
+                error, progressed = _unexpected(kind.info, exc), False
             if progressed or loop.time() - started >= STABLE_SECONDS:
                 restarts = 0
             restarts += 1
@@ -303,3 +305,12 @@ class StatusWatch:
             if ref.kind == kind.info.kind:
                 for feed in feeds:
                     feed.fail(error)
+
+
+def _unexpected(info: KindInfo, exc: Exception) -> ClusterError:
+    """An error no mapping knows, named by its type only (its text is not vetted)."""
+    return ClusterError(
+        f"the watch on {info.qualified} failed: {type(exc).__name__}",
+        system=SYSTEM,
+        hint="this is a bug in Slipway; please report it with this message",
+    )

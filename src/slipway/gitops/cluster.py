@@ -9,47 +9,28 @@ Force: Slipway owns the objects it creates, but another manager's change to them
 person should see, so applies are not forced by default and a conflict surfaces as
 `Conflict` naming the other field manager; repair passes `force=True` to take fields back.
 
-Every call goes through `map_api_errors` (see `_errors.py`) and `slipway.retry` (5xx/429).
+The connection, error mapping, retries and preflight reads are `ClusterConnection`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
-import httpx2
-from lightkube import AsyncClient
-from lightkube.config.client_adapter import AsyncClient as _adapter_client
-from lightkube.config.client_adapter import ConnectionParams
 from lightkube.config.kubeconfig import SingleConfig
-from lightkube.models.authorization_v1 import (
-    ResourceAttributes,
-    SelfSubjectAccessReviewSpec,
-    SelfSubjectRulesReviewSpec,
-)
-from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
-from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.authorization_v1 import SelfSubjectAccessReview, SelfSubjectRulesReview
 from lightkube.types import PatchType
 
 from slipway.config import Settings
 from slipway.domain.errors import ClusterError, InvalidInput, NotFound, SlipwayError
 from slipway.domain.names import ResourceKind
 from slipway.gitops import _environment, _kubeconfig, _watch
-from slipway.gitops._errors import (
-    SYSTEM,
-    ClusterIdentity,
-    FluxNotInstalled,
-    Operation,
-    map_api_errors,
-)
+from slipway.gitops._connection import DEFAULT_TIMEOUT, ClusterConnection, as_dict
+from slipway.gitops._errors import SYSTEM, FluxNotInstalled, Operation, map_api_errors
 from slipway.gitops._resources import resource_class
-from slipway.gitops._rules import ResourceRule, RulesReview
 from slipway.gitops._status_watch import StatusWatch
-from slipway.gitops.defaults import FIELD_MANAGER
 from slipway.gitops.kinds import KindInfo, kind_info
 from slipway.gitops.manifests import Manifest
 from slipway.gitops.results import (
@@ -60,18 +41,14 @@ from slipway.gitops.results import (
     object_status,
 )
 from slipway.gitops.spec import EnvironmentSpec
-from slipway.retry import DEFAULT_POLICY, Retryable, RetryPolicy, retry_async
+from slipway.retry import DEFAULT_POLICY, Retryable, RetryPolicy
 
-T = TypeVar("T")
-
-DEFAULT_TIMEOUT: Final = 15.0
-CONNECT_TIMEOUT: Final = 5.0
 # How often in a row a watch is started again from a fresh read (after 410 Gone or a server
 # error) without seeing a change, before the error is reported.
 WATCH_REREADS: Final = 5
 
 
-class ClusterClient:
+class ClusterClient(ClusterConnection):
     """One connection to one cluster. Methods are safe to call concurrently from the event
     loop that uses it; `aclose()` (or `async with`) stops the status watch and releases the
     connection pool."""
@@ -83,19 +60,8 @@ class ClusterClient:
         timeout: float = DEFAULT_TIMEOUT,
         retry_policy: RetryPolicy = DEFAULT_POLICY,
     ) -> None:
-        self._config = config
-        http_timeout = httpx2.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
-        self._client = AsyncClient(config, timeout=http_timeout, field_manager=FIELD_MANAGER)
-        # lightkube has no call for /version: a plain client with the same auth and TLS.
-        self._http = _adapter_client(config, ConnectionParams(timeout=http_timeout))
-        self._retry = retry_policy
-        self.identity = ClusterIdentity(
-            server=str(config.cluster.server),
-            context=config.context_name,
-            user=config.context.user,
-        )
+        super().__init__(config, timeout=timeout, retry_policy=retry_policy)
         self._status_watch: StatusWatch | None = None
-        self._closed = False
 
     @classmethod
     def from_kubeconfig(
@@ -107,10 +73,6 @@ class ClusterClient:
     def from_settings(cls, settings: Settings, **options: Any) -> ClusterClient:
         """K3S_KUBECONFIG_PATH, KUBECONFIG, ~/.kube/config, then in-cluster (the seed's order)."""
         return cls(_kubeconfig.resolve(settings.kubeconfig, settings.kube_context), **options)
-
-    @property
-    def server(self) -> str:
-        return self.identity.server
 
     @property
     def status_watch(self) -> StatusWatch:
@@ -142,15 +104,6 @@ class ClusterClient:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-    async def _call(self, op: Operation, call: Callable[[], Awaitable[T]]) -> T:
-        """One API call, its errors mapped, retried when the server asks for it."""
-
-        async def attempt() -> T:
-            with map_api_errors(op, self.identity):
-                return await call()
-
-        return await retry_async(attempt, policy=self._retry)
 
     # -- apply ----------------------------------------------------------------------------
 
@@ -227,7 +180,7 @@ class ClusterClient:
             raise
         except NotFound:
             return None
-        return _as_dict(obj)
+        return as_dict(obj)
 
     async def read_status(
         self, kind: ResourceKind | str, name: str, namespace: str | None = None
@@ -285,86 +238,3 @@ class ClusterClient:
         """(event type, object) after `version` for the objects `list_managed` lists; ends on
         410 Gone (list again). Errors are lightkube's: map them with `map_api_errors`."""
         return _watch.managed_changes(self._client, info, version)
-
-    # -- preflight helpers ----------------------------------------------------------------
-
-    async def server_version(self) -> str:
-        """The API server's `gitVersion` (GET /version), proving it is reachable."""
-
-        async def get() -> dict[str, Any]:
-            response = await self._http.get("/version")
-            response.raise_for_status()
-            body: dict[str, Any] = response.json()
-            return body
-
-        body = await self._call(Operation("get"), get)
-        return str(body.get("gitVersion") or "unknown")
-
-    async def read_crd(self, name: str) -> dict[str, Any] | None:
-        op = Operation("get", None, name, resource="customresourcedefinitions.apiextensions.k8s.io")
-        try:
-            obj = await self._call(op, lambda: self._client.get(CustomResourceDefinition, name))
-        except NotFound:
-            return None
-        return _as_dict(obj)
-
-    async def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        op = Operation("get", None, name, namespace, resource="deployments.apps")
-        try:
-            obj = await self._call(
-                op, lambda: self._client.get(Deployment, name, namespace=namespace)
-            )
-        except NotFound:
-            return None
-        return _as_dict(obj)
-
-    async def can_i(
-        self, verb: str, resource: str, *, group: str = "", namespace: str | None = None
-    ) -> tuple[bool, str]:
-        """SelfSubjectAccessReview: (allowed, the authorizer's reason)."""
-        review = SelfSubjectAccessReview(
-            spec=SelfSubjectAccessReviewSpec(
-                resourceAttributes=ResourceAttributes(
-                    verb=verb, resource=resource, group=group, namespace=namespace
-                )
-            )
-        )
-        answer = await self._call(
-            Operation("create", resource="selfsubjectaccessreviews.authorization.k8s.io"),
-            lambda: self._client.create(review),
-        )
-        status = answer.status
-        if status is None:
-            return False, "the API server returned no decision"
-        return bool(status.allowed), str(status.reason or "")
-
-    async def rules_review(self, namespace: str) -> RulesReview:
-        """SelfSubjectRulesReview: in one request, the rules bound to this user cluster-wide
-        and in `namespace` (which need not exist)."""
-        review = SelfSubjectRulesReview(spec=SelfSubjectRulesReviewSpec(namespace=namespace))
-        answer = await self._call(
-            Operation("create", resource="selfsubjectrulesreviews.authorization.k8s.io"),
-            lambda: self._client.create(review),
-        )
-        status = answer.status
-        if status is None:
-            return RulesReview((), incomplete=True, evaluation_error="no status in the answer")
-        rules = tuple(
-            ResourceRule(
-                verbs=tuple(rule.verbs or ()),
-                api_groups=tuple(rule.apiGroups or ()),
-                resources=tuple(rule.resources or ()),
-                resource_names=tuple(rule.resourceNames or ()),
-            )
-            for rule in status.resourceRules or ()
-        )
-        return RulesReview(
-            rules,
-            incomplete=bool(status.incomplete),
-            evaluation_error=str(status.evaluationError or ""),
-        )
-
-
-def _as_dict(obj: Any) -> dict[str, Any]:
-    result: dict[str, Any] = obj.to_dict()
-    return result
