@@ -98,6 +98,17 @@ def sandbox_options(
     return options, missing
 
 
+def set_latency(sandbox: Sandbox, milliseconds: float) -> list[str]:
+    """Sets the latency of a running sandbox's forge and cluster; returns what it could not
+    set (an older tree has no knob on its Kubernetes emulator)."""
+    assert sandbox.forge is not None and sandbox.kube is not None
+    sandbox.forge.state.latency_ms = milliseconds
+    if isinstance(getattr(type(sandbox.kube), "latency_ms", None), property):
+        sandbox.kube.latency_ms = milliseconds
+        return []
+    return ["the Kubernetes emulator has no latency knob: the cluster runs without latency"]
+
+
 @contextmanager
 def running_sandbox(
     directory: Path, *, forge_ms: float = 0.0, kube_ms: float = 0.0
