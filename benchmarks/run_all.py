@@ -31,6 +31,10 @@ from benchmarks.support import REPO_ROOT, progress
 
 BASELINE = REPO_ROOT / "benchmarks" / "baseline.json"
 PARTS = ("forge", "cluster", "critical", "throughput")
+CONCURRENCY = 4
+# Sizes that keep `make bench` under ten minutes on two cores: a project costs Slipway about
+# 0.7 CPU seconds and the sandbox twice that, so two cores finish about one per second.
+BASELINE_PROJECTS = 100
 
 
 @dataclass
@@ -49,22 +53,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default=",".join(PARTS))
-    parser.add_argument("--projects", default="50,200", help="throughput sizes")
-    parser.add_argument("--baseline-projects", type=int, default=100)
+    parser.add_argument("--sqlite", default="100,200", help="throughput sizes on SQLite")
+    parser.add_argument("--postgres", default="50", help="throughput sizes on PostgreSQL")
+    parser.add_argument("--baseline-projects", type=int, default=BASELINE_PROJECTS)
     parser.add_argument("--old-src", type=Path, default=None)
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "docs" / "BENCHMARKS.md")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     machine = describe_machine()
     started = time.perf_counter()
-    counts = [int(n) for n in args.projects.split(",")]
-    steps = plan(
-        parts,
-        quick=args.quick,
-        old_src=args.old_src,
-        counts=counts,
-        baseline=args.baseline_projects,
-    )
+    sizes = {
+        database: [int(n) for n in text.split(",") if n]
+        for database, text in (("sqlite", args.sqlite), ("postgres", args.postgres))
+    }
+    baseline = args.baseline_projects
+    if args.quick:
+        sizes, baseline = {"sqlite": [4, 8], "postgres": [4]}, 8
+    steps = plan(parts, quick=args.quick, old_src=args.old_src, sizes=sizes, baseline=baseline)
     with tempfile.TemporaryDirectory(prefix="slipway-bench-results-") as tmp:
         for index, step in enumerate(steps, 1):
             progress(f"[{index}/{len(steps)}] {step.key}: {' '.join(step.args)}")
@@ -72,8 +77,10 @@ def main() -> None:
             progress(f"[{index}/{len(steps)}] {step.key}: {step.seconds:.0f} s")
     machine["run_seconds"] = time.perf_counter() - started
     machine["load_end"] = load_average()
-    baseline = remember_baseline(steps, machine)
-    args.output.write_text(render(machine, steps_by_key(steps), baseline, quick=args.quick))
+    remembered = remember_baseline(steps, machine, keep=not args.quick)
+    new = steps_by_key(steps).get(f"throughput-sqlite-{baseline}")
+    doc = render(machine, steps_by_key(steps), new, remembered, quick=args.quick)
+    args.output.write_text(doc)
     progress(f"wrote {args.output} after {machine['run_seconds']:.0f} s")
     failed = [step.key for step in steps if step.error]
     if failed:
@@ -81,36 +88,41 @@ def main() -> None:
 
 
 def plan(
-    parts: set[str], *, quick: bool, old_src: Path | None, counts: list[int], baseline: int
+    parts: set[str],
+    *,
+    quick: bool,
+    old_src: Path | None,
+    sizes: dict[str, list[int]],
+    baseline: int,
 ) -> list[Step]:
-    """The runs, in order; sizes small enough that the whole set takes under ten minutes on
-    two cores (or well under a minute with `quick`)."""
+    """The runs, in order. Every throughput run is at worker concurrency 4 (the default, and
+    issue 9's baseline); the SQLite run of `baseline` projects is also the side-by-side one."""
     steps: list[Step] = []
     if "forge" in parts:
-        sizes = "10,100" if quick else "10,100,1000"
-        steps.append(Step("forge", ["bench_forge", "--sizes", sizes], 300))
+        files = "10,100" if quick else "10,100,1000"
+        steps.append(Step("forge", ["bench_forge", "--sizes", files], 300))
     if "cluster" in parts:
         steps.append(Step("cluster", ["bench_cluster", "--steady", "1" if quick else "3"], 180))
     if "critical" in parts:
-        steps.append(
-            Step("critical", ["bench_critical_path", "--runs", "1" if quick else "3"], 300)
-        )
+        runs = "1" if quick else "3"
+        steps.append(Step("critical", ["bench_critical_path", "--runs", runs], 300))
     if "throughput" in parts:
-        counts = [4, 8] if quick else counts
-        for database in ("sqlite", "postgres"):
+        for database, counts in sizes.items():
             for projects in counts:
-                steps.append(throughput(f"throughput-{database}-{projects}", projects, database))
-        baseline = 8 if quick else baseline
-        steps.append(throughput("baseline-new", baseline, "sqlite", "--concurrency", "4"))
+                steps.append(throughput(database, projects))
+        if baseline not in sizes.get("sqlite", []):
+            steps.append(throughput("sqlite", baseline))
         if old_src is not None:
-            old = ("--concurrency", "4", "--src", str(old_src))
-            steps.append(throughput("baseline-old", baseline, "sqlite", *old))
+            step = throughput("sqlite", baseline, "--src", str(old_src))
+            step.key = "baseline-old"
+            steps.append(step)
     return steps
 
 
-def throughput(key: str, projects: int, database: str, *more: str) -> Step:
-    args = ["bench_throughput", "--projects", str(projects), "--database", database, *more]
-    return Step(key, args, 120 + 8 * projects)
+def throughput(database: str, projects: int, *more: str) -> Step:
+    args = ["bench_throughput", "--projects", str(projects), "--database", database]
+    args += ["--concurrency", str(CONCURRENCY), *more]
+    return Step(f"throughput-{database}-{projects}", args, 120 + 8 * projects)
 
 
 def run(step: Step, output: Path) -> None:
@@ -152,12 +164,16 @@ def steps_by_key(steps: list[Step]) -> dict[str, Step]:
     return {step.key: step for step in steps}
 
 
-def remember_baseline(steps: list[Step], machine: dict[str, Any]) -> dict[str, Any] | None:
-    """The old code's run: this one's (saved for next time) or the one saved earlier."""
+def remember_baseline(
+    steps: list[Step], machine: dict[str, Any], *, keep: bool
+) -> dict[str, Any] | None:
+    """The old code's run: this one's (saved for next time when `keep`) or the one saved
+    earlier."""
     old = steps_by_key(steps).get("baseline-old")
     if old is not None and old.result is not None and old.error is None:
         saved = {**old.result, "measured": machine["date"], "machine": machine["cpu"]}
-        BASELINE.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
+        if keep:
+            BASELINE.write_text(json.dumps(saved, indent=2, sort_keys=True) + "\n")
         return {**saved, "fresh": True}
     if BASELINE.exists():
         return {**json.loads(BASELINE.read_text()), "fresh": False}
