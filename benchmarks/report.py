@@ -370,6 +370,13 @@ def _side_by_side(new: StepLike | None, old: dict[str, Any] | None) -> list[str]
             f"({speedup:.1f}×)",
         ),
     ]
+    if old is not None:
+        lines += [
+            "",
+            f"Against the issue's {ISSUE_BASELINE_PER_S} projects/s instead: "
+            f"{rate / ISSUE_BASELINE_PER_S:.1f}×. Compare runs taken under the same load: a "
+            "busy machine slows both, and the old code's own number moves with it.",
+        ]
     return lines
 
 
