@@ -63,8 +63,9 @@ class Checkout:
 
 def _env(auth: GitAuth | None, user_agent: str | None) -> dict[str, str]:
     """git's configuration through the environment, off every command line: the credentials
-    as a header (no helper, no prompt, so a 401 fails at once, as go-git does)."""
-    pairs = [("credential.helper", "")]
+    as a header (no helper, no prompt, so a 401 fails at once, as go-git does), and wire
+    protocol v0, the only one go-git speaks (v2 would add an `ls-refs` POST to every fetch)."""
+    pairs = [("credential.helper", ""), ("protocol.version", "0")]
     if user_agent:
         pairs.append(("http.userAgent", user_agent))
     header = auth.header() if auth else None
