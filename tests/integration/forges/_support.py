@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
+from slipway.domain.errors import SlipwayError
 from slipway.domain.model import ForgeKind, PushMethod
 from slipway.forges import FORGES, Forge, ForgeClients, build_forge
 from slipway.retry import RetryPolicy
@@ -101,3 +103,18 @@ def working_tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and ".git" not in p.relative_to(root).parts
     }
+
+
+def assert_no_secret(
+    error: BaseException,
+    forge: Forge,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No token in the error (its str, repr and dict), the forge's repr, the log or the output."""
+    captured = capsys.readouterr()
+    for token in (TOKEN, WRONG_TOKEN, LOW_SCOPE_TOKEN, OAUTH_TOKEN, OUTSIDER_TOKEN):
+        for text in (str(error), repr(error), repr(forge), caplog.text, captured.out, captured.err):
+            assert token not in text
+        if isinstance(error, SlipwayError):
+            assert token not in str(error.to_dict())

@@ -16,28 +16,14 @@ from ._support import (
     LOW_SCOPE_TOKEN,
     OAUTH_TOKEN,
     OUTSIDER_TOKEN,
-    TOKEN,
     WRONG_TOKEN,
     Flavour,
+    assert_no_secret,
     make_forge,
 )
 
 LABELS = {kind: info.label for kind, info in FORGES.items()}
 SCOPES = {kind: info.required_scopes[0] for kind, info in FORGES.items()}
-
-
-def assert_no_secret(
-    error: BaseException,
-    forge: Forge,
-    caplog: pytest.LogCaptureFixture,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    captured = capsys.readouterr()
-    for token in (TOKEN, WRONG_TOKEN, LOW_SCOPE_TOKEN, OAUTH_TOKEN, OUTSIDER_TOKEN):
-        for text in (str(error), repr(error), repr(forge), caplog.text, captured.out, captured.err):
-            assert token not in text
-        if isinstance(error, SlipwayError):
-            assert token not in str(error.to_dict())
 
 
 async def test_bad_token_is_rejected_with_a_reconnect_hint(

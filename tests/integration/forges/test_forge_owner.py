@@ -23,10 +23,10 @@ from ._support import (
     WRONG_TOKEN,
     Flavour,
     api_calls,
+    assert_no_secret,
     make_forge,
     writes,
 )
-from .test_forge_errors import assert_no_secret
 
 CLOSED_ORG = "closed-org"  # bob's; alice is not a member
 LOCKED_ORG = "locked-org"  # alice is a member, but members may not create repositories

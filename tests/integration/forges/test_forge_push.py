@@ -29,11 +29,11 @@ from ._support import (
     WRONG_TOKEN,
     Flavour,
     accepted_writes,
+    assert_no_secret,
     git_requests,
     make_forge,
     shape,
 )
-from .test_forge_errors import assert_no_secret
 
 METHODS = list(PushMethod)
 FILES = {

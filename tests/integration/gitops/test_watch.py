@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Iterator, MutableMapping
-from contextlib import aclosing
+from collections.abc import AsyncIterator, Iterator, MutableMapping
+from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,13 @@ from tests.support.waiting import async_wait_until
 from slipway.domain.errors import ClusterError
 from slipway.domain.model import ResourceKind, ResourceStatus
 from slipway.domain.names import ResourceNames
-from slipway.gitops import ClusterClient, ObjectRef, ObjectStatus, settle_environment
+from slipway.gitops import (
+    ClusterClient,
+    EnvironmentSpec,
+    ObjectRef,
+    ObjectStatus,
+    settle_environment,
+)
 from slipway.gitops.kinds import kind_info
 from slipway.sandbox.kube import KubeEmulator
 
@@ -220,37 +226,51 @@ async def _next(updates: Any) -> ObjectStatus:
     return status
 
 
+@asynccontextmanager
+async def _applied_through_recorder(
+    kube: KubeEmulator, spec: EnvironmentSpec, folder: Path
+) -> AsyncIterator[tuple[ClusterClient, Recorder]]:
+    """A client reaching `kube` through a `Recorder`, with `spec` already applied."""
+    recorder = Recorder(kube.app)
+    async with client_through(recorder, kube, folder) as client:
+        await client.apply_environment(spec)
+        yield client, recorder
+
+
+async def _resumes_after_a_drop(
+    kube: KubeEmulator, recorder: Recorder, updates: Any, name: str, ns: str
+) -> None:
+    """The first update is the applied Kustomization; then the server drops the streams and
+    it moves on: the watch hears that from where it was, without listing again."""
+    first = await _next(updates)
+    assert first.exists and first.status is ResourceStatus.RECONCILING
+    kube.state.close_watches()
+    kube.set_condition(
+        KS_API,
+        "Kustomization",
+        name,
+        ns,
+        type="Ready",
+        status="Unknown",
+        reason="Progressing",
+        message="reconciliation in progress",
+    )
+    progressing = await _next(updates)
+    assert progressing.ready is not None and progressing.ready.reason == "Progressing"
+    assert len(recorder.lists("kustomizations")) == 1
+
+
 async def test_the_shared_watch_resumes_and_lists_again_after_410(
     small_emulator: KubeEmulator, tmp_path: Path
 ) -> None:
     kube = small_emulator
-    recorder = Recorder(kube.app)
     spec = make_spec("romeo")
     names, ns = spec.names, spec.names.namespace
     ks = _ref(ResourceKind.KUSTOMIZATION, names)
-    async with client_through(recorder, kube, tmp_path) as client:
-        await client.apply_environment(spec)
+    async with _applied_through_recorder(kube, spec, tmp_path) as (client, recorder):
         updates = client.status_watch.changes(ks)
         async with aclosing(updates):
-            first = await _next(updates)
-            assert first.exists and first.status is ResourceStatus.RECONCILING
-
-            kube.state.close_watches()  # the server drops the streams
-            kube.set_condition(
-                KS_API,
-                "Kustomization",
-                ks.name,
-                ns,
-                type="Ready",
-                status="Unknown",
-                reason="Progressing",
-                message="reconciliation in progress",
-            )
-            progressing = await _next(updates)
-            assert progressing.ready is not None and progressing.ready.reason == "Progressing"
-            # Resumed from the last version seen, not listed again.
-            assert len(recorder.lists("kustomizations")) == 1
-
+            await _resumes_after_a_drop(kube, recorder, updates, ks.name, ns)
             _overflow_history(kube)
             kube.delete(REPO_API, "GitRepository", names.git_repository, ns)  # while away
             kube.state.close_watches()  # resuming now gets a 410 Expired ERROR event
@@ -346,25 +366,16 @@ async def test_the_single_object_watch_resumes_and_reads_again(
 ) -> None:
     """`watch_status`, one object's stream (fieldSelector), for callers that want just that."""
     kube = small_emulator
-    recorder = Recorder(kube.app)
     spec = make_spec("xray")
     ns, name = spec.names.namespace, spec.names.kustomization
-    async with client_through(recorder, kube, tmp_path) as client:
-        await client.apply_environment(spec)
+    async with _applied_through_recorder(kube, spec, tmp_path) as (client, recorder):
         updates = client.watch_status(ResourceKind.KUSTOMIZATION, name, ns)
         async with aclosing(updates):
-            first = await _next(updates)
-            assert first.exists and first.status is ResourceStatus.RECONCILING
-            kube.state.close_watches()
-            kube.set_condition(
-                KS_API, "Kustomization", name, ns, type="Ready", status="Unknown", reason="P"
-            )
-            assert (await _next(updates)).ready is not None
-            assert len(recorder.lists("kustomizations")) == 1
+            await _resumes_after_a_drop(kube, recorder, updates, name, ns)
             _overflow_history(kube)
             kube.state.close_watches()
             reread = await _next(updates)
-            assert reread.ready is not None and reread.ready.reason == "P"
+            assert reread.ready is not None and reread.ready.reason == "Progressing"
             assert len(recorder.lists("kustomizations")) == 2
             _ready(kube, KS_API, "Kustomization", name, ns)
             assert (await _next(updates)).status is ResourceStatus.READY

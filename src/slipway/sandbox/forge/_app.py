@@ -13,8 +13,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from slipway.sandbox._recording import OnResponseStart
 from slipway.sandbox.forge._gitea import create_gitea_router
 from slipway.sandbox.forge._github import create_github_router
 from slipway.sandbox.forge._gitlab import create_gitlab_router
@@ -125,24 +126,18 @@ class SandboxMiddleware:
             self.state.record(RecordedRequest(method, path, query, fault.status, True, agent, peer))
             await _fault_response(fault)(scope, receive, send)
             return
-        recorded = False
 
-        async def capture(message: Message) -> None:
-            # Record before the client can see the answer, so a test reading the log right
-            # after a call always finds that call.
-            nonlocal recorded
-            if message["type"] == "http.response.start" and not recorded:
-                recorded = True
-                self.state.record(
-                    RecordedRequest(method, path, query, message["status"], False, agent, peer)
-                )
-            await send(message)
+        async def record(status: int) -> None:
+            # Before the client can see the answer, so a test reading the log right after
+            # a call always finds that call.
+            self.state.record(RecordedRequest(method, path, query, status, False, agent, peer))
 
+        respond = OnResponseStart(send, record)
         try:
-            await self.app(scope, receive, capture)
+            await self.app(scope, receive, respond)
         finally:
-            if not recorded:
-                self.state.record(RecordedRequest(method, path, query, 500, False, agent, peer))
+            if not respond.started:
+                await record(500)
 
 
 def _header(scope: Scope, name: bytes) -> str:

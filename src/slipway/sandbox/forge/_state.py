@@ -8,12 +8,12 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slipway.sandbox._recording import Recorder, Recorders
 from slipway.sandbox.forge import _gitstore as git
 
 LATENCY_ENV = "SLIPWAY_SANDBOX_LATENCY_MS"
@@ -100,20 +100,8 @@ class RecordedRequest:
         return asdict(self)
 
 
-class RequestRecorder:
-    """The requests recorded since `ForgeState.recording()` made it, in order."""
-
-    def __init__(self, lock: threading.RLock) -> None:
-        self._lock = lock
-        self._requests: list[RecordedRequest] = []
-
-    def add(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
+class RequestRecorder(Recorder[RecordedRequest]):
+    """The requests recorded while its `ForgeState.recording()` block ran, in order."""
 
 
 class ForgeState:
@@ -131,7 +119,7 @@ class ForgeState:
         self._repos: dict[tuple[str, str], Repo] = {}
         self._faults: list[Fault] = []
         self._requests: list[RecordedRequest] = []
-        self._recorders: list[RequestRecorder] = []
+        self._recorders = Recorders[RecordedRequest, RequestRecorder](RequestRecorder)
         self._ids = 1000
 
     # accounts and tokens --------------------------------------------------------------
@@ -296,22 +284,13 @@ class ForgeState:
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
-            for recorder in self._recorders:
-                recorder.add(request)
+        self._recorders.add(request)
 
-    @contextmanager
-    def recording(self) -> Iterator[RequestRecorder]:
+    def recording(self) -> AbstractContextManager[RequestRecorder]:
         """A log of only the requests made while the block runs, so one user of a shared
         emulator (a test, a script) sees its own requests and nobody else's; the shared log
         and `clear_requests()` are left alone."""
-        recorder = RequestRecorder(self._lock)
-        with self._lock:
-            self._recorders.append(recorder)
-        try:
-            yield recorder
-        finally:
-            with self._lock:
-                self._recorders.remove(recorder)
+        return self._recorders.recording()
 
     def requests(self) -> list[RecordedRequest]:
         with self._lock:

@@ -5,14 +5,12 @@ every response, so a benchmark can count round trips and price them."""
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from slipway.sandbox._recording import OnResponseStart, Recorder, Recorders
 from slipway.sandbox.kube._paths import parse
 from slipway.sandbox.kube._store import KubeState
 
@@ -39,51 +37,12 @@ class KubeRequest:
     user_agent: str
 
 
-class KubeRecorder:
+class KubeRecorder(Recorder[KubeRequest]):
     """The requests answered while its `KubeEmulator.recording()` block ran, in order."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: list[KubeRequest] = []
-
-    def add(self, request: KubeRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
 
     def requests(self, *, user: str | None = None) -> list[KubeRequest]:
         """All of them, or only those `user` made (Slipway's and Flux's tokens differ)."""
-        with self._lock:
-            return [r for r in self._requests if user is None or r.user == user]
-
-
-class RequestLog:
-    """The recorders open now; a request is kept only by the blocks open while it is
-    answered, so nothing accumulates in a long-running sandbox."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._recorders: list[KubeRecorder] = []
-
-    def add(self, request: KubeRequest) -> None:
-        with self._lock:
-            recorders = list(self._recorders)
-        for recorder in recorders:
-            recorder.add(request)
-
-    @contextmanager
-    def recording(self) -> Iterator[KubeRecorder]:
-        recorder = KubeRecorder()
-        with self._lock:
-            self._recorders.append(recorder)
-        try:
-            yield recorder
-        finally:
-            with self._lock:
-                self._recorders.remove(recorder)
-
-    @property
-    def active(self) -> bool:
-        return bool(self._recorders)
+        return [r for r in super().requests() if user is None or r.user == user]
 
 
 def describe(scope: Scope, status: int, user: str) -> KubeRequest:
@@ -132,26 +91,21 @@ class RecordingMiddleware:
     def __init__(self, app: ASGIApp, state: KubeState, *, latency_ms: float = 0.0) -> None:
         self.app = app
         self.state = state
-        self.log = RequestLog()
+        self.log = Recorders[KubeRequest, KubeRecorder](KubeRecorder)
         self.latency_ms = latency_ms
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
 
-        async def respond(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start" and not started:
-                started = True
-                if self.log.active:
-                    self.log.add(describe(scope, int(message["status"]), self._user(scope)))
-                if self.latency_ms > 0:
-                    await asyncio.sleep(self.latency_ms / 1000)
-            await send(message)
+        async def started(status: int) -> None:
+            if self.log.active:
+                self.log.add(describe(scope, status, self._user(scope)))
+            if self.latency_ms > 0:
+                await asyncio.sleep(self.latency_ms / 1000)
 
-        await self.app(scope, receive, respond)
+        await self.app(scope, receive, OnResponseStart(send, started))
 
     def _user(self, scope: Scope) -> str:
         for name, value in scope.get("headers") or []:
