@@ -224,8 +224,10 @@ def wait_final(app: service.App, name: str, *, timeout: float) -> list[ProgressE
 def require_completed(creation: Creation) -> None:
     """The one thing the benchmarks assert: the project they measured succeeded."""
     if creation.final != COMPLETED:
-        last = creation.events[-1].message
-        raise SystemExit(f"{creation.name} did not succeed ({creation.final}): {last}")
+        # Every warning and error on the way, so a failed run says why, not only that it did.
+        told = [e.message for e in creation.events if e.level in ("warning", "error")]
+        why = " | ".join(told or [creation.events[-1].message])
+        raise SystemExit(f"{creation.name} did not succeed ({creation.final}): {why}")
 
 
 # -- generated templates ----------------------------------------------------------------------
