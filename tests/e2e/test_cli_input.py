@@ -94,6 +94,13 @@ def assert_rejected(
         (["shop", "--env", "dev", "--env", "dev"], "environment", ("'dev' is given twice",)),
         (["shop", "--owner", "-bad-"], "owner", ("'-bad-'",)),
         (["shop", "--owner", "two words"], "owner", ("'two words'",)),
+        (["shop", "--template", ""], "template", ("must not be empty", "default template")),
+        (["shop", "--owner", ""], "owner", ("must not be empty", "own account")),
+        (
+            ["shop", "--param", "page_title=a", "--param", "page_title=b"],
+            "--param",
+            ("'page_title' is given twice",),
+        ),
     ],
     ids=[
         "uppercase",
@@ -107,6 +114,9 @@ def assert_rejected(
         "env-duplicate",
         "owner-hyphen",
         "owner-space",
+        "template-empty",
+        "owner-empty",
+        "param-duplicate",
     ],
 )
 def test_bad_input_is_one_line_and_creates_nothing(

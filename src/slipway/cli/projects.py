@@ -21,9 +21,12 @@ def _parse_params(values: list[str]) -> dict[str, str]:
     params: dict[str, str] = {}
     for item in values:
         key, sep, value = item.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise InvalidInput("--param", f"'{item}' must look like key=value")
-        params[key.strip()] = value
+        if key in params:  # which one was meant? say so rather than keep the last
+            raise InvalidInput("--param", f"'{key}' is given twice; give each parameter once")
+        params[key] = value
     return params
 
 
@@ -50,7 +53,8 @@ def project_create(
     with service.application() as app:
         request = service.CreateRequest(
             name=name,
-            template=template or app.settings.default_template,
+            # An empty --template is a mistake to report, not a request for the default.
+            template=app.settings.default_template if template is None else template,
             environments=tuple(env or ()),
             parameters=_parse_params(param or []),
             forge=forge,

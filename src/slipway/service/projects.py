@@ -49,6 +49,10 @@ async def _plan(
     """The validated spec, and the forge account the project's runs will act as."""
     envs = validate_environments(request.environments or app.settings.environments)
     slug = project_slug(request.name, envs)
+    if not request.template:
+        raise InvalidInput(
+            "template", "must not be empty", hint="leave it out to use the default template"
+        )
     if request.template not in app.catalog:
         # A request naming a template that is not there is bad input (exit 2, HTTP 422), not a
         # lookup of a missing resource.
@@ -60,6 +64,10 @@ async def _plan(
         )
     info = app.catalog.get(request.template)
     forge = request.forge or app.settings.forge
+    if request.owner == "":
+        raise InvalidInput(
+            "owner", "must not be empty", hint="leave it out to use the token's own account"
+        )
     owner = request.owner or app.settings.forge_owner
     if owner is not None:
         validate_owner(owner, nested=forge_info(forge).nested_owners)
