@@ -80,33 +80,26 @@ class App:
         the configured SLIPWAY_FORGE_TOKEN (whose account is `login`, when known);
         `ForgeNotConnected` when neither exists. With `clients` it borrows their HTTP client
         for the connection instead of opening one."""
-        push = self.settings.push
         if connection_id is not None:
             with self.session() as session:
                 stored = store.load_forge_credentials(
                     session, connection_id=connection_id, cipher=self.cipher
                 )
-            return build_forge(
-                kind,
-                base_url=stored.url,
-                token=stored.token,
-                login=stored.login,
-                step=step,
-                push=push,
-                clients=clients,
-            )
-        configured = self.configured_token(kind)
-        if configured is not None:
-            return build_forge(
-                kind,
-                base_url=self.forge_url(kind),
-                token=configured,
-                login=login,
-                step=step,
-                push=push,
-                clients=clients,
-            )
-        raise ForgeNotConnected(kind.value, self.forge_url(kind))
+            url, token, login = stored.url, stored.token, stored.login
+        else:
+            configured = self.configured_token(kind)
+            if configured is None:
+                raise ForgeNotConnected(kind.value, self.forge_url(kind))
+            url, token = self.forge_url(kind), configured
+        return build_forge(
+            kind,
+            base_url=url,
+            token=token,
+            login=login,
+            step=step,
+            push=self.settings.push,
+            clients=clients,
+        )
 
     def cluster(self) -> ClusterClient:
         return ClusterClient.from_settings(self.settings)
