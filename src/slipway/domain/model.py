@@ -24,6 +24,15 @@ class PushMethod(StrEnum):
     API = "api"
 
 
+class GitAuthMethod(StrEnum):
+    """How Flux reads a project's repository: a read-only deploy key over SSH (the default,
+    so the user's token never reaches the cluster), or the token over HTTPS where a forge has
+    deploy keys disabled."""
+
+    SSH = "ssh"
+    TOKEN = "token"  # noqa: S105 - a method's name, not a password
+
+
 class ProjectStatus(StrEnum):
     PENDING = "pending"
     INITIALIZING = "initializing"

@@ -29,6 +29,7 @@ from slipway.pipeline.workflow import (
     workflow_id_for,
 )
 from slipway.store import leases
+from slipway.store.engine import private_database_file
 
 # Workers only run workflows enqueued for their own application version: pin it to the
 # package version so the CLI, the API and every worker of one release agree.
@@ -42,8 +43,9 @@ def system_database_url(settings: Settings) -> str:
     """DBOS's own database: beside Slipway's SQLite file, or the same PostgreSQL database."""
     url = settings.sqlalchemy_url
     if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{settings.data_dir / 'workflows.db'}"
+        path = settings.data_dir / "workflows.db"
+        private_database_file(path)  # workflow inputs and outputs: owner only, like ours
+        return f"sqlite:///{path}"
     return url
 
 

@@ -3,6 +3,7 @@ callers work in units of work (`unit_of_work`) that commit on success and roll b
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -76,7 +77,7 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         # One shared connection, or every session would see its own empty database.
         kwargs.setdefault("poolclass", StaticPool)
     else:
-        Path(str(url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        private_database_file(Path(str(url.database)).expanduser())
     engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
     wal = not _is_memory(url)
     busy_ms = int(float(connect_args["timeout"]) * 1000)
@@ -102,6 +103,16 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def private_database_file(path: Path) -> None:
+    """Creates the SQLite file readable by its owner only (0600), before SQLite does: it holds
+    encrypted tokens and keys, project data and events. SQLite gives its -wal and -shm files
+    the database file's mode. A file from an older version is narrowed the same way."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        path.chmod(0o600)
 
 
 def _switch_to_wal(cursor: Any, deadline: float) -> None:

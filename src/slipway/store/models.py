@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from slipway.domain.model import (
     EventLevel,
     ForgeKind,
+    GitAuthMethod,
     ProgressEvent,
     ProjectStatus,
     ResourceKind,
@@ -54,6 +55,18 @@ def _created() -> Any:
 
 def _updated() -> Any:
     return mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)
+
+
+class Installation(Base):
+    """This installation's identity: one row, created with the database. Its ID goes into the
+    repository marker and every cluster object's labels, so two installations sharing a forge or
+    a cluster never take each other's repositories or objects."""
+
+    __tablename__ = "installation"
+    _repr_fields = ("id",)
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    created_at: Mapped[datetime] = _created()
 
 
 class User(Base):
@@ -100,6 +113,8 @@ class Project(Base):
     error_message: Mapped[str | None] = mapped_column(sa.Text())
     template: Mapped[str] = mapped_column(sa.String(255))
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The template parameters marked `secret: true`, as encrypted JSON; never in `parameters`.
+    encrypted_parameters: Mapped[bytes | None] = mapped_column(sa.LargeBinary())
     environments: Mapped[list[str]] = mapped_column(default=list)
     forge: Mapped[ForgeKind] = mapped_column(StrEnumType(ForgeKind, 16))
     owner: Mapped[str | None] = mapped_column(sa.String(255))
@@ -109,13 +124,22 @@ class Project(Base):
         sa.ForeignKey("forge_connections.id", ondelete="SET NULL")
     )
     workflow_id: Mapped[str | None] = mapped_column(sa.String(255))
+    # How Flux reads the repository: "ssh" (a read-only deploy key) or "token" (HTTPS).
+    git_auth: Mapped[GitAuthMethod] = mapped_column(
+        StrEnumType(GitAuthMethod, 16), default=GitAuthMethod.SSH
+    )
+    # Take over a repository another installation marked for this project (`--adopt`).
+    adopt: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
 
 class Environment(Base):
+    """An environment of a project. Its namespace is unique across the installation: two
+    projects whose names compose into the same namespace cannot both be recorded."""
+
     __tablename__ = "environments"
-    __table_args__ = (sa.UniqueConstraint("project_id", "name"),)
+    __table_args__ = (sa.UniqueConstraint("project_id", "name"), sa.UniqueConstraint("namespace"))
     _repr_fields = ("id", "project_id", "name", "status")
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -143,6 +167,25 @@ class Repository(Base):
     web_url: Mapped[str] = mapped_column(sa.String(1024))
     default_branch: Mapped[str] = mapped_column(sa.String(255))
     initial_commit_sha: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = _created()
+
+
+class DeployKey(Base):
+    """A project's read-only SSH deploy key: the private half only encrypted. During a rotation
+    two rows exist; `retired_at` marks the one being replaced until the forge drops it."""
+
+    __tablename__ = "deploy_keys"
+    _repr_fields = ("id", "project_id", "forge_key_id", "retired_at")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    public_key: Mapped[str] = mapped_column(sa.Text())
+    encrypted_private_key: Mapped[bytes] = mapped_column(sa.LargeBinary())
+    known_hosts: Mapped[str | None] = mapped_column(sa.Text())
+    forge_key_id: Mapped[str | None] = mapped_column(sa.String(64))
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _created()
 
 

@@ -3,16 +3,22 @@ in, ORM rows out; the caller's unit of work decides when to commit."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
+from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from slipway.domain.errors import Conflict, NotFound
-from slipway.domain.model import ForgeKind, ProjectStatus, ResourceStatus
+from slipway.domain.model import ForgeKind, GitAuthMethod, ProjectStatus, ResourceStatus
+from slipway.domain.names import ResourceNames
 from slipway.store._checks import as_enum, violation
+from slipway.store.crypto import TokenCipher
 from slipway.store.models import Environment, Project, Repository
+
+ParameterValue = str | int | bool
 
 _SYSTEM = "database"
 
@@ -27,16 +33,28 @@ def create_project(
     forge: ForgeKind | str,
     owner: str | None = None,
     private: bool = True,
-    parameters: Mapping[str, str | int | bool] | None = None,
+    parameters: Mapping[str, ParameterValue] | None = None,
+    secret_parameters: Mapping[str, ParameterValue] | None = None,
+    cipher: TokenCipher | None = None,
     status: ProjectStatus | str = ProjectStatus.PENDING,
     workflow_id: str | None = None,
     forge_connection_id: int | None = None,
+    git_auth: GitAuthMethod | str = GitAuthMethod.SSH,
+    adopt: bool = False,
 ) -> Project:
-    """Records a new project (the fields of a `ProjectSpec`).
+    """Records a new project (the fields of a `ProjectSpec`) with its environments, each
+    holding its namespace. `secret_parameters` are stored only encrypted with `cipher`.
 
-    Raises Conflict when the name or slug is taken, including when another process creates the
-    same project at the same moment: exactly one of them wins.
+    Raises Conflict when the name or slug is taken or a namespace is another project's,
+    including when another process records it at the same moment: exactly one of them wins.
     """
+    namespaces = {env: ResourceNames(slug, env).namespace for env in environments}
+    _refuse_taken_namespaces(session, namespaces, project=name)
+    encrypted = None
+    if secret_parameters:
+        if cipher is None:
+            raise ValueError("secret parameters need a cipher")
+        encrypted = cipher.encrypt(SecretStr(json.dumps(dict(secret_parameters))))
     project = Project(
         name=name,
         slug=slug,
@@ -47,15 +65,32 @@ def create_project(
         owner=owner,
         private=private,
         parameters=dict(parameters or {}),
+        encrypted_parameters=encrypted,
         workflow_id=workflow_id,
         forge_connection_id=forge_connection_id,
+        git_auth=as_enum(GitAuthMethod, git_auth, field="git_auth"),
+        adopt=adopt,
     )
     try:
         with session.begin_nested():
             session.add(project)
+            session.flush()
+            for position, (env, namespace) in enumerate(namespaces.items()):
+                session.add(
+                    Environment(
+                        project_id=project.id,
+                        name=env,
+                        namespace=namespace,
+                        position=position,
+                        status=ResourceStatus.PENDING,
+                    )
+                )
+            session.flush()
     except IntegrityError as exc:
         if violation(exc) != "unique":
             raise
+        if get_project(session, name=name) is None:
+            _refuse_taken_namespaces(session, namespaces, project=name)  # lost a race
         raise Conflict(
             f"a project named '{name}' already exists",
             step="create_project",
@@ -63,6 +98,46 @@ def create_project(
             hint=f"choose another name, or see it with `slipway project show {name}`",
         ) from None
     return project
+
+
+def _refuse_taken_namespaces(
+    session: Session, namespaces: Mapping[str, str], *, project: str
+) -> None:
+    """Conflict naming the project and environment that already hold one of `namespaces`
+    (`project` itself aside: a taken project name gets its own message)."""
+    taken = session.execute(
+        sa.select(Environment.namespace, Environment.name, Project.name)
+        .join(Project, Project.id == Environment.project_id)
+        .where(Environment.namespace.in_(namespaces.values()), Project.name != project)
+    ).first()
+    if taken is None:
+        return
+    namespace, env, other = taken
+    raise Conflict(
+        f"namespace {namespace} is already environment '{env}' of project '{other}'",
+        step="create_project",
+        system=_SYSTEM,
+        hint="choose another project name or environment name: project and environment "
+        "names compose into the namespace project-<name>-<environment>",
+    )
+
+
+def taken_namespaces(session: Session, *, namespaces: Sequence[str]) -> dict[str, str]:
+    """Which of `namespaces` this installation has recorded, and for which project."""
+    rows = session.execute(
+        sa.select(Environment.namespace, Project.name)
+        .join(Project, Project.id == Environment.project_id)
+        .where(Environment.namespace.in_(namespaces))
+    )
+    return {namespace: project for namespace, project in rows}
+
+
+def project_parameters(project: Project, cipher: TokenCipher) -> dict[str, ParameterValue]:
+    """Every template parameter of the project, the secret ones decrypted (for rendering)."""
+    values: dict[str, ParameterValue] = dict(project.parameters)
+    if project.encrypted_parameters:
+        values.update(json.loads(cipher.decrypt(project.encrypted_parameters).get_secret_value()))
+    return values
 
 
 def get_project(session: Session, *, name: str) -> Project | None:

@@ -45,7 +45,7 @@ def counted_queries(engine: Engine) -> Iterator[list[str]]:
 
 def _project_with_rows(factory: SessionFactory, new_project: NewProject, name: str) -> None:
     with unit_of_work(factory) as session:
-        project = new_project(session, name, slug=name)
+        project = new_project(session, name, slug=name, environments=["development", "production"])
         for position, env in enumerate(("development", "production")):
             row = upsert_environment(
                 session,

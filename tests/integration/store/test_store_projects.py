@@ -7,23 +7,30 @@ from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from slipway.domain.errors import Conflict, InvalidInput, NotFound
 from slipway.domain.model import ForgeKind, ProjectStatus, ResourceKind, ResourceStatus
 from slipway.store import (
+    Environment,
     Project,
     SessionFactory,
+    TokenCipher,
     append_event,
     delete_project,
     get_project,
     get_repository,
     list_environments,
     list_projects,
+    project_parameters,
     record_repository,
     require_project,
     set_project_status,
     set_project_workflow,
+    taken_namespaces,
     unit_of_work,
     upsert_environment,
     upsert_gitops_resource,
@@ -136,7 +143,7 @@ def test_upsert_environment_is_idempotent_and_keeps_the_order(
     factory: SessionFactory, new_project: NewProject
 ) -> None:
     with unit_of_work(factory) as session:
-        project_id = new_project(session, "shop").id
+        project_id = new_project(session, "shop", environments=["production", "development"]).id
         for position, env in enumerate(["production", "development"]):
             upsert_environment(
                 session,
@@ -221,7 +228,7 @@ def test_deleting_a_project_deletes_everything_recorded_under_it(
         kept = new_project(session, "kept").id
         for project_id in (doomed, kept):
             env = upsert_environment(
-                session, project_id=project_id, name="dev", namespace="ns", position=0
+                session, project_id=project_id, name="dev", namespace=f"ns-{project_id}", position=0
             )
             upsert_gitops_resource(
                 session,
@@ -253,4 +260,63 @@ def test_deleting_a_project_deletes_everything_recorded_under_it(
     with unit_of_work(factory) as session:
         for table in ("environments", "gitops_resources", "repositories", "project_events"):
             rows = session.execute(sa.text(f"SELECT project_id FROM {table}")).scalars().all()  # noqa: S608
-            assert rows == [kept], table
+            assert set(rows) == {kept}, table
+
+
+def test_two_projects_whose_names_compose_into_one_namespace_cannot_both_be_recorded(
+    factory: SessionFactory, new_project: NewProject
+) -> None:
+    """`coll` + `a-staging` and `coll-a` + `staging` are both project-coll-a-staging."""
+    with unit_of_work(factory) as session:
+        new_project(session, "coll", environments=["a-staging"])
+    with pytest.raises(Conflict) as refused, unit_of_work(factory) as session:
+        new_project(session, "coll-a", environments=["development", "staging"])
+    assert "project-coll-a-staging" in refused.value.message
+    assert "'coll'" in refused.value.message and "a-staging" in refused.value.message
+    with unit_of_work(factory) as session:
+        assert get_project(session, name="coll-a") is None
+        assert taken_namespaces(
+            session, namespaces=["project-coll-a-staging", "project-coll-a-development"]
+        ) == {"project-coll-a-staging": "coll"}
+
+
+def test_the_database_itself_refuses_a_second_environment_in_one_namespace(
+    factory: SessionFactory, new_project: NewProject
+) -> None:
+    """The unique constraint holds even for a writer that skips the query (a race)."""
+    with unit_of_work(factory) as session:
+        first = new_project(session, "one", environments=["dev"]).id
+        second = new_project(session, "two", environments=["prod"]).id
+    with pytest.raises(IntegrityError), unit_of_work(factory) as session:
+        session.add(
+            Environment(
+                project_id=second,
+                name="dev",
+                namespace="project-one-dev",
+                status="pending",
+                position=1,
+            )
+        )
+        session.flush()
+    assert first != second
+
+
+def test_secret_parameters_are_stored_only_encrypted(
+    factory: SessionFactory, new_project: NewProject, engine: Engine
+) -> None:
+    cipher = TokenCipher(SecretStr(Fernet.generate_key().decode()))
+    with unit_of_work(factory) as session:
+        project = new_project(
+            session,
+            "vault",
+            parameters={"port": 8080},
+            secret_parameters={"api_key": "s3cr3t-value"},
+            cipher=cipher,
+        )
+        assert project_parameters(project, cipher) == {"port": 8080, "api_key": "s3cr3t-value"}
+    with engine.connect() as connection:
+        dumped = "\n".join(
+            str(row) for row in connection.execute(sa.text("SELECT * FROM projects"))
+        )
+    assert "s3cr3t-value" not in dumped and "api_key" not in dumped
+    assert "8080" in dumped

@@ -1,0 +1,21 @@
+"""This installation's identity: the one row migration 0003 creates with a random ID."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from slipway.domain.errors import SlipwayError
+from slipway.store.models import Installation
+
+
+def installation_id(session: Session) -> str:
+    """The stable ID every repository marker and cluster label of this installation carries."""
+    found = session.scalars(sa.select(Installation.id).order_by(Installation.created_at)).first()
+    if found is None:
+        raise SlipwayError(
+            "the database has no installation ID",
+            system="database",
+            hint="run the migrations again (`slipway doctor` applies them)",
+        )
+    return found
