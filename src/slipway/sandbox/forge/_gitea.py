@@ -18,6 +18,7 @@ from slipway.sandbox.forge._common import (
     writable,
 )
 from slipway.sandbox.forge._gitea_accounts import add_account_routes
+from slipway.sandbox.forge._gitea_keys import add_key_routes
 from slipway.sandbox.forge._gitea_shapes import NOT_FOUND, auth, error, error_body, user_json
 from slipway.sandbox.forge._routing import ApiError, Ctx, Router, json_response
 from slipway.sandbox.forge._state import Repo, Token
@@ -45,7 +46,7 @@ def create_gitea_router() -> Router:
             "size": 0,
             "html_url": f"{ctx.web_root}/{repo.full_name}",
             "url": f"{ctx.api_root}/repos/{repo.full_name}",
-            "ssh_url": f"git@{host}:{repo.full_name}.git",
+            "ssh_url": ctx.state.ssh_url(repo) or f"git@{host}:{repo.full_name}.git",
             "clone_url": f"{ctx.web_root}/{repo.full_name}.git",
             "website": "",
             "default_branch": repo.default_branch,
@@ -309,4 +310,5 @@ def create_gitea_router() -> Router:
         }
         return json_response(response, 201)
 
+    add_key_routes(router, repo_json)
     return router

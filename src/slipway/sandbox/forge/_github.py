@@ -16,6 +16,7 @@ from slipway.sandbox.forge._common import (
 )
 from slipway.sandbox.forge._github_accounts import add_account_routes
 from slipway.sandbox.forge._github_git import add_git_routes
+from slipway.sandbox.forge._github_keys import add_key_routes
 from slipway.sandbox.forge._github_shapes import (
     DOCS,
     NOT_FOUND,
@@ -36,6 +37,7 @@ def create_github_router() -> Router:
     add_account_routes(router, auth)
     add_repo_routes(router, auth)
     add_git_routes(router, auth)
+    add_key_routes(router, auth)
     return router
 
 

@@ -175,7 +175,7 @@ def repo_json(ctx: Ctx, repo: Repo) -> dict[str, Any]:
         "url": api,
         **{key: api + suffix for key, suffix in templated.items()},
         "git_url": f"git://{host}/{repo.full_name}.git",
-        "ssh_url": f"git@{host}:{repo.full_name}.git",
+        "ssh_url": ctx.state.ssh_url(repo) or f"git@{host}:{repo.full_name}.git",
         "clone_url": f"{html}.git",
         "svn_url": html,
         "mirror_url": None,

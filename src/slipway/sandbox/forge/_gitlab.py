@@ -9,6 +9,7 @@ from typing import Any
 from starlette.responses import Response
 
 from slipway.sandbox.forge._common import commit_initial_readme, iso
+from slipway.sandbox.forge._gitlab_keys import add_key_routes
 from slipway.sandbox.forge._gitlab_repository import add_repository_routes
 from slipway.sandbox.forge._gitlab_shapes import (
     auth,
@@ -81,6 +82,7 @@ def _user_json(ctx: Ctx, user: Account) -> dict[str, Any]:
 def create_gitlab_router() -> Router:
     router = Router(error_body)
     add_repository_routes(router)
+    add_key_routes(router)
 
     @router.route("GET", "/user")
     async def get_user(ctx: Ctx) -> Response:

@@ -73,7 +73,7 @@ def project_json(ctx: Ctx, repo: Repo) -> dict[str, Any]:
         "default_branch": None if empty else repo.default_branch,
         "topics": list(repo.topics),
         "tag_list": list(repo.topics),
-        "ssh_url_to_repo": f"git@{host}:{repo.full_name}.git",
+        "ssh_url_to_repo": ctx.state.ssh_url(repo) or f"git@{host}:{repo.full_name}.git",
         "http_url_to_repo": f"{ctx.web_root}/{repo.full_name}.git",
         "web_url": f"{ctx.web_root}/{repo.full_name}",
         "visibility": "private" if repo.private else "public",

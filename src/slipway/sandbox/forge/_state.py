@@ -8,13 +8,15 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from slipway.sandbox._recording import Recorder, Recorders
 from slipway.sandbox.forge import _gitstore as git
+from slipway.sandbox.forge._keys import PublicKey
 
 LATENCY_ENV = "SLIPWAY_SANDBOX_LATENCY_MS"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -61,6 +63,33 @@ class Repo:
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
+class DeployKey:
+    """A public key attached to one repository. `id` is this attachment's; `key_id` is the key's
+    own, shared by every repository the same key is attached to (GitLab and Gitea let one key
+    serve several repositories, GitHub does not)."""
+
+    id: int
+    key_id: int
+    repo_id: int
+    title: str
+    key: PublicKey
+    read_only: bool
+    added_by: str
+    created_at: float = field(default_factory=time.time)
+    last_used: float | None = None
+
+
+class DeployKeyInUse(Exception):
+    """The key is attached already: to this repository (`here`), or only elsewhere where it may
+    not be shared."""
+
+    def __init__(self, here: DeployKey | None, elsewhere: list[DeployKey]) -> None:
+        super().__init__("key is already in use")
+        self.here = here
+        self.elsewhere = elsewhere
 
 
 @dataclass
@@ -120,7 +149,10 @@ class ForgeState:
         self._faults: list[Fault] = []
         self._requests: list[RecordedRequest] = []
         self._recorders = Recorders[RecordedRequest, RequestRecorder](RequestRecorder)
+        self._deploy_keys: dict[int, DeployKey] = {}
         self._ids = 1000
+        # Where the SSH git endpoint listens, once it runs: repository JSON names it.
+        self.ssh_address: tuple[str, int] | None = None
 
     # accounts and tokens --------------------------------------------------------------
     def _next_id(self) -> int:
@@ -255,7 +287,66 @@ class ForgeState:
     def delete_repo(self, repo: Repo) -> None:
         with self._lock:
             self._repos.pop((repo.owner.lower(), repo.name.lower()), None)
+            for key in [k for k in self._deploy_keys.values() if k.repo_id == repo.id]:
+                del self._deploy_keys[key.id]
             git.remove(repo.path)
+
+    def ssh_url(self, repo: Repo) -> str | None:
+        """`ssh://git@host:port/owner/repo.git`, the form GitLab and Gitea give for a port
+        other than 22; None while no SSH endpoint runs."""
+        if self.ssh_address is None:
+            return None
+        host, port = self.ssh_address
+        return f"ssh://git@{host}:{port}/{repo.full_name}.git"
+
+    # deploy keys ----------------------------------------------------------------------
+    def add_deploy_key(
+        self,
+        repo: Repo,
+        key: PublicKey,
+        *,
+        title: str,
+        read_only: bool,
+        added_by: str,
+        may_share: Callable[[list[DeployKey]], bool],
+    ) -> DeployKey:
+        """Attach `key` to `repo`. A key on this repository already, or on others when
+        `may_share(those attachments)` says no, raises DeployKeyInUse; a shared key keeps its
+        `key_id`. The check and the write happen under one lock."""
+        with self._lock:
+            same = [k for k in self._deploy_keys.values() if k.key.blob == key.blob]
+            here = next((k for k in same if k.repo_id == repo.id), None)
+            if here is not None or (same and not may_share(same)):
+                raise DeployKeyInUse(here, same)
+            attachment_id = self._next_id()
+            key_id = same[0].key_id if same else attachment_id
+            added = DeployKey(attachment_id, key_id, repo.id, title, key, read_only, added_by)
+            self._deploy_keys[added.id] = added
+            return added
+
+    def deploy_keys(self, repo: Repo) -> list[DeployKey]:
+        with self._lock:
+            return [k for k in self._deploy_keys.values() if k.repo_id == repo.id]
+
+    def deploy_key(self, key_id: int) -> DeployKey | None:
+        """An attachment by its `id`, whichever repository it is on."""
+        with self._lock:
+            return self._deploy_keys.get(key_id)
+
+    def remove_deploy_key(self, key: DeployKey) -> None:
+        with self._lock:
+            self._deploy_keys.pop(key.id, None)
+
+    def mark_used(self, key: DeployKey) -> None:
+        """Note an SSH session by this attachment (GitHub's `last_used`)."""
+        with self._lock:
+            if key.id in self._deploy_keys:
+                self._deploy_keys[key.id] = replace(key, last_used=time.time())
+
+    def deploy_keys_for(self, blob: bytes) -> list[DeployKey]:
+        """Every attachment of the key whose wire-format blob a client presented over SSH."""
+        with self._lock:
+            return [k for k in self._deploy_keys.values() if k.key.blob == blob]
 
     # faults and the request log -------------------------------------------------------
     def add_fault(self, fault: Fault) -> Fault:
