@@ -10,6 +10,7 @@ from pathlib import Path
 
 from slipway.sandbox._server import Lifecycle, ServerThread
 from slipway.sandbox.forge._app import create_forge_app
+from slipway.sandbox.forge._ssh import SshEndpoint
 from slipway.sandbox.forge._state import (
     Account,
     Fault,
@@ -22,7 +23,8 @@ from slipway.sandbox.forge._state import (
 
 class ForgeEmulator(Lifecycle):
     """A GitHub/GitLab/Gitea look-alike on 127.0.0.1 backed by bare git repositories in `root`
-    (a temporary folder, removed on stop, when none is given)."""
+    (a temporary folder, removed on stop, when none is given), with git over smart HTTP and,
+    for deploy keys, over SSH on a port of its own."""
 
     def __init__(self, root: Path | None = None, *, latency_ms: float | None = None) -> None:
         self._tmp = None if root is not None else tempfile.TemporaryDirectory(prefix="forge-")
@@ -32,6 +34,7 @@ class ForgeEmulator(Lifecycle):
         )
         self.app = create_forge_app(self.state)
         self._server: ServerThread | None = None
+        self._ssh: SshEndpoint | None = None
 
     @property
     def url(self) -> str:
@@ -48,11 +51,39 @@ class ForgeEmulator(Lifecycle):
     def clone_url(self, owner: str, name: str) -> str:
         return f"{self.url}/{owner}/{name}.git"
 
+    @property
+    def ssh_host(self) -> str:
+        return self._running_ssh().host
+
+    @property
+    def ssh_port(self) -> int:
+        return self._running_ssh().port
+
+    def ssh_clone_url(self, owner: str, name: str) -> str:
+        """`ssh://git@127.0.0.1:<port>/owner/name.git`, as the APIs' `ssh_url` gives it."""
+        return f"ssh://git@{self.ssh_host}:{self.ssh_port}/{owner}/{name}.git"
+
+    def ssh_known_hosts(self) -> str:
+        """The known_hosts line for the SSH endpoint: `[127.0.0.1]:<port> ssh-ed25519 AAAA...`.
+        The host key lives under the root, so it survives a restart on the same root."""
+        return self._running_ssh().known_hosts()
+
+    def _running_ssh(self) -> SshEndpoint:
+        if self._ssh is None:
+            raise RuntimeError("the forge emulator is not running: call start() first")
+        return self._ssh
+
     def start(self) -> ForgeEmulator:
         self._server = ServerThread(self.app).start()
+        self._ssh = SshEndpoint(self.state).start()
+        self.state.ssh_address = (self._ssh.host, self._ssh.port)
         return self
 
     def stop(self) -> None:
+        if self._ssh is not None:
+            self.state.ssh_address = None
+            self._ssh.stop()
+            self._ssh = None
         if self._server is not None:
             self._server.stop()
             self._server = None
