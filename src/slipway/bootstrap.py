@@ -48,6 +48,12 @@ class App:
             yield session
 
     @cached_property
+    def installation(self) -> str:
+        """This installation's ID (`store.installation_id`), read once per process."""
+        with self.session() as session:
+            return store.installation_id(session)
+
+    @cached_property
     def catalog(self) -> TemplateCatalog:
         return load_catalog(self.settings.templates_path)
 

@@ -23,6 +23,7 @@ from slipway.gitops.defaults import (
     KUSTOMIZATION_INTERVAL,
     KUSTOMIZATION_TIMEOUT,
     LABEL_ENVIRONMENT,
+    LABEL_INSTALLATION,
     LABEL_MANAGED_BY,
     LABEL_PROJECT,
     SOURCE_INTERVAL,
@@ -44,6 +45,7 @@ def make_spec(
     values: dict[str, Any] = {
         "project": project,
         "environment": environment,
+        "installation": "0123456789abcdef",
         "repository_url": "https://github.com/acme/shop.git",
         "credentials": BasicAuth(username="x-access-token", password=SecretStr(TOKEN)),
     }
@@ -55,7 +57,9 @@ def ssh_spec() -> EnvironmentSpec:
     return make_spec(
         repository_url="ssh://git@github.com/acme/shop.git",
         credentials=SSHAuth(
-            identity=SecretStr(SSH_KEY), known_hosts="github.com ssh-ed25519 AAAAC3Nza"
+            identity=SecretStr(SSH_KEY),
+            known_hosts="github.com ssh-ed25519 AAAAC3Nza",
+            identity_pub="ssh-ed25519 AAAAC3Nza slipway",
         ),
     )
 
@@ -171,7 +175,7 @@ def test_objects_match_the_design() -> None:
 
 def test_ssh_secret_carries_identity_and_known_hosts() -> None:
     secret = manifests.build(ResourceKind.SECRET, ssh_spec())
-    assert set(secret["data"]) == {"identity", "known_hosts"}
+    assert set(secret["data"]) == {"identity", "identity.pub", "known_hosts"}
     assert _decoded(secret)["identity"] == SSH_KEY
     assert "stringData" not in secret
 
@@ -205,6 +209,7 @@ def test_names_and_labels_are_valid_for_any_accepted_input(pair: tuple[str, str]
             LABEL_MANAGED_BY: "slipway",
             LABEL_PROJECT: slug,
             LABEL_ENVIRONMENT: env,
+            LABEL_INSTALLATION: "0123456789abcdef",
         }
         # Label values are at most 63 characters too.
         assert all(is_dns1123_label(v) for v in meta["labels"].values())

@@ -33,6 +33,7 @@ from slipway.gitops._resources import resource_class
 from slipway.gitops._status_watch import StatusWatch
 from slipway.gitops.kinds import KindInfo, kind_info
 from slipway.gitops.manifests import Manifest
+from slipway.gitops.ownership import check_ownership
 from slipway.gitops.results import (
     AppliedObject,
     EnvironmentResult,
@@ -138,10 +139,12 @@ class ClusterClient(ClusterConnection):
         return applied
 
     async def apply_environment(
-        self, spec: EnvironmentSpec, *, force: bool = False
+        self, spec: EnvironmentSpec, *, force: bool = False, adopt: bool = False
     ) -> list[AppliedObject]:
-        """Applies every object of `spec`: the Namespace first, then the rest concurrently.
-        Raises the first failure (after trying every object), so a retry re-applies all."""
+        """Applies every object of `spec` after the ownership check: the Namespace first,
+        then the rest concurrently. Raises the first failure (after trying every object), so
+        a retry re-applies all."""
+        await check_ownership(self, [spec], adopt=adopt)
         outcomes = await _environment.apply_outcomes(self, spec, force=force)
         result = EnvironmentResult(spec.environment, tuple(outcomes))
         if result.error is not None:
@@ -149,14 +152,23 @@ class ClusterClient(ClusterConnection):
         return [o.applied for o in outcomes if o.applied is not None]
 
     async def apply_environments(
-        self, specs: Sequence[EnvironmentSpec], *, force: bool = False
+        self,
+        specs: Sequence[EnvironmentSpec],
+        *,
+        force: bool = False,
+        adopt: bool = False,
+        step: str | None = None,
     ) -> dict[str, EnvironmentResult]:
-        """Applies several environments in two round trips: every Namespace concurrently, then
-        every other object concurrently; one environment's failure is recorded in its result
-        and does not stop the others. Keyed by environment name."""
+        """Applies several environments in three round trips: their Namespaces read (an
+        object someone else owns is a `Conflict`, and nothing is applied; `ownership`), every
+        Namespace applied concurrently, then every other object concurrently; one
+        environment's failure is recorded in its result and does not stop the others. Keyed
+        by environment name. `adopt` takes over this project's objects from another
+        installation."""
         envs = [s.environment for s in specs]
         if len(set(envs)) != len(envs):
             raise InvalidInput("environment", "each environment may be applied once per call")
+        await check_ownership(self, specs, adopt=adopt, step=step)
         outcomes = await _environment.apply_all(self, specs, force=force)
         return {
             spec.environment: EnvironmentResult(spec.environment, tuple(objects))

@@ -11,6 +11,8 @@ FIELD_MANAGER: Final = "slipway"
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 LABEL_PROJECT: Final = "slipway.dev/project"
 LABEL_ENVIRONMENT: Final = "slipway.dev/environment"
+# Which Slipway installation owns the object: another one's objects are never touched.
+LABEL_INSTALLATION: Final = "slipway.dev/installation"
 MANAGED_BY: Final = "slipway"
 
 DEFAULT_BRANCH: Final = "main"

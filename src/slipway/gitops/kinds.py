@@ -83,6 +83,8 @@ def _git_secret(spec: EnvironmentSpec) -> Manifest:
         values = {"username": creds.username, "password": creds.password.get_secret_value()}
     else:
         values = {"identity": creds.identity.get_secret_value(), "known_hosts": creds.known_hosts}
+        if creds.identity_pub:
+            values["identity.pub"] = creds.identity_pub
     return {"type": "Opaque", "data": {key: _b64(value) for key, value in values.items()}}
 
 

@@ -17,6 +17,7 @@ import yaml
 from slipway.domain.names import ResourceKind
 from slipway.gitops.defaults import (
     LABEL_ENVIRONMENT,
+    LABEL_INSTALLATION,
     LABEL_MANAGED_BY,
     LABEL_PROJECT,
     MANAGED_BY,
@@ -34,6 +35,7 @@ def labels(spec: EnvironmentSpec) -> dict[str, str]:
         LABEL_MANAGED_BY: MANAGED_BY,
         LABEL_PROJECT: spec.project,
         LABEL_ENVIRONMENT: spec.environment,
+        LABEL_INSTALLATION: spec.installation,
     }
 
 

@@ -46,10 +46,12 @@ class BasicAuth:
 
 @dataclass(frozen=True, kw_only=True)
 class SSHAuth:
-    """An SSH deploy key and the host keys Flux accepts for the forge."""
+    """An SSH deploy key and the host keys Flux accepts for the forge (the Secret keys
+    `flux create secret git` writes: `identity`, `identity.pub`, `known_hosts`)."""
 
     identity: SecretStr
     known_hosts: str
+    identity_pub: str = ""
 
     def __post_init__(self) -> None:
         if "PRIVATE KEY" not in self.identity.get_secret_value():
@@ -71,6 +73,7 @@ class EnvironmentSpec:
 
     project: str
     environment: str
+    installation: str  # this Slipway installation's ID, on every object's labels
     repository_url: str
     credentials: GitCredentials
     branch: str = DEFAULT_BRANCH
@@ -90,6 +93,8 @@ class EnvironmentSpec:
             value = getattr(self, name)
             if not _FLUX_DURATION.fullmatch(value):
                 raise InvalidInput(name, f"'{value}' must be a duration such as 30s, 5m or 1h")
+        if not re.fullmatch(r"[a-z0-9]{1,63}", self.installation):
+            raise InvalidInput("installation", "must be 1-63 lowercase letters and digits")
         if not self.reconciler_cluster_role:
             raise InvalidInput("reconciler_cluster_role", "must not be empty")
         object.__setattr__(self, "names", ResourceNames(self.project, self.environment))

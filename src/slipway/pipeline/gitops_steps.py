@@ -54,7 +54,8 @@ def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
         raise NotFound(f"project {project.name} has no recorded repository", system="database")
     try:
         clone_url, branch = repository.clone_url, repository.default_branch
-        results = app.loop.run(lambda loop: _apply(loop, project, clone_url, branch))
+        installation = app.installation
+        results = app.loop.run(lambda loop: _apply(loop, project, installation, clone_url, branch))
     except SlipwayError as exc:
         _record_unapplied(app, project, environments, str(exc))
         raise
@@ -81,7 +82,7 @@ def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
 
 
 async def _apply(
-    loop: ProcessLoop, project: Project, clone_url: str, branch: str
+    loop: ProcessLoop, project: Project, installation: str, clone_url: str, branch: str
 ) -> dict[str, EnvironmentResult]:
     forge = await loop.forge(
         project.forge,
@@ -93,14 +94,16 @@ async def _apply(
         EnvironmentSpec(
             project=project.slug,
             environment=env,
+            installation=installation,
             repository_url=clone_url,
             branch=branch,
             credentials=BasicAuth(username=credentials.username, password=credentials.password),
         )
         for env in project.environments
     ]
-    await require_preflight(loop.cluster, step=Step.GITOPS_RESOURCES.value)
-    return await loop.cluster.apply_environments(specs)
+    step = Step.GITOPS_RESOURCES.value
+    await require_preflight(loop.cluster, step=step)
+    return await loop.cluster.apply_environments(specs, adopt=project.adopt, step=step)
 
 
 def _record_unapplied(

@@ -169,7 +169,11 @@ async def dry_run(app: App, request: CreateRequest) -> DryRun:
         for env in spec.environments
         for obj in environment_objects(
             EnvironmentSpec(
-                project=spec.slug, environment=env, repository_url=url, credentials=placeholder
+                project=spec.slug,
+                environment=env,
+                installation=app.installation,
+                repository_url=url,
+                credentials=placeholder,
             )
         )
     ]

@@ -33,10 +33,14 @@ USER = "sandbox-admin"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, max_retry_after=1.0)
 
 
+INSTALLATION = "0123456789abcdef"
+
+
 def make_spec(project: str, environment: str = "development") -> EnvironmentSpec:
     return EnvironmentSpec(
         project=project,
         environment=environment,
+        installation=INSTALLATION,
         repository_url=f"https://git.example.test/acme/{project}.git",
         credentials=BasicAuth(username="oauth2", password=SecretStr(GIT_TOKEN)),
     )

@@ -159,7 +159,8 @@ async def test_one_failing_environment_does_not_stop_the_others(
 async def test_a_failed_namespace_skips_the_rest_of_its_environment(
     kube: KubeEmulator, cluster: ClusterClient
 ) -> None:
-    kube.policy = AccessPolicy({USER: [PolicyRule(resources=("secrets",))]})
+    may_read = PolicyRule(verbs=("get",), resources=("namespaces",))
+    kube.policy = AccessPolicy({USER: [PolicyRule(resources=("secrets",)), may_read]})
     result = (await cluster.apply_environments([make_spec("golf")]))["development"]
     namespace, *rest = result.objects
     assert not namespace.ok and not namespace.skipped

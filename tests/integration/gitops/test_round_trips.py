@@ -1,6 +1,6 @@
 """How many requests, and how many sequential round trips, one project's cluster work takes
-through one long-lived `ClusterClient`: preflight (remembered), apply (two round trips), and
-waiting for Flux (the shared watch)."""
+through one long-lived `ClusterClient`: preflight (remembered), the ownership read (one round
+trip), apply (two round trips), and waiting for Flux (the shared watch)."""
 
 from __future__ import annotations
 
@@ -61,11 +61,13 @@ async def test_a_creation_in_steady_state_is_only_its_applies(
         recorder.seen.clear()
         await _create(client, kube, "zulu")
         second = recorder.verbs()
-    # The first: /version, two CRDs and two controllers read, one rules review; the applies;
-    # one list and one watch per Flux kind, which the next projects share.
-    assert first == {"get": 5, "create": 1, "patch": 18, "list": 2, "watch": 2}
-    # Then: the applies, and nothing else (preflight remembered, readiness from the watch).
-    assert second == {"patch": len(ENVS) * OBJECTS_PER_ENVIRONMENT}
+    # The first: /version, two CRDs and two controllers read, one rules review; each
+    # environment's Namespace read (whose is it?); the applies; one list and one watch per
+    # Flux kind, which the next projects share.
+    assert first == {"get": 5 + len(ENVS), "create": 1, "patch": 18, "list": 2, "watch": 2}
+    # Then: the Namespace reads and the applies, nothing else (preflight remembered,
+    # readiness from the watch).
+    assert second == {"get": len(ENVS), "patch": len(ENVS) * OBJECTS_PER_ENVIRONMENT}
     assert sum(second.values()) <= STEADY_STATE_TARGET
 
 
@@ -114,7 +116,7 @@ class Phases:
         await self.app(scope, receive, note)
 
 
-async def test_apply_takes_two_round_trips_for_all_environments(
+async def test_apply_takes_three_round_trips_for_all_environments(
     kube: KubeEmulator, tmp_path: Path
 ) -> None:
     per_env_rest = OBJECTS_PER_ENVIRONMENT - 1

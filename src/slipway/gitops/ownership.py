@@ -1,0 +1,121 @@
+"""Whose an object is, read from its labels, and the check that runs before every apply: an
+object that exists without Slipway's labels, or with another project's or another
+installation's, is never applied over. Pure but for `check_ownership`, which reads."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from slipway.domain.errors import Conflict
+from slipway.domain.names import ResourceKind
+from slipway.gitops.defaults import (
+    LABEL_ENVIRONMENT,
+    LABEL_INSTALLATION,
+    LABEL_MANAGED_BY,
+    LABEL_PROJECT,
+    MANAGED_BY,
+)
+from slipway.gitops.kinds import apply_order
+from slipway.gitops.results import ObjectRef
+from slipway.gitops.spec import EnvironmentSpec
+
+if TYPE_CHECKING:
+    from slipway.gitops.cluster import ClusterClient
+
+SYSTEM = "Kubernetes API"
+
+
+@dataclass(frozen=True)
+class ObjectOwner:
+    """Who an existing object belongs to, by its labels (None: the label is absent)."""
+
+    managed: bool
+    project: str | None
+    environment: str | None
+    installation: str | None
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> ObjectOwner:
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        return cls(
+            managed=labels.get(LABEL_MANAGED_BY) == MANAGED_BY,
+            project=labels.get(LABEL_PROJECT),
+            environment=labels.get(LABEL_ENVIRONMENT),
+            installation=labels.get(LABEL_INSTALLATION),
+        )
+
+    def describe(self, installation: str) -> str:
+        if not self.managed or self.project is None:
+            return "has no Slipway labels (Slipway did not create it)"
+        where = f"environment '{self.environment}' of " if self.environment else ""
+        if self.installation == installation:
+            return f"belongs to {where}project '{self.project}' of this installation"
+        other = self.installation or "an older one, without an ID"
+        return (
+            f"belongs to {where}project '{self.project}' of another Slipway installation ({other})"
+        )
+
+
+def refusal(spec: EnvironmentSpec, owner: ObjectOwner, *, adopt: bool = False) -> str | None:
+    """Why `spec` may not be applied over an object owned by `owner`, or None when it may:
+    it is this project's environment, of this installation (or of another, with `adopt`)."""
+    same = owner.managed and owner.project == spec.project and owner.environment == spec.environment
+    if same and (owner.installation == spec.installation or adopt):
+        return None
+    return owner.describe(spec.installation)
+
+
+def conflict(found: Sequence[tuple[ObjectRef, str]], *, step: str | None = None) -> Conflict:
+    """One Conflict naming every object in the way and its owner."""
+    lines = [
+        f"{ref.kind} {f'{ref.namespace}/' if ref.namespace else ''}{ref.name} {why}"
+        for ref, why in found
+    ]
+    others = any("another Slipway installation" in why for _, why in found)
+    hint = (
+        "pass --adopt to take over this project's objects from the other installation"
+        if others and all("another Slipway installation" in why for _, why in found)
+        else "choose another project or environment name; Slipway leaves these objects as they are"
+    )
+    return Conflict("; ".join(lines), step=step, system=SYSTEM, hint=hint)
+
+
+async def check_ownership(
+    client: ClusterClient,
+    specs: Sequence[EnvironmentSpec],
+    *,
+    adopt: bool = False,
+    step: str | None = None,
+) -> None:
+    """Raises a `Conflict` naming every existing object of `specs` that is not theirs.
+
+    One round trip in the common case: each environment's Namespace is read (concurrently);
+    only where a Namespace exists and is this environment's are the objects inside it read
+    (a re-run, a repair). Nothing is written."""
+    namespaces = await asyncio.gather(
+        *(client.read_object("Namespace", spec.names.namespace) for spec in specs)
+    )
+    found: list[tuple[ObjectRef, str]] = []
+    inside: list[EnvironmentSpec] = []
+    for spec, namespace in zip(specs, namespaces, strict=True):
+        if namespace is None:
+            continue
+        why = refusal(spec, ObjectOwner.of(namespace), adopt=adopt)
+        if why is None:
+            inside.append(spec)
+        else:
+            found.append((ObjectRef(ResourceKind.NAMESPACE, spec.names.namespace, None), why))
+    refs = [
+        (spec, info.ref(spec.names)) for spec in inside for info in apply_order() if info.namespaced
+    ]
+    objects = await asyncio.gather(
+        *(client.read_object(ref.kind, ref.name, ref.namespace) for _, ref in refs)
+    )
+    for (spec, ref), obj in zip(refs, objects, strict=True):
+        if obj is not None and (why := refusal(spec, ObjectOwner.of(obj), adopt=adopt)):
+            found.append((ref, why))
+    if found:
+        raise conflict(found, step=step)
