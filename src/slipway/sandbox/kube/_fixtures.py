@@ -1,13 +1,25 @@
-"""What a fresh emulated cluster contains: system namespaces, the Flux CRDs and the Flux
-controllers' Deployments, each switchable so tests can break one prerequisite at a time."""
+"""What a fresh emulated cluster contains: system namespaces, kube-apiserver's bootstrap RBAC
+policy, the Flux CRDs and the Flux controllers (Deployments, service accounts and RBAC), each
+Flux part switchable so tests can break one prerequisite at a time."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any, Literal
 
+from slipway.sandbox.kube import _bootstrap
+from slipway.sandbox.kube._aggregation import aggregate
 from slipway.sandbox.kube._operations import Operations, now
-from slipway.sandbox.kube._resources import CRDS, DEPLOYMENTS, NAMESPACES, bundled_flux_crds
+from slipway.sandbox.kube._resources import (
+    CLUSTERROLEBINDINGS,
+    CLUSTERROLES,
+    CRDS,
+    DEPLOYMENTS,
+    NAMESPACES,
+    SERVICEACCOUNTS,
+    ResourceType,
+    bundled_flux_crds,
+)
 from slipway.sandbox.kube._validation import WriteOptions
 
 FluxControllers = Literal["available", "unavailable", "absent"]
@@ -16,6 +28,7 @@ FLUX_NAMESPACE = "flux-system"
 FLUX_CONTROLLERS = ("source-controller", "kustomize-controller")
 _SYSTEM = WriteOptions(manager="kube-apiserver")
 _CRD_CONTROLLER = WriteOptions(manager="kube-apiserver")
+_FLUX_INSTALL = WriteOptions(manager="flux")
 
 
 def ensure_namespace(ops: Operations, name: str) -> None:
@@ -131,13 +144,43 @@ def _deployment_status(available: bool, generation: int) -> dict[str, Any]:
     }
 
 
+def _ensure(ops: Operations, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions) -> None:
+    """Create `obj` unless it exists (a later edit of it is kept, as on a real cluster)."""
+    meta = obj["metadata"]
+    if ops.state.get(rt, meta.get("namespace", ""), meta["name"]) is None:
+        ops.create(rt, meta.get("namespace"), obj, opts)
+
+
+def seed_bootstrap_policy(ops: Operations) -> None:
+    """kube-apiserver's bootstrap ClusterRoles and ClusterRoleBindings, aggregated."""
+    roles, bindings = _bootstrap.bootstrap_policy()
+    for role in roles:
+        _ensure(ops, CLUSTERROLES, role, _SYSTEM)
+    for binding in bindings:
+        _ensure(ops, CLUSTERROLEBINDINGS, binding, _SYSTEM)
+    aggregate(ops.state)
+
+
+def _seed_flux_rbac(ops: Operations) -> None:
+    """The controllers' service accounts and RBAC, as `flux install` applies them."""
+    roles, bindings = _bootstrap.flux_policy()
+    for account in _bootstrap.flux_service_accounts():
+        _ensure(ops, SERVICEACCOUNTS, account, _FLUX_INSTALL)
+    for role in roles:
+        _ensure(ops, CLUSTERROLES, role, _FLUX_INSTALL)
+    for binding in bindings:
+        _ensure(ops, CLUSTERROLEBINDINGS, binding, _FLUX_INSTALL)
+
+
 def set_flux_controllers(ops: Operations, mode: FluxControllers) -> None:
-    """Flux controllers in flux-system: available, present but unavailable, or absent."""
+    """Flux controllers in flux-system: available, present but unavailable, or absent
+    (their service accounts and RBAC stay, as after scaling the Deployments away)."""
     if mode == "absent":
         for name in FLUX_CONTROLLERS:
             ops.state.remove(DEPLOYMENTS, FLUX_NAMESPACE, name)
         return
     ensure_namespace(ops, FLUX_NAMESPACE)
+    _seed_flux_rbac(ops)
     for name in FLUX_CONTROLLERS:
         current = ops.state.get(DEPLOYMENTS, FLUX_NAMESPACE, name)
         if current is None:
@@ -158,5 +201,6 @@ def set_flux_controllers(ops: Operations, mode: FluxControllers) -> None:
 def seed(ops: Operations, *, install_flux_crds: bool, flux_controllers: FluxControllers) -> None:
     for name in SYSTEM_NAMESPACES:
         ensure_namespace(ops, name)
+    seed_bootstrap_policy(ops)
     set_flux_crds(ops, install_flux_crds)
     set_flux_controllers(ops, flux_controllers)

@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from slipway.sandbox.kube import _apply
+from slipway.sandbox.kube._aggregation import aggregate
 from slipway.sandbox.kube._patches import json_merge, json_patch
-from slipway.sandbox.kube._resources import NAMESPACES, SECRETS, ResourceType
+from slipway.sandbox.kube._resources import CLUSTERROLES, NAMESPACES, SECRETS, ResourceType
 from slipway.sandbox.kube._selectors import field_selector, label_selector
 from slipway.sandbox.kube._status import (
     already_exists,
@@ -134,7 +135,11 @@ class Operations:
             return old
         if opts.dry_run:
             return new
-        return self.state.put(rt, new, created=old is None)
+        stored = self.state.put(rt, new, created=old is None)
+        if rt == CLUSTERROLES:
+            aggregate(self.state)  # the clusterrole-aggregation controller
+            stored = self.state.get(rt, "", meta["name"]) or stored
+        return stored
 
     def create(
         self, rt: ResourceType, namespace: str | None, body: dict[str, Any], opts: WriteOptions
@@ -252,6 +257,8 @@ class Operations:
             if rt == NAMESPACES:
                 return self._terminate_namespace(old)
             self.state.remove(rt, ns, name)
+            if rt == CLUSTERROLES:
+                aggregate(self.state)
         details: dict[str, Any] = {"name": name, "kind": rt.plural, "uid": old["metadata"]["uid"]}
         if rt.group:
             details["group"] = rt.group

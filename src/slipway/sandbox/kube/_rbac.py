@@ -4,9 +4,10 @@
 user only what one of their rules matches (a user without rules may do nothing). A rule with
 `namespaces=None` stands for a ClusterRoleBinding, one with namespaces for RoleBindings there.
 
-`rules_for` lists a user's rules in one namespace as RBAC's rule resolver does for a
-SelfSubjectRulesReview: the cluster-wide ones, the defaults every authenticated user is bound
-to, then those bound in that namespace.
+The policy is one authorizer in the emulator's chain (`_authz.Authorizer`): it speaks for the
+users the emulator holds tokens for; RBAC over the stored objects speaks for everyone.
+`rules_for` lists a user's policy rules in one namespace as a rule resolver does for a
+SelfSubjectRulesReview: the cluster-wide ones, then those bound in that namespace.
 """
 
 from __future__ import annotations
@@ -15,42 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-# The default ClusterRoles every authenticated user is bound to (kube-apiserver's bootstrap
-# policy): `system:basic-user`, `system:discovery` and `system:public-info-viewer`.
-_AUTHENTICATED_RULES: Final = (
-    {
-        "verbs": ["create"],
-        "apiGroups": ["authorization.k8s.io"],
-        "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
-    },
-    {
-        "verbs": ["create"],
-        "apiGroups": ["authentication.k8s.io"],
-        "resources": ["selfsubjectreviews"],
-    },
-)
-_AUTHENTICATED_URLS: Final = (
-    {
-        "verbs": ["get"],
-        "nonResourceURLs": [
-            "/api",
-            "/api/*",
-            "/apis",
-            "/apis/*",
-            "/healthz",
-            "/livez",
-            "/openapi",
-            "/openapi/*",
-            "/readyz",
-            "/version",
-            "/version/",
-        ],
-    },
-    {
-        "verbs": ["get"],
-        "nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"],
-    },
-)
 # `cluster-admin`, which the allow-all policy's users hold.
 _ADMIN_RULES: Final = ({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},)
 _ADMIN_URLS: Final = ({"verbs": ["*"], "nonResourceURLs": ["*"]},)
@@ -146,9 +111,8 @@ class AccessPolicy:
         return f'allowed by the sandbox policy for User "{user}"'
 
     def rules_for(self, user: str, namespace: str) -> RulesReview:
-        """What RBAC's rule resolver lists for `user` in `namespace` (which need not exist):
-        rules bound cluster-wide, then the authenticated defaults, then rules bound in the
-        namespace. Never `incomplete` unless a webhook authorizer is in the chain."""
+        """The policy's rules for `user` in `namespace` (which need not exist): cluster-wide
+        ones, then those for the namespace; `incomplete` when a webhook is in the chain."""
         if self._rules is None:
             granted, urls = list(_ADMIN_RULES), list(_ADMIN_URLS)
             local: list[dict[str, Any]] = []
@@ -161,8 +125,7 @@ class AccessPolicy:
                 if r.namespaces is not None and _hit(r.namespaces, namespace)
             ]
             urls = []
-        resource_rules = [*granted, *(dict(r) for r in _AUTHENTICATED_RULES), *local]
-        non_resource_rules = [*urls, *(dict(r) for r in _AUTHENTICATED_URLS)]
+        resource_rules = [*granted, *local]
         if self.webhook_authorizer:
-            return RulesReview(resource_rules, non_resource_rules, True, WEBHOOK_RULES_ERROR)
-        return RulesReview(resource_rules, non_resource_rules)
+            return RulesReview(resource_rules, urls, True, WEBHOOK_RULES_ERROR)
+        return RulesReview(resource_rules, urls)

@@ -13,7 +13,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from slipway.sandbox._recording import OnResponseStart, Recorder, Recorders
 from slipway.sandbox.kube._paths import parse
 from slipway.sandbox.kube._store import KubeState
+from slipway.sandbox.kube._subject import Subject
 
+SUBJECT_SCOPE_KEY = "slipway.kube.subject"  # set by the routes once they know who acts
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 
 
@@ -21,7 +23,9 @@ _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 class KubeRequest:
     """One request. `verb` is the Kubernetes verb (get, list, watch, create, update, patch,
     delete, deletecollection; a non-resource path such as /version or discovery gets the
-    lowercase HTTP method, as in RBAC); `user` is "" when no token was recognised."""
+    lowercase HTTP method, as in RBAC); `user` is who the request acted as: the token's
+    user, or the impersonated one (then `impersonator` is the token's user); "" when no
+    token was recognised."""
 
     verb: str
     method: str
@@ -35,17 +39,19 @@ class KubeRequest:
     status: int
     user: str
     user_agent: str
+    impersonator: str = ""
 
 
 class KubeRecorder(Recorder[KubeRequest]):
     """The requests answered while its `KubeEmulator.recording()` block ran, in order."""
 
     def requests(self, *, user: str | None = None) -> list[KubeRequest]:
-        """All of them, or only those `user` made (Slipway's and Flux's tokens differ)."""
-        return [r for r in super().requests() if user is None or r.user == user]
+        """All of them, or only those `user` made, as itself or impersonating someone
+        (Slipway's and Flux's tokens differ; Flux applies as each Kustomization's account)."""
+        return [r for r in super().requests() if user is None or user in (r.user, r.impersonator)]
 
 
-def describe(scope: Scope, status: int, user: str) -> KubeRequest:
+def describe(scope: Scope, status: int, user: str, impersonator: str = "") -> KubeRequest:
     """The request's Kubernetes attributes, from its method, path and query, after the API
     server's RequestInfo rules (a namespace's own namespace is its name)."""
     method, path = str(scope["method"]), str(scope["path"])
@@ -55,7 +61,19 @@ def describe(scope: Scope, status: int, user: str) -> KubeRequest:
     target = parse(path.rstrip("/"))
     if target is None or path.startswith("/openapi"):
         return KubeRequest(
-            method.lower(), method, path, query, "", "", "", "", "", status, user, agent
+            method.lower(),
+            method,
+            path,
+            query,
+            "",
+            "",
+            "",
+            "",
+            "",
+            status,
+            user,
+            agent,
+            impersonator,
         )
     if method == "GET":
         watching = parse_qs(query).get("watch", [""])[-1] in ("true", "1")
@@ -80,6 +98,7 @@ def describe(scope: Scope, status: int, user: str) -> KubeRequest:
         status,
         user,
         agent,
+        impersonator,
     )
 
 
@@ -101,7 +120,12 @@ class RecordingMiddleware:
 
         async def started(status: int) -> None:
             if self.log.active:
-                self.log.add(describe(scope, status, self._user(scope)))
+                subject = scope.get(SUBJECT_SCOPE_KEY)
+                if isinstance(subject, Subject):
+                    entry = describe(scope, status, subject.name, subject.impersonator)
+                else:
+                    entry = describe(scope, status, self._user(scope))
+                self.log.add(entry)
             if self.latency_ms > 0:
                 await asyncio.sleep(self.latency_ms / 1000)
 

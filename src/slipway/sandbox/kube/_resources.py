@@ -114,6 +114,26 @@ SELF_SUBJECT_RULES_REVIEWS = _rt(
     False,
     verbs=("create",),
 )
+SUBJECT_ACCESS_REVIEWS = _rt(
+    "authorization.k8s.io",
+    "SubjectAccessReview",
+    "subjectaccessreviews",
+    False,
+    verbs=("create",),
+)
+LOCAL_SUBJECT_ACCESS_REVIEWS = _rt(
+    "authorization.k8s.io",
+    "LocalSubjectAccessReview",
+    "localsubjectaccessreviews",
+    True,
+    verbs=("create",),
+)
+REVIEWS = (
+    SELF_SUBJECT_ACCESS_REVIEWS,
+    SELF_SUBJECT_RULES_REVIEWS,
+    SUBJECT_ACCESS_REVIEWS,
+    LOCAL_SUBJECT_ACCESS_REVIEWS,
+)
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
     NAMESPACES,
@@ -129,6 +149,8 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     CRDS,
     SELF_SUBJECT_ACCESS_REVIEWS,
     SELF_SUBJECT_RULES_REVIEWS,
+    SUBJECT_ACCESS_REVIEWS,
+    LOCAL_SUBJECT_ACCESS_REVIEWS,
 )
 
 

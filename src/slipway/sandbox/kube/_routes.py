@@ -17,7 +17,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from slipway.sandbox.kube import _discovery, _openapi
-from slipway.sandbox.kube._access import review, rules_review
+from slipway.sandbox.kube._access import rules_review, self_review, subject_review
+from slipway.sandbox.kube._authz import Authorizer
 from slipway.sandbox.kube._http import (
     dry_run,
     error_response,
@@ -26,13 +27,19 @@ from slipway.sandbox.kube._http import (
     parse_int,
     read_body,
 )
+from slipway.sandbox.kube._impersonation import ImpersonationMalformed, impersonate
 from slipway.sandbox.kube._operations import Operations
 from slipway.sandbox.kube._paths import Target, parse
+from slipway.sandbox.kube._recording import SUBJECT_SCOPE_KEY
 from slipway.sandbox.kube._resources import (
+    LOCAL_SUBJECT_ACCESS_REVIEWS,
+    NAMESPACES,
     SELF_SUBJECT_ACCESS_REVIEWS,
     SELF_SUBJECT_RULES_REVIEWS,
+    SUBJECT_ACCESS_REVIEWS,
     ResourceType,
 )
+from slipway.sandbox.kube._rules import Attributes
 from slipway.sandbox.kube._selectors import field_selector, label_selector
 from slipway.sandbox.kube._status import (
     KubeApiError,
@@ -45,6 +52,7 @@ from slipway.sandbox.kube._status import (
     unsupported_media_type,
 )
 from slipway.sandbox.kube._store import KubeState
+from slipway.sandbox.kube._subject import Subject, authenticated
 from slipway.sandbox.kube._table import as_table, wants_table
 from slipway.sandbox.kube._validation import FIELD_VALIDATION, WriteOptions
 from slipway.sandbox.kube._watch import event_filter, stream
@@ -63,13 +71,21 @@ class _Handler:
     def __init__(self, state: KubeState) -> None:
         self.state = state
         self.ops = Operations(state)
+        self.authz = Authorizer(state)
 
     async def handle(self, request: Request) -> Response:
         try:
             if request.url.path in HEALTH:
                 return Response("ok", media_type="text/plain")
-            user = self._authenticate(request)
-            return await self._route(request, user)
+            requestor = authenticated(self._authenticate(request))
+            request.scope[SUBJECT_SCOPE_KEY] = requestor
+            subject = impersonate(self.authz, requestor, request.headers)
+            request.scope[SUBJECT_SCOPE_KEY] = subject
+            return await self._route(request, subject)
+        except ImpersonationMalformed as exc:
+            uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            text = f"Internal Server Error: {json.dumps(uri)}: {exc}\n"
+            return Response(text, 500, media_type="text/plain; charset=utf-8")
         except KubeApiError as exc:
             return error_response(exc)
         except Exception as exc:
@@ -86,8 +102,10 @@ class _Handler:
             raise unauthorized()
         return user
 
-    async def _route(self, request: Request, user: str) -> Response:
+    async def _route(self, request: Request, user: Subject) -> Response:
         path = request.url.path.rstrip("/") or "/"
+        if parse(path) is None or path.startswith("/openapi"):
+            self._authorize_path(user, request.method.lower(), request.url.path)
         types = self.state.resource_types()
         accept = request.headers.get("accept", "")
         if path == "/version":
@@ -138,16 +156,30 @@ class _Handler:
             raise path_not_found()
         return json_response(doc)
 
-    def _authorize(self, user: str, verb: str, rt: ResourceType, target: Target) -> None:
-        resource = f"{rt.plural}/{target.subresource}" if target.subresource else rt.plural
-        namespace = target.namespace if rt.namespaced else None
-        if rt in (SELF_SUBJECT_ACCESS_REVIEWS, SELF_SUBJECT_RULES_REVIEWS):
-            return  # every authenticated user may (the `system:basic-user` ClusterRole)
-        if not self.state.policy.allows(user, verb, rt.group, resource, namespace):
-            raise forbidden(user, verb, rt, namespace, target.name or "", target.subresource)
+    def _authorize_path(self, user: Subject, verb: str, path: str) -> None:
+        attrs = Attributes(verb, path=path, resource_request=False)
+        decision = self.authz.authorize(user, attrs)
+        if not decision.allowed:
+            raise forbidden(user.name, attrs, decision.reason)
+
+    def _authorize(self, user: Subject, verb: str, rt: ResourceType, target: Target) -> None:
+        namespace = (target.namespace or "") if rt.namespaced else ""
+        if rt == NAMESPACES and target.name:
+            namespace = target.name  # RequestInfo: a namespace is in its own namespace
+        attrs = Attributes(
+            verb,
+            rt.group,
+            rt.plural,
+            target.subresource,
+            name=target.name or "",
+            namespace=namespace,
+        )
+        decision = self.authz.authorize(user, attrs)
+        if not decision.allowed:
+            raise forbidden(user.name, attrs, decision.reason)
 
     async def _resource(
-        self, request: Request, user: str, rt: ResourceType, target: Target
+        self, request: Request, user: Subject, rt: ResourceType, target: Target
     ) -> Response:
         q = request.query_params
         method = request.method
@@ -178,9 +210,13 @@ class _Handler:
         body = await read_body(request)
         opts = self._options(request)
         if rt == SELF_SUBJECT_ACCESS_REVIEWS:
-            return json_response(review(self.state, user, body), 201)
+            return json_response(self_review(self.authz, user, body), 201)
         if rt == SELF_SUBJECT_RULES_REVIEWS:
-            return json_response(rules_review(self.state, user, body), 201)
+            return json_response(rules_review(self.authz, user, body), 201)
+        if rt == SUBJECT_ACCESS_REVIEWS:
+            return json_response(subject_review(self.authz, body), 201)
+        if rt == LOCAL_SUBJECT_ACCESS_REVIEWS:
+            return json_response(subject_review(self.authz, body, ns or ""), 201)
         if verb == "create":
             obj = self.ops.create(rt, ns, body, opts)
             return self._written(obj, opts, 201)

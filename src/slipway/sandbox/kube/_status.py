@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slipway.sandbox.kube._resources import ResourceType
+from slipway.sandbox.kube._rules import Attributes
 
 
 @dataclass(frozen=True)
@@ -121,18 +122,31 @@ def unauthorized() -> KubeApiError:
     return KubeApiError(401, "Unauthorized", "Unauthorized")
 
 
-def forbidden(
-    user: str, verb: str, rt: ResourceType, namespace: str | None, name: str = "", sub: str = ""
-) -> KubeApiError:
-    """403 worded like the RBAC authorizer's denial."""
-    resource = f"{rt.plural}/{sub}" if sub else rt.plural
-    subject = f'{rt.qualified} "{name}"' if name else rt.qualified
-    where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
-    message = (
-        f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
-        f'in API group "{rt.group}" {where}'
+def forbidden(who: str, attrs: Attributes, reason: str = "") -> KubeApiError:
+    """403 worded like kube-apiserver's `responsewriters.Forbidden`: `secrets "x" is
+    forbidden: User "u" cannot get resource "secrets" in API group "" in the namespace
+    "ns"`, the authorizer's reason appended after a colon when it gave one."""
+    if not attrs.resource_request:
+        text = f'User "{who}" cannot {attrs.verb} path "{attrs.path}"'
+        return KubeApiError(
+            403, "Forbidden", f"forbidden: {text}" + (f": {reason}" if reason else "")
+        )
+    where = f'in the namespace "{attrs.namespace}"' if attrs.namespace else "at the cluster scope"
+    text = (
+        f'User "{who}" cannot {attrs.verb} resource "{attrs.combined_resource}" '
+        f'in API group "{attrs.group}" {where}'
     )
-    return KubeApiError(403, "Forbidden", message, _details(rt, name))
+    if reason:
+        text = f"{text}: {reason}"
+    qualified = f"{attrs.resource}.{attrs.group}" if attrs.group else attrs.resource
+    subject = f'{qualified} "{attrs.name}"' if attrs.name else qualified
+    details: dict[str, Any] = {}
+    if attrs.name:
+        details["name"] = attrs.name
+    if attrs.group:
+        details["group"] = attrs.group
+    details["kind"] = attrs.resource
+    return KubeApiError(403, "Forbidden", f"{subject} is forbidden: {text}", details)
 
 
 def unsupported_media_type(content_type: str, accepted: Sequence[str]) -> KubeApiError:

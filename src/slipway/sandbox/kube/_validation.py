@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from slipway.sandbox.kube import _schema
+from slipway.sandbox.kube import _rbac_validation, _schema
 from slipway.sandbox.kube._resources import NAMESPACES, ResourceType
 from slipway.sandbox.kube._status import Cause, KubeApiError, bad_request, invalid
 
@@ -63,7 +63,10 @@ def prepare(rt: ResourceType, obj: dict[str, Any], opts: WriteOptions) -> None:
     """Prune unknown fields (or refuse them under `fieldValidation=Strict`), fill schema
     defaults and validate; raises 400 or 422 Status errors."""
     name = str(obj.get("metadata", {}).get("name") or "")
-    causes: list[Cause] = _schema.validate_name(name, label=rt == NAMESPACES)
+    if rt in _rbac_validation.RBAC_TYPES:
+        causes = _rbac_validation.name_causes(name) + _rbac_validation.validate(rt, obj)
+    else:
+        causes = _schema.validate_name(name, label=rt == NAMESPACES)
     if causes:
         raise invalid(rt, name, causes)
     if rt.schema is None:
