@@ -265,7 +265,7 @@ class FluxEmulator(Lifecycle):
         spec = last.get("spec") or {}
         entries = ((last.get("status") or {}).get("inventory") or {}).get("entries") or []
         if spec.get("prune") and not spec.get("suspend") and entries:
-            self._kustomizations.prune(key, list(reversed(entries)))
+            self._kustomizations.prune(key, list(reversed(entries)), spec)
 
 
 def _spec_changed(old: Obj, new: Obj) -> bool:

@@ -4,6 +4,7 @@ informers' list and watch. Plain httpx, so it works against any API server."""
 
 from __future__ import annotations
 
+import copy
 import json
 import ssl
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
+IMPERSONATE_USER = "Impersonate-User"
 
 
 class KubeAPI:
@@ -37,9 +39,18 @@ class KubeAPI:
         self._http = httpx.Client(**self._options, timeout=timeout)
         self._field_manager = field_manager
         self._plurals: dict[tuple[str, str], tuple[str, bool]] = {}
+        self._as: dict[str, str] = {}
 
     def close(self) -> None:
         self._http.close()
+
+    def impersonating(self, user: str) -> KubeAPI:
+        """The same client acting as `user` (Impersonate-User on every request), as
+        kustomize-controller acts as a Kustomization's spec.serviceAccountName; it shares
+        the connection pool, so only the original is closed."""
+        view = copy.copy(self)
+        view._as = {IMPERSONATE_USER: user}
+        return view
 
     def watch_client(self) -> httpx.AsyncClient:
         """An asyncio client with this identity for list and watch; reads never time out,
@@ -52,7 +63,7 @@ class KubeAPI:
         return f"{base}/namespaces/{namespace}/{plural}" if namespace else f"{base}/{plural}"
 
     def get(self, path: str) -> dict[str, Any] | None:
-        response = self._http.get(path)
+        response = self._http.get(path, headers=self._as)
         if response.status_code == 404:
             return None
         response.raise_for_status()
@@ -64,7 +75,7 @@ class KubeAPI:
             f"{path}/status",
             params={"fieldManager": self._field_manager},
             content=json.dumps({"status": status}),
-            headers={"Content-Type": MERGE},
+            headers={"Content-Type": MERGE, **self._as},
         )
         if response.status_code != 404:  # deleted meanwhile: nothing to report on
             response.raise_for_status()
@@ -79,15 +90,19 @@ class KubeAPI:
             self.object_path(obj),
             params=params,
             content=json.dumps(obj),
-            headers={"Content-Type": APPLY},
+            headers={"Content-Type": APPLY, **self._as},
         )
         if response.is_error:
             action = "dry-run failed" if dry_run else "apply failed"
+            reason = status_reason(response)
+            action += f" ({reason})" if reason else ""
             raise ApplyError(f"{describe(obj)} {action}: {status_message(response)}")
 
     def delete(self, path: str) -> None:
         """Delete in the background, as Flux's garbage collection does; gone already is fine."""
-        response = self._http.delete(path, params={"propagationPolicy": "Background"})
+        response = self._http.delete(
+            path, params={"propagationPolicy": "Background"}, headers=self._as
+        )
         if response.status_code != 404:
             response.raise_for_status()
 
@@ -102,7 +117,7 @@ class KubeAPI:
         key = (api_version, kind)
         if key not in self._plurals:
             base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
-            response = self._http.get(base)
+            response = self._http.get(base, headers=self._as)
             resources = response.json().get("resources", []) if response.is_success else []
             for resource in resources:
                 if "/" not in resource["name"]:
@@ -133,3 +148,14 @@ def status_message(response: httpx.Response) -> str:
     except ValueError:
         return response.text
     return str(body.get("message", response.text)) if isinstance(body, dict) else response.text
+
+
+def status_reason(response: httpx.Response) -> str:
+    """The `reason` of a Status body ("" when absent or Unknown), which fluxcd/pkg/ssa puts in
+    parentheses after "dry-run failed"."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    reason = str(body.get("reason") or "") if isinstance(body, dict) else ""
+    return "" if reason == "Unknown" else reason

@@ -116,8 +116,9 @@ class KustomizationReconciler:
         except _kustomize.BuildError as exc:
             raise Failure("BuildFailed", f"kustomize build failed: {exc}", progress) from None
         progress = f"Detecting drift {step}"
+        api = self.client_for(key, spec)
         try:
-            entries = self._apply(key, objects, spec.get("targetNamespace"))
+            entries = self._apply(api, key, objects, spec.get("targetNamespace"))
         except ApplyError as exc:
             raise Failure("ReconciliationFailed", str(exc), progress) from None
         old_entries = ((obj.get("status") or {}).get("inventory") or {}).get("entries") or []
@@ -126,18 +127,31 @@ class KustomizationReconciler:
             kept = {e["id"] for e in entries}
             stale = [e for e in old_entries if e.get("id") not in kept]
             try:
-                self.prune(key, stale)
+                self.prune(key, stale, spec)
             except httpx.HTTPStatusError as exc:
                 status["inventory"] = {"entries": entries + stale}
                 raise Failure("PruneFailed", status_message(exc.response), progress) from None
         return revision
 
+    def client_for(self, key: Key, spec: dict[str, Any]) -> KubeAPI:
+        """The controller's own client, or one acting as `spec.serviceAccountName` of the
+        Kustomization's namespace (upstream: a token of that account; here impersonation,
+        which the API server authorizes the same way), for applying and pruning."""
+        account = spec.get("serviceAccountName")
+        if not account:
+            return self._api
+        return self._api.impersonating(f"system:serviceaccount:{key.namespace}:{account}")
+
     def _apply(
-        self, key: Key, objects: list[dict[str, Any]], target_namespace: str | None
+        self,
+        api: KubeAPI,
+        key: Key,
+        objects: list[dict[str, Any]],
+        target_namespace: str | None,
     ) -> list[dict[str, str]]:
         """Validate every object with a dry-run first, so a bad one applies nothing."""
         for obj in objects:
-            _, namespaced = self._api.resource_for(obj["apiVersion"], obj["kind"])
+            _, namespaced = api.resource_for(obj["apiVersion"], obj["kind"])
             meta = obj.setdefault("metadata", {})
             if namespaced and target_namespace:
                 meta["namespace"] = target_namespace
@@ -146,13 +160,15 @@ class KustomizationReconciler:
             labels = meta.setdefault("labels", {})
             labels |= {OWNER_NAME: key.name, OWNER_NAMESPACE: key.namespace}
         for obj in objects:
-            self._api.apply(obj, field_manager=APPLY_MANAGER, dry_run=True)
+            api.apply(obj, field_manager=APPLY_MANAGER, dry_run=True)
         for obj in objects:
-            self._api.apply(obj, field_manager=APPLY_MANAGER)
+            api.apply(obj, field_manager=APPLY_MANAGER)
         return [_inventory_entry(obj) for obj in objects]
 
-    def prune(self, key: Key, entries: list[dict[str, Any]]) -> None:
-        """Delete inventory entries that still carry this Kustomization's owner labels."""
+    def prune(self, key: Key, entries: list[dict[str, Any]], spec: dict[str, Any]) -> None:
+        """Delete inventory entries that still carry this Kustomization's owner labels, as
+        the Kustomization's service account when it names one."""
+        api = self.client_for(key, spec)
         for entry in entries:
             try:
                 namespace, name, group, kind = str(entry["id"]).split("_", 3)
@@ -162,13 +178,13 @@ class KustomizationReconciler:
             meta = {"name": name, **({"namespace": namespace} if namespace else {})}
             ref = {"apiVersion": api_version, "kind": kind, "metadata": meta}
             try:
-                path = self._api.object_path(ref)
+                path = api.object_path(ref)
             except ApplyError:
                 continue  # the kind is gone from the cluster, and its objects with it
-            current = self._api.get(path)
+            current = api.get(path)
             labels = ((current or {}).get("metadata") or {}).get("labels") or {}
             if labels.get(OWNER_NAME) == key.name and labels.get(OWNER_NAMESPACE) == key.namespace:
-                self._api.delete(path)
+                api.delete(path)
 
     def _failed(
         self, key: Key, obj: dict[str, Any], status: dict[str, Any], failure: Failure
