@@ -9,7 +9,16 @@ from pydantic import SecretStr
 
 from slipway.domain.model import ForgeKind, PushMethod
 from slipway.forges._clients import ForgeClients
-from slipway.forges.base import Account, Commit, Forge, GitCredentials, Repository, TokenKind
+from slipway.forges._ssh import SSHKeyPair, generate_deploy_key, scan_known_hosts, ssh_clone_url
+from slipway.forges.base import (
+    Account,
+    Commit,
+    DeployKey,
+    Forge,
+    GitCredentials,
+    Repository,
+    TokenKind,
+)
 from slipway.forges.registry import DEFAULT_IMAGE_REGISTRY, FORGES, ForgeInfo, forge_info
 from slipway.retry import DEFAULT_POLICY, RetryPolicy
 
@@ -18,14 +27,19 @@ __all__ = [
     "FORGES",
     "Account",
     "Commit",
+    "DeployKey",
     "Forge",
     "ForgeClients",
     "ForgeInfo",
     "GitCredentials",
     "Repository",
+    "SSHKeyPair",
     "TokenKind",
     "build_forge",
     "forge_info",
+    "generate_deploy_key",
+    "scan_known_hosts",
+    "ssh_clone_url",
 ]
 
 

@@ -62,6 +62,15 @@ class Site:
             f"`{self.reconnect}`",
         )
 
+    def deploy_keys_refused(self, full_name: str) -> ForgeError:
+        """A forge (or its settings, or the token's role) that will not manage deploy keys."""
+        return self.error(
+            f"{self.label} refused to manage the deploy keys of {full_name}",
+            hint="deploy keys need admin (GitLab: maintainer) rights on the repository and "
+            "deploy keys enabled on the forge; else run with `--git-auth token` to let Flux "
+            "clone over HTTPS with the token",
+        )
+
     def unreachable(self, action: str) -> Retryable:
         return Retryable(
             self.error(

@@ -1,10 +1,12 @@
 """The `Forge` port's flows, written once over each adapter's primitives.
 
 `ForgeFlows` holds what is the same on every forge: who the token is, the owner check, create
-or reuse a repository by Slipway's marker (and the "name taken" race), the first commit pushed
-as one pack over git smart HTTP, and the connection's HTTP client. An adapter subclasses it
-and supplies the primitives, the few calls and JSON shapes that differ (read an owner, read or
-create a repository; for `PushMethod.API`, read the branch head and write a commit).
+or reuse a repository by Slipway's marker (and the "name taken" race, and adopting one another
+installation marked), the first commit pushed as one pack over git smart HTTP without ever
+rewriting a commit Slipway did not write, the SSH host's known_hosts, and the connection's HTTP
+client. An adapter subclasses it and supplies the primitives, the few calls and JSON shapes
+that differ (read an owner, read, create or re-describe a repository; read the branch head;
+for `PushMethod.API`, write a commit).
 """
 
 from __future__ import annotations
@@ -23,13 +25,19 @@ from slipway.domain.model import ForgeKind, PushMethod
 from slipway.forges._clients import Connection, ForgeClients
 from slipway.forges._errors import NameTaken, Site
 from slipway.forges._git_http import GitPush
-from slipway.forges._marker import CommitMark, commit_message, mark_description
+from slipway.forges._marker import (
+    CommitMark,
+    check_installation,
+    commit_message,
+    mark_description,
+)
 from slipway.forges._owner import other_user, unknown_owner
 from slipway.forges._snapshot import snapshot
+from slipway.forges._ssh import scan_known_hosts
 from slipway.forges._tree import check_paths, tree_sha
 from slipway.forges.base import Account, Commit, GitCredentials, Repository, TokenKind
 from slipway.forges.registry import forge_info
-from slipway.retry import DEFAULT_POLICY, RetryPolicy
+from slipway.retry import CONNECT_TIMEOUT_SECONDS, DEFAULT_POLICY, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -44,18 +52,26 @@ class Owner:
 @dataclass(frozen=True)
 class Head:
     """The commit a branch points at. `tree_sha` is None where the API does not report it; the
-    commit's own trailer then vouches for its tree."""
+    commit's own trailer then vouches for its tree. `initial`: its message is the one forges
+    give the commit they initialise a repository with."""
 
     sha: str
     root: bool
     mark: CommitMark | None
     tree_sha: str | None = None
+    initial: bool = False
 
     def holds(self, project: str, tree: str) -> bool:
         """Slipway's parentless commit for `project` with exactly `tree`: nothing to push."""
         return (
             self.root and self.mark == CommitMark(project, tree) and self.tree_sha in (None, tree)
         )
+
+    def replaceable(self, project: str) -> bool:
+        """Slipway's own commit for `project`, or the forge's parentless initial commit: the
+        only commits Slipway may write over."""
+        ours = self.mark is not None and self.mark.project == project
+        return ours or (self.root and self.initial)
 
 
 @dataclass(frozen=True)
@@ -220,20 +236,34 @@ class ForgeFlows(ABC):
     async def find_repository(self, *, owner: str | None, name: str) -> Repository | None:
         return await self._read_repository(owner or await self._own_login(), name)
 
+    @abstractmethod
+    async def _set_description(self, repo: Repository, description: str) -> Repository:
+        """Replace the repository's description (one write); the repository as it is now."""
+
     async def ensure_repository(
-        self, *, owner: str | None, name: str, project: str, private: bool, description: str
+        self,
+        *,
+        owner: str | None,
+        name: str,
+        project: str,
+        private: bool,
+        description: str,
+        installation: str | None = None,
+        adopt: bool = False,
     ) -> Repository:
         """Create first: the repository is read only when its name is taken (a re-run, or
         someone else's), and the account only to tell an `owner` from the token's own."""
+        check_installation(installation)
         if owner is not None and owner.lower() == (await self._own_login()).lower():
             owner = None
+        marked = mark_description(description, project, installation)
         try:
             created = await self._create_repository(
-                owner, name, description=mark_description(description, project), private=private
+                owner, name, description=marked, private=private
             )
         except NameTaken:  # ours from an earlier run, or someone else's: the marker decides
             existing = await self._reread(owner or await self._own_login(), name)
-            return self._reuse(existing, project)
+            return await self._reuse(existing, project, installation, adopt=adopt)
         return await self._tag(created)
 
     def _full_name(self, owner: str | None, name: str) -> str:
@@ -241,17 +271,35 @@ class ForgeFlows(ABC):
         who = owner or self._login
         return f"{who}/{name}" if who else name
 
-    def _reuse(self, repo: Repository, project: str) -> Repository:
-        """An existing repository is reused only when Slipway's marker names `project`."""
-        if repo.project == project:
+    async def _reuse(
+        self, repo: Repository, project: str, installation: str | None, *, adopt: bool
+    ) -> Repository:
+        """An existing repository is reused only when Slipway's marker names `project` and
+        this installation (any installation when `installation` is None); with `adopt`, one
+        another installation marked for `project` is re-marked for this one."""
+        exists = f"the repository {repo.full_name} already exists on {self._site.label}"
+        if repo.project != project:
+            whose = f"project {repo.project}" if repo.project else "no Slipway project"
+            raise Conflict(
+                f"{exists} and belongs to {whose}",
+                step=self._site.step,
+                system=self._site.label,
+                hint="choose another repository name or owner; "
+                "Slipway leaves that repository as is",
+            )
+        if installation is None or repo.installation == installation:
             return repo
-        whose = f"project {repo.project}" if repo.project else "no Slipway project"
+        if adopt:
+            marked = mark_description(repo.description, project, installation)
+            return await self._set_description(repo, marked)
+        other = repo.installation or "(its marker predates installation ids)"
         raise Conflict(
-            f"the repository {repo.full_name} already exists on {self._site.label} "
-            f"and belongs to {whose}",
+            f"{exists} and belongs to project {project} of another Slipway installation "
+            f"{other}; this installation is {installation}",
             step=self._site.step,
             system=self._site.label,
-            hint="choose another repository name or owner; Slipway leaves that repository as is",
+            hint="run again with `--adopt` to take that repository over for this "
+            "installation, or choose another repository name or owner",
         )
 
     async def _reread(self, owner: str, name: str) -> Repository:
@@ -273,6 +321,16 @@ class ForgeFlows(ABC):
     async def _write(self, repo: Repository, push: Push, head: Head | None) -> Commit:
         """Leave the branch at one commit of exactly `push.files`, in place of `head`."""
 
+    async def _head_tree(self, repo: Repository, head: Head) -> str:
+        """git's id of the head's tree, as the forge reported it with the head; an adapter
+        whose API does not report it reads it."""
+        if head.tree_sha is None:
+            raise self._site.error(
+                f"{self._site.label} did not report the tree of {repo.full_name}'s head",
+                hint="run the command again",
+            )
+        return head.tree_sha
+
     async def push_files(
         self,
         repo: Repository,
@@ -281,18 +339,61 @@ class ForgeFlows(ABC):
         message: str,
         project: str,
         committed_at: datetime,
+        adopt: bool = False,
     ) -> Commit:
         check_paths(files)
         if self._push_method is PushMethod.GIT:
             first = await asyncio.to_thread(  # ~10 ms per 1,000 files: not on the loop
                 snapshot, files, message=message, project=project, committed_at=committed_at
             )
-            return await self._git.push(repo, first)
+
+            async def judge(current: str) -> Commit | None:
+                """The branch holds another commit than ours: read it, then replace or keep."""
+                head = await self._read_head(repo)
+                return None if head is None else await self._kept(repo, head, project, adopt)
+
+            return await self._git.push(repo, first, judge=judge)
         push = Push(files, message, project, tree_sha(files))
         head = await self._read_head(repo)
         if head is not None and head.holds(project, push.tree_sha):
             return Commit(sha=head.sha, tree_sha=push.tree_sha)
+        if head is not None:
+            kept = await self._kept(repo, head, project, adopt)
+            if kept is not None:
+                return kept
         return await self._write(repo, push, head)
+
+    async def _kept(self, repo: Repository, head: Head, project: str, adopt: bool) -> Commit | None:
+        """None when Slipway may replace `head`; its commit when `adopt` keeps it; else the
+        `Conflict` that leaves it alone."""
+        if head.replaceable(project):
+            return None
+        if adopt:
+            return Commit(sha=head.sha, tree_sha=await self._head_tree(repo, head))
+        branch = repo.default_branch
+        raise Conflict(
+            f"the branch {branch} of {repo.full_name} holds commit {head.sha[:12]} that "
+            "Slipway did not write; Slipway never rewrites it",
+            step=self._site.step,
+            system=self._site.label,
+            hint=f"push the template to {repo.full_name} yourself, choose another repository "
+            f"name, or run again with `--adopt` to keep the branch {branch} as it is",
+        )
+
+    # --- SSH access -----------------------------------------------------------------------
+    async def ssh_known_hosts(self, repo: Repository) -> str:
+        if not repo.ssh_url:
+            raise self._site.error(
+                f"{self._site.label} gave no SSH clone URL for {repo.full_name}",
+                hint="check that SSH access is enabled on the forge, "
+                "or use `--git-auth token` to clone over HTTPS",
+            )
+        return await scan_known_hosts(
+            repo.ssh_url,
+            timeout=CONNECT_TIMEOUT_SECONDS,
+            step=self._site.step,
+            system=self._site.label,
+        )
 
 
 class OrgOwners(ForgeFlows):

@@ -4,16 +4,17 @@ The same code for every forge, over the connection's own httpx client (keep-aliv
 User-Agent starts with `git/`, which GitHub requires for smart HTTP, then names Slipway), with
 basic auth sent up front so no 401 challenge costs a round trip.
 `GET info/refs?service=git-receive-pack` tells where the branch is; when it is already at the
-snapshot's commit nothing is sent, else one `POST git-receive-pack` carries the ref update and
-the pack, replacing whatever the branch held. dulwich encodes the pack and reads the
-pkt-lines; httpx carries them without a thread.
+snapshot's commit nothing is sent; when it is absent one `POST git-receive-pack` carries the
+ref update and the pack; when it holds another commit, the caller's `judge` decides (it reads
+that commit, and keeps it or refuses, or lets the pack replace it). dulwich encodes the pack
+and reads the pkt-lines; httpx carries them without a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -35,6 +36,9 @@ REQUEST: Final = f"application/x-{SERVICE}-request"
 RESULT: Final = f"application/x-{SERVICE}-result"
 ZERO_SHA: Final = "0" * 40
 _PRINTABLE = frozenset(string.printable) - frozenset("\r\n\t\x0b\x0c")
+# Given the commit a branch holds (not the snapshot's): None to replace it, or the commit to
+# leave the branch at; or it raises.
+Judge = Callable[[str], Awaitable[Commit | None]]
 
 
 @dataclass(frozen=True)
@@ -126,18 +130,25 @@ class GitPush:
         self._policy = policy
         self._scope = scope
 
-    async def push(self, repo: Repository, snapshot: Snapshot) -> Commit:
-        """Leave `repo`'s default branch at `snapshot`'s commit. Each attempt reads the
-        branch first, so a retry after a push that landed unseen sends nothing again."""
+    async def push(self, repo: Repository, snapshot: Snapshot, *, judge: Judge) -> Commit:
+        """Leave `repo`'s default branch at `snapshot`'s commit, or where `judge` keeps it.
+        Each attempt reads the branch first, so a retry after a push that landed unseen
+        sends nothing again; `judge` is asked once per commit found there."""
         ref = f"refs/heads/{repo.default_branch}"
         url = repo.clone_url.rstrip("/")
         credentials = self._credentials()
         auth = httpx.BasicAuth(credentials.username, credentials.password.get_secret_value())
         packed: list[bytes] = []  # built once, when first needed
+        replaceable: set[str] = set()  # commits `judge` let the pack replace
 
         async def once() -> Commit:
             advertised = await self._advertisement(repo, url, auth)
             current = advertised.refs.get(ref)
+            if current is not None and current not in (snapshot.sha, *replaceable):
+                kept = await judge(current)
+                if kept is not None:
+                    return kept
+                replaceable.add(current)
             if current != snapshot.sha:
                 if not packed:
                     packed.append(await asyncio.to_thread(snapshot.pack))

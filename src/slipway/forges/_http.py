@@ -17,12 +17,22 @@ from pydantic import SecretStr
 
 from slipway.domain.errors import SlipwayError
 from slipway.forges._clients import json_client, map_transport_errors
-from slipway.forges._errors import TAKEN_STATUSES, NameTaken, NotVisible, Site, classify
+from slipway.forges._errors import (
+    TAKEN_STATUSES,
+    NameTaken,
+    NotVisible,
+    Site,
+    classify,
+    is_rate_limited,
+)
 from slipway.forges._flows import ForgeFlows
 from slipway.retry import DEFAULT_POLICY, Retryable, RetryPolicy, retry_async
 
 # Decides from a 404's answer whether it may be the forge not showing a new repository yet.
 NotYet = Callable[[httpx.Response], bool]
+# The error a refusal means for this call (a forge that refuses a feature), or None to
+# classify it as any other.
+Refused = Callable[[httpx.Response], SlipwayError | None]
 
 
 class JsonApi:
@@ -59,9 +69,11 @@ class JsonApi:
         not_found: SlipwayError | None = None,
         taken: Callable[[httpx.Response], bool] | None = None,
         not_yet: NotYet | None = None,
+        refused: Refused | None = None,
     ) -> httpx.Response:
         """One API call with retries. A refusal for which `taken` holds raises `NameTaken`;
-        a 404 for which `not_yet` holds is retried briefly, then raises `NotVisible`."""
+        a 404 for which `not_yet` holds is retried briefly, then raises `NotVisible`; a
+        failure `refused` names raises that error."""
 
         async def once() -> httpx.Response:
             answer = await self._send(method, path, action=action, json=json, params=params)
@@ -70,6 +82,7 @@ class JsonApi:
             self._raise_not_yet(answer, action, not_yet)
             if taken is not None and answer.status_code in TAKEN_STATUSES and taken(answer):
                 raise NameTaken(self.site, action)
+            self._raise_refused(answer, refused)
             raise self._failure(answer, action, scope, not_found)
 
         return await retry_async(once, policy=self._policy(not_yet))
@@ -84,6 +97,7 @@ class JsonApi:
         scope: str | None = None,
         absent: Collection[int] = (404,),
         not_yet: NotYet | None = None,
+        refused: Refused | None = None,
     ) -> httpx.Response | None:
         """Like `call`, but None when the answer's status is in `absent`, or when a 404 that
         `not_yet` retried briefly stays."""
@@ -93,6 +107,7 @@ class JsonApi:
             if answer.is_success:
                 return answer
             self._raise_not_yet(answer, action, not_yet)
+            self._raise_refused(answer, refused)
             if answer.status_code in absent:
                 return None
             raise self._failure(answer, action, scope, None)
@@ -126,6 +141,13 @@ class JsonApi:
     def _raise_not_yet(self, answer: httpx.Response, action: str, not_yet: NotYet | None) -> None:
         if answer.status_code == 404 and not_yet is not None and not_yet(answer):
             raise Retryable(NotVisible(self.site, action))
+
+    def _raise_refused(self, answer: httpx.Response, refused: Refused | None) -> None:
+        if refused is None or is_rate_limited(answer.status_code, answer.headers):
+            return
+        error = refused(answer)
+        if error is not None:
+            raise error
 
     def _failure(
         self, answer: httpx.Response, action: str, scope: str | None, not_found: SlipwayError | None

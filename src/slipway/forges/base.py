@@ -40,7 +40,10 @@ class Account:
 
 @dataclass(frozen=True)
 class Repository:
-    """A repository on a forge. `project` is the Slipway project named by its marker, if any."""
+    """A repository on a forge. `project` is the Slipway project named by its marker, if any,
+    and `installation` the Slipway installation that marked it (None: an older marker without
+    one). `ssh_url` is always Flux's form, `ssh://git@host[:port]/owner/name.git` ("" when the
+    forge gave none)."""
 
     provider: ForgeKind
     owner: str
@@ -53,6 +56,8 @@ class Repository:
     project: str | None
     topics: tuple[str, ...] = ()
     id: str | None = field(default=None, compare=False)  # forge id (GitLab project id)
+    ssh_url: str = ""
+    installation: str | None = None
 
     @property
     def full_name(self) -> str:
@@ -65,6 +70,16 @@ class Commit:
 
     sha: str
     tree_sha: str
+
+
+@dataclass(frozen=True)
+class DeployKey:
+    """An SSH public key a repository accepts for cloning; `id` is the forge's, as text."""
+
+    id: str
+    title: str
+    public_key: str
+    read_only: bool
 
 
 @dataclass(frozen=True)
@@ -86,17 +101,29 @@ class Forge(Protocol):
       do; no client-library exception escapes, and the token never appears in any message, repr
       or log line;
     - `ensure_repository` creates the repository (private unless told otherwise) with Slipway's
-      marker for `project`, or reuses it when it already carries that marker; one that exists
-      without the marker, or with another project's marker, raises `Conflict` and is left as is;
+      marker for `project` and `installation`, or reuses it when it already carries that
+      marker; one that exists without the marker, or with another project's marker, raises
+      `Conflict` and is left as is; one marked for the same project by another installation
+      (or by the older marker without one) is a `Conflict` too, unless `adopt`: then it is
+      reused and re-marked for this installation (its description, one write);
     - `ensure_repository` creates first and reads only when the name is taken; a repository
       starts empty (no auto-init);
     - `push_files` leaves the default branch at one Slipway commit whose tree is exactly
       `files`; on a repository Slipway created it is the only commit. With `PushMethod.GIT`
       the commit is deterministic (Slipway's identity, `committed_at`, the message with
       trailers), so its id is known before any request; one `info/refs` read finds the
-      branch there already and writes nothing, else one pack replaces whatever the branch
-      held. With `PushMethod.API` nothing is written when the branch already holds Slipway's
-      commit for the same project and tree;
+      branch absent or there already (then nothing is written); with `PushMethod.API`
+      nothing is written when the branch already holds Slipway's commit for the same project
+      and tree;
+    - `push_files` never rewrites a commit Slipway did not write: a branch at a Slipway
+      commit of the same project, or at the forge's own parentless "Initial commit", is
+      replaced; at anything else it raises `Conflict` and leaves the branch, or with `adopt`
+      leaves it and returns its head;
+    - deploy keys are read-only; `add_deploy_key` is idempotent (a key already on the
+      repository is found by its key material and returned; one on another repository is a
+      `Conflict`), `remove_deploy_key` too (a key gone is fine); a forge that refuses deploy
+      keys raises `ForgeError` whose hint names `--git-auth token`;
+    - `ssh_known_hosts` scans the SSH host of `repo.ssh_url` once per process (a short TTL);
     - `delete_repository` is idempotent: a repository already gone is fine;
     - `check_owner` only reads: it is how Slipway refuses a bad `--owner` before it records or
       creates anything.
@@ -119,9 +146,20 @@ class Forge(Protocol):
         ...
 
     async def ensure_repository(
-        self, *, owner: str | None, name: str, project: str, private: bool, description: str
+        self,
+        *,
+        owner: str | None,
+        name: str,
+        project: str,
+        private: bool,
+        description: str,
+        installation: str | None = None,
+        adopt: bool = False,
     ) -> Repository:
-        """Create or reuse the repository `owner/name` (owner None: the token's own account)."""
+        """Create or reuse the repository `owner/name` (owner None: the token's own account).
+        `installation`: this Slipway installation's id (16 lowercase hex characters); None
+        reuses a repository marked for `project` by any installation. `adopt`: take over one
+        marked for `project` by another installation."""
         ...
 
     async def find_repository(self, *, owner: str | None, name: str) -> Repository | None: ...
@@ -134,12 +172,26 @@ class Forge(Protocol):
         message: str,
         project: str,
         committed_at: datetime,
+        adopt: bool = False,
     ) -> Commit:
         """`committed_at`: when the project was created, fixed at the first attempt, so
-        every attempt builds the same commit (and a re-run finds it already pushed)."""
+        every attempt builds the same commit (and a re-run finds it already pushed).
+        `adopt`: a branch holding someone else's commit is kept, and its head returned."""
         ...
 
     async def delete_repository(self, repo: Repository) -> None: ...
+
+    async def add_deploy_key(self, repo: Repository, *, title: str, public_key: str) -> DeployKey:
+        """Give `repo` the read-only deploy key `public_key` (an OpenSSH public key line)."""
+        ...
+
+    async def list_deploy_keys(self, repo: Repository) -> list[DeployKey]: ...
+
+    async def remove_deploy_key(self, repo: Repository, key_id: str) -> None: ...
+
+    async def ssh_known_hosts(self, repo: Repository) -> str:
+        """The known_hosts line(s) of the host `repo.ssh_url` reaches, for Flux."""
+        ...
 
     def git_credentials(self) -> GitCredentials:
         """Username and token for git over HTTPS; the username depends on forge and token kind."""

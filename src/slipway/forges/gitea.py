@@ -9,21 +9,27 @@ else), which works on an empty repository too, so the history holds exactly one 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
+from slipway.domain.errors import SlipwayError
 from slipway.domain.model import ForgeKind
 from slipway.forges._changes import ChangeSet, ChangeSetWrites, FilesPage
+from slipway.forges._deploy_keys import DeployKeyFlows, key_in_use
 from slipway.forges._flows import Head, OrgOwners, Owner, Push
 from slipway.forges._http import HttpForge
-from slipway.forges._marker import TOPIC, commit_mark, project_from_description
+from slipway.forges._marker import TOPIC, commit_mark, description_mark, forge_initial
 from slipway.forges._owner import may_not_create, not_member
-from slipway.forges.base import Account, Commit, Repository, TokenKind
+from slipway.forges._ssh import ssh_clone_url
+from slipway.forges.base import Account, Commit, DeployKey, Repository, TokenKind
 
 DEFAULT_BRANCH = "main"
 _PAGE = 1000
+_KEYS_PAGE = 50  # Gitea's default most items per page (MAX_RESPONSE_ITEMS)
 
 
 def _q(path: str) -> str:
@@ -34,7 +40,7 @@ def _repo_path(owner: str, name: str) -> str:
     return f"repos/{_q(owner)}/{_q(name)}"
 
 
-class GiteaForge(OrgOwners, ChangeSetWrites, HttpForge):
+class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
     """`Forge` for a Gitea or Forgejo instance; `base_url` is the instance URL."""
 
     kind = ForgeKind.GITEA
@@ -87,6 +93,7 @@ class GiteaForge(OrgOwners, ChangeSetWrites, HttpForge):
     # --- repositories ---------------------------------------------------------------------
     def _repository(self, data: Mapping[str, Any]) -> Repository:
         description = data.get("description") or ""
+        mark = description_mark(description)
         return Repository(
             provider=ForgeKind.GITEA,
             owner=str(data["owner"]["login"]),
@@ -96,9 +103,11 @@ class GiteaForge(OrgOwners, ChangeSetWrites, HttpForge):
             default_branch=str(data.get("default_branch") or DEFAULT_BRANCH),
             private=bool(data.get("private")),
             description=description,
-            project=project_from_description(description),
+            project=mark.project if mark else None,
             topics=tuple(data.get("topics") or ()),
             id=str(data["id"]),
+            ssh_url=ssh_clone_url(data.get("ssh_url")),
+            installation=mark.installation if mark else None,
         )
 
     async def _read_repository(self, owner: str, name: str) -> Repository | None:
@@ -144,6 +153,16 @@ class GiteaForge(OrgOwners, ChangeSetWrites, HttpForge):
         )
         return replace(created, topics=(TOPIC,))
 
+    async def _set_description(self, repo: Repository, description: str) -> Repository:
+        updated = await self._api.call(
+            "PATCH",
+            _repo_path(repo.owner, repo.name),
+            json={"description": description},
+            action=f"update the description of {repo.full_name}",
+            scope=self._write_scope,
+        )
+        return self._repository(updated.json())
+
     async def delete_repository(self, repo: Repository) -> None:
         await self._api.optional(
             "DELETE",
@@ -168,11 +187,13 @@ class GiteaForge(OrgOwners, ChangeSetWrites, HttpForge):
             "GET", f"{base}/git/commits/{sha}", action=f"read the head of {repo.full_name}"
         )
         data = read.json()
+        message = data["commit"]["message"]
         return Head(
             sha=sha,
             root=not data.get("parents"),
-            mark=commit_mark(data["commit"]["message"]),
+            mark=commit_mark(message),
             tree_sha=str(data["commit"]["tree"]["sha"]),
+            initial=forge_initial(message),
         )
 
     async def _files_page(self, repo: Repository, head: Head, page: int) -> FilesPage:
@@ -211,6 +232,58 @@ class GiteaForge(OrgOwners, ChangeSetWrites, HttpForge):
         )
         commit = created.json()["commit"]
         return Commit(sha=str(commit["sha"]), tree_sha=str(commit["tree"]["sha"]))
+
+    # --- deploy keys ----------------------------------------------------------------------
+    def _refused(self, repo: Repository) -> Callable[[httpx.Response], SlipwayError | None]:
+        refusal = self._site.deploy_keys_refused(repo.full_name)
+        return lambda answer: refusal if answer.status_code == 403 else None
+
+    async def _create_deploy_key(
+        self, repo: Repository, *, title: str, public_key: str
+    ) -> DeployKey:
+        created = await self._api.call(
+            "POST",
+            f"{_repo_path(repo.owner, repo.name)}/keys",
+            json={"title": title, "key": public_key, "read_only": True},
+            action=f"add the deploy key {title} to {repo.full_name}",
+            taken=lambda answer: key_in_use(answer.text),
+            refused=self._refused(repo),
+        )
+        return _deploy_key(created.json())
+
+    async def list_deploy_keys(self, repo: Repository) -> list[DeployKey]:
+        keys: list[DeployKey] = []
+        page = 1
+        while True:
+            listed = await self._api.call(
+                "GET",
+                f"{_repo_path(repo.owner, repo.name)}/keys",
+                params={"page": page, "limit": _KEYS_PAGE},
+                action=f"list the deploy keys of {repo.full_name}",
+                refused=self._refused(repo),
+            )
+            found = listed.json()
+            keys += map(_deploy_key, found)
+            if len(found) < _KEYS_PAGE:
+                return keys
+            page += 1
+
+    async def remove_deploy_key(self, repo: Repository, key_id: str) -> None:
+        await self._api.optional(
+            "DELETE",
+            f"{_repo_path(repo.owner, repo.name)}/keys/{_q(key_id)}",
+            action=f"remove the deploy key {key_id} from {repo.full_name}",
+            refused=self._refused(repo),
+        )
+
+
+def _deploy_key(data: Mapping[str, Any]) -> DeployKey:
+    return DeployKey(
+        id=str(data["id"]),
+        title=str(data.get("title") or ""),
+        public_key=str(data["key"]),
+        read_only=data.get("read_only") is not False,
+    )
 
 
 def _change(operation: str, path: str, data: bytes) -> dict[str, str]:

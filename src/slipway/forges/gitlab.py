@@ -11,18 +11,24 @@ call: text inline, binary base64-encoded.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+from dulwich.objects import Tree
+
+from slipway.domain.errors import SlipwayError
 from slipway.domain.model import ForgeKind
 from slipway.forges._changes import ChangeSet, ChangeSetWrites, FilesPage
+from slipway.forges._deploy_keys import DeployKeyFlows, key_in_use
 from slipway.forges._flows import Head, Owner, Push
 from slipway.forges._http import HttpForge
-from slipway.forges._marker import TOPIC, commit_mark, project_from_description
+from slipway.forges._marker import TOPIC, commit_mark, description_mark, forge_initial
 from slipway.forges._owner import hidden_owner, may_not_create, no_access
+from slipway.forges._ssh import ssh_clone_url
 from slipway.forges._tree import is_text
-from slipway.forges.base import Account, Commit, Repository, TokenKind
+from slipway.forges.base import Account, Commit, DeployKey, Repository, TokenKind
 from slipway.retry import RetryPolicy
 
 DEFAULT_BRANCH = "main"
@@ -47,7 +53,7 @@ def _q(path: str) -> str:
     return quote(path, safe="")
 
 
-class GitLabForge(ChangeSetWrites, HttpForge):
+class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
     """`Forge` for a GitLab instance; `base_url` is the instance (`https://gitlab.com`)."""
 
     kind = ForgeKind.GITLAB
@@ -151,6 +157,7 @@ class GitLabForge(ChangeSetWrites, HttpForge):
     def _repository(self, data: Mapping[str, Any]) -> Repository:
         namespace = data.get("namespace") or {}
         description = data.get("description") or ""
+        mark = description_mark(description)
         return Repository(
             provider=ForgeKind.GITLAB,
             owner=str(namespace.get("full_path") or data["path_with_namespace"].rsplit("/", 1)[0]),
@@ -160,9 +167,11 @@ class GitLabForge(ChangeSetWrites, HttpForge):
             default_branch=str(data.get("default_branch") or DEFAULT_BRANCH),
             private=data.get("visibility") != "public",
             description=description,
-            project=project_from_description(description),
+            project=mark.project if mark else None,
             topics=tuple(data.get("topics") or ()),
             id=str(data["id"]),
+            ssh_url=ssh_clone_url(data.get("ssh_url_to_repo")),
+            installation=mark.installation if mark else None,
         )
 
     async def _read_repository(self, owner: str, name: str) -> Repository | None:
@@ -218,6 +227,16 @@ class GitLabForge(ChangeSetWrites, HttpForge):
         )
         return int(data["id"])
 
+    async def _set_description(self, repo: Repository, description: str) -> Repository:
+        updated = await self._api.call(
+            "PUT",
+            f"projects/{_pid(repo)}",
+            json={"description": description},
+            action=f"update the description of {repo.full_name}",
+            scope=self._write_scope,
+        )
+        return self._repository(updated.json())
+
     async def delete_repository(self, repo: Repository) -> None:
         await self._api.optional(
             "DELETE",
@@ -239,7 +258,31 @@ class GitLabForge(ChangeSetWrites, HttpForge):
             return None
         data = found.json()
         root = not data.get("parent_ids")
-        return Head(sha=str(data["id"]), root=root, mark=commit_mark(data.get("message")))
+        message = data.get("message")
+        return Head(
+            sha=str(data["id"]),
+            root=root,
+            mark=commit_mark(message),
+            initial=forge_initial(message),
+        )
+
+    async def _head_tree(self, repo: Repository, head: Head) -> str:
+        """GitLab's commits do not name their tree: it is built from the top level's
+        entries (each with its mode and id), exactly as git builds it."""
+        tree = Tree()
+        page: int | None = 1
+        while page is not None:
+            listed = await self._api.call(
+                "GET",
+                f"projects/{_pid(repo)}/repository/tree",
+                params={"ref": head.sha, "per_page": _PAGE, "page": page},
+                action=f"read the tree of {repo.full_name}'s head",
+            )
+            for entry in listed.json():
+                tree.add(str(entry["name"]).encode(), int(entry["mode"], 8), entry["id"].encode())
+            following = listed.headers.get("x-next-page", "")
+            page = int(following) if following else None
+        return tree.id.decode("ascii")
 
     async def _files_page(self, repo: Repository, head: Head, page: int) -> FilesPage:
         listed = await self._api.call(
@@ -276,6 +319,71 @@ class GitLabForge(ChangeSetWrites, HttpForge):
             scope=self._write_scope,
         )
         return Commit(sha=str(created.json()["id"]), tree_sha=push.tree_sha)
+
+    # --- deploy keys ----------------------------------------------------------------------
+    def _refused(self, repo: Repository) -> Callable[[httpx.Response], SlipwayError | None]:
+        """403, or a 404 that is not about the project (deploy keys disabled, or a role
+        below maintainer): GitLab refuses deploy keys here."""
+        refusal = self._site.deploy_keys_refused(repo.full_name)
+
+        def refused(answer: httpx.Response) -> SlipwayError | None:
+            if answer.status_code == 403:
+                return refusal
+            if answer.status_code == 404 and "Project" not in answer.text:
+                return refusal
+            return None
+
+        return refused
+
+    async def _create_deploy_key(
+        self, repo: Repository, *, title: str, public_key: str
+    ) -> DeployKey:
+        created = await self._api.call(
+            "POST",
+            f"projects/{_pid(repo)}/deploy_keys",
+            json={"title": title, "key": public_key, "can_push": False},
+            action=f"add the deploy key {title} to {repo.full_name}",
+            taken=lambda answer: key_in_use(answer.text),
+            refused=self._refused(repo),
+        )
+        return _deploy_key(created.json())
+
+    async def list_deploy_keys(self, repo: Repository) -> list[DeployKey]:
+        keys: list[DeployKey] = []
+        page: int | None = 1
+        while page is not None:
+            listed = await self._api.call(
+                "GET",
+                f"projects/{_pid(repo)}/deploy_keys",
+                params={"per_page": _PAGE, "page": page},
+                action=f"list the deploy keys of {repo.full_name}",
+                refused=self._refused(repo),
+            )
+            keys += map(_deploy_key, listed.json())
+            following = listed.headers.get("x-next-page", "")
+            page = int(following) if following else None
+        return keys
+
+    async def remove_deploy_key(self, repo: Repository, key_id: str) -> None:
+        await self._api.optional(
+            "DELETE",
+            f"projects/{_pid(repo)}/deploy_keys/{_q(key_id)}",
+            action=f"remove the deploy key {key_id} from {repo.full_name}",
+            refused=lambda answer: (
+                self._site.deploy_keys_refused(repo.full_name)
+                if answer.status_code == 403
+                else None
+            ),
+        )
+
+
+def _deploy_key(data: Mapping[str, Any]) -> DeployKey:
+    return DeployKey(
+        id=str(data["id"]),
+        title=str(data.get("title") or ""),
+        public_key=str(data["key"]),
+        read_only=not data.get("can_push"),
+    )
 
 
 def _action(kind: str, path: str, data: bytes) -> dict[str, str]:

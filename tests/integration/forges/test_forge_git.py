@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from tests.support.commands import git, git_refused
 
+from slipway.domain.errors import Conflict
 from slipway.domain.model import PushMethod
 from slipway.forges import Forge
 from slipway.sandbox.forge import ForgeEmulator
@@ -139,11 +140,14 @@ async def test_git_push_over_smart_http_moves_the_branch(
     git(tmp_path, "clone", authed_url(repo.clone_url, TOKEN), str(fresh))
     assert git(fresh, "rev-parse", "HEAD") == pushed
     assert (fresh / "added.txt").read_bytes() == b"from git push\n"
-    # The forge's API sees the pushed commit too: a re-push now writes a new Slipway commit.
-    commit = await forge.push_files(
-        repo, {"a.txt": b"a\n"}, message="v1", project="shop", committed_at=CREATED_AT
+    # The forge's API sees the pushed commit too: Slipway never rewrites it.
+    with pytest.raises(Conflict, match=f"holds commit {pushed[:12]} that Slipway did not write"):
+        await forge.push_files(
+            repo, {"a.txt": b"a\n"}, message="v1", project="shop", committed_at=CREATED_AT
+        )
+    assert git(tmp_path, "ls-remote", authed_url(repo.clone_url, TOKEN), "HEAD").split()[0] == (
+        pushed
     )
-    assert commit.sha != pushed
 
 
 async def test_push_by_a_non_member_is_refused(

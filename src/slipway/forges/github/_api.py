@@ -141,12 +141,15 @@ class GitHubApi:
         *,
         scope: str | None = None,
         not_found: SlipwayError | None = None,
-        taken: bool = False,
+        taken: bool | Callable[[str], bool] = False,
         retry_404: bool = False,
         absent: Collection[int] = (),
+        forbidden: SlipwayError | None = None,
     ) -> Iterator[None]:
-        """A 404 is retried (`retry_404`) or `not_found`; a refusal is `NameTaken` (`taken`);
-        a status in `absent` (a rate limit never is) is raised as `_Absent`."""
+        """A 404 is retried (`retry_404`) or `not_found`; a refusal is `NameTaken` (`taken`,
+        or when `taken` holds for the answer's text); a 403 that is no rate limit is
+        `forbidden` when given; a status in `absent` (a rate limit never is) is raised as
+        `_Absent`."""
         site = self.site
         try:
             yield
@@ -160,8 +163,12 @@ class GitHubApi:
                 raise Retryable(NotVisible(site, action)) from exc
             if status in absent and not is_rate_limited(status, headers):
                 raise _Absent(status) from exc
-            if taken and status in TAKEN_STATUSES:
+            if status in TAKEN_STATUSES and (
+                taken(exc.response.text) if callable(taken) else taken
+            ):
                 raise NameTaken(site, action) from exc
+            if status == 403 and forbidden is not None and not is_rate_limited(status, headers):
+                raise forbidden from exc
             needed = headers.get("x-accepted-oauth-scopes") or scope
             raise classify(
                 status, headers, site=site, action=action, scope=needed, not_found=not_found

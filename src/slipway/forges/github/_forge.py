@@ -20,12 +20,21 @@ from urllib.parse import quote
 import httpx
 import structlog
 
+from slipway.domain.errors import SlipwayError
 from slipway.domain.model import ForgeKind
+from slipway.forges._deploy_keys import DeployKeyFlows, key_in_use
 from slipway.forges._flows import Head, OrgOwners, Owner, Push
-from slipway.forges._marker import TOPIC, commit_mark, project_from_description
+from slipway.forges._marker import (
+    FORGE_INITIAL_MESSAGE,
+    TOPIC,
+    commit_mark,
+    description_mark,
+    forge_initial,
+)
 from slipway.forges._owner import invitation_pending, may_not_create, not_member
+from slipway.forges._ssh import ssh_clone_url
 from slipway.forges._tree import is_text
-from slipway.forges.base import Account, Commit, Repository, TokenKind
+from slipway.forges.base import Account, Commit, DeployKey, Repository, TokenKind
 from slipway.forges.github._api import GitHubApi, Missing, SharedClientGitHub, connect
 from slipway.retry import RetryPolicy
 
@@ -37,6 +46,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 _APP_PREFIXES = ("ghs_", "ghu_")
 _BLOB_UPLOADS = 8  # binary files uploaded at once with PushMethod.API
+_PAGE = 100  # deploy keys listed per request (GitHub's most)
 
 
 def token_kind(token: str) -> TokenKind:
@@ -52,7 +62,7 @@ def token_kind(token: str) -> TokenKind:
     return TokenKind.UNKNOWN
 
 
-class GitHubForge(OrgOwners):
+class GitHubForge(OrgOwners, DeployKeyFlows):
     """`Forge` for github.com (`https://api.github.com`) or GHE (`https://HOST/api/v3`)."""
 
     kind = ForgeKind.GITHUB
@@ -125,6 +135,7 @@ class GitHubForge(OrgOwners):
     # --- repositories -----------------------------------------------------------------------
     def _repository(self, data: Any) -> Repository:
         topics = data.topics if isinstance(data.topics, list) else []
+        mark = description_mark(data.description)
         return Repository(
             provider=ForgeKind.GITHUB,
             owner=data.owner.login,
@@ -134,9 +145,11 @@ class GitHubForge(OrgOwners):
             default_branch=data.default_branch or "main",
             private=data.private,
             description=data.description or "",
-            project=project_from_description(data.description),
+            project=mark.project if mark else None,
             topics=tuple(topics),
             id=str(data.id),
+            ssh_url=ssh_clone_url(data.ssh_url if isinstance(data.ssh_url, str) else ""),
+            installation=mark.installation if mark else None,
         )
 
     async def _read_repository(self, owner: str, name: str) -> Repository | None:
@@ -185,6 +198,16 @@ class GitHubForge(OrgOwners):
         )
         return replace(created, topics=(TOPIC,))
 
+    async def _set_description(self, repo: Repository, description: str) -> Repository:
+        updated = await self._api.call(
+            f"update the description of {repo.full_name}",
+            lambda: self._gh.rest.repos.async_update(
+                repo.owner, repo.name, description=description
+            ),
+            scope=self._write_scope,
+        )
+        return replace(self._repository(updated.parsed_data), topics=repo.topics)
+
     async def delete_repository(self, repo: Repository) -> None:
         await self._api.optional(
             f"delete the repository {repo.full_name}",
@@ -222,18 +245,20 @@ class GitHubForge(OrgOwners):
             root=not data.parents,
             mark=commit_mark(data.message),
             tree_sha=data.tree.sha,
+            initial=forge_initial(data.message),
         )
 
     async def _initialise(self, repo: Repository) -> str:
         """Give an empty repository (one created without `auto_init`) a first commit, since
-        the Git Data API refuses writes to it; the push then replaces that commit."""
+        the Git Data API refuses writes to it; the push then replaces that commit (it is
+        what `auto_init` would have written, so a re-run after a failure replaces it too)."""
         created = await self._api.call(
             f"initialise the empty repository {repo.full_name}",
             lambda: self._gh.rest.repos.async_create_or_update_file_contents(
                 repo.owner,
                 repo.name,
                 ".slipway",
-                message="Initialise repository",
+                message=FORGE_INITIAL_MESSAGE,  # what auto_init writes: replaceable
                 content=base64.b64encode(b"slipway\n").decode(),
                 branch=repo.default_branch,
             ),
@@ -302,3 +327,68 @@ class GitHubForge(OrgOwners):
             ),
         )
         return blob.parsed_data.sha
+
+    # --- deploy keys ------------------------------------------------------------------------
+    async def _create_deploy_key(
+        self, repo: Repository, *, title: str, public_key: str
+    ) -> DeployKey:
+        created = await self._api.answer(
+            f"add the deploy key {title} to {repo.full_name}",
+            lambda: self._gh.rest.repos.async_create_deploy_key(
+                repo.owner, repo.name, title=title, key=public_key, read_only=True
+            ),
+            absent=(404,),
+            taken=key_in_use,
+            forbidden=self._site.deploy_keys_refused(repo.full_name),
+        )
+        if isinstance(created, Missing):
+            raise await self._keys_hidden(repo)
+        return _deploy_key(created.parsed_data)
+
+    async def list_deploy_keys(self, repo: Repository) -> list[DeployKey]:
+        keys: list[DeployKey] = []
+        page = 1
+        while True:
+            listed = await self._api.answer(
+                f"list the deploy keys of {repo.full_name}",
+                lambda page=page: self._gh.rest.repos.async_list_deploy_keys(  # type: ignore[misc]
+                    repo.owner, repo.name, per_page=_PAGE, page=page
+                ),
+                absent=(404,),
+                forbidden=self._site.deploy_keys_refused(repo.full_name),
+            )
+            if isinstance(listed, Missing):
+                raise await self._keys_hidden(repo)
+            keys += map(_deploy_key, listed.parsed_data)
+            if len(listed.parsed_data) < _PAGE:
+                return keys
+            page += 1
+
+    async def remove_deploy_key(self, repo: Repository, key_id: str) -> None:
+        """GitHub's key ids are numbers: any other id names no key, so there is none to remove."""
+        if not key_id.isdigit():
+            return
+        await self._api.optional(
+            f"remove the deploy key {key_id} from {repo.full_name}",
+            lambda: self._gh.rest.repos.async_delete_deploy_key(repo.owner, repo.name, int(key_id)),
+            forbidden=self._site.deploy_keys_refused(repo.full_name),
+        )
+
+    async def _keys_hidden(self, repo: Repository) -> SlipwayError:
+        """GitHub answers 404 for the deploy keys of a repository the token may not
+        administer, as for one that is gone: one read tells which."""
+        if await self._read_repository(repo.owner, repo.name) is not None:
+            return self._site.deploy_keys_refused(repo.full_name)
+        return self._site.not_found(
+            f"the repository {repo.full_name} was not found on GitHub at {self.base_url}",
+            hint="check that it exists and that the token may see it",
+        )
+
+
+def _deploy_key(data: Any) -> DeployKey:
+    return DeployKey(
+        id=str(data.id),
+        title=str(data.title),
+        public_key=str(data.key),
+        read_only=data.read_only is not False,
+    )
