@@ -13,7 +13,14 @@ from typing import Any
 
 import httpx
 
-from slipway.sandbox.flux._git import Checkout, GitAuth, GitFetchError, fetch_branch
+from slipway.sandbox.flux._git import (
+    Auth,
+    Checkout,
+    GitAuth,
+    GitFetchError,
+    SshAuth,
+    fetch_branch,
+)
 from slipway.sandbox.flux._kubeapi import KubeAPI, status_message
 from slipway.sandbox.flux._objects import (
     SOURCE,
@@ -144,9 +151,12 @@ class SourceReconciler:
 
     def _credentials(
         self, namespace: str, secret_ref: dict[str, Any] | None, url: str
-    ) -> GitAuth | None:
+    ) -> Auth | None:
+        """The Secret's credentials for `url`'s transport. An `ssh://` URL needs `identity` and
+        `known_hosts`, with or without a Secret, as fluxcd/pkg/git's auth options demand."""
+        ssh = url.startswith("ssh://")
         if not secret_ref:
-            return None
+            return _ssh_auth({}) if ssh else None
         name = secret_ref["name"]
         where = f"failed to get secret '{namespace}/{name}'"
         try:
@@ -161,6 +171,8 @@ class SourceReconciler:
                 data[field] = base64.b64decode(value).decode()
             except (binascii.Error, UnicodeDecodeError):
                 continue
+        if ssh:
+            return _ssh_auth(data)
         auth = GitAuth(
             username=data.get("username", ""),
             password=data.get("password", ""),
@@ -173,6 +185,16 @@ class SourceReconciler:
                 f"invalid '{transport}' auth option: 'password' requires 'username' to be set"
             )
         return auth
+
+
+def _ssh_auth(data: dict[str, str]) -> SshAuth:
+    for required in ("identity", "known_hosts"):
+        if not data.get(required):
+            raise CredentialsError(
+                "failed to configure authentication options: "
+                f"invalid 'ssh' auth option: '{required}' is required"
+            )
+    return SshAuth(identity=data["identity"], known_hosts=data["known_hosts"])
 
 
 def _artifact(key: Key, revision: str, sha: str) -> dict[str, Any]:
