@@ -10,6 +10,7 @@ import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncssh
 import pytest
 from tests.support.commands import git, git_refused
 
@@ -23,6 +24,7 @@ from slipway.forges import (
     SSHKeyPair,
     generate_deploy_key,
     scan_known_hosts,
+    ssh_clone_url,
 )
 from slipway.forges._ssh import forget_known_hosts
 from slipway.sandbox.forge import ForgeEmulator
@@ -362,9 +364,44 @@ async def test_known_hosts_are_the_forges_host_key(
     repo = await ensure(forge, repo_name)
     scanned = await forge.ssh_known_hosts(repo)
     assert scanned.strip() == emulator.ssh_known_hosts().strip()
-    sessions = len([r for r in emulator.requests() if r.method == "SSH"])
-    assert await forge.ssh_known_hosts(repo) == scanned  # cached: no second scan
-    assert len([r for r in emulator.requests() if r.method == "SSH"]) == sessions
+
+
+async def test_a_host_is_scanned_once_per_process() -> None:
+    """A second scan of the same host and port reuses the first: an SSH server of the
+    test's own counts the connections."""
+    connections: list[object] = []
+
+    class Counting(asyncssh.SSHServer):
+        def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+            connections.append(conn)
+
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    server = await asyncssh.create_server(Counting, "127.0.0.1", 0, server_host_keys=[host_key])
+    port = server.sockets[0].getsockname()[1]
+    url = f"ssh://git@127.0.0.1:{port}/o/r.git"
+    try:
+        forget_known_hosts()
+        first = await scan_known_hosts(url, timeout=5)
+        seen = len(connections)
+        assert await scan_known_hosts(url, timeout=5) == first
+        assert len(connections) == seen > 0
+    finally:
+        server.close()
+    public = host_key.export_public_key("openssh").decode().split()[:2]
+    assert first == f"[127.0.0.1]:{port} {' '.join(public)}\n"
+
+
+@pytest.mark.parametrize(
+    ("given", "flux"),
+    [
+        ("git@github.com:acme/shop.git", "ssh://git@github.com/acme/shop.git"),
+        ("git@ghe.example.com:acme/shop.git", "ssh://git@ghe.example.com/acme/shop.git"),
+        ("ssh://git@127.0.0.1:2222/acme/shop.git", "ssh://git@127.0.0.1:2222/acme/shop.git"),
+        ("", ""),
+    ],
+)
+def test_scp_like_clone_urls_become_flux_ssh_urls(given: str, flux: str) -> None:
+    assert ssh_clone_url(given) == flux
 
 
 async def test_an_unreachable_ssh_host_is_a_forge_error_naming_it() -> None:
