@@ -7,7 +7,7 @@ from typing import Any
 
 from slipway.sandbox.kube import _rbac_validation, _schema
 from slipway.sandbox.kube._resources import NAMESPACES, ResourceType
-from slipway.sandbox.kube._status import Cause, KubeApiError, bad_request, invalid
+from slipway.sandbox.kube._status import KubeApiError, bad_request, invalid
 
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 
