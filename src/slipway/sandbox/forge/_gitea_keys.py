@@ -71,7 +71,10 @@ def add_key_routes(router: Router, repo_json: RepoJson) -> None:
             public = parse_public_key(body["key"])
         except InvalidKey as exc:
             raise error(422, f"Invalid key content: {exc}") from None
-        if any(k.title == body["title"] for k in ctx.state.deploy_keys(repo)):
+        present = ctx.state.deploy_keys(repo)
+        if any(k.key.blob == public.blob for k in present):  # Gitea checks the key first
+            raise error(422, "This key has already been added to this repository")
+        if any(k.title == body["title"] for k in present):
             raise error(422, "A key with the same name already exists")
         try:
             key = ctx.state.add_deploy_key(
