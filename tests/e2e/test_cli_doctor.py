@@ -92,8 +92,10 @@ def test_an_unreachable_cluster_exits_5_and_names_its_url(
 
     code, out = doctor(sandbox_cli)
     assert code == 5
-    first = out.splitlines()[0]
-    assert first.startswith("FAIL Kubernetes API") and url in first, out
+    lines = out.splitlines()
+    assert lines[0].startswith("ok   installation: "), out
+    failed = [line for line in lines if line.startswith("FAIL")]
+    assert failed[0].startswith("FAIL Kubernetes API") and url in failed[0], out
     assert "fix:" in out
 
     code, out = doctor(sandbox_cli, "--json")

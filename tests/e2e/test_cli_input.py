@@ -166,7 +166,7 @@ def test_no_forge_connection_names_forge_connect(
     assert error["type"] == "ForgeNotConnected"
 
 
-def test_dry_run_without_a_forge_connection_renders_and_says_what_it_did_not_check(
+def test_dry_run_without_a_forge_connection_renders_and_reports_it_as_a_problem(
     cli_env: dict[str, str],
     sandbox: Sandbox,
     sandbox_cli: InProcessCli,
@@ -177,17 +177,17 @@ def test_dry_run_without_a_forge_connection_renders_and_says_what_it_did_not_che
     args = ["project", "create", "offline", "--template", "static-site", "--dry-run"]
 
     code, out, err = astuple(sandbox_cli(*args))
-    assert code == 0, err
-    assert out.startswith("# not checked: no github connection for ")
-    assert "the token and the owner were not checked" in out.splitlines()[0]
+    assert code == 5, err  # `create` could not go ahead: a dry run says so by its exit code
+    assert out.startswith("# problem: forge github: no github connection for ")
     assert "kind: Kustomization" in out
 
     code, out, err = astuple(sandbox_cli(*args, "--owner", "acme", "--json"))
-    assert code == 0, err
+    assert code == 5, err
     plan = json.loads(out)
     assert plan["project"]["owner"] == "acme"
-    assert plan["unchecked"].startswith("no github connection for ")
-    assert "url: https://<github>/acme/offline.git" in plan["manifests"]
+    assert [p["name"] for p in plan["problems"]] == ["forge github"]
+    assert plan["problems"][0]["detail"].startswith("no github connection for ")
+    assert "url: ssh://git@<github>/acme/offline.git" in plan["manifests"]
 
     code, out, err = astuple(sandbox_cli(*args, "--owner", "-acme"))  # the syntax is still checked
     assert code == 2

@@ -213,10 +213,12 @@ def test_queued_project_runs_on_a_worker_while_events_follow_it(cli: SlipwayProc
     assert cli.json("project", "show", name)["status"] == "active"
 
 
-def test_create_wait_exits_non_zero_when_the_project_ends_degraded(
+def test_an_unreachable_cluster_is_found_before_anything_is_recorded_or_created(
     cli: SlipwayProcesses, run: InProcessCli, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    """The cluster is down: the repository is made, the project ends degraded, exit 1."""
+    """Preflight runs before the project is recorded: exit 5 with the one real cause, no
+    project row, no repository on the forge, and the name stays free."""
+    assert sandbox.forge is not None
     stopped = KubeEmulator().start()
     kubeconfig = stopped.write_kubeconfig(tmp_path / "kubeconfig-down")
     url = stopped.url
@@ -224,13 +226,35 @@ def test_create_wait_exits_non_zero_when_the_project_ends_degraded(
     name = "cli-offline"
     args = ("project", "create", name, "--template", "static-site", "--env", "dev", "--wait")
     done = cli(*args, env={"KUBECONFIG": str(kubeconfig)})
-    assert done.returncode == 1, done.stderr
-    assert re.match(rf"^{name}\s+degraded", done.stdout)
-    assert "gitops_resources:" in done.stdout and url in done.stdout
+    assert done.returncode == 5, done.stderr
+    assert url in done.stderr and "not checked" not in done.stderr
+    assert run("project", "show", name).returncode == 3
+    assert sandbox.forge.state.repo("sandbox", name) is None
+    dry = cli(
+        "project", "create", name, "--env", "dev", "--dry-run", env={"KUBECONFIG": str(kubeconfig)}
+    )
+    assert dry.returncode == 5 and "# problem: Kubernetes API: cannot reach" in dry.stdout
+
+
+def test_a_cluster_lost_after_recording_ends_the_project_degraded(
+    cli: SlipwayProcesses, run: InProcessCli, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Preflight passed, then the cluster went away before the worker ran: the repository is
+    made, the project ends degraded naming the cluster, and following it exits 1."""
+    name = "cli-lost"
+    queued = cli("project", "create", name, "--template", "static-site", "--env", "dev")
+    assert queued.returncode == 0, queued.stderr
+    stopped = KubeEmulator().start()
+    kubeconfig = stopped.write_kubeconfig(tmp_path / "kubeconfig-down")
+    url = stopped.url
+    stopped.stop()
+    worker = cli("worker", "--until-idle", env={"KUBECONFIG": str(kubeconfig)}, timeout=120)
+    assert worker.returncode == 0, worker.stderr
     events = as_json(run("project", "events", name, "--json"))
     assert events[-1]["final"] == "degraded"
-    assert url in events[-1]["message"]
-    # Following a project to a degraded end reports it like --wait does.
+    assert url in events[-1]["message"] and "not checked" not in events[-1]["message"]
+    shown = run("project", "show", name)
+    assert re.match(rf"^{name}\s+degraded", shown.stdout) and "gitops_resources:" in shown.stdout
     followed = run("project", "events", name, "--follow")
     assert followed.returncode == 1
     assert url in followed.stdout.splitlines()[-1]
@@ -296,7 +320,7 @@ def test_dry_run_prints_files_and_redacted_manifests_and_creates_nothing(
     assert len(objects) == 6 * len(ENVIRONMENTS)
     secrets = [o for o in objects if o["kind"] == "Secret"]
     assert [s["data"] for s in secrets] == [
-        {"username": "<redacted>", "password": "<redacted>"}
+        {"identity": "<redacted>", "identity.pub": "<redacted>", "known_hosts": "<redacted>"}
     ] * 3
     kustomizations = [o for o in objects if o["kind"] == "Kustomization"]
     assert [k["spec"]["path"] for k in kustomizations] == [

@@ -82,6 +82,11 @@ class MemoryForge(OrgOwners):
     async def delete_repository(self, repo: Repository) -> None:
         self.repos.pop(repo.full_name, None)
 
+    async def _set_description(self, repo: Repository, description: str) -> Repository:
+        self.writes.append("describe")
+        self.repos[repo.full_name] = updated = repository(repo.owner, repo.name, description)
+        return updated
+
     async def _read_head(self, repo: Repository) -> Head | None:
         return self.heads.get(repo.full_name)
 
@@ -179,7 +184,8 @@ async def test_push_writes_once_and_a_rerun_returns_the_same_commit(memory: Memo
         repo, files, message="Template", project="shop", committed_at=CREATED_AT
     )
     assert again == first and first.tree_sha == tree_sha(files)
-    other = await memory.push_files(
-        repo, files, message="Template", project="other", committed_at=CREATED_AT
-    )
-    assert other != first and memory.writes == ["create", "tag", "push", "push"]
+    with pytest.raises(Conflict, match="that Slipway did not write"):  # another project's
+        await memory.push_files(
+            repo, files, message="Template", project="other", committed_at=CREATED_AT
+        )
+    assert memory.writes == ["create", "tag", "push"]

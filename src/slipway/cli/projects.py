@@ -11,7 +11,7 @@ from rich.table import Table
 from slipway.cli._app import JsonOption, emit_json, out, project_app, wants_json
 from slipway.cli._render import follow, print_project
 from slipway.domain.errors import InvalidInput
-from slipway.domain.model import ForgeKind, ProgressEvent
+from slipway.domain.model import ForgeKind, GitAuthMethod, ProgressEvent
 
 if TYPE_CHECKING:
     from slipway.service import App, DryRun
@@ -43,7 +43,25 @@ def project_create(
     forge: Annotated[ForgeKind | None, typer.Option("--forge")] = None,
     owner: Annotated[str | None, typer.Option("--owner", help="Organisation or group.")] = None,
     public: Annotated[bool, typer.Option("--public", help="Public repository.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would happen.")] = False,
+    git_auth: Annotated[
+        GitAuthMethod,
+        typer.Option(
+            "--git-auth",
+            help="How Flux reads the repository: a read-only deploy key (ssh), or your token "
+            "over HTTPS (token; for forges with deploy keys disabled).",
+        ),
+    ] = GitAuthMethod.SSH,
+    adopt: Annotated[
+        bool,
+        typer.Option(
+            "--adopt",
+            help="Take over this project's repository and cluster objects from another "
+            "Slipway installation.",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would happen and every problem.")
+    ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Run here and show progress.")] = False,
     json_output: JsonOption = False,
 ) -> None:
@@ -60,9 +78,14 @@ def project_create(
             forge=forge,
             owner=owner,
             private=not public,
+            git_auth=git_auth,
+            adopt=adopt,
         )
         if dry_run:
-            _print_dry_run(asyncio.run(service.dry_run(app, request)), json_output)
+            plan = asyncio.run(service.dry_run(app, request))
+            _print_dry_run(plan, json_output)
+            if plan.exit_code:
+                raise typer.Exit(plan.exit_code)
             return
         if not wait:
             view = asyncio.run(service.create_project(app, request))
@@ -96,8 +119,11 @@ def _print_dry_run(plan: DryRun, json_output: bool) -> None:
     if wants_json(json_output):
         emit_json(plan.to_dict())
         return
-    if plan.unchecked:
-        out.print(f"# not checked: {plan.unchecked}", highlight=False, markup=False)
+    for problem in plan.problems:
+        fix = f" ({problem.fix})" if problem.fix else ""
+        out.print(
+            f"# problem: {problem.name}: {problem.detail}{fix}", highlight=False, markup=False
+        )
     out.print(f"# {len(plan.files)} files would be pushed in one commit:")
     for path in plan.files:
         out.print(f"#   {path}", highlight=False, markup=False)

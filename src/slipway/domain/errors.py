@@ -97,6 +97,13 @@ class CheckResult:
     ok: bool
     detail: str
     fix: str | None = None
+    ran: bool = True  # False: not run because an earlier check failed (not a cause of its own)
+    conflict: bool = False  # someone else owns what the check needs (a name, a namespace)
+
+
+def failed_checks(checks: Sequence[CheckResult]) -> list[CheckResult]:
+    """The real causes: failed checks that ran (the ones skipped after them add nothing)."""
+    return [c for c in checks if not c.ok and c.ran]
 
 
 class PreflightFailed(SlipwayError):
@@ -104,7 +111,7 @@ class PreflightFailed(SlipwayError):
     http_status = 424
 
     def __init__(self, checks: Sequence[CheckResult], *, step: str | None = None) -> None:
-        failed = [c for c in checks if not c.ok]
+        failed = failed_checks(checks)
         summary = "; ".join(f"{c.name}: {c.detail}" for c in failed) or "preflight failed"
         fixes = " ".join(c.fix for c in failed if c.fix) or None
         super().__init__(summary, step=step, system="preflight", hint=fixes)

@@ -139,3 +139,16 @@ class ProjectSpec:
     owner: str | None
     private: bool = True
     parameters: dict[str, str | int | bool] = field(default_factory=dict)
+    secret_parameters: frozenset[str] = frozenset()  # names whose values are never shown
+    git_auth: GitAuthMethod = GitAuthMethod.SSH
+    adopt: bool = False  # take over this project's repository and objects from another installation
+
+    def shown_parameters(self) -> dict[str, str | int | bool]:
+        """The parameters as they may be printed: secret values as `***`."""
+        return {
+            k: SECRET_SHOWN if k in self.secret_parameters else v
+            for k, v in self.parameters.items()
+        }
+
+
+SECRET_SHOWN = "***"  # noqa: S105 - what is printed in place of a secret

@@ -19,7 +19,13 @@ from slipway.gitops.kinds import (
     kind_info,
 )
 from slipway.gitops.manifests import environment_objects, render_yaml
-from slipway.gitops.preflight import forget_preflight, require_preflight, run_preflight
+from slipway.gitops.ownership import EnvironmentClaim, check_ownership
+from slipway.gitops.preflight import (
+    forget_preflight,
+    remembered_preflight,
+    require_preflight,
+    run_preflight,
+)
 from slipway.gitops.results import (
     AppliedObject,
     EnvironmentResult,
@@ -35,6 +41,7 @@ __all__ = [
     "AppliedObject",
     "BasicAuth",
     "ClusterClient",
+    "EnvironmentClaim",
     "EnvironmentResult",
     "EnvironmentSpec",
     "FluxNotInstalled",
@@ -47,11 +54,13 @@ __all__ = [
     "SettledEnvironment",
     "StatusWatch",
     "apply_order",
+    "check_ownership",
     "delete_order",
     "environment_objects",
     "environment_refs",
     "forget_preflight",
     "kind_info",
+    "remembered_preflight",
     "render_yaml",
     "require_preflight",
     "run_preflight",

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slipway.domain.errors import Conflict
-from slipway.domain.names import ResourceKind
+from slipway.domain.names import ResourceKind, ResourceNames
 from slipway.gitops.defaults import (
     LABEL_ENVIRONMENT,
     LABEL_INSTALLATION,
@@ -20,12 +20,36 @@ from slipway.gitops.defaults import (
 )
 from slipway.gitops.kinds import apply_order
 from slipway.gitops.results import ObjectRef
-from slipway.gitops.spec import EnvironmentSpec
 
 if TYPE_CHECKING:
     from slipway.gitops.cluster import ClusterClient
 
 SYSTEM = "Kubernetes API"
+
+
+class Claim(Protocol):
+    """What an environment claims: its names, for its project, of an installation (an
+    `EnvironmentSpec`, or an `EnvironmentClaim` before there is a repository to build one)."""
+
+    @property
+    def project(self) -> str: ...
+    @property
+    def environment(self) -> str: ...
+    @property
+    def installation(self) -> str: ...
+    @property
+    def names(self) -> ResourceNames: ...
+
+
+@dataclass(frozen=True)
+class EnvironmentClaim:
+    project: str
+    environment: str
+    installation: str
+    names: ResourceNames = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", ResourceNames(self.project, self.environment))
 
 
 @dataclass(frozen=True)
@@ -59,7 +83,7 @@ class ObjectOwner:
         )
 
 
-def refusal(spec: EnvironmentSpec, owner: ObjectOwner, *, adopt: bool = False) -> str | None:
+def refusal(spec: Claim, owner: ObjectOwner, *, adopt: bool = False) -> str | None:
     """Why `spec` may not be applied over an object owned by `owner`, or None when it may:
     it is this project's environment, of this installation (or of another, with `adopt`)."""
     same = owner.managed and owner.project == spec.project and owner.environment == spec.environment
@@ -85,7 +109,7 @@ def conflict(found: Sequence[tuple[ObjectRef, str]], *, step: str | None = None)
 
 async def check_ownership(
     client: ClusterClient,
-    specs: Sequence[EnvironmentSpec],
+    specs: Sequence[Claim],
     *,
     adopt: bool = False,
     step: str | None = None,
@@ -99,7 +123,7 @@ async def check_ownership(
         *(client.read_object("Namespace", spec.names.namespace) for spec in specs)
     )
     found: list[tuple[ObjectRef, str]] = []
-    inside: list[EnvironmentSpec] = []
+    inside: list[Claim] = []
     for spec, namespace in zip(specs, namespaces, strict=True):
         if namespace is None:
             continue

@@ -68,18 +68,26 @@ async def require_preflight(
     """Raises `PreflightFailed` (with every check, and the fixes as its hint) unless all pass.
     A pass is remembered for `ttl` seconds per cluster identity (a failure never is), and
     callers arriving while a run is under way share it."""
+    checks = await remembered_preflight(client, ttl=ttl)
+    if not all(c.ok for c in checks):
+        raise PreflightFailed(checks, step=step)
+
+
+async def remembered_preflight(
+    client: ClusterClient, *, ttl: float = PREFLIGHT_TTL
+) -> list[CheckResult]:
+    """Every check, or none when a pass of this cluster is remembered from the last `ttl`
+    seconds; callers arriving while a run is under way share it. Never raises for a check."""
     key = client.identity
     passed = _passed.get(key)
     if passed is not None and time.monotonic() - passed < ttl:
-        return
+        return []
     running = _running.get(key)
     if running is None or running.get_loop() is not asyncio.get_running_loop():
         running = asyncio.ensure_future(_run_and_remember(client))
         _running[key] = running
         running.add_done_callback(_finished(key))
-    checks = await asyncio.shield(running)  # a caller cancelled leaves the run to the others
-    if not all(c.ok for c in checks):
-        raise PreflightFailed(checks, step=step)
+    return await asyncio.shield(running)  # a caller cancelled leaves the run to the others
 
 
 async def _run_and_remember(client: ClusterClient) -> list[CheckResult]:
@@ -110,7 +118,9 @@ def forget_preflight(identity: ClusterIdentity | None = None) -> None:
 
 
 def _not_run(name: str, because: str) -> CheckResult:
-    return CheckResult(name=name, ok=False, detail=f"not checked: '{because}' failed first")
+    return CheckResult(
+        name=name, ok=False, detail=f"not checked: '{because}' failed first", ran=False
+    )
 
 
 def _failed(name: str, error: SlipwayError, fix: str | None = None) -> CheckResult:

@@ -70,7 +70,7 @@ def render(app: App, project: Project) -> RenderedTemplate:
         info,
         project=project.slug,
         environments=project.environments,
-        parameters=project.parameters,
+        parameters=store.project_parameters(project, app.cipher),
     )
 
 
@@ -142,6 +142,8 @@ def create_repository(app: App, project_id: int) -> dict[str, Any]:
         f"creating repository {where} on {project.forge.value}",
     )
 
+    installation = app.installation
+
     async def run(loop: ProcessLoop) -> Repository:
         forge = await loop.forge(
             project.forge,
@@ -154,6 +156,8 @@ def create_repository(app: App, project_id: int) -> dict[str, Any]:
             project=project.name,
             private=project.private,
             description=f"{project.name}: created by Slipway from template {project.template}",
+            installation=installation,
+            adopt=project.adopt,
         )
 
     repo = app.loop.run(run)
@@ -191,6 +195,7 @@ def push_template(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, 
             message=f"Initial commit from Slipway template {project.template}",
             project=project.name,
             committed_at=project.created_at,
+            adopt=project.adopt,
         )
         return {"sha": commit.sha, "tree_sha": commit.tree_sha}
 
@@ -221,6 +226,7 @@ def record_repository(
             owner=repository.owner,
             name=repository.name,
             clone_url=repository.clone_url,
+            ssh_url=repository.ssh_url or None,
             web_url=repository.web_url,
             default_branch=repository.default_branch,
             initial_commit_sha=commit["sha"],

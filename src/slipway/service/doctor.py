@@ -1,20 +1,23 @@
-"""`doctor`: every preflight check of the cluster and the default forge, each with its fix."""
+"""`doctor`: this installation's ID, then the same preflight `create` runs (the default
+forge's token and scopes, the cluster), each failed check with its fix."""
 
 from __future__ import annotations
 
 from slipway.bootstrap import App
 from slipway.domain.errors import CheckResult, SlipwayError
-from slipway.gitops import run_preflight
-from slipway.service.forges import check_forge
+from slipway.service.forges import forge_identity
+from slipway.service.preflight import preflight, run_cluster_checks
 
 
 async def doctor(app: App) -> list[CheckResult]:
-    """Cluster preflight plus the default forge's token; never raises for a failed check."""
+    """Never raises for a failed check."""
+    installation = CheckResult(
+        "installation", True, f"{app.installation} (on repository markers and cluster labels)"
+    )
+    kind = app.settings.forge
     try:
-        cluster = app.cluster()
+        identity = forge_identity(app, kind)
     except SlipwayError as exc:
-        checks = [CheckResult("Kubernetes API", False, exc.message, exc.hint)]
-    else:
-        async with cluster:
-            checks = await run_preflight(cluster)
-    return [*checks, await check_forge(app, app.settings.forge)]
+        forge = CheckResult(f"forge {kind.value}", False, exc.message, exc.hint)
+        return [installation, *await run_cluster_checks(app), forge]
+    return [installation, *await preflight(app, kind, identity, fresh=True)]

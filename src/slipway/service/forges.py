@@ -12,14 +12,12 @@ from pydantic import SecretStr
 from slipway import store
 from slipway.bootstrap import App
 from slipway.domain.errors import (
-    CheckResult,
     ForgeNotConnected,
     InvalidInput,
     NotFound,
-    SlipwayError,
 )
 from slipway.domain.model import ForgeKind
-from slipway.forges import Forge, TokenKind, build_forge
+from slipway.forges import Account, Forge, TokenKind, build_forge
 from slipway.service.views import ConnectionView
 from slipway.store.models import ForgeConnection
 
@@ -139,21 +137,13 @@ def _view(connection: ForgeConnection) -> ConnectionView:
     )
 
 
-async def check_forge(app: App, kind: ForgeKind) -> CheckResult:
-    """`doctor`'s forge check: the token is valid and has the scopes Slipway needs."""
-    name = f"forge {kind.value}"
-    try:
-        async with open_forge(app, kind, forge_identity(app, kind)) as forge:
-            account = await forge.validate_token()
-    except SlipwayError as exc:
-        return CheckResult(name, False, exc.message, exc.hint)
-    if account.missing_scopes:
-        missing = ", ".join(account.missing_scopes)
-        return CheckResult(
-            name,
-            False,
-            f"token of {account.login} lacks scopes: {missing}",
-            f"create a token with the {missing} scope(s) and run `slipway forge connect "
-            f"{kind.value} --token-stdin`",
-        )
-    return CheckResult(name, True, f"token valid for {account.login} at {app.forge_url(kind)}")
+def scope_problem(kind: ForgeKind, account: Account) -> tuple[str, str] | None:
+    """What is wrong with the token's scopes and how to fix it, or None when it has them."""
+    if not account.missing_scopes:
+        return None
+    missing = ", ".join(account.missing_scopes)
+    return (
+        f"token of {account.login} lacks scopes: {missing}",
+        f"create a token with the {missing} scope(s) and run `slipway forge connect "
+        f"{kind.value} --token-stdin`",
+    )

@@ -10,13 +10,21 @@ from pydantic import SecretStr
 
 from slipway import store
 from slipway.bootstrap import App
-from slipway.domain.errors import ExternalError, ForgeNotConnected, InvalidInput
-from slipway.domain.model import ForgeKind, ProjectSpec, Step
+from slipway.domain.errors import (
+    CheckResult,
+    Conflict,
+    ExternalError,
+    ForgeNotConnected,
+    InvalidInput,
+    failed_checks,
+)
+from slipway.domain.model import ForgeKind, GitAuthMethod, ProjectSpec, Step
 from slipway.domain.names import project_slug, validate_environments, validate_owner
 from slipway.forges import forge_info
-from slipway.gitops import BasicAuth, EnvironmentSpec, environment_objects, render_yaml
+from slipway.gitops import BasicAuth, EnvironmentSpec, SSHAuth, environment_objects, render_yaml
 from slipway.pipeline.runtime import Worker
 from slipway.service.forges import ForgeIdentity, forge_identity, open_forge
+from slipway.service.preflight import preflight, raise_for_problems
 from slipway.service.reading import show_project
 from slipway.service.views import DryRun, ProjectView
 from slipway.service.workers import submit
@@ -32,6 +40,8 @@ class CreateRequest:
     forge: ForgeKind | None = None
     owner: str | None = None
     private: bool = True
+    git_auth: GitAuthMethod = GitAuthMethod.SSH
+    adopt: bool = False
 
 
 async def plan_project(app: App, request: CreateRequest, *, offline: bool = False) -> ProjectSpec:
@@ -92,6 +102,9 @@ async def _plan(
         owner=owner,
         private=request.private,
         parameters=values,
+        secret_parameters=frozenset(p.name for p in info.parameters if p.secret),
+        git_auth=request.git_auth,
+        adopt=request.adopt,
     )
     return spec, identity
 
@@ -102,11 +115,19 @@ async def create_project(
     """Records the project and hands it to the durable workflow: to `worker` when this
     process runs one, else to any worker sharing the database.
 
-    Bad input, a taken name or a missing forge connection raise before anything is created.
-    If the hand-off fails, the record is removed again, so a retry starts clean.
+    Bad input, a taken name, a missing forge connection or a failed preflight (the token and
+    its scopes, the repository name, the cluster and Flux, the namespaces) raise before
+    anything is recorded or created. If the hand-off fails, the record is removed again, so
+    a retry starts clean.
     """
     spec, identity = await _plan(app, request)
-    connection_id = identity.connection_id if identity else None
+    if identity is None:  # only a dry run plans offline
+        raise ForgeNotConnected(spec.forge.value, app.forge_url(spec.forge))
+    with app.session() as session:
+        if store.get_project(session, name=spec.name) is not None:
+            raise _name_taken(spec.name)
+    raise_for_problems(await preflight(app, spec.forge, identity, spec, adopt=spec.adopt))
+    connection_id = identity.connection_id
     project_id = record_project(app, spec, connection_id=connection_id)
     try:
         workflow_id = submit(app, project_id, worker)
@@ -124,9 +145,20 @@ async def create_project(
     return show_project(app, spec.name)
 
 
+def _name_taken(name: str) -> Conflict:
+    return Conflict(
+        f"a project named '{name}' already exists",
+        step=Step.CREATE_PROJECT.value,
+        system="database",
+        hint=f"choose another name, or see it with `slipway project show {name}`",
+    )
+
+
 def record_project(app: App, spec: ProjectSpec, *, connection_id: int | None) -> int:
     """The project row (acting as forge connection `connection_id`; None: the configured
     token) and its first (0 %) event, in one transaction; Conflict if taken."""
+    public = {k: v for k, v in spec.parameters.items() if k not in spec.secret_parameters}
+    secret = {k: v for k, v in spec.parameters.items() if k in spec.secret_parameters}
     with app.session() as session:
         project = store.create_project(
             session,
@@ -137,8 +169,12 @@ def record_project(app: App, spec: ProjectSpec, *, connection_id: int | None) ->
             forge=spec.forge,
             owner=spec.owner,
             private=spec.private,
-            parameters=spec.parameters,
+            parameters=public,
+            secret_parameters=secret,
+            cipher=app.cipher,
             forge_connection_id=connection_id,
+            git_auth=spec.git_auth,
+            adopt=spec.adopt,
         )
         store.append_event(
             session,
@@ -151,19 +187,44 @@ def record_project(app: App, spec: ProjectSpec, *, connection_id: int | None) ->
 
 
 async def dry_run(app: App, request: CreateRequest) -> DryRun:
-    """What `create` would push and apply, with secrets redacted; creates nothing. Without a
-    forge connection it still renders, and says what it could not check."""
+    """What `create` would push and apply, with secrets redacted, and every problem the same
+    preflight as `create` finds (a name taken, a namespace in use, a token refused, the
+    cluster not ready); creates nothing. Without a forge connection it still renders, and
+    reports that as a problem."""
+    problems: list[CheckResult] = []
     try:
-        spec, unchecked = await plan_project(app, request), None
+        spec, identity = await _plan(app, request)
     except ForgeNotConnected as exc:
-        spec = await plan_project(app, request, offline=True)
-        unchecked = f"{exc.message}: the token and the owner were not checked ({exc.hint})"
+        spec, identity = (await _plan(app, request, offline=True))[0], None
+        problems.append(CheckResult(f"forge {spec.forge.value}", False, exc.message, exc.hint))
+    if identity is not None:
+        checks = await preflight(app, spec.forge, identity, spec, adopt=spec.adopt)
+        problems.extend(failed_checks(checks))
+    with app.session() as session:
+        if store.get_project(session, name=spec.name) is not None:
+            taken = _name_taken(spec.name)
+            problems.append(
+                CheckResult("project name", False, taken.message, taken.hint, conflict=True)
+            )
     info = app.catalog.get(spec.template)
     rendered = render_template(
         info, project=spec.slug, environments=spec.environments, parameters=spec.parameters
     )
-    placeholder = BasicAuth(username="git", password=SecretStr("redacted"))
-    url = f"https://<{spec.forge.value}>/{spec.owner or '<account>'}/{spec.slug}.git"
+    credentials = (
+        SSHAuth(
+            identity=SecretStr("-----BEGIN OPENSSH PRIVATE KEY-----redacted"),
+            known_hosts="<forge host keys>",
+            identity_pub="ssh-ed25519 <read-only deploy key>",
+        )
+        if spec.git_auth is GitAuthMethod.SSH
+        else BasicAuth(username="git", password=SecretStr("redacted"))
+    )
+    where = f"{spec.owner or '<account>'}/{spec.slug}.git"
+    url = (
+        f"ssh://git@<{spec.forge.value}>/{where}"
+        if spec.git_auth is GitAuthMethod.SSH
+        else f"https://<{spec.forge.value}>/{where}"
+    )
     objects = [
         obj
         for env in spec.environments
@@ -173,13 +234,10 @@ async def dry_run(app: App, request: CreateRequest) -> DryRun:
                 environment=env,
                 installation=app.installation,
                 repository_url=url,
-                credentials=placeholder,
+                credentials=credentials,
             )
         )
     ]
     return DryRun(
-        spec=spec,
-        files=sorted(rendered.files),
-        manifests=render_yaml(objects),
-        unchecked=unchecked,
+        spec=spec, files=sorted(rendered.files), manifests=render_yaml(objects), problems=problems
     )

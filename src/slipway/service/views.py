@@ -3,10 +3,11 @@ them, the API serialises them, the web UI renders them; none of them holds a sec
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from slipway.domain.errors import CheckResult, Conflict, PreflightFailed
 from slipway.domain.model import ProjectSpec
 from slipway.store.models import Environment, GitopsResource, Project, ProjectEvent, Repository
 
@@ -66,17 +67,32 @@ class ProjectView:
 
 @dataclass(frozen=True)
 class DryRun:
+    """What `create` would do, and every problem preflight found (none: it would go ahead)."""
+
     spec: ProjectSpec
     files: list[str]
     manifests: str
-    unchecked: str | None = None  # what could not be verified, e.g. no forge connection
+    problems: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when `create` would go ahead; else the code `create` would exit with: 4 when
+        every problem is a name or namespace someone else holds (Conflict), 5 otherwise."""
+        if not self.problems:
+            return 0
+        if all(p.conflict for p in self.problems):
+            return Conflict.exit_code
+        return PreflightFailed.exit_code
 
     def to_dict(self) -> dict[str, Any]:
+        project = asdict(self.spec)
+        project["parameters"] = self.spec.shown_parameters()
+        project["secret_parameters"] = sorted(self.spec.secret_parameters)
         return {
-            "project": asdict(self.spec),
+            "project": project,
             "files": self.files,
             "manifests": self.manifests,
-            "unchecked": self.unchecked,
+            "problems": [asdict(p) for p in self.problems],
         }
 
 

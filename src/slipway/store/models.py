@@ -164,6 +164,8 @@ class Repository(Base):
     owner: Mapped[str] = mapped_column(sa.String(255))
     name: Mapped[str] = mapped_column(sa.String(255))
     clone_url: Mapped[str] = mapped_column(sa.String(1024))
+    # Flux's form (`ssh://git@host[:port]/owner/name.git`); None where the forge gave none.
+    ssh_url: Mapped[str | None] = mapped_column(sa.String(1024))
     web_url: Mapped[str] = mapped_column(sa.String(1024))
     default_branch: Mapped[str] = mapped_column(sa.String(255))
     initial_commit_sha: Mapped[str | None] = mapped_column(sa.String(64))

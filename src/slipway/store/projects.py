@@ -272,6 +272,7 @@ def record_repository(
     web_url: str,
     default_branch: str,
     initial_commit_sha: str | None = None,
+    ssh_url: str | None = None,
 ) -> Repository:
     """Records the project's repository; repeating it (a resumed step) updates the same row."""
     values = {
@@ -279,6 +280,7 @@ def record_repository(
         "owner": owner,
         "name": name,
         "clone_url": clone_url,
+        "ssh_url": ssh_url,
         "web_url": web_url,
         "default_branch": default_branch,
         "initial_commit_sha": initial_commit_sha,

@@ -50,6 +50,8 @@ def upgrade() -> None:
     with op.batch_alter_table("projects") as batch:
         batch.alter_column("git_auth", server_default=None)
         batch.alter_column("adopt", server_default=None)
+    with op.batch_alter_table("repositories") as batch:
+        batch.add_column(sa.Column("ssh_url", sa.String(length=1024), nullable=True))
     op.create_table(
         "deploy_keys",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -89,6 +91,8 @@ def _refuse_shared_namespaces() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_deploy_keys_project_id"), table_name="deploy_keys")
     op.drop_table("deploy_keys")
+    with op.batch_alter_table("repositories") as batch:
+        batch.drop_column("ssh_url")
     with op.batch_alter_table("projects") as batch:
         batch.drop_column("adopt")
         batch.drop_column("git_auth")

@@ -1,0 +1,167 @@
+"""Preflight before anything is recorded: the one function `create`, `--dry-run` and `doctor`
+call. It asks the forge (the token is valid and has the scopes Slipway needs; the repository
+name is free, or this project's own) and the cluster (reachable, Flux installed, the RBAC
+Slipway needs; no namespace owned by someone else), both at once, and the database (no
+namespace recorded for another project). Each problem is one `CheckResult`; the workflow's
+in-run preflight stays, because things change between a request and its run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from slipway import store
+from slipway.bootstrap import App
+from slipway.domain.errors import (
+    CheckResult,
+    Conflict,
+    PreflightFailed,
+    SlipwayError,
+    failed_checks,
+)
+from slipway.domain.model import ForgeKind, ProjectSpec, Step
+from slipway.domain.names import ResourceNames
+from slipway.forges import Repository
+from slipway.gitops import (
+    EnvironmentClaim,
+    check_ownership,
+    remembered_preflight,
+    run_preflight,
+)
+from slipway.service.forges import ForgeIdentity, open_forge, scope_problem
+
+STEP = Step.CREATE_PROJECT.value
+CLUSTER = "Kubernetes API"
+
+
+async def preflight(
+    app: App,
+    kind: ForgeKind,
+    identity: ForgeIdentity,
+    spec: ProjectSpec | None = None,
+    *,
+    adopt: bool = False,
+    fresh: bool = False,
+) -> list[CheckResult]:
+    """Every check, each with its fix; never raises for a failed one. Without `spec` (doctor)
+    only the forge account and the cluster are checked. A cluster pass is remembered for a
+    minute unless `fresh`."""
+    forge, cluster = await asyncio.gather(
+        _forge_checks(app, kind, identity, spec, adopt=adopt),
+        run_cluster_checks(app, spec, adopt=adopt, fresh=fresh),
+    )
+    recorded = _recorded_namespaces(app, spec) if spec is not None else []
+    return [*forge, *recorded, *cluster]
+
+
+def raise_for_problems(checks: Sequence[CheckResult]) -> None:
+    """`Conflict` (exit 4) when every problem is someone else owning a name or a namespace,
+    else `PreflightFailed` (exit 5); one short line per problem, the first real causes only."""
+    failed = failed_checks(checks)
+    if not failed:
+        return
+    if all(c.conflict for c in failed):
+        raise Conflict(
+            "; ".join(c.detail for c in failed),
+            step=STEP,
+            system="preflight",
+            hint=" ".join(dict.fromkeys(c.fix for c in failed if c.fix)) or None,
+        )
+    raise PreflightFailed(failed, step=STEP)
+
+
+async def _forge_checks(
+    app: App,
+    kind: ForgeKind,
+    identity: ForgeIdentity,
+    spec: ProjectSpec | None,
+    *,
+    adopt: bool,
+) -> list[CheckResult]:
+    name = f"forge {kind.value}"
+    try:
+        async with open_forge(app, kind, identity, step=STEP) as forge:
+            account = await forge.validate_token()
+            problem = scope_problem(kind, account)
+            if problem is not None:
+                return [CheckResult(name, False, *problem)]
+            checks = [CheckResult(name, True, f"token valid for {account.login}")]
+            if spec is None:
+                return checks
+            found = await forge.find_repository(owner=spec.owner, name=spec.slug)
+    except SlipwayError as exc:
+        return [CheckResult(name, False, exc.message, exc.hint)]
+    return [*checks, _repository_check(app, spec, found, adopt=adopt)]
+
+
+def _repository_check(
+    app: App, spec: ProjectSpec, found: Repository | None, *, adopt: bool
+) -> CheckResult:
+    """The name is free, or the repository is this project's own (a re-run), or with
+    `adopt` this project's from another installation; anything else is in the way."""
+    name = "repository name"
+    if found is None:
+        return CheckResult(name, True, f"{spec.slug} is free")
+    full_name, project, installation = found.full_name, found.project, found.installation
+    if project == spec.slug and (installation == app.installation or adopt):
+        return CheckResult(name, True, f"{full_name} is this project's own")
+    if project == spec.slug:
+        other = installation or "an older one, without an ID"
+        return CheckResult(
+            name,
+            False,
+            f"repository {full_name} belongs to project '{project}' of another Slipway "
+            f"installation ({other})",
+            "pass --adopt to take it over, or choose another name",
+            conflict=True,
+        )
+    whose = f"project '{project}'" if project else "no Slipway project"
+    return CheckResult(
+        name,
+        False,
+        f"repository {full_name} already exists and belongs to {whose}",
+        "choose another project name or --owner; Slipway leaves that repository as is",
+        conflict=True,
+    )
+
+
+def _recorded_namespaces(app: App, spec: ProjectSpec) -> list[CheckResult]:
+    """A namespace this installation recorded for another project: refused before the insert
+    (where the database's unique constraint would refuse it anyway)."""
+    wanted = {ResourceNames(spec.slug, env).namespace: env for env in spec.environments}
+    with app.session() as session:
+        taken = store.taken_namespaces(session, namespaces=list(wanted))
+    return [
+        CheckResult(
+            "namespace",
+            False,
+            f"namespace {namespace} is already used by project '{project}'",
+            "choose another project or environment name: they compose into "
+            "project-<name>-<environment>",
+            conflict=True,
+        )
+        for namespace, project in taken.items()
+        if project != spec.name
+    ]
+
+
+async def run_cluster_checks(
+    app: App, spec: ProjectSpec | None = None, *, adopt: bool = False, fresh: bool = True
+) -> list[CheckResult]:
+    """The cluster's checks, and with `spec` the ownership of its namespaces."""
+    try:
+        cluster = app.cluster()
+    except SlipwayError as exc:
+        return [CheckResult(CLUSTER, False, exc.message, exc.hint)]
+    async with cluster:
+        checks = await (run_preflight(cluster) if fresh else remembered_preflight(cluster))
+        if failed_checks(checks) or spec is None:
+            return checks
+        claims = [EnvironmentClaim(spec.slug, env, app.installation) for env in spec.environments]
+        try:
+            await check_ownership(cluster, claims, adopt=adopt, step=STEP)
+        except Conflict as exc:
+            return [*checks, CheckResult("namespaces", False, exc.message, exc.hint, conflict=True)]
+        except SlipwayError as exc:
+            return [*checks, CheckResult("namespaces", False, exc.message, exc.hint)]
+    return checks
