@@ -3,6 +3,7 @@ the forge through git, the cluster through the emulator's API, the database thro
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,19 @@ def assert_project_complete(app: App, sandbox: Sandbox, name: str, workdir: Path
             "app.kubernetes.io/managed-by": "slipway",
             "slipway.dev/project": project.slug,
             "slipway.dev/environment": env,
+            "slipway.dev/installation": app.installation,
             "kubernetes.io/metadata.name": names.namespace,  # set by the API server
         }
         secret = sandbox.kube.get("v1", "Secret", names.git_secret, names.namespace)
-        assert secret is not None and set(secret["data"]) == {"username", "password"}
+        assert secret is not None
+        decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+        if project.git_auth.value == "ssh":
+            # What Flux documents for SSH: a read-only deploy key and the forge's host keys.
+            assert set(decoded) == {"identity", "identity.pub", "known_hosts"}
+            assert decoded["known_hosts"] == sandbox.forge.ssh_known_hosts()
+            assert sandbox.forge_token not in "".join(decoded.values())
+        else:
+            assert set(decoded) == {"username", "password"}
         assert sandbox.kube.get("v1", "ServiceAccount", names.service_account, names.namespace)
         binding = sandbox.kube.get(
             "rbac.authorization.k8s.io/v1", "RoleBinding", names.role_binding, names.namespace
@@ -84,7 +94,8 @@ def assert_project_complete(app: App, sandbox: Sandbox, name: str, workdir: Path
             FLUX_SOURCE, "GitRepository", names.git_repository, names.namespace
         )
         assert source is not None
-        assert source["spec"]["url"] == repo_row.clone_url
+        expected_url = repo_row.ssh_url if project.git_auth.value == "ssh" else repo_row.clone_url
+        assert source["spec"]["url"] == expected_url
         assert source["spec"]["ref"] == {"branch": repo_row.default_branch}
         assert source["spec"]["secretRef"] == {"name": names.git_secret}
         assert source["spec"]["interval"] == "1m"

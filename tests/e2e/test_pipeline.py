@@ -96,10 +96,14 @@ def test_many_projects_initialize_concurrently(
 def _degraded_run(
     settings: Settings, name: str, template: str = "static-site"
 ) -> tuple[App, service.ProjectView]:
+    """The cluster breaks between the request (whose preflight passed, so it was recorded)
+    and the run: recorded as `create` records it, then run by this process's worker."""
     app = bootstrap(settings)
     running = Worker(app).start()
     try:
-        create(app, service.CreateRequest(name=name, template=template), running)
+        spec = asyncio.run(service.plan_project(app, service.CreateRequest(name, template)))
+        project_id = service.record_project(app, spec, connection_id=None)
+        running.submit(project_id)
         assert wait_final(app, name) == "degraded"
         return app, service.show_project(app, name)
     finally:

@@ -65,6 +65,7 @@ class Step(StrEnum):
     CREATE_REPOSITORY = "create_repository"
     PUSH_TEMPLATE = "push_template"
     RECORD_REPOSITORY = "record_repository"
+    DEPLOY_KEY = "deploy_key"
     GITOPS_RESOURCES = "gitops_resources"
     FINALIZE = "finalize"
 
@@ -79,7 +80,8 @@ STEP_PROGRESS: dict[Step, tuple[int, int]] = {
     Step.CREATE_ENVIRONMENTS: (20, 30),
     Step.CREATE_REPOSITORY: (30, 40),
     Step.PUSH_TEMPLATE: (40, 60),
-    Step.RECORD_REPOSITORY: (60, 70),
+    Step.RECORD_REPOSITORY: (60, 65),
+    Step.DEPLOY_KEY: (65, 70),
     Step.GITOPS_RESOURCES: (70, 90),
     Step.FINALIZE: (90, 100),
 }

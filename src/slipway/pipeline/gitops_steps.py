@@ -17,19 +17,22 @@ from sqlalchemy.orm import Session
 from slipway import store
 from slipway.bootstrap import App, ProcessLoop
 from slipway.domain.errors import NotFound, SlipwayError
-from slipway.domain.model import EventLevel, ProjectStatus, ResourceStatus, Step
+from slipway.domain.model import EventLevel, GitAuthMethod, ProjectStatus, ResourceStatus, Step
 from slipway.domain.names import ResourceNames
 from slipway.gitops import (
     BasicAuth,
     EnvironmentResult,
     EnvironmentSpec,
+    GitCredentials,
     ObjectStatus,
     SettledEnvironment,
+    SSHAuth,
     environment_refs,
     kind_info,
     require_preflight,
     settle_environment,
 )
+from slipway.pipeline import access_steps
 from slipway.pipeline.progress import report
 from slipway.pipeline.steps import load_project
 from slipway.store.models import Project
@@ -53,9 +56,14 @@ def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
     if repository is None:
         raise NotFound(f"project {project.name} has no recorded repository", system="database")
     try:
-        clone_url, branch = repository.clone_url, repository.default_branch
-        installation = app.installation
-        results = app.loop.run(lambda loop: _apply(loop, project, installation, clone_url, branch))
+        installation, branch = app.installation, repository.default_branch
+        credentials: GitCredentials | None = None  # the token, read inside the loop
+        url = repository.clone_url
+        if project.git_auth is GitAuthMethod.SSH:
+            credentials, url = ssh_credentials(app, project), repository.ssh_url or ""
+        results = app.loop.run(
+            lambda loop: _apply(loop, project, installation, url, branch, credentials)
+        )
     except SlipwayError as exc:
         _record_unapplied(app, project, environments, str(exc))
         raise
@@ -81,15 +89,33 @@ def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
     return outcome
 
 
-async def _apply(
-    loop: ProcessLoop, project: Project, installation: str, clone_url: str, branch: str
-) -> dict[str, EnvironmentResult]:
-    forge = await loop.forge(
-        project.forge,
-        connection_id=project.forge_connection_id,
-        step=Step.GITOPS_RESOURCES.value,
+def ssh_credentials(app: App, project: Project) -> SSHAuth:
+    """The project's current deploy key and the forge's host keys, for its git Secret."""
+    key = access_steps.flux_key(app, project)
+    return SSHAuth(
+        identity=store.private_key(key, app.cipher),
+        known_hosts=key.known_hosts or "",
+        identity_pub=key.public_key,
     )
-    credentials = forge.git_credentials()
+
+
+async def _apply(
+    loop: ProcessLoop,
+    project: Project,
+    installation: str,
+    clone_url: str,
+    branch: str,
+    credentials: GitCredentials | None,
+) -> dict[str, EnvironmentResult]:
+    """`credentials` None: the forge token over HTTPS (`--git-auth token`)."""
+    if credentials is None:
+        forge = await loop.forge(
+            project.forge,
+            connection_id=project.forge_connection_id,
+            step=Step.GITOPS_RESOURCES.value,
+        )
+        token = forge.git_credentials()
+        credentials = BasicAuth(username=token.username, password=token.password)
     specs = [
         EnvironmentSpec(
             project=project.slug,
@@ -97,7 +123,7 @@ async def _apply(
             installation=installation,
             repository_url=clone_url,
             branch=branch,
-            credentials=BasicAuth(username=credentials.username, password=credentials.password),
+            credentials=credentials,
         )
         for env in project.environments
     ]

@@ -171,7 +171,7 @@ def create_repository(app: App, project_id: int) -> dict[str, Any]:
 def push_template(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, str]:
     project = load_project(app, project_id)
     rendered = _rendered.take(project_id) or render(app, project)
-    repository = _repository(repo)
+    repository = repository_from(repo)
     report(
         app,
         project_id,
@@ -204,7 +204,8 @@ def push_template(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, 
     return commit
 
 
-def _repository(data: dict[str, Any]) -> Repository:
+def repository_from(data: dict[str, Any]) -> Repository:
+    """The forge's `Repository` back from its step result (a plain dict)."""
     values = dict(data)
     values["provider"] = ForgeKind(values["provider"])
     values["topics"] = tuple(values.get("topics") or ())
@@ -217,7 +218,7 @@ def _repository(data: dict[str, Any]) -> Repository:
 def record_repository(
     app: App, project_id: int, repo: dict[str, Any], commit: dict[str, str]
 ) -> None:
-    repository = _repository(repo)
+    repository = repository_from(repo)
     with app.session() as session:
         store.record_repository(
             session,

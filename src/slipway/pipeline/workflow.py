@@ -24,7 +24,7 @@ from dbos import DBOS, SetWorkflowID
 from slipway import store
 from slipway.domain.errors import SlipwayError
 from slipway.domain.model import EventLevel, ProjectStatus, Step
-from slipway.pipeline import gitops_steps, steps
+from slipway.pipeline import access_steps, gitops_steps, steps
 from slipway.pipeline.context import current_app
 from slipway.pipeline.progress import report
 
@@ -118,6 +118,11 @@ def record_repository_step(
     )
 
 
+@DBOS.step(name="slipway.deploy_key")
+def deploy_key_step(project_id: int, repo: dict[str, Any]) -> Outcome:
+    return _guard(Step.DEPLOY_KEY, lambda: access_steps.deploy_key(current_app(), project_id, repo))
+
+
 @DBOS.step(name="slipway.gitops_resources")
 def gitops_resources_step(project_id: int) -> Outcome:
     return _guard(
@@ -163,8 +168,10 @@ def initialize_project(project_id: int) -> str:
         result = record_repository_step(project_id, repo, result["value"])
     if not result["ok"]:
         return _settle(project_id, result, ProjectStatus.FAILED)
-    # From here on the repository exists: a cluster problem degrades, it does not fail.
-    result = gitops_resources_step(project_id)
+    # From here on the repository exists: a problem degrades the project, it does not fail.
+    result = deploy_key_step(project_id, repo)
+    if result["ok"]:
+        result = gitops_resources_step(project_id)
     if not result["ok"]:
         return _settle(project_id, result, ProjectStatus.DEGRADED)
     # Recorded as this workflow's child: after a crash DBOS does not enqueue it twice.
