@@ -77,4 +77,4 @@ def test_an_org_the_account_belongs_to_works_end_to_end(
     names = ResourceNames(view["slug"], "dev")
     source = sandbox.kube.get(FLUX_SOURCE, "GitRepository", names.git_repository, names.namespace)
     assert source is not None
-    assert source["spec"]["url"] == sandbox.forge.clone_url(SANDBOX_ORG, name)
+    assert source["spec"]["url"] == sandbox.forge.ssh_clone_url(SANDBOX_ORG, name)

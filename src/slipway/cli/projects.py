@@ -130,6 +130,23 @@ def _print_dry_run(plan: DryRun, json_output: bool) -> None:
     out.print(plan.manifests, highlight=False, markup=False)
 
 
+@project_app.command("rotate-credentials")
+def project_rotate_credentials(name: str, json_output: JsonOption = False) -> None:
+    """Replace the project's read-only deploy key everywhere, without downtime."""
+    from slipway import service
+
+    with service.application() as app:
+        view = asyncio.run(service.rotate_credentials(app, name))
+    if wants_json(json_output):
+        emit_json(view.to_dict())
+        return
+    out.print(
+        f"project {name}: new deploy key in use by every environment; the old one is removed",
+        highlight=False,
+        markup=False,
+    )
+
+
 @project_app.command("list")
 def project_list(json_output: JsonOption = False) -> None:
     """List projects with their status."""

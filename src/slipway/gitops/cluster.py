@@ -14,8 +14,11 @@ The connection, error mapping, retries and preflight reads are `ClusterConnectio
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
@@ -47,6 +50,9 @@ from slipway.retry import DEFAULT_POLICY, Retryable, RetryPolicy
 # How often in a row a watch is started again from a fresh read (after 410 Gone or a server
 # error) without seeing a change, before the error is reported.
 WATCH_REREADS: Final = 5
+# What `flux reconcile` sets; controllers answer in status.lastHandledReconcileAt.
+RECONCILE_REQUESTED: Final = "reconcile.fluxcd.io/requestedAt"
+RECONCILE_POLL_SECONDS: Final = 0.25
 
 
 class ClusterClient(ClusterConnection):
@@ -174,6 +180,42 @@ class ClusterClient(ClusterConnection):
             spec.environment: EnvironmentResult(spec.environment, tuple(objects))
             for spec, objects in zip(specs, outcomes, strict=True)
         }
+
+    async def reconcile_now(
+        self, kind: ResourceKind | str, name: str, namespace: str, *, within: float
+    ) -> ObjectStatus:
+        """As `flux reconcile`: asks the controller to reconcile the object now (the
+        `reconcile.fluxcd.io/requestedAt` annotation) and waits until it has handled that
+        request and says Ready (True or False); returns that status. `ClusterError` when the
+        controller has not answered within `within` seconds."""
+        info = kind_info(kind)
+        token = datetime.now(UTC).isoformat()
+        patch = {"metadata": {"annotations": {RECONCILE_REQUESTED: token}}}
+        await self._call(
+            Operation("patch", info, name, namespace),
+            lambda: self._client.patch(
+                resource_class(info),
+                name,
+                patch,
+                namespace=namespace,
+                patch_type=PatchType.MERGE,
+            ),
+        )
+        deadline = time.monotonic() + within
+        ref = ObjectRef(info.kind, name, namespace)
+        while True:
+            obj = await self.read_object(info.kind, name, namespace)
+            handled = ((obj or {}).get("status") or {}).get("lastHandledReconcileAt")
+            status = object_status(ref, obj, has_ready=info.has_ready)
+            if handled == token and status.ready is not None and status.ready.status != "Unknown":
+                return status
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"{info.kind} {namespace}/{name} was not reconciled within {within:.0f} s",
+                    system=SYSTEM,
+                    hint="check that Flux's controllers are running: `flux check`",
+                )
+            await asyncio.sleep(RECONCILE_POLL_SECONDS)
 
     # -- read -----------------------------------------------------------------------------
 

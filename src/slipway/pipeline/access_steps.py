@@ -14,9 +14,11 @@ from typing import Any
 
 from slipway import store
 from slipway.bootstrap import App, ProcessLoop
-from slipway.domain.errors import ForgeError, NotFound
-from slipway.domain.model import GitAuthMethod, Step
+from slipway.domain.errors import ClusterError, ForgeError, InvalidInput, NotFound
+from slipway.domain.model import GitAuthMethod, ResourceStatus, Step
+from slipway.domain.names import ResourceKind
 from slipway.forges import Repository, generate_deploy_key
+from slipway.gitops import EnvironmentSpec, ObjectStatus, SSHAuth
 from slipway.pipeline.progress import report
 from slipway.pipeline.steps import load_project, repository_from
 from slipway.store.models import DeployKey, Project
@@ -76,7 +78,9 @@ def grant(app: App, project: Project, repository: Repository, key: DeployKey) ->
             system=project.forge.value,
             hint="enable SSH on the forge, or create the project with --git-auth token",
         )
-    title = f"Slipway {project.name} (read-only, installation {app.installation})"
+    # One title per key: Gitea refuses a title twice on one repository (a rotation adds a
+    # second key before the first goes).
+    title = f"Slipway {project.name} key {key.id} (read-only, installation {app.installation})"
 
     async def run(loop: ProcessLoop) -> tuple[str, str]:
         forge = await loop.forge(
@@ -108,3 +112,119 @@ def flux_key(app: App, project: Project) -> DeployKey:
             hint="the deploy key step has not finished: a worker resumes it (`slipway worker`)",
         )
     return key
+
+
+def ssh_credentials(app: App, project: Project) -> SSHAuth:
+    """The project's current deploy key and the forge's host keys, for its git Secret."""
+    key = flux_key(app, project)
+    return SSHAuth(
+        identity=store.private_key(key, app.cipher),
+        known_hosts=key.known_hosts or "",
+        identity_pub=key.public_key,
+    )
+
+
+def rotate(app: App, project_id: int, *, within: float) -> str:
+    """Replaces the project's deploy key without downtime: the new key is added to the
+    repository, every environment's Secret is updated, each GitRepository is reconciled and
+    must be Ready with the new key, and only then is the old key removed from the forge.
+    Safe to re-run after a crash (an ungranted new key is reused). Returns the new forge key ID."""
+    project = load_project(app, project_id)
+    if project.git_auth is GitAuthMethod.TOKEN:
+        raise InvalidInput(
+            "project",
+            f"{project.name} reads its repository with the forge token (--git-auth token); "
+            "there is no deploy key to rotate",
+        )
+    with app.session() as session:
+        row = store.get_repository(session, project_id=project_id)
+        keys = store.deploy_keys(session, project_id=project_id)
+    if row is None or not row.ssh_url:
+        raise NotFound(
+            f"project {project.name} has no repository with an SSH URL yet",
+            system="database",
+            hint="wait until its creation has finished",
+        )
+    repository = Repository(
+        provider=row.provider,
+        owner=row.owner,
+        name=row.name,
+        clone_url=row.clone_url,
+        web_url=row.web_url,
+        default_branch=row.default_branch,
+        private=project.private,
+        description="",
+        project=project.name,
+        ssh_url=row.ssh_url,
+    )
+    old = [k for k in keys if k.forge_key_id is not None]
+    pending = [k for k in keys if k.forge_key_id is None]
+    new = pending[-1] if pending else current_or_new_key(app, project, new=True)
+    forge_key_id = grant(app, project, repository, new)
+    _apply_and_reconcile(app, project, row.ssh_url, row.default_branch, within=within)
+    _remove(app, project, repository, [k for k in old if k.id != new.id])
+    return forge_key_id
+
+
+def _apply_and_reconcile(
+    app: App, project: Project, url: str, branch: str, *, within: float
+) -> None:
+    """Every environment's objects applied with the current key, then each GitRepository
+    reconciled now; raises unless each is Ready again (the old key still works meanwhile)."""
+    credentials = ssh_credentials(app, project)
+    installation = app.installation
+    specs = [
+        EnvironmentSpec(
+            project=project.slug,
+            environment=env,
+            installation=installation,
+            repository_url=url,
+            branch=branch,
+            credentials=credentials,
+        )
+        for env in project.environments
+    ]
+
+    async def run(loop: ProcessLoop) -> list[ObjectStatus]:
+        results = await loop.cluster.apply_environments(specs, step=Step.DEPLOY_KEY.value)
+        for result in results.values():
+            if result.error is not None:
+                raise result.error
+        return await asyncio.gather(
+            *(
+                loop.cluster.reconcile_now(
+                    ResourceKind.GIT_REPOSITORY,
+                    spec.names.git_repository,
+                    spec.names.namespace,
+                    within=within,
+                )
+                for spec in specs
+            )
+        )
+
+    for status in app.loop.run(run):
+        if status.status is not ResourceStatus.READY:
+            raise ClusterError(
+                f"GitRepository {status.ref.namespace}/{status.ref.name} is not Ready with the "
+                f"new deploy key: {status.message}",
+                step=Step.DEPLOY_KEY.value,
+                system="Flux",
+                hint="the old key stays on the repository; fix the cause and rotate again",
+            )
+
+
+def _remove(app: App, project: Project, repository: Repository, old: list[DeployKey]) -> None:
+    """The old keys off the forge (a key already gone is fine), then out of the database."""
+
+    async def run(loop: ProcessLoop) -> None:
+        forge = await loop.forge(
+            project.forge, connection_id=project.forge_connection_id, step=Step.DEPLOY_KEY.value
+        )
+        for key in old:
+            assert key.forge_key_id is not None
+            await forge.remove_deploy_key(repository, key.forge_key_id)
+
+    app.loop.run(run)
+    with app.session() as session:
+        for key in old:
+            store.delete_deploy_key(session, key_id=key.id)

@@ -26,7 +26,6 @@ from slipway.gitops import (
     GitCredentials,
     ObjectStatus,
     SettledEnvironment,
-    SSHAuth,
     environment_refs,
     kind_info,
     require_preflight,
@@ -60,7 +59,7 @@ def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
         credentials: GitCredentials | None = None  # the token, read inside the loop
         url = repository.clone_url
         if project.git_auth is GitAuthMethod.SSH:
-            credentials, url = ssh_credentials(app, project), repository.ssh_url or ""
+            credentials, url = access_steps.ssh_credentials(app, project), repository.ssh_url or ""
         results = app.loop.run(
             lambda loop: _apply(loop, project, installation, url, branch, credentials)
         )
@@ -87,16 +86,6 @@ def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
             level=EventLevel.INFO if error is None else EventLevel.ERROR,
         )
     return outcome
-
-
-def ssh_credentials(app: App, project: Project) -> SSHAuth:
-    """The project's current deploy key and the forge's host keys, for its git Secret."""
-    key = access_steps.flux_key(app, project)
-    return SSHAuth(
-        identity=store.private_key(key, app.cipher),
-        known_hosts=key.known_hosts or "",
-        identity_pub=key.public_key,
-    )
 
 
 async def _apply(

@@ -7,6 +7,7 @@ synchronous face uses `asyncio.run`); those that only read the database are plai
 
 from slipway.bootstrap import App
 from slipway.pipeline.runtime import Worker
+from slipway.service.access import rotate_credentials
 from slipway.service.app import application, load_settings
 from slipway.service.doctor import doctor
 from slipway.service.forges import connect_forge, disconnect_forge, list_connections
@@ -58,6 +59,7 @@ __all__ = [
     "plan_project",
     "project_events",
     "record_project",
+    "rotate_credentials",
     "run_worker",
     "running_worker",
     "show_project",

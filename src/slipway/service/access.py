@@ -1,0 +1,21 @@
+"""Who may read a project's repository: rotating its read-only deploy key."""
+
+from __future__ import annotations
+
+import asyncio
+
+from slipway import store
+from slipway.bootstrap import App
+from slipway.pipeline import access_steps
+from slipway.service.reading import show_project
+from slipway.service.views import ProjectView
+
+
+async def rotate_credentials(app: App, name: str) -> ProjectView:
+    """A new deploy key on the repository and in every environment's Secret, Flux Ready with
+    it, then the old key removed from the forge: no moment without a working key."""
+    with app.session() as session:
+        project_id = store.require_project(session, name=name).id
+    within = app.settings.ready_timeout
+    await asyncio.to_thread(access_steps.rotate, app, project_id, within=within)
+    return show_project(app, name)
