@@ -97,7 +97,8 @@ def classify(records: list[Any]) -> dict[str, Any]:
     flux = 0
     users = {getattr(r, "user", None) for r in records}
     for record in records:
-        if getattr(record, "user", None) == FLUX_USER:
+        # Flux's own requests, and those it makes as a project's ServiceAccount (impersonated).
+        if FLUX_USER in (getattr(record, "user", None), getattr(record, "impersonator", None)):
             flux += 1
             continue
         resource = record.resource or "(discovery)"
