@@ -5,6 +5,7 @@ repository on the forge, no namespace in the cluster, no workflow queued."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from dataclasses import astuple
 from pathlib import Path
@@ -13,7 +14,10 @@ from typing import Any
 import pytest
 from tests.support.cli import InProcessCli
 
+import slipway.templates
 from slipway.sandbox.runner import Sandbox
+
+BUILTIN = Path(slipway.templates.__file__).parent / "builtin"
 
 LONG_NAME = "a" * 44  # 'project-<44>-development' is 64 characters
 SLIPWAY_TABLES = ("projects", "environments", "repositories", "gitops_resources", "project_events")
@@ -213,3 +217,35 @@ def test_an_unknown_option_is_a_usage_error_even_under_json(
     assert "--colour" in error["message"]
     assert snapshot(sandbox) == before
     assert not any(slipway_rows(Path(cli_env["SLIPWAY_DATA_DIR"])).values())
+
+
+def test_a_secret_parameter_is_shown_as_stars_and_stored_only_encrypted(
+    cli_env: dict[str, str],
+    sandbox_cli: InProcessCli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A template question with copier's `secret: true`: `--dry-run --json` shows `***`, and
+    the database file never holds the value in clear."""
+    templates = tmp_path / "templates"
+    shutil.copytree(BUILTIN / "static-site", templates / "vault-site")
+    with (templates / "vault-site" / "copier.yml").open("a") as copier:
+        copier.write("\napi_key:\n  type: str\n  secret: true\n  default: ''\n")
+    monkeypatch.setenv("SLIPWAY_TEMPLATES_PATH", str(templates))
+    value = "s3cr3t-api-key-0451"
+    args = ["project", "create", "vault", "-t", "vault-site", "--param", f"api_key={value}"]
+
+    code, out, err = astuple(sandbox_cli(*args, "--dry-run", "--json"))
+    assert code == 0, err + out
+    plan = json.loads(out)
+    assert plan["project"]["parameters"]["api_key"] == "***"
+    assert plan["project"]["secret_parameters"] == ["api_key"]
+    assert value not in out
+
+    code, out, err = astuple(sandbox_cli(*args))
+    assert code == 0, err
+    assert value not in out + err
+    database = Path(cli_env["SLIPWAY_DATA_DIR"]) / "slipway.db"
+    stored = b"".join(p.read_bytes() for p in database.parent.glob("slipway.db*"))
+    assert value.encode() not in stored
+    assert b"api_key" not in stored  # not even the name: the secret ones live only encrypted
