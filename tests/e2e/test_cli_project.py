@@ -169,6 +169,7 @@ def test_events_replay_from_zero_to_completed(run: InProcessCli, created: CliRes
         "create_repository",
         "push_template",
         "record_repository",
+        "deploy_key",
         "gitops_resources",
         "finalize",
     ]
