@@ -369,7 +369,7 @@ class ForgeFlows(ABC):
         if head.replaceable(project):
             return None
         if adopt:
-            return Commit(sha=head.sha, tree_sha=await self._head_tree(repo, head))
+            return Commit(sha=head.sha, tree_sha=await self._head_tree(repo, head), kept=True)
         branch = repo.default_branch
         raise Conflict(
             f"the branch {branch} of {repo.full_name} holds commit {head.sha[:12]} that "

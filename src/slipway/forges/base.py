@@ -66,10 +66,12 @@ class Repository:
 
 @dataclass(frozen=True)
 class Commit:
-    """A commit Slipway pushed; `tree_sha` is git's id of exactly the files pushed."""
+    """A commit Slipway pushed; `tree_sha` is git's id of exactly the files pushed. `kept`:
+    someone else's head left as it was (`adopt`), not Slipway's."""
 
     sha: str
     tree_sha: str
+    kept: bool = False
 
 
 @dataclass(frozen=True)

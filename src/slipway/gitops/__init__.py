@@ -19,7 +19,7 @@ from slipway.gitops.kinds import (
     kind_info,
 )
 from slipway.gitops.manifests import environment_objects, render_yaml
-from slipway.gitops.ownership import EnvironmentClaim, check_ownership
+from slipway.gitops.ownership import ADOPT_HINT, EnvironmentClaim, check_ownership
 from slipway.gitops.preflight import (
     forget_preflight,
     remembered_preflight,
@@ -37,6 +37,7 @@ from slipway.gitops.results import (
 from slipway.gitops.spec import BasicAuth, EnvironmentSpec, GitCredentials, SSHAuth
 
 __all__ = [
+    "ADOPT_HINT",
     "KINDS",
     "AppliedObject",
     "BasicAuth",

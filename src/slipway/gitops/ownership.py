@@ -71,10 +71,13 @@ class ObjectOwner:
             installation=labels.get(LABEL_INSTALLATION),
         )
 
-    def describe(self, installation: str) -> str:
+    def describe(self, installation: str, *, project: str | None = None) -> str:
+        """Whose it is, in words; the environment is named when the project is another
+        than `project` (the one asking), where it tells how the names collided."""
         if not self.managed or self.project is None:
             return "has no Slipway labels (Slipway did not create it)"
-        where = f"environment '{self.environment}' of " if self.environment else ""
+        named = self.environment and self.project != project
+        where = f"environment '{self.environment}' of " if named else ""
         if self.installation == installation:
             return f"belongs to {where}project '{self.project}' of this installation"
         other = self.installation or "an older one, without an ID"
@@ -89,19 +92,36 @@ def refusal(spec: Claim, owner: ObjectOwner, *, adopt: bool = False) -> str | No
     same = owner.managed and owner.project == spec.project and owner.environment == spec.environment
     if same and (owner.installation == spec.installation or adopt):
         return None
-    return owner.describe(spec.installation)
+    return owner.describe(spec.installation, project=spec.project)
+
+
+def _plural(why: str) -> str:
+    """ "belongs to …" / "has no …" said of several objects."""
+    for one, many in (("belongs ", "belong "), ("has ", "have ")):
+        if why.startswith(one):
+            return many + why.removeprefix(one)
+    return why
+
+
+ADOPT_HINT = "pass --adopt to take over this project from the other installation"
 
 
 def conflict(found: Sequence[tuple[ObjectRef, str]], *, step: str | None = None) -> Conflict:
-    """One Conflict naming every object in the way and its owner."""
+    """One Conflict naming every object in the way and its owner, one line per owner."""
+    by_owner: dict[str, list[str]] = {}
+    for ref, why in found:
+        where = f"{ref.namespace}/" if ref.namespace else ""
+        by_owner.setdefault(why, []).append(f"{ref.kind} {where}{ref.name}")
     lines = [
-        f"{ref.kind} {f'{ref.namespace}/' if ref.namespace else ''}{ref.name} {why}"
-        for ref, why in found
+        f"{', '.join(objects)} {why}"
+        if len(objects) == 1
+        else f"{', '.join(objects)} {_plural(why)}"
+        for why, objects in by_owner.items()
     ]
-    others = any("another Slipway installation" in why for _, why in found)
+    others = all("another Slipway installation" in why for _, why in found)
     hint = (
-        "pass --adopt to take over this project's objects from the other installation"
-        if others and all("another Slipway installation" in why for _, why in found)
+        ADOPT_HINT
+        if others
         else "choose another project or environment name; Slipway leaves these objects as they are"
     )
     return Conflict("; ".join(lines), step=step, system=SYSTEM, hint=hint)

@@ -197,10 +197,20 @@ def push_template(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, 
             committed_at=project.created_at,
             adopt=project.adopt,
         )
-        return {"sha": commit.sha, "tree_sha": commit.tree_sha}
+        return {
+            "sha": commit.sha,
+            "tree_sha": commit.tree_sha,
+            "kept": "yes" if commit.kept else "",
+        }
 
     commit = app.loop.run(run)
-    report(app, project_id, Step.PUSH_TEMPLATE, 1.0, f"pushed commit {commit['sha'][:12]}")
+    done = (
+        f"kept the branch as it is at {commit['sha'][:12]}: it holds commits Slipway did not "
+        "write (--adopt), so the template was not pushed"
+        if commit.get("kept")
+        else f"pushed commit {commit['sha'][:12]}"
+    )
+    report(app, project_id, Step.PUSH_TEMPLATE, 1.0, done)
     return commit
 
 

@@ -23,6 +23,7 @@ from slipway.domain.model import ForgeKind, ProjectSpec, Step
 from slipway.domain.names import ResourceNames
 from slipway.forges import Repository
 from slipway.gitops import (
+    ADOPT_HINT,
     EnvironmentClaim,
     check_ownership,
     remembered_preflight,
@@ -65,7 +66,7 @@ def raise_for_problems(checks: Sequence[CheckResult]) -> None:
             "; ".join(c.detail for c in failed),
             step=STEP,
             system="preflight",
-            hint=" ".join(dict.fromkeys(c.fix for c in failed if c.fix)) or None,
+            hint="; ".join(dict.fromkeys(c.fix for c in failed if c.fix)) or None,
         )
     raise PreflightFailed(failed, step=STEP)
 
@@ -112,7 +113,7 @@ def _repository_check(
             False,
             f"repository {full_name} belongs to project '{project}' of another Slipway "
             f"installation ({other})",
-            "pass --adopt to take it over, or choose another name",
+            ADOPT_HINT,
             conflict=True,
         )
     whose = f"project '{project}'" if project else "no Slipway project"

@@ -236,7 +236,7 @@ async def test_adopt_keeps_someone_elses_branch_and_returns_its_head(
     info = gitstore.read_commit(stored.path, theirs)
     assert info is not None
     commit = await push(pusher, repo, adopt=True)
-    assert commit == Commit(sha=theirs, tree_sha=info.tree)
+    assert commit == Commit(sha=theirs, tree_sha=info.tree, kept=True)
     assert history(emulator, repo) == [theirs]
 
 
