@@ -86,17 +86,26 @@ class ObjectOwner:
         )
 
 
-def refusal(spec: Claim, owner: ObjectOwner, *, adopt: bool = False) -> str | None:
-    """Why `spec` may not be applied over an object owned by `owner`, or None when it may:
-    it is this project's environment, of this installation (or of another, with `adopt`)."""
+@dataclass(frozen=True)
+class Refusal:
+    """Why a claim may not be applied over an object; `adoptable`: it is this very project's
+    environment, only another installation's (`--adopt` takes it over)."""
+
+    why: str
+    adoptable: bool
+
+
+def refusal(spec: Claim, owner: ObjectOwner, *, adopt: bool = False) -> Refusal | None:
+    """None when `spec` may be applied over an object owned by `owner`: it is this project's
+    environment, of this installation (or of another, with `adopt`)."""
     same = owner.managed and owner.project == spec.project and owner.environment == spec.environment
     if same and (owner.installation == spec.installation or adopt):
         return None
-    return owner.describe(spec.installation, project=spec.project)
+    return Refusal(owner.describe(spec.installation, project=spec.project), adoptable=same)
 
 
 def _plural(why: str) -> str:
-    """ "belongs to …" / "has no …" said of several objects."""
+    """The owner's words said of several objects ("belong to", "have no")."""
     for one, many in (("belongs ", "belong "), ("has ", "have ")):
         if why.startswith(one):
             return many + why.removeprefix(one)
@@ -106,22 +115,21 @@ def _plural(why: str) -> str:
 ADOPT_HINT = "pass --adopt to take over this project from the other installation"
 
 
-def conflict(found: Sequence[tuple[ObjectRef, str]], *, step: str | None = None) -> Conflict:
+def conflict(found: Sequence[tuple[ObjectRef, Refusal]], *, step: str | None = None) -> Conflict:
     """One Conflict naming every object in the way and its owner, one line per owner."""
     by_owner: dict[str, list[str]] = {}
-    for ref, why in found:
+    for ref, refused in found:
         where = f"{ref.namespace}/" if ref.namespace else ""
-        by_owner.setdefault(why, []).append(f"{ref.kind} {where}{ref.name}")
+        by_owner.setdefault(refused.why, []).append(f"{ref.kind} {where}{ref.name}")
     lines = [
         f"{', '.join(objects)} {why}"
         if len(objects) == 1
         else f"{', '.join(objects)} {_plural(why)}"
         for why, objects in by_owner.items()
     ]
-    others = all("another Slipway installation" in why for _, why in found)
     hint = (
         ADOPT_HINT
-        if others
+        if all(refused.adoptable for _, refused in found)
         else "choose another project or environment name; Slipway leaves these objects as they are"
     )
     return Conflict("; ".join(lines), step=step, system=SYSTEM, hint=hint)
@@ -142,16 +150,16 @@ async def check_ownership(
     namespaces = await asyncio.gather(
         *(client.read_object("Namespace", spec.names.namespace) for spec in specs)
     )
-    found: list[tuple[ObjectRef, str]] = []
+    found: list[tuple[ObjectRef, Refusal]] = []
     inside: list[Claim] = []
     for spec, namespace in zip(specs, namespaces, strict=True):
         if namespace is None:
             continue
-        why = refusal(spec, ObjectOwner.of(namespace), adopt=adopt)
-        if why is None:
+        refused = refusal(spec, ObjectOwner.of(namespace), adopt=adopt)
+        if refused is None:
             inside.append(spec)
         else:
-            found.append((ObjectRef(ResourceKind.NAMESPACE, spec.names.namespace, None), why))
+            found.append((ObjectRef(ResourceKind.NAMESPACE, spec.names.namespace, None), refused))
     refs = [
         (spec, info.ref(spec.names)) for spec in inside for info in apply_order() if info.namespaced
     ]
@@ -159,7 +167,7 @@ async def check_ownership(
         *(client.read_object(ref.kind, ref.name, ref.namespace) for _, ref in refs)
     )
     for (spec, ref), obj in zip(refs, objects, strict=True):
-        if obj is not None and (why := refusal(spec, ObjectOwner.of(obj), adopt=adopt)):
-            found.append((ref, why))
+        if obj is not None and (refused := refusal(spec, ObjectOwner.of(obj), adopt=adopt)):
+            found.append((ref, refused))
     if found:
         raise conflict(found, step=step)

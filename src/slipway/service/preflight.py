@@ -33,6 +33,7 @@ from slipway.service.forges import ForgeIdentity, open_forge, scope_problem
 
 STEP = Step.CREATE_PROJECT.value
 CLUSTER = "Kubernetes API"
+NAMESPACES = "namespaces"
 
 
 async def preflight(
@@ -52,6 +53,8 @@ async def preflight(
         run_cluster_checks(app, spec, adopt=adopt, fresh=fresh),
     )
     recorded = _recorded_namespaces(app, spec) if spec is not None else []
+    if recorded:  # the database already names the project: the cluster's line adds nothing
+        cluster = [c for c in cluster if c.name != NAMESPACES]
     return [*forge, *recorded, *cluster]
 
 
@@ -162,7 +165,7 @@ async def run_cluster_checks(
         try:
             await check_ownership(cluster, claims, adopt=adopt, step=STEP)
         except Conflict as exc:
-            return [*checks, CheckResult("namespaces", False, exc.message, exc.hint, conflict=True)]
+            return [*checks, CheckResult(NAMESPACES, False, exc.message, exc.hint, conflict=True)]
         except SlipwayError as exc:
-            return [*checks, CheckResult("namespaces", False, exc.message, exc.hint)]
+            return [*checks, CheckResult(NAMESPACES, False, exc.message, exc.hint)]
     return checks
