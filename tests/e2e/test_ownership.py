@@ -238,9 +238,12 @@ def test_a_composed_namespace_collision_is_refused_and_the_first_project_keeps_i
         dry = first(*args, "--dry-run")
     assert refused.returncode == 4, refused.stderr
     line = one_error_line(refused)
-    assert namespace in line and f"project '{coll}'" in line
+    assert line.count(namespace) == 1 and f"project '{coll}'" in line  # said once
+    assert "--adopt" not in line  # another project's namespace is never to be taken over
     assert dry.returncode == 4, dry.stdout
-    assert [p for p in problems(dry) if namespace in p and f"'{coll}'" in p], dry.stdout
+    listed = problems(dry)
+    assert len(listed) == 1, dry.stdout
+    assert namespace in listed[0] and f"'{coll}'" in listed[0]
 
     # forge: no own-coll-a repository, nothing written
     assert writes.forge == []
@@ -278,6 +281,7 @@ def test_the_same_collision_from_another_installation_is_refused_by_the_cluster(
     line = one_error_line(refused)
     assert namespace in line and f"project '{coll}'" in line
     assert f"another Slipway installation ({first.id})" in line
+    assert "--adopt" not in line  # another project's namespace is never to be taken over
     assert dry.returncode == 4, dry.stdout
     listed = problems(dry)
     assert len(listed) == 1, dry.stdout
