@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from slipway.domain.model import ForgeKind, PushMethod
-from slipway.forges._clients import ForgeClients
+from slipway.forges._clients import Connection, ForgeClients
 from slipway.forges._ssh import SSHKeyPair, generate_deploy_key, scan_known_hosts, ssh_clone_url
 from slipway.forges.base import (
     Account,
@@ -27,6 +27,7 @@ __all__ = [
     "FORGES",
     "Account",
     "Commit",
+    "Connection",
     "DeployKey",
     "Forge",
     "ForgeClients",

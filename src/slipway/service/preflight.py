@@ -8,6 +8,7 @@ in-run preflight stays, because things change between a request and its run."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 from slipway import store
@@ -21,7 +22,7 @@ from slipway.domain.errors import (
 )
 from slipway.domain.model import ForgeKind, ProjectSpec, Step
 from slipway.domain.names import ResourceNames
-from slipway.forges import Repository
+from slipway.forges import Account, Repository
 from slipway.gitops import (
     ADOPT_HINT,
     EnvironmentClaim,
@@ -29,9 +30,31 @@ from slipway.gitops import (
     remembered_preflight,
     run_preflight,
 )
-from slipway.service.forges import ForgeIdentity, open_forge, scope_problem
+from slipway.service.forges import ForgeIdentity, open_forge, scope_problem, token_fingerprint
 
 STEP = Step.CREATE_PROJECT.value
+# How long a token found valid, with its scopes, is believed without asking again (as the
+# cluster's preflight pass): a busy service asks the forge once a minute, not per project.
+ACCOUNT_TTL = 60.0
+
+
+class _RememberedAccounts:
+    """Tokens found valid with the scopes Slipway needs, by forge, URL and token fingerprint."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[float, Account]] = {}
+
+    def get(self, key: str, *, fresh: bool) -> Account | None:
+        seen = self._seen.get(key)
+        if fresh or seen is None or time.monotonic() - seen[0] > ACCOUNT_TTL:
+            return None
+        return seen[1]
+
+    def remember(self, key: str, account: Account) -> None:
+        self._seen[key] = (time.monotonic(), account)
+
+
+_accounts = _RememberedAccounts()
 CLUSTER = "Kubernetes API"
 NAMESPACES = "namespaces"
 
@@ -85,14 +108,19 @@ async def _forge_checks(
     name = f"forge {kind.value}"
     try:
         async with open_forge(app, kind, identity, step=STEP) as forge:
-            account = await forge.validate_token()
-            problem = scope_problem(kind, account)
-            if problem is not None:
-                return [CheckResult(name, False, *problem)]
+            key = token_fingerprint(app, kind, identity)
+            account = _accounts.get(key, fresh=spec is None)
+            if account is None:
+                account = await forge.validate_token()
+                problem = scope_problem(kind, account)
+                if problem is not None:
+                    return [CheckResult(name, False, *problem)]
+                _accounts.remember(key, account)
             checks = [CheckResult(name, True, f"token valid for {account.login}")]
             if spec is None:
                 return checks
-            found = await forge.find_repository(owner=spec.owner, name=spec.slug)
+            owner = spec.owner or account.login  # known: the adapter need not read it again
+            found = await forge.find_repository(owner=owner, name=spec.slug)
     except SlipwayError as exc:
         return [CheckResult(name, False, exc.message, exc.hint)]
     return [*checks, _repository_check(app, spec, found, adopt=adopt)]
