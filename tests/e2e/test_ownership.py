@@ -437,7 +437,8 @@ def test_preflight_refuses_before_anything_is_recorded_or_created(
     assert snapshot(sandbox) == before
     if taken is not None:
         assert branch_head(sandbox, name, tmp_path) == taken_head
-        assert taken.description == "made by hand"
+        still = sandbox.forge.state.repo(SANDBOX_USER, name)
+        assert still is not None and still.description == "made by hand"
     # database: nothing recorded, the name is still free
     assert not any(user.rows().values()), user.rows()
     assert user("project", "show", name).returncode == 3
