@@ -362,6 +362,18 @@ def test_another_installations_repository_is_refused_then_adopted_without_a_rewr
     view = second.show(name)
     assert view["status"] == "active"
     assert {r["status"] for r in view["resources"]} == {"ready"}
+    # Flux deploys the commit that was kept, not the one installation one had applied
+    flux_revisions = {r["revision"] for r in view["resources"] if r["kind"] in FLUX_KINDS}
+    assert flux_revisions == {f"main@sha1:{users_commit}"}, view["resources"]
+    # only installation two's read-only key is left on the repository
+    keys = sandbox.forge.state.deploy_keys(repo)
+    assert [k.title for k in keys] == [
+        k.title for k in keys if f"installation {second.id}" in k.title
+    ]
+    assert len(keys) == 1 and keys[0].read_only
+
+
+FLUX_KINDS = ("GitRepository", "Kustomization")
 
 
 # --- finding 4: preflight before anything is recorded -----------------------------------

@@ -36,16 +36,19 @@ async def settle_environment(
     within: float,
     *,
     grace: float = FAILURE_SETTLE_SECONDS,
+    revision: str | None = None,
 ) -> SettledEnvironment:
     """The statuses of the environment's kinds with a Ready condition, in apply order, once
     settled (see the module docstring; `grace` is how long a failure must last); never
-    raises for a status, only for the cluster."""
+    raises for a status, only for the cluster. With `revision` (a commit sha), an object is
+    Ready only once it reports that revision: objects that were Ready before this apply (an
+    adopted project) otherwise look settled at their old commit."""
     deadline = asyncio.get_running_loop().time() + within
     watch = client.status_watch
     waited = [info.ref(names) for info in apply_order() if info.has_ready]
     ready: list[ObjectStatus] = []
     for index, ref in enumerate(waited):
-        status = await _settle(client, watch, ref, deadline, grace)
+        status = await _settle(client, watch, ref, deadline, grace, revision)
         if status.status is not ResourceStatus.READY:
             # The others' latest too, so the answer names the cause wherever it is.
             others = [await _latest(client, watch, o) for o in waited if o != ref]
@@ -63,7 +66,12 @@ async def _latest(client: ClusterClient, watch: StatusWatch, ref: ObjectRef) -> 
 
 
 async def _settle(
-    client: ClusterClient, watch: StatusWatch, ref: ObjectRef, deadline: float, grace: float
+    client: ClusterClient,
+    watch: StatusWatch,
+    ref: ObjectRef,
+    deadline: float,
+    grace: float,
+    revision: str | None,
 ) -> ObjectStatus:
     """Follows one object until it is Ready, has failed for good, or `deadline` passes."""
     loop = asyncio.get_running_loop()
@@ -80,12 +88,18 @@ async def _settle(
                     status = await anext(updates)
             except TimeoutError:
                 break
-            if status.status is ResourceStatus.READY:
+            if status.status is ResourceStatus.READY and at(status, revision):
                 return status
             failing_since = (failing_since or loop.time()) if failed_for_good(status) else None
     if status is None:  # the deadline passed before the watch knew the object
         return await _latest(client, watch, ref)
     return status
+
+
+def at(status: ObjectStatus, revision: str | None) -> bool:
+    """Whether the object reports `revision` (Flux writes `<branch>@sha1:<sha>`); any
+    revision will do when none is expected."""
+    return revision is None or (status.revision or "").endswith(revision)
 
 
 def failed_for_good(status: ObjectStatus) -> bool:

@@ -181,13 +181,10 @@ class ClusterClient(ClusterConnection):
             for spec, objects in zip(specs, outcomes, strict=True)
         }
 
-    async def reconcile_now(
-        self, kind: ResourceKind | str, name: str, namespace: str, *, within: float
-    ) -> ObjectStatus:
-        """As `flux reconcile`: asks the controller to reconcile the object now (the
-        `reconcile.fluxcd.io/requestedAt` annotation) and waits until it has handled that
-        request and says Ready (True or False); returns that status. `ClusterError` when the
-        controller has not answered within `within` seconds."""
+    async def request_reconcile(self, kind: ResourceKind | str, name: str, namespace: str) -> str:
+        """Asks the controller to reconcile the object now, as `flux reconcile` does (a merge
+        patch of the `reconcile.fluxcd.io/requestedAt` annotation); returns the request's
+        token, which the controller echoes in `status.lastHandledReconcileAt`."""
         info = kind_info(kind)
         token = datetime.now(UTC).isoformat()
         patch = {"metadata": {"annotations": {RECONCILE_REQUESTED: token}}}
@@ -201,6 +198,17 @@ class ClusterClient(ClusterConnection):
                 patch_type=PatchType.MERGE,
             ),
         )
+        return token
+
+    async def reconcile_now(
+        self, kind: ResourceKind | str, name: str, namespace: str, *, within: float
+    ) -> ObjectStatus:
+        """As `flux reconcile`: asks the controller to reconcile the object now (the
+        `reconcile.fluxcd.io/requestedAt` annotation) and waits until it has handled that
+        request and says Ready (True or False); returns that status. `ClusterError` when the
+        controller has not answered within `within` seconds."""
+        info = kind_info(kind)
+        token = await self.request_reconcile(info.kind, name, namespace)
         deadline = time.monotonic() + within
         ref = ObjectRef(info.kind, name, namespace)
         while True:

@@ -10,11 +10,13 @@ private key is never a step argument or result. `rotate_credentials` (service) r
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slipway import store
 from slipway.bootstrap import App, ProcessLoop
-from slipway.domain.errors import ClusterError, ForgeError, InvalidInput, NotFound
+from slipway.domain.errors import ClusterError, ForgeError, InvalidInput, NotFound, SlipwayError
 from slipway.domain.model import GitAuthMethod, ResourceStatus, Step
 from slipway.domain.names import ResourceKind
 from slipway.forges import Repository, generate_deploy_key
@@ -39,15 +41,23 @@ def deploy_key(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, str
         return {"method": GitAuthMethod.TOKEN.value}
     repository = repository_from(repo)
     key = current_or_new_key(app, project)
+    forge_key_id = key.forge_key_id
+    if forge_key_id is None or not key.known_hosts:  # not granted beside the push: now
+        report(
+            app,
+            project_id,
+            Step.DEPLOY_KEY,
+            0.0,
+            f"adding a read-only deploy key to {repository.full_name}",
+        )
+        forge_key_id = grant(app, project, repository, key)
     report(
         app,
         project_id,
         Step.DEPLOY_KEY,
-        0.0,
-        f"adding a read-only deploy key to {repository.full_name}",
+        1.0,
+        f"read-only deploy key {forge_key_id} on {repository.full_name}: Flux reads over SSH",
     )
-    forge_key_id = grant(app, project, repository, key)
-    report(app, project_id, Step.DEPLOY_KEY, 1.0, f"read-only deploy key {forge_key_id} added")
     return {"method": GitAuthMethod.SSH.value, "forge_key_id": forge_key_id}
 
 
@@ -71,6 +81,35 @@ def current_or_new_key(app: App, project: Project, *, new: bool = False) -> Depl
 def grant(app: App, project: Project, repository: Repository, key: DeployKey) -> str:
     """Adds `key` to the repository (read-only) and scans the forge's SSH host keys, both at
     once; records what the forge answered. Returns the forge's key ID."""
+    return app.loop.run(lambda loop: _grant(loop, app, project, repository, key))
+
+
+def granting(
+    app: App, project_id: int, repo: dict[str, Any]
+) -> Callable[[ProcessLoop], Awaitable[None]] | None:
+    """The deploy key's grant as work to run beside the first push (it needs only the
+    repository, so it costs no round trip of its own); None when there is nothing to do:
+    `--git-auth token`, or granted already. The `deploy_key` step grants what this missed."""
+    project = load_project(app, project_id)
+    if project.git_auth is GitAuthMethod.TOKEN or not repo.get("ssh_url"):
+        return None
+    key = current_or_new_key(app, project)
+    if key.forge_key_id is not None and key.known_hosts:
+        return None
+    repository = repository_from(repo)
+
+    async def run(loop: ProcessLoop) -> None:
+        try:
+            await _grant(loop, app, project, repository, key)
+        except SlipwayError:
+            return  # the deploy_key step tries again, and reports what went wrong there
+
+    return run
+
+
+async def _grant(
+    loop: ProcessLoop, app: App, project: Project, repository: Repository, key: DeployKey
+) -> str:
     if not repository.ssh_url:
         raise ForgeError(
             f"{project.forge.value} reported no SSH clone URL for {repository.full_name}",
@@ -78,26 +117,46 @@ def grant(app: App, project: Project, repository: Repository, key: DeployKey) ->
             system=project.forge.value,
             hint="enable SSH on the forge, or create the project with --git-auth token",
         )
-    # One title per key: Gitea refuses a title twice on one repository (a rotation adds a
-    # second key before the first goes).
-    title = f"Slipway {project.name} key {key.id} (read-only, installation {app.installation})"
+    forge = await loop.forge(
+        project.forge, connection_id=project.forge_connection_id, step=Step.DEPLOY_KEY.value
+    )
+    added, known_hosts = await asyncio.gather(
+        forge.add_deploy_key(
+            repository, title=_title(project, key, app.installation), public_key=key.public_key
+        ),
+        forge.ssh_known_hosts(repository),
+    )
+    if project.adopt:  # the other installation's key backs no Secret any more: it goes
+        for other in await forge.list_deploy_keys(repository):
+            owner = _installation_of(project, other.title)
+            if owner is not None and owner != app.installation:
+                await forge.remove_deploy_key(repository, other.id)
+    await asyncio.to_thread(_record_grant, app, key.id, added.id, known_hosts)
+    return added.id
 
-    async def run(loop: ProcessLoop) -> tuple[str, str]:
-        forge = await loop.forge(
-            project.forge, connection_id=project.forge_connection_id, step=Step.DEPLOY_KEY.value
-        )
-        added, known_hosts = await asyncio.gather(
-            forge.add_deploy_key(repository, title=title, public_key=key.public_key),
-            forge.ssh_known_hosts(repository),
-        )
-        return added.id, known_hosts
 
-    forge_key_id, known_hosts = app.loop.run(run)
+def _record_grant(app: App, key_id: int, forge_key_id: str, known_hosts: str) -> None:
     with app.session() as session:
         store.update_deploy_key(
-            session, key_id=key.id, forge_key_id=forge_key_id, known_hosts=known_hosts
+            session, key_id=key_id, forge_key_id=forge_key_id, known_hosts=known_hosts
         )
-    return forge_key_id
+
+
+# One title per key: Gitea refuses a title twice on one repository (a rotation adds a second
+# key before the first goes); the installation in it tells whose key it is after an adoption.
+_TITLE = "Slipway {project} key {key} (read-only, installation {installation})"
+_TITLE_PATTERN = r"Slipway {project} key [0-9]+ \(read-only, installation ([0-9a-f]+)\)"
+
+
+def _title(project: Project, key: DeployKey, installation: str) -> str:
+    return _TITLE.format(project=project.name, key=key.id, installation=installation)
+
+
+def _installation_of(project: Project, title: str) -> str | None:
+    """The installation a deploy key of this project belongs to, read from its title; None
+    for a key Slipway did not add (it is left alone)."""
+    found = re.fullmatch(_TITLE_PATTERN.format(project=re.escape(project.name)), title)
+    return found.group(1) if found else None
 
 
 def flux_key(app: App, project: Project) -> DeployKey:

@@ -18,7 +18,7 @@ from slipway import store
 from slipway.bootstrap import App, ProcessLoop
 from slipway.domain.errors import NotFound, SlipwayError
 from slipway.domain.model import EventLevel, GitAuthMethod, ProjectStatus, ResourceStatus, Step
-from slipway.domain.names import ResourceNames
+from slipway.domain.names import ResourceKind, ResourceNames
 from slipway.gitops import (
     BasicAuth,
     EnvironmentResult,
@@ -118,7 +118,20 @@ async def _apply(
     ]
     step = Step.GITOPS_RESOURCES.value
     await require_preflight(loop.cluster, step=step)
-    return await loop.cluster.apply_environments(specs, adopt=project.adopt, step=step)
+    results = await loop.cluster.apply_environments(specs, adopt=project.adopt, step=step)
+    if project.adopt:
+        # Adopted sources were Ready at the other installation's commit and keep their
+        # generation: have Flux fetch now, so finalize can wait for the kept commit.
+        await asyncio.gather(
+            *(
+                loop.cluster.request_reconcile(
+                    ResourceKind.GIT_REPOSITORY, spec.names.git_repository, spec.names.namespace
+                )
+                for spec in specs
+                if results[spec.environment].ok
+            )
+        )
+    return results
 
 
 def _record_unapplied(
@@ -219,8 +232,13 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
                 level=EventLevel.WARNING if why else EventLevel.INFO,
             )
 
+    revision = None
+    if project.adopt:  # Ready at the other installation's commit is not settled yet
+        with app.session() as session:
+            repository = store.get_repository(session, project_id=project_id)
+        revision = repository.initial_commit_sha if repository else None
     if healthy:
-        app.loop.run(lambda loop: _wait_all(loop, app, project, healthy, on_settled))
+        app.loop.run(lambda loop: _wait_all(loop, app, project, healthy, on_settled, revision))
     return _conclude(app, project, problems, ready=len(healthy))
 
 
@@ -288,6 +306,7 @@ async def _wait_all(
     project: Project,
     envs: list[str],
     on_settled: Callable[[str, SettledEnvironment], None],
+    revision: str | None,
 ) -> None:
     """Waits for every environment at once, on the cluster client's shared status watch;
     `on_settled` hears of each as soon as it settles."""
@@ -295,7 +314,7 @@ async def _wait_all(
 
     async def wait(env: str) -> None:
         names = ResourceNames(project.slug, env)
-        settled = await settle_environment(loop.cluster, names, timeout)
+        settled = await settle_environment(loop.cluster, names, timeout, revision=revision)
         # Recording is a few database writes: off the loop, which serves every project.
         await asyncio.to_thread(on_settled, env, settled)
 

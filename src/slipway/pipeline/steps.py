@@ -9,8 +9,10 @@ event loop (`app.loop`), over the clients kept there.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -168,7 +170,15 @@ def create_repository(app: App, project_id: int) -> dict[str, Any]:
 # -- push template 40-60 ---------------------------------------------------------------------
 
 
-def push_template(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, str]:
+def push_template(
+    app: App,
+    project_id: int,
+    repo: dict[str, Any],
+    *,
+    beside: Callable[[ProcessLoop], Awaitable[None]] | None = None,
+) -> dict[str, str]:
+    """The first commit; `beside`: other work that needs only the repository (the deploy
+    key's grant), run at the same time so it adds no round trip."""
     project = load_project(app, project_id)
     rendered = _rendered.take(project_id) or render(app, project)
     repository = repository_from(repo)
@@ -189,7 +199,7 @@ def push_template(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, 
         # The commit's date is the project's creation time: fixed before the first attempt
         # and stored, so every attempt builds the same commit (same sha) and a re-run finds
         # it already pushed.
-        commit = await forge.push_files(
+        pushing = forge.push_files(
             repository,
             rendered.files,
             message=f"Initial commit from Slipway template {project.template}",
@@ -197,6 +207,10 @@ def push_template(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, 
             committed_at=project.created_at,
             adopt=project.adopt,
         )
+        if beside is None:
+            commit = await pushing
+        else:
+            commit, _ = await asyncio.gather(pushing, beside(loop))
         return {
             "sha": commit.sha,
             "tree_sha": commit.tree_sha,

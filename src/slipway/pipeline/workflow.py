@@ -105,7 +105,12 @@ def create_repository_step(project_id: int) -> Outcome:
 
 @DBOS.step(name="slipway.push_template")
 def push_template_step(project_id: int, repo: dict[str, Any]) -> Outcome:
-    return _guard(Step.PUSH_TEMPLATE, lambda: steps.push_template(current_app(), project_id, repo))
+    def push() -> dict[str, str]:
+        app = current_app()
+        grant = access_steps.granting(app, project_id, repo)
+        return steps.push_template(app, project_id, repo, beside=grant)
+
+    return _guard(Step.PUSH_TEMPLATE, push)
 
 
 @DBOS.step(name="slipway.record_repository")
