@@ -233,8 +233,9 @@ def _critical(step: StepLike | None) -> str:
         'ends at the last "objects applied" event, before Flux starts; *request → active* adds',
         "the Flux emulator's own round trips (its git fetches and status writes), so it has no",
         "minimum of Slipway's. The minimum: forge create, push (`info/refs` + `receive-pack`),",
-        "the namespaces, then every other object at once = 5 (GitHub's topics call runs beside",
-        "the push). One round trip is 0.1 s here, so ±1 is within the noise.",
+        "the ownership read of the namespaces, the namespaces, then every other object at once",
+        "= 6 (GitHub's topics call and the deploy key run beside the push). One round trip is",
+        "0.1 s here, so ±1 is within the noise.",
         "",
     ]
     missing = _unavailable(step)
