@@ -20,9 +20,9 @@ from slipway.domain.errors import ClusterError, ForgeError, InvalidInput, NotFou
 from slipway.domain.model import GitAuthMethod, ResourceStatus, Step
 from slipway.domain.names import ResourceKind
 from slipway.forges import Repository, generate_deploy_key
-from slipway.gitops import EnvironmentSpec, ObjectStatus, SSHAuth
+from slipway.gitops import ObjectStatus, SSHAuth
 from slipway.pipeline.progress import report
-from slipway.pipeline.steps import load_project, repository_from
+from slipway.pipeline.steps import environment_specs, load_project, repository_from
 from slipway.store.models import DeployKey, Project
 
 
@@ -230,19 +230,7 @@ def _apply_and_reconcile(
 ) -> None:
     """Every environment's objects applied with the current key, then each GitRepository
     reconciled now; raises unless each is Ready again (the old key still works meanwhile)."""
-    credentials = ssh_credentials(app, project)
-    installation = app.installation
-    specs = [
-        EnvironmentSpec(
-            project=project.slug,
-            environment=env,
-            installation=installation,
-            repository_url=url,
-            branch=branch,
-            credentials=credentials,
-        )
-        for env in project.environments
-    ]
+    specs = environment_specs(project, app.installation, url, branch, ssh_credentials(app, project))
 
     async def run(loop: ProcessLoop) -> list[ObjectStatus]:
         results = await loop.cluster.apply_environments(specs, step=Step.DEPLOY_KEY.value)

@@ -22,7 +22,6 @@ from slipway.domain.names import ResourceKind, ResourceNames
 from slipway.gitops import (
     BasicAuth,
     EnvironmentResult,
-    EnvironmentSpec,
     GitCredentials,
     ObjectStatus,
     SettledEnvironment,
@@ -33,7 +32,7 @@ from slipway.gitops import (
 )
 from slipway.pipeline import access_steps
 from slipway.pipeline.progress import report
-from slipway.pipeline.steps import load_project
+from slipway.pipeline.steps import environment_specs, load_project
 from slipway.store.models import Project
 
 # -- GitOps resources 70-90 ------------------------------------------------------------------
@@ -105,17 +104,7 @@ async def _apply(
         )
         token = forge.git_credentials()
         credentials = BasicAuth(username=token.username, password=token.password)
-    specs = [
-        EnvironmentSpec(
-            project=project.slug,
-            environment=env,
-            installation=installation,
-            repository_url=clone_url,
-            branch=branch,
-            credentials=credentials,
-        )
-        for env in project.environments
-    ]
+    specs = environment_specs(project, installation, clone_url, branch, credentials)
     step = Step.GITOPS_RESOURCES.value
     await require_preflight(loop.cluster, step=step)
     results = await loop.cluster.apply_environments(specs, adopt=project.adopt, step=step)

@@ -27,6 +27,7 @@ from slipway.domain.model import (
 )
 from slipway.domain.names import ResourceNames
 from slipway.forges import Repository
+from slipway.gitops import EnvironmentSpec, GitCredentials
 from slipway.pipeline.progress import report
 from slipway.store.models import Project
 from slipway.templates import RenderedTemplate, render_template
@@ -226,6 +227,24 @@ def push_template(
     )
     report(app, project_id, Step.PUSH_TEMPLATE, 1.0, done)
     return commit
+
+
+def environment_specs(
+    project: Project, installation: str, url: str, branch: str, credentials: GitCredentials
+) -> list[EnvironmentSpec]:
+    """Every environment of the project as the cluster gets it, Flux reading `url` at
+    `branch` with `credentials` (creation, repair and key rotation build them alike)."""
+    return [
+        EnvironmentSpec(
+            project=project.slug,
+            environment=env,
+            installation=installation,
+            repository_url=url,
+            branch=branch,
+            credentials=credentials,
+        )
+        for env in project.environments
+    ]
 
 
 def repository_from(data: dict[str, Any]) -> Repository:
