@@ -129,6 +129,9 @@ def test_demo_json_ends_active_with_every_environment_ready(demos: dict[str, Dem
     assert [e["status"] for e in result["environments"]] == ["ready"] * 3
     assert {r["status"] for r in result["resources"]} == {"ready"}
     assert not (demos["json"].cwd / ".slipway").exists()  # the working tree is left alone
+    # The user's token never reaches the cluster: a grep over every Secret's decoded data.
+    assert result["cluster_secrets"] >= 3
+    assert result["cluster_secrets_holding_the_forge_token"] == 0
 
 
 def test_demo_prints_the_summary_and_what_kubectl_sees(demos: dict[str, Demo]) -> None:
@@ -145,3 +148,5 @@ def test_demo_prints_the_summary_and_what_kubectl_sees(demos: dict[str, Demo]) -
     ready = [x for x in lines if x.startswith("project-demo-site-") and " True " in x]
     assert len(ready) == 6, done.stdout  # a GitRepository and a Kustomization per environment
     assert "kubectl --kubeconfig .slipway/sandbox/kubeconfig get" in done.stdout
+    assert re.search(r"Secrets in the cluster: \d+; holding the forge token: 0 ", done.stdout)
+    assert all("ssh://git@" in x for x in ready if "gitrepository" in x)

@@ -8,6 +8,7 @@ real client (kubectl) sees and how to look further.
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 import subprocess
 import tempfile
@@ -57,11 +58,34 @@ def run_demo(*, out: Console, err: Console, quiet: bool = False) -> dict[str, An
 
                 final = asyncio.run(create_and_follow())
                 view = service.show_project(app, DEMO_PROJECT)
+            secrets, with_token = _secrets_holding(sandbox, sandbox.forge_token)
             if not quiet:
                 _summary(out, view, sandbox)
-            return {"final": final, **view.to_dict()}
+                out.print(
+                    f"Secrets in the cluster: {secrets}; holding the forge token: {with_token} "
+                    "(Flux reads each repository with its own read-only deploy key over SSH)",
+                    highlight=False,
+                )
+            return {
+                "final": final,
+                **view.to_dict(),
+                "cluster_secrets": secrets,
+                "cluster_secrets_holding_the_forge_token": with_token,
+            }
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _secrets_holding(sandbox: Sandbox, token: str) -> tuple[int, int]:
+    """How many Secrets the cluster holds, and how many hold `token` in any decoded value:
+    the demo's proof that the user's token stays out of the cluster."""
+    assert sandbox.kube is not None
+    secrets = sandbox.kube.list("v1", "Secret")
+    holding = sum(
+        any(token in base64.b64decode(value).decode(errors="replace") for value in data.values())
+        for data in (secret.get("data") or {} for secret in secrets)
+    )
+    return len(secrets), holding
 
 
 def _summary(out: Console, view: service.ProjectView, sandbox: Sandbox) -> None:
