@@ -99,9 +99,10 @@ def test_flux_reads_every_forge_over_ssh_and_no_secret_holds_the_token(
     for env in project.environments:
         names = ResourceNames(name, env)
         assert _ready(sandbox, names)
+        assert sandbox.kube is not None
         source = sandbox.kube.get(
             FLUX_SOURCE, "GitRepository", names.git_repository, names.namespace
-        )  # type: ignore[union-attr]
+        )
         assert source is not None and source["spec"]["url"].startswith("ssh://git@")
     secrets = _all_secrets(sandbox)
     assert secrets, "the cluster holds Secrets"
@@ -118,7 +119,8 @@ def test_the_deploy_key_reads_only_its_own_repository(
     _create(app, worker, own_name, forge)
     _create(app, worker, other_name, forge)
     names = ResourceNames(own_name, "development")
-    secret = sandbox.kube.get("v1", "Secret", names.git_secret, names.namespace)  # type: ignore[union-attr]
+    assert sandbox.kube is not None
+    secret = sandbox.kube.get("v1", "Secret", names.git_secret, names.namespace)
     assert secret is not None
     key = tmp_path / "identity"
     key.write_bytes(base64.b64decode(secret["data"]["identity"]))
