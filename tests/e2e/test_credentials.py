@@ -18,7 +18,7 @@ from tests.support.waiting import wait_until
 
 from slipway import service, store
 from slipway.bootstrap import App, bootstrap
-from slipway.domain.model import ForgeKind
+from slipway.domain.model import ForgeKind, GitAuthMethod
 from slipway.domain.names import ResourceNames
 from slipway.pipeline.runtime import Worker
 from slipway.sandbox.runner import SANDBOX_USER, Sandbox
@@ -50,8 +50,20 @@ def worker(app: App) -> Iterator[Worker]:
     running.stop()
 
 
-def _create(app: App, worker: Worker, name: str, forge: ForgeKind) -> None:
-    request = service.CreateRequest(name=name, template="static-site", forge=forge)
+# The projects here that ask for the token in their Secrets (`--git-auth token`) start so.
+HTTPS_PROJECT = "https-token"
+
+
+def _create(
+    app: App,
+    worker: Worker,
+    name: str,
+    forge: ForgeKind,
+    git_auth: GitAuthMethod = GitAuthMethod.SSH,
+) -> None:
+    request = service.CreateRequest(
+        name=name, template="static-site", forge=forge, git_auth=git_auth
+    )
     asyncio.run(service.create_project(app, request, worker=worker))
 
     def final() -> str | None:
@@ -62,10 +74,12 @@ def _create(app: App, worker: Worker, name: str, forge: ForgeKind) -> None:
 
 
 def _all_secrets(sandbox: Sandbox) -> list[dict[str, str]]:
+    """Every Secret's decoded data, but those of the project that asked for the token."""
     assert sandbox.kube is not None
     return [
         {k: base64.b64decode(v).decode(errors="replace") for k, v in (s.get("data") or {}).items()}
         for s in sandbox.kube.list("v1", "Secret")
+        if not s["metadata"].get("namespace", "").startswith(f"project-{HTTPS_PROJECT}-")
     ]
 
 
@@ -191,3 +205,22 @@ def test_rotation_keeps_every_environment_ready_and_removes_the_old_key(
     with app.session() as session:
         project = store.require_project(session, name=name)
         assert len(store.deploy_keys(session, project_id=project.id)) == 1
+
+
+def test_git_auth_token_reads_over_https_with_the_token(
+    app: App, worker: Worker, sandbox: Sandbox, forge: ForgeKind
+) -> None:
+    """For forges with deploy keys disabled: no key on the repository, Flux Ready over HTTPS
+    with the token in the Secret (what the user opted into)."""
+    assert sandbox.forge is not None and sandbox.kube is not None
+    name = f"{HTTPS_PROJECT}-{forge.value}"
+    _create(app, worker, name, forge, GitAuthMethod.TOKEN)
+    repo = sandbox.forge.state.repo(SANDBOX_USER, name)
+    assert repo is not None and sandbox.forge.state.deploy_keys(repo) == []
+    names = ResourceNames(name, "development")
+    source = sandbox.kube.get(FLUX_SOURCE, "GitRepository", names.git_repository, names.namespace)
+    assert source is not None and source["spec"]["url"].startswith("http")
+    secret = sandbox.kube.get("v1", "Secret", names.git_secret, names.namespace)
+    assert secret is not None and set(secret["data"]) == {"username", "password"}
+    assert base64.b64decode(secret["data"]["password"]).decode() == sandbox.forge_token
+    assert _ready(sandbox, names)
