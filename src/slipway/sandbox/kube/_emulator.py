@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 
 from slipway.sandbox._server import Lifecycle, ServerThread
 from slipway.sandbox.kube import _fixtures, _tls
+from slipway.sandbox.kube._deployments import DeploymentController
 from slipway.sandbox.kube._kubeconfig import write_kubeconfig
 from slipway.sandbox.kube._operations import Operations, now
 from slipway.sandbox.kube._rbac import AccessPolicy
@@ -50,13 +51,19 @@ class KubeEmulator(Lifecycle):
         namespace_finalize_delay: float = 0.0,
         tls: bool = True,
         watch_history: int = 10_000,
+        watch_window: float = 75.0,
+        watch_bookmark_interval: float = 60.0,
         latency_ms: float | None = None,
+        rollout_seconds: float = 1.0,
+        progress_deadline_scale: float = 0.01,
     ) -> None:
         self._token = SecretStr(token) if isinstance(token, str) else token
         self.state = KubeState(
             tokens={self._token.get_secret_value(): user},
             policy=policy,
             history=watch_history,
+            history_window=watch_window,
+            bookmark_interval=watch_bookmark_interval,
             namespace_finalize_delay=namespace_finalize_delay,
         )
         self.ops = Operations(self.state)
@@ -64,6 +71,12 @@ class KubeEmulator(Lifecycle):
             create_kube_app(self.state), self.state, latency_ms=latency_ms or 0.0
         )
         self.app: ASGIApp = self._front
+        self.deployments = DeploymentController(
+            self.ops,
+            self._front.log.add,
+            rollout_seconds=rollout_seconds,
+            deadline_scale=progress_deadline_scale,
+        )
         self._server: ServerThread | None = None
         self.tls: TlsMaterial | None = _tls.generate() if tls else None
         _fixtures.seed(
@@ -78,9 +91,11 @@ class KubeEmulator(Lifecycle):
     def start(self) -> KubeEmulator:
         tls = (self.tls.cert_pem, self.tls.key_pem) if self.tls is not None else None
         self._server = ServerThread(self.app, tls=tls).start()
+        self.deployments.start()
         return self
 
     def stop(self) -> None:
+        self.deployments.stop()
         self.state.close_watches()
         if self._server is not None:
             self._server.stop()

@@ -181,6 +181,11 @@ def set_flux_controllers(ops: Operations, mode: FluxControllers) -> None:
         return
     ensure_namespace(ops, FLUX_NAMESPACE)
     _seed_flux_rbac(ops)
+    with ops.state.lock:  # the deployment controller sees them only with their status
+        _seed_flux_deployments(ops, mode)
+
+
+def _seed_flux_deployments(ops: Operations, mode: FluxControllers) -> None:
     for name in FLUX_CONTROLLERS:
         current = ops.state.get(DEPLOYMENTS, FLUX_NAMESPACE, name)
         if current is None:

@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from slipway.sandbox.kube import _apply
+from slipway.sandbox.kube import _apply, _names
 from slipway.sandbox.kube._aggregation import aggregate
 from slipway.sandbox.kube._patches import json_merge, json_patch
 from slipway.sandbox.kube._resources import CLUSTERROLES, NAMESPACES, SECRETS, ResourceType
 from slipway.sandbox.kube._selectors import field_selector, label_selector
 from slipway.sandbox.kube._status import (
     already_exists,
+    generate_name_conflict,
     namespace_not_found,
     namespace_terminating,
     not_found,
@@ -150,12 +151,24 @@ class Operations:
         name = str(new["metadata"].get("name") or "")
         for key in (*_SERVER_META, "managedFields"):
             new["metadata"].pop(key, None)
+        prefix = str(new["metadata"].get("generateName") or "")
         with self.state.lock:
             self._require_namespace(rt, ns, name)
+            if not name and prefix:
+                name = self._free_name(rt, ns, prefix)
+                new["metadata"]["name"] = name
             if name and self.state.get(rt, ns, name) is not None:
                 raise already_exists(rt, name)
             _apply.track_update(None, new, rt=rt, manager=opts.manager, now=now())
             return self._commit(rt, None, new, opts)
+
+    def _free_name(self, rt: ResourceType, namespace: str, prefix: str) -> str:
+        """A generated name not taken yet, within the server's retry budget."""
+        for _ in range(_names.ATTEMPTS):
+            candidate = _names.generate(prefix)
+            if self.state.get(rt, namespace, candidate) is None:
+                return candidate
+        raise generate_name_conflict(rt)
 
     def update(
         self,

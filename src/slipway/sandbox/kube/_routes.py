@@ -306,6 +306,7 @@ class _Handler:
                 event_filter(ns, predicates, None),
                 timeout,
                 bookmark=rt if initial else None,
+                bookmarks=rt if q.get("allowWatchBookmarks") == "true" else None,
             )
             return StreamingResponse(body, media_type="application/json")
         items, listed_at = self.ops.list(

@@ -168,6 +168,19 @@ def path_not_found() -> KubeApiError:
     return KubeApiError(404, "NotFound", "the server could not find the requested resource")
 
 
+def generate_name_conflict(rt: ResourceType) -> KubeApiError:
+    """What `rest.CheckGeneratedNameError` answers when every generated name was taken: a
+    500 ServerTimeout asking the client to retry."""
+    message = (
+        f"The POST operation against {rt.qualified_kind} could not be completed at this "
+        "time, please try again."
+    )
+    details: dict[str, Any] = {"kind": rt.kind, "retryAfterSeconds": 0}
+    if rt.group:
+        details["group"] = rt.group
+    return KubeApiError(500, "ServerTimeout", message, details)
+
+
 def expired(requested: int, oldest: int) -> KubeApiError:
     return KubeApiError(410, "Expired", f"too old resource version: {requested} ({oldest})")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -57,12 +58,17 @@ class KubeState:
         tokens: dict[str, str] | None = None,
         policy: AccessPolicy | None = None,
         history: int = 10_000,
+        history_window: float = 75.0,
+        bookmark_interval: float = 60.0,
         namespace_finalize_delay: float = 0.0,
     ) -> None:
         self._lock = threading.RLock()
         self._objects: dict[Key, dict[ObjKey, dict[str, Any]]] = {}
         self._rv = 0
         self._history: deque[WatchEvent] = deque(maxlen=history)
+        self._written_at: deque[float] = deque(maxlen=history)
+        self.history_window = history_window
+        self.bookmark_interval = bookmark_interval
         self._dropped_history = False
         self._subscribers: list[tuple[Key | None, Subscriber]] = []
         self._crd_types: list[ResourceType] = []
@@ -153,6 +159,9 @@ class KubeState:
             obj = self._objects.get(rt.key, {}).pop((namespace, name), None)
             if obj is None:
                 return None
+            # A copy: the stored dict is also the object of the event that wrote it, which
+            # must keep its own resourceVersion when replayed.
+            obj = copy.deepcopy(obj)
             self._rv += 1
             obj["metadata"]["resourceVersion"] = str(self._rv)
             if rt.key == CRDS.key:
@@ -182,10 +191,22 @@ class KubeState:
             for _, callback in list(self._subscribers):
                 callback(None)
 
+    def _expire_history(self) -> None:
+        """Forget events older than `history_window` seconds, as kube-apiserver's watch cache
+        keeps only recent history (its eventFreshDuration is 75 s); the capacity bound
+        (`history` events) applies too."""
+        horizon = time.monotonic() - self.history_window
+        while self._written_at and self._written_at[0] < horizon:
+            self._written_at.popleft()
+            self._history.popleft()
+            self._dropped_history = True
+
     def _emit(self, event: WatchEvent) -> None:
+        self._expire_history()
         if len(self._history) == self._history.maxlen:
             self._dropped_history = True
         self._history.append(event)
+        self._written_at.append(time.monotonic())
         for key, callback in list(self._subscribers):
             if key is None or key == event.key:
                 callback(event)
@@ -206,6 +227,7 @@ class KubeState:
                     for _, obj in sorted(objs.items())
                 ]
             else:
+                self._expire_history()
                 oldest = self._history[0].resource_version if self._history else self._rv + 1
                 if self._dropped_history and since < oldest - 1:
                     raise expired(since, oldest)

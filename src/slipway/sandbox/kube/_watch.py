@@ -29,11 +29,14 @@ async def stream(
     timeout_seconds: float | None,
     *,
     bookmark: ResourceType | None = None,
+    bookmarks: ResourceType | None = None,
 ) -> AsyncIterator[bytes]:
     """Yield encoded events until `timeout` seconds pass or the emulator shuts down.
 
     The subscription is made (and the backlog taken) before the first byte is sent, so no
-    change between the client's list and this watch is lost."""
+    change between the client's list and this watch is lost. `bookmark` ends the initial
+    events (sendInitialEvents); `bookmarks` (allowWatchBookmarks) adds a BOOKMARK every
+    `state.bookmark_interval` seconds."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue()
 
@@ -50,7 +53,32 @@ async def stream(
     first = [encode(e) for e in sub.backlog if accept(e)]
     if bookmark is not None:
         first.append(_initial_events_end(bookmark, sub.resource_version))
-    return _events(queue, first, sub.cancel, accept, timeout_seconds or DEFAULT_TIMEOUT)
+    ticker = None
+    if bookmarks is not None:
+        ticker = _Bookmarks(bookmarks, sub.resource_version, state.bookmark_interval)
+    return _events(queue, first, sub.cancel, accept, timeout_seconds or DEFAULT_TIMEOUT, ticker)
+
+
+class _Bookmarks:
+    """The BOOKMARKs of one watch: like the watch cache (bookmarkFrequency, one minute), a
+    bookmark per interval, carrying the resourceVersion of the last event this watch has
+    passed, filtered out or not, so a client resuming from it misses nothing."""
+
+    def __init__(self, rt: ResourceType, rv: int, interval: float) -> None:
+        self.rt, self.rv, self.interval = rt, rv, interval
+        self.due = asyncio.get_running_loop().time() + interval
+
+    def seen(self, event: WatchEvent) -> None:
+        self.rv = max(self.rv, event.resource_version)
+
+    def emit(self) -> bytes:
+        self.due = asyncio.get_running_loop().time() + self.interval
+        obj: dict[str, Any] = {
+            "kind": self.rt.kind,
+            "apiVersion": self.rt.api_version,
+            "metadata": {"resourceVersion": str(self.rv)},
+        }
+        return json.dumps({"type": "BOOKMARK", "object": obj}).encode() + b"\n"
 
 
 async def _expired(error: KubeApiError) -> AsyncIterator[bytes]:
@@ -79,21 +107,28 @@ async def _events(
     cancel: Callable[[], None],
     accept: Filter,
     duration: float,
+    bookmarks: _Bookmarks | None = None,
 ) -> AsyncIterator[bytes]:
-    deadline = asyncio.get_running_loop().time() + duration
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + duration
     try:
         for line in first:
             yield line
         while True:
-            remaining = deadline - asyncio.get_running_loop().time()
+            remaining = deadline - loop.time()
             if remaining <= 0:
                 return
+            wait = remaining if bookmarks is None else min(remaining, bookmarks.due - loop.time())
             try:
-                event = await asyncio.wait_for(queue.get(), remaining)
+                event = await asyncio.wait_for(queue.get(), max(wait, 0))
             except TimeoutError:
-                return
+                if bookmarks is not None and loop.time() >= bookmarks.due:
+                    yield bookmarks.emit()
+                continue
             if event is None:
                 return
+            if bookmarks is not None:
+                bookmarks.seen(event)
             if accept(event):
                 yield encode(event)
     finally:
