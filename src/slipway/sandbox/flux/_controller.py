@@ -22,7 +22,11 @@ import structlog
 from slipway.sandbox._server import Lifecycle
 from slipway.sandbox.flux._informer import Handlers, Informer, Obj
 from slipway.sandbox.flux._kubeapi import KubeAPI
-from slipway.sandbox.flux._kustomization import APPLY_MANAGER, KustomizationReconciler
+from slipway.sandbox.flux._kustomization import (
+    APPLY_MANAGER,
+    DEFAULT_TIMEOUT_SCALE,
+    KustomizationReconciler,
+)
 from slipway.sandbox.flux._objects import (
     KUSTOMIZE,
     SOURCE,
@@ -71,6 +75,7 @@ class FluxEmulator(Lifecycle):
         workdir: Path | None = None,
         interval_scale: float = 1.0,
         concurrency: int = DEFAULT_CONCURRENCY,
+        timeout_scale: float = DEFAULT_TIMEOUT_SCALE,
     ) -> None:
         self._source_api = KubeAPI(
             server,
@@ -102,7 +107,10 @@ class FluxEmulator(Lifecycle):
             ),
         )
         self._kustomizations = KustomizationReconciler(
-            self._kustomize_api, self._sources, self.source_informer.get
+            self._kustomize_api,
+            self._sources,
+            self.source_informer.get,
+            timeout_scale=timeout_scale,
         )
         self._concurrency = max(1, concurrency)
         self._queue: WorkQueue[Key] = WorkQueue()

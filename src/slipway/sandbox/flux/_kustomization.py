@@ -4,12 +4,13 @@ labels, prune what left the inventory, and write status as kustomize-controller 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from slipway.sandbox.flux import _kustomize
+from slipway.sandbox.flux import _health, _kustomize
 from slipway.sandbox.flux._kubeapi import ApplyError, KubeAPI, describe, status_message
 from slipway.sandbox.flux._objects import KUSTOMIZE, SOURCE, Key, generation_of, requested_at
 from slipway.sandbox.flux._source import SourceReconciler
@@ -27,15 +28,25 @@ GROUP = "kustomize.toolkit.fluxcd.io"
 OWNER_NAME, OWNER_NAMESPACE = f"{GROUP}/name", f"{GROUP}/namespace"
 DEPENDENCY_REQUEUE = "30s"
 NOT_FOUND = "the server could not find the requested resource"
+HEALTH_CHECK_FAILED = "HealthCheckFailed"
+DEFAULT_TIMEOUT_SCALE = 0.05  # spec.timeout of 5m waits 15 s in the emulator
 
 
 class Failure(Exception):
     """Ends a reconciliation with Ready=False for `reason`; `progress` is the Reconciling
     message the controller had written when it failed (None: it had not started)."""
 
-    def __init__(self, reason: str, message: str, progress: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        progress: str | None = None,
+        stored: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason, self.message, self.progress = reason, message, progress
+        self.stored = stored  # the object as last written, when the failure wrote status
+        self.detail = message  # the Healthy condition's message, for health checks
 
 
 class KustomizationReconciler:
@@ -48,23 +59,28 @@ class KustomizationReconciler:
         api: KubeAPI,
         sources: SourceReconciler,
         read_source: Callable[[Key], dict[str, Any] | None],
+        *,
+        timeout_scale: float = DEFAULT_TIMEOUT_SCALE,
     ) -> None:
         self._api = api
         self._sources = sources
         self._read_source = read_source
+        self._timeout_scale = timeout_scale
 
     def reconcile(self, key: Key, obj: dict[str, Any]) -> bool:
         """One reconciliation; True when the revision was applied (and pruned)."""
-        old = obj.get("status") or {}
         status: dict[str, Any] = {}
         try:
             revision = self._run(key, obj, status)
+            obj, passed = self._check_health(key, obj, status, revision)
         except Failure as failure:
             self._failed(key, obj, status, failure)
             return False
-        conditions = copy_conditions(old)
+        conditions = copy_conditions(obj.get("status") or {})
         for stale in ("Reconciling", "Stalled", "Healthy"):  # no health checks: no Healthy
             delete_condition(conditions, stale)
+        if passed is not None:
+            set_condition(conditions, "Healthy", True, "Succeeded", passed, generation_of(obj))
         message = f"Applied revision: {revision}"
         set_condition(
             conditions, "Ready", True, "ReconciliationSucceeded", message, generation_of(obj)
@@ -133,6 +149,47 @@ class KustomizationReconciler:
                 raise Failure("PruneFailed", status_message(exc.response), progress) from None
         return revision
 
+    def _check_health(
+        self, key: Key, obj: dict[str, Any], status: dict[str, Any], revision: str
+    ) -> tuple[dict[str, Any], str | None]:
+        """With `spec.wait`, Ready=Unknown while the applied objects become healthy, as
+        kustomize-controller's checkHealth; returns the object as now stored and the
+        Healthy message (None: no health checks)."""
+        spec = obj["spec"]
+        if not spec.get("wait"):
+            return obj, None
+        targets = [
+            _health.Target(
+                "Deployment", ns, name, f"/apis/apps/v1/namespaces/{ns}/deployments/{name}"
+            )
+            for ns, name, group, kind in _entries(status)
+            if (group, kind) == ("apps", "Deployment")
+        ]
+        seconds = parse_duration(spec.get("timeout") or spec.get("interval"), 0)
+        message = (
+            f"Running health checks for revision {revision} with a timeout of "
+            f"{format_duration(seconds)}"
+        )
+        generation = generation_of(obj)
+        conditions = copy_conditions(obj.get("status") or {})
+        set_condition(conditions, "Reconciling", True, "Progressing", message, generation)
+        set_condition(conditions, "Ready", "Unknown", "Progressing", message, generation)
+        progress = {**status, "conditions": conditions}
+        self._write(key, obj, progress)
+        obj = {**obj, "status": {**(obj.get("status") or {}), **progress}}
+        started = time.monotonic()
+        api = self.client_for(key, spec)
+        try:
+            _health.wait_for_set(targets, api.get, seconds * self._timeout_scale)
+        except _health.HealthCheckError as exc:
+            elapsed = format_duration(time.monotonic() - started)
+            failure = Failure(
+                HEALTH_CHECK_FAILED, f"health check failed after {elapsed}: {exc}", message, obj
+            )
+            failure.detail = str(exc)
+            raise failure from None
+        return obj, f"Health check passed in {format_duration(time.monotonic() - started)}"
+
     def client_for(self, key: Key, spec: dict[str, Any]) -> KubeAPI:
         """The controller's own client, or one acting as `spec.serviceAccountName` of the
         Kustomization's namespace (upstream: a token of that account; here impersonation,
@@ -191,8 +248,11 @@ class KustomizationReconciler:
     ) -> None:
         """Ready=False; observedGeneration stays (kustomize-controller advances it only on
         success); Reconciling stays with reason ProgressingWithRetry once it had started."""
+        obj = failure.stored or obj
         generation = generation_of(obj)
         conditions = copy_conditions(obj.get("status") or {})
+        if failure.reason == HEALTH_CHECK_FAILED:
+            set_condition(conditions, "Healthy", False, failure.reason, failure.detail, generation)
         reconciling = get_condition(conditions, "Reconciling")
         progress = failure.progress or (reconciling or {}).get("message")
         if progress:
@@ -210,6 +270,16 @@ class KustomizationReconciler:
             status["lastHandledReconcileAt"] = requested
         if any(old.get(field) != value for field, value in status.items()):
             self._api.patch_status(KUSTOMIZE.path(key.namespace, key.name), status)
+
+
+def _entries(status: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(namespace, name, group, kind) of each inventory entry."""
+    found = []
+    for entry in (status.get("inventory") or {}).get("entries") or []:
+        parts = str(entry.get("id", "")).split("_", 3)
+        if len(parts) == 4:
+            found.append((parts[0], parts[1], parts[2], parts[3]))
+    return found
 
 
 def _inventory_entry(obj: dict[str, Any]) -> dict[str, str]:
