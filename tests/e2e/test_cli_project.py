@@ -208,7 +208,7 @@ def test_queued_project_runs_on_a_worker_while_events_follow_it(cli: SlipwayProc
         raise
     followed = cli.finish(follow, timeout=15)
     assert followed.returncode == 0, followed.stderr
-    events = json.loads(followed.stdout)
+    events = [json.loads(line) for line in followed.stdout.splitlines()]  # JSON Lines
     assert events[0]["percent"] == 0
     assert events[-1]["final"] == "completed"
     assert cli.json("project", "show", name)["status"] == "active"

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import SecretStr
@@ -26,6 +26,9 @@ from slipway.cli._app import (
 )
 from slipway.domain.errors import InvalidInput
 from slipway.domain.model import ForgeKind
+
+if TYPE_CHECKING:
+    from slipway.service.workers import ResumedRun
 
 
 @app.command()
@@ -97,7 +100,9 @@ def forge_connect(
 ) -> None:
     """Validate a forge token and store it encrypted."""
     from slipway import service
+    from slipway.service.forges import check_forge_url
 
+    check_forge_url(url)  # before waiting for a token on stdin
     if not token_stdin:
         raise InvalidInput(
             "--token-stdin",
@@ -165,15 +170,29 @@ def worker(
     until_idle: Annotated[
         bool, typer.Option("--until-idle", help="Exit when nothing is left.")
     ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Run queued and interrupted initializations (takes over dead workers' runs).
 
-    SIGTERM and Ctrl-C stop it gracefully: its lease is handed over at once, so another
-    worker resumes whatever it had in flight."""
+    Prints one line per run it took over or found never queued (project and step; a JSON
+    object per line under --json). SIGTERM and Ctrl-C stop it gracefully: its lease is
+    handed over at once, so another worker resumes whatever it had in flight."""
     import signal
     import threading
 
     from slipway import service
+
+    as_json = wants_json(json_output)
+
+    def resumed(run: ResumedRun) -> None:
+        if as_json:
+            emit_json({"resumed": run.to_dict()}, indent=None)
+        else:
+            out.print(
+                f"resumed {run.project} at step {run.step} ({run.how})",
+                highlight=False,
+                markup=False,
+            )
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -183,6 +202,7 @@ def worker(
             stop=stop,
             until_idle=until_idle,
             on_start=lambda executor: err.print(f"worker {executor} started", highlight=False),
+            on_resume=resumed,
         )
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from slipway.cli._app import JsonOption, emit_json, out, project_app, wants_json
 from slipway.cli._render import follow, print_project
 from slipway.domain.errors import InvalidInput
-from slipway.domain.model import ForgeKind, GitAuthMethod, ProgressEvent
+from slipway.domain.model import ForgeKind, GitAuthMethod, ProgressEvent, ProjectStatus
 
 if TYPE_CHECKING:
     from slipway.service import App, DryRun
@@ -147,13 +147,33 @@ def project_rotate_credentials(name: str, json_output: JsonOption = False) -> No
     )
 
 
+def _parse_status(value: str | None) -> ProjectStatus | None:
+    if value is None:
+        return None
+    try:
+        return ProjectStatus(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(s.value for s in ProjectStatus)
+        raise InvalidInput("--status", f"'{value}' is not one of {allowed}") from None
+
+
 @project_app.command("list")
-def project_list(json_output: JsonOption = False) -> None:
+def project_list(
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Only projects in this status: " + ", ".join(s.value for s in ProjectStatus),
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
     """List projects with their status."""
     from slipway import service
 
+    wanted = _parse_status(status)
     with service.application() as app:
-        views = service.list_projects(app)
+        views = service.list_projects(app, status=wanted)
     if wants_json(json_output):
         emit_json([v.to_dict() for v in views])
         return
@@ -183,32 +203,37 @@ def project_events(
     follow_events: Annotated[bool, typer.Option("--follow", "-f")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """The project's progress events (replayed from the start); --follow waits for the end."""
+    """The project's progress events (replayed from the start); --follow waits for the end
+    and, with --json, streams one JSON object per line as each event is recorded."""
     from slipway import service
 
+    as_json = wants_json(json_output)
     with service.application() as app:
         if follow_events:
-            collected = asyncio.run(_follow_all(app, name, echo=not wants_json(json_output)))
+            collected = asyncio.run(_follow_all(app, name, as_json=as_json))
         else:
             collected = service.project_events(app, name)
-            if not wants_json(json_output):
+            if as_json:
+                emit_json([e.__dict__ for e in collected])
+            else:
                 for event in collected:
                     _print_event(event)
-    if wants_json(json_output):
-        emit_json([e.__dict__ for e in collected])
     # Following to the end reports the outcome like `create --wait` does.
     finals = [e.final for e in collected if e.final]
     if follow_events and finals and finals[-1] != "completed":
         raise typer.Exit(1)
 
 
-async def _follow_all(app: App, name: str, *, echo: bool) -> list[ProgressEvent]:
+async def _follow_all(app: App, name: str, *, as_json: bool) -> list[ProgressEvent]:
+    """Prints each event as it is recorded (a JSON Lines object, flushed, under --json)."""
     from slipway import service
 
     collected = []
     async for event in service.follow_events(app, name):
         collected.append(event)
-        if echo:
+        if as_json:
+            emit_json(event.__dict__, indent=None)
+        else:
             _print_event(event)
     return collected
 

@@ -1,14 +1,16 @@
 """A worker: DBOS launched under a unique executor ID, a lease renewed in Slipway's database,
 and takeover of the workflows of executors whose lease expired (see `store.leases`).
 
-The service layer starts one for `project create --wait`, `slipway worker` and the demo; a
-process that only submits uses `submit_initialization`, which enqueues without launching.
+The service layer starts a shared one for `slipway worker` (the queue, takeovers, orphans)
+and a private one for `project create --wait` and the demo (its own project only); a process
+that only submits uses `submit_initialization`, which enqueues without launching.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +28,7 @@ from slipway.pipeline.workflow import (
     SETTLE_QUEUE,
     WORKFLOW_NAME,
     initialize_project,
+    settle_workflow_id,
     workflow_id_for,
 )
 from slipway.store import leases
@@ -36,6 +39,8 @@ from slipway.store.engine import private_database_file
 WORKFLOW_VERSION = __version__
 ACTIVE_STATES = ("PENDING", "ENQUEUED")
 IDLE_GRACE = 1.0
+# A private worker lets its own runs finish (their last checkpoint) before DBOS is destroyed.
+DRAIN_SECONDS = 10.0
 log = structlog.get_logger(__name__)
 
 
@@ -72,11 +77,35 @@ def submit_initialization(settings: Settings, project_id: int) -> str:
     return workflow_id_for(project_id)
 
 
-class Worker:
-    """Runs queued and recovered initialization workflows in this process until `stop()`."""
+def project_of_workflow(workflow_id: str) -> int | None:
+    """The project an initialization or settle workflow ID belongs to (None for others)."""
+    for prefix in (workflow_id_for(0)[:-1], settle_workflow_id(0)[:-1]):
+        if workflow_id.startswith(prefix) and workflow_id[len(prefix) :].isdigit():
+            return int(workflow_id[len(prefix) :])
+    return None
 
-    def __init__(self, app: App) -> None:
+
+class Worker:
+    """Runs initialization workflows in this process until `stop()`.
+
+    A shared worker (`slipway worker`) takes every queued run, takes over dead workers' runs
+    and submits orphans. A private one (`shared=False`, for `create --wait`) starts only what
+    is submitted through it, directly rather than from the queue, so another project's queued
+    run stays for a worker; it listens to the settle queue only, where its own run's Flux wait
+    goes."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        shared: bool = True,
+        on_resume: Callable[[int, str], None] | None = None,
+    ) -> None:
         self.app = app
+        self.shared = shared
+        # Told (project ID, how) for each run taken over from a dead worker or submitted as
+        # an orphan, so `slipway worker` can say what it picked up.
+        self._on_resume = on_resume
         self.executor_id = leases.new_executor_id()
         self._ttl = app.settings.lease_seconds
         self._stop = threading.Event()
@@ -97,6 +126,8 @@ class Worker:
                 "notification_listener_polling_interval_sec": 0.2,
             }
         )
+        if not self.shared:
+            DBOS.listen_queues([SETTLE_QUEUE])
         DBOS.launch()
         self._queue = DBOS.register_queue(
             INITIALIZE_QUEUE,
@@ -106,8 +137,9 @@ class Worker:
         DBOS.register_queue(
             SETTLE_QUEUE, worker_concurrency=SETTLE_CONCURRENCY, polling_interval_sec=0.2
         )
-        self.take_over()
-        self.submit_orphans()
+        if self.shared:
+            self.take_over()
+            self.submit_orphans()
         self._heartbeat = threading.Thread(target=self._beat, name="slipway-lease", daemon=True)
         self._heartbeat.start()
         log.info("worker started", executor_id=self.executor_id)
@@ -116,7 +148,10 @@ class Worker:
     def submit(self, project_id: int) -> str:
         workflow_id = workflow_id_for(project_id)
         with SetWorkflowID(workflow_id):
-            self._queue.enqueue(initialize_project, project_id)
+            if self.shared:
+                self._queue.enqueue(initialize_project, project_id)
+            else:
+                DBOS.start_workflow(initialize_project, project_id)
         return workflow_id
 
     def _beat(self) -> None:
@@ -127,8 +162,9 @@ class Worker:
                         # Presumed dead by others (a long pause): re-register and carry on;
                         # DBOS's queue handoff keeps a workflow from running twice.
                         leases.acquire(session, self.executor_id, self._ttl)
-                self.take_over()
-                self.submit_orphans()
+                if self.shared:
+                    self.take_over()
+                    self.submit_orphans()
             except Exception:  # the heartbeat must outlive a database hiccup
                 log.warning("lease heartbeat failed", executor_id=self.executor_id, exc_info=True)
 
@@ -150,6 +186,10 @@ class Worker:
             if not claimed:
                 continue  # another survivor claimed it first
             DBOS._recover_pending_workflows([owner])
+            for workflow in pending:
+                project_id = project_of_workflow(workflow.workflow_id)
+                if workflow.executor_id == owner and project_id is not None:
+                    self._resumed(project_id, f"taken over from {owner}")
             taken.append(owner)
             log.info("took over workflows", dead_executor=owner, executor_id=self.executor_id)
         return taken
@@ -173,7 +213,16 @@ class Worker:
                     session, project_id=project_id, workflow_id=workflow_id_for(project_id)
                 )
             log.info("submitted orphaned project", project_id=project_id)
+            self._resumed(project_id, "never queued; submitted")
         return orphans
+
+    def _resumed(self, project_id: int, how: str) -> None:
+        if self._on_resume is None:
+            return
+        try:
+            self._on_resume(project_id, how)
+        except Exception:  # a report must never stop the worker
+            log.warning("resume report failed", project_id=project_id, exc_info=True)
 
     def run(self, stop: threading.Event, *, until_idle: bool = False) -> None:
         """Works until `stop` is set or, with `until_idle`, until nothing has been queued or
@@ -196,11 +245,28 @@ class Worker:
         )
         return not active
 
+    def _running_here(self) -> bool:
+        """A workflow of this executor is still running (not yet checkpointed as done)."""
+        mine = DBOS.list_workflows(
+            status="PENDING", executor_id=self.executor_id, load_input=False, load_output=False
+        )
+        return bool(mine)
+
+    def _drain(self) -> None:
+        """Waits up to DRAIN_SECONDS for this process's runs to record their end, so DBOS is
+        never destroyed under a run that is about to write (that run would die with "System
+        database accessed before DBOS was launched"); whatever is left is handed over."""
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while self._running_here() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
     def stop(self) -> None:
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join(timeout=5)
-        busy = not self.idle()
+        if not self.shared:
+            self._drain()
+        busy = not self.idle() if self.shared else self._running_here()
         DBOS.destroy(workflow_completion_timeout_sec=0)
         set_current_app(None)
         with self.app.session() as session:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -82,10 +83,30 @@ async def open_forge(
         await forge.aclose()
 
 
+URL_RULE = "must be an absolute http(s) URL with a host, e.g. https://github.example.com/api/v3"
+
+
+def check_forge_url(url: str | None, *, field: str = "--url") -> None:
+    """`InvalidInput` for a forge URL that no request could use (`not-a-url`, `ftp://x`,
+    `https://`), before any network call: a typo is not a connection failure to retry."""
+    if url is None:
+        return
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket or a bad port
+        host = None
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise InvalidInput(field, URL_RULE)
+
+
 async def connect_forge(
     app: App, kind: ForgeKind, token: SecretStr, *, url: str | None
 ) -> ConnectionView:
-    """Validates the token against the forge, then stores it encrypted with its account."""
+    """Validates the URL and the token against the forge, then stores the token encrypted
+    with its account."""
+    check_forge_url(url)
     if not token.get_secret_value().strip():
         raise InvalidInput("token", "must not be empty", hint="pipe it in: --token-stdin")
     base_url = (url or app.forge_url(kind)).rstrip("/")
@@ -126,6 +147,7 @@ def disconnect_forge(
     app: App, kind: ForgeKind, *, url: str | None = None, account: str | None = None
 ) -> ConnectionView:
     """Deletes the stored connection (its encrypted token with it); `NotFound` if none."""
+    check_forge_url(url)
     base_url = (url or app.forge_url(kind)).rstrip("/")
     with app.session() as session:
         connection = store.get_forge_connection(
