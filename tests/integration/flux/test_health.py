@@ -70,7 +70,7 @@ def test_a_deployment_that_never_starts_fails_the_health_check(
 ) -> None:
     # 1m of spec.timeout is 3 s in the emulator (timeout_scale=0.05), before the
     # Deployment's own progress deadline (600 s x 0.01).
-    spec = {"wait": True, "timeout": "1m", "path": "./k8s/overlays/bad-image"}
+    spec: dict[str, Any] = {"wait": True, "timeout": "1m", "path": "./k8s/overlays/bad-image"}
     kube.apply(kustomization("app", namespace, source, **spec), manager="slipway")
 
     _unknown(kube, namespace)
@@ -94,7 +94,7 @@ def test_a_deployment_that_never_starts_fails_the_health_check(
 def test_without_wait_ready_needs_only_the_apply(
     kube: KubeEmulator, namespace: str, source: str
 ) -> None:
-    spec = {"path": "./k8s/overlays/bad-image"}
+    spec: dict[str, Any] = {"path": "./k8s/overlays/bad-image"}
     kube.apply(kustomization("app", namespace, source, **spec), manager="slipway")
     done = wait_ready(kube, "Kustomization", "app", namespace, "True")
     assert condition(done, "Healthy") == {}
@@ -105,7 +105,7 @@ def test_a_progress_deadline_fails_the_health_check_early(
 ) -> None:
     # The Deployment's default progress deadline (600 s x 0.01 = 6 s) comes before the
     # Kustomization's timeout (10m x 0.05 = 30 s): ssa fails fast on the Failed status.
-    spec = {"wait": True, "timeout": "10m", "path": "./k8s/overlays/bad-image"}
+    spec: dict[str, Any] = {"wait": True, "timeout": "10m", "path": "./k8s/overlays/bad-image"}
     kube.apply(kustomization("app", namespace, source, **spec), manager="slipway")
     failed = wait_ready(kube, "Kustomization", "app", namespace, "False", timeout=25)
     expected = (

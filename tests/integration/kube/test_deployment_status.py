@@ -53,7 +53,9 @@ async def test_a_deployment_rolls_out_and_kubectl_sees_it(
     kube: KubeEmulator, client: AsyncClient, namespace: str, kubeconfig: Path
 ) -> None:
     with kube.recording() as log:
-        await client.create(Deployment.from_dict(_deployment("web", namespace, "nginx:1.27")))
+        created = Deployment.from_dict(_deployment("web", namespace, "nginx:1.27"))
+        assert isinstance(created, Deployment)
+        await client.create(created)
         started = (await client.get(Deployment, "web", namespace=namespace)).to_dict()
         rollout = subprocess.run(
             [
