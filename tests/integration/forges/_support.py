@@ -6,6 +6,7 @@ line is easy to spot.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,8 +89,13 @@ def git_requests(requests: list[RecordedRequest]) -> list[RecordedRequest]:
 
 
 def shape(requests: list[RecordedRequest]) -> list[tuple[str, str, int]]:
-    """Method, last path segment and status of each request: a log to compare and read."""
-    return [(r.method, r.path.rsplit("/", 1)[-1], r.status) for r in requests]
+    """Method, last path segment and status of each request: a log to compare and read. A
+    commit or object id reads as `{sha}`: ids differ run by run (a forge's own commit is
+    dated to the second), the request does not."""
+    return [(r.method, _SHA.sub("{sha}", r.path.rsplit("/", 1)[-1]), r.status) for r in requests]
+
+
+_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 def authed_url(clone_url: str, token: str, username: str = "git") -> str:
