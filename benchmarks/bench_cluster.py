@@ -101,6 +101,8 @@ def classify(records: list[Any]) -> dict[str, Any]:
         if FLUX_USER in (getattr(record, "user", None), getattr(record, "impersonator", None)):
             flux += 1
             continue
+        if str(getattr(record, "user", "")).startswith("system:"):
+            continue  # the cluster's own controllers (the deployment controller's status)
         resource = record.resource or "(discovery)"
         if getattr(record, "subresource", None):
             resource += f"/{record.subresource}"

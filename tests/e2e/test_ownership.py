@@ -183,8 +183,9 @@ class Writes:
 
 @contextmanager
 def slipway_writes(sandbox: Sandbox) -> Iterator[Writes]:
-    """Every write Slipway (not git fetches, not the Flux emulator) made to the forge and the
-    cluster inside the block; access reviews and server-side dry runs store nothing."""
+    """Every write Slipway (not git fetches, not the Flux emulator, not the cluster's own
+    controllers) made to the forge and the cluster inside the block; access reviews and
+    server-side dry runs store nothing."""
     assert sandbox.forge is not None and sandbox.kube is not None
     writes = Writes()
     with sandbox.forge.recording() as forge, sandbox.kube.recording() as kube:
@@ -199,6 +200,7 @@ def slipway_writes(sandbox: Sandbox) -> Iterator[Writes]:
         for r in kube.requests()
         if r.verb in WRITES
         and FLUX_USER not in (r.user, r.impersonator)
+        and not r.user.startswith("system:")  # the cluster's own controllers (deployments)
         and r.group != "authorization.k8s.io"  # access and rules reviews store nothing
         and "dryRun" not in r.query
     ]
