@@ -60,12 +60,7 @@ def run_demo(*, out: Console, err: Console, quiet: bool = False) -> dict[str, An
                 view = service.show_project(app, DEMO_PROJECT)
             secrets, with_token = _secrets_holding(sandbox, sandbox.forge_token)
             if not quiet:
-                _summary(out, view, sandbox)
-                out.print(
-                    f"Secrets in the cluster: {secrets}; holding the forge token: {with_token} "
-                    "(Flux reads each repository with its own read-only deploy key over SSH)",
-                    highlight=False,
-                )
+                _summary(out, view, sandbox, secrets=secrets, with_token=with_token)
             return {
                 "final": final,
                 **view.to_dict(),
@@ -88,7 +83,9 @@ def _secrets_holding(sandbox: Sandbox, token: str) -> tuple[int, int]:
     return len(secrets), holding
 
 
-def _summary(out: Console, view: service.ProjectView, sandbox: Sandbox) -> None:
+def _summary(
+    out: Console, view: service.ProjectView, sandbox: Sandbox, *, secrets: int, with_token: int
+) -> None:
     from slipway.cli._render import print_project
 
     print_project(view)
@@ -96,6 +93,11 @@ def _summary(out: Console, view: service.ProjectView, sandbox: Sandbox) -> None:
     for env in view.environments:
         table.add_row(env.name, env.namespace, env.status)
     out.print(table)
+    out.print(
+        f"Secrets in the cluster: {secrets}; holding the forge token: {with_token} "
+        "(Flux reads each repository with its own read-only deploy key over SSH)",
+        highlight=False,
+    )
     kubectl = find_kubectl()
     command = [
         kubectl or "kubectl",
