@@ -158,23 +158,14 @@ def _repository_check(
 
 
 def _recorded_namespaces(app: App, spec: ProjectSpec) -> list[CheckResult]:
-    """A namespace this installation recorded for another project: refused before the insert
-    (where the database's unique constraint would refuse it anyway)."""
-    wanted = {ResourceNames(spec.slug, env).namespace: env for env in spec.environments}
+    """A namespace this installation recorded for another project: the Conflict the insert
+    would raise (`store.namespace_conflict`), found before anything is created."""
+    namespaces = [ResourceNames(spec.slug, env).namespace for env in spec.environments]
     with app.session() as session:
-        taken = store.taken_namespaces(session, namespaces=list(wanted))
-    return [
-        CheckResult(
-            "namespace",
-            False,
-            f"namespace {namespace} is already used by project '{project}'",
-            "choose another project or environment name: they compose into "
-            "project-<name>-<environment>",
-            conflict=True,
-        )
-        for namespace, project in taken.items()
-        if project != spec.name
-    ]
+        conflict = store.namespace_conflict(session, namespaces=namespaces, project=spec.name)
+    if conflict is None:
+        return []
+    return [CheckResult("namespace", False, conflict.message, conflict.hint, conflict=True)]
 
 
 async def run_cluster_checks(

@@ -4,7 +4,7 @@ in, ORM rows out; the caller's unit of work decides when to commit."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 from pydantic import SecretStr
@@ -100,21 +100,26 @@ def create_project(
     return project
 
 
-def _refuse_taken_namespaces(
-    session: Session, namespaces: Mapping[str, str], *, project: str
-) -> None:
-    """Conflict naming the project and environment that already hold one of `namespaces`
-    (`project` itself aside: a taken project name gets its own message)."""
+def namespace_conflict(
+    session: Session, *, namespaces: Iterable[str], project: str
+) -> Conflict | None:
+    """The Conflict naming every one of `namespaces` another project already holds, with its
+    environment and project (`project` itself aside: a taken project name has its own
+    message); None when all are free. `create_project` raises it before inserting, preflight
+    reports it before anything is created."""
     taken = session.execute(
         sa.select(Environment.namespace, Environment.name, Project.name)
         .join(Project, Project.id == Environment.project_id)
-        .where(Environment.namespace.in_(namespaces.values()), Project.name != project)
-    ).first()
-    if taken is None:
-        return
-    namespace, env, other = taken
-    raise Conflict(
-        f"namespace {namespace} is already environment '{env}' of project '{other}'",
+        .where(Environment.namespace.in_(list(namespaces)), Project.name != project)
+        .order_by(Environment.namespace)
+    ).all()
+    if not taken:
+        return None
+    return Conflict(
+        "; ".join(
+            f"namespace {namespace} is already environment '{env}' of project '{other}'"
+            for namespace, env, other in taken
+        ),
         step="create_project",
         system=_SYSTEM,
         hint="choose another project name or environment name: project and environment "
@@ -122,14 +127,12 @@ def _refuse_taken_namespaces(
     )
 
 
-def taken_namespaces(session: Session, *, namespaces: Sequence[str]) -> dict[str, str]:
-    """Which of `namespaces` this installation has recorded, and for which project."""
-    rows = session.execute(
-        sa.select(Environment.namespace, Project.name)
-        .join(Project, Project.id == Environment.project_id)
-        .where(Environment.namespace.in_(namespaces))
-    )
-    return {namespace: project for namespace, project in rows}
+def _refuse_taken_namespaces(
+    session: Session, namespaces: Mapping[str, str], *, project: str
+) -> None:
+    conflict = namespace_conflict(session, namespaces=namespaces.values(), project=project)
+    if conflict is not None:
+        raise conflict
 
 
 def project_parameters(project: Project, cipher: TokenCipher) -> dict[str, ParameterValue]:

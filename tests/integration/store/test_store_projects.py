@@ -25,12 +25,12 @@ from slipway.store import (
     get_repository,
     list_environments,
     list_projects,
+    namespace_conflict,
     project_parameters,
     record_repository,
     require_project,
     set_project_status,
     set_project_workflow,
-    taken_namespaces,
     unit_of_work,
     upsert_environment,
     upsert_gitops_resource,
@@ -275,9 +275,14 @@ def test_two_projects_whose_names_compose_into_one_namespace_cannot_both_be_reco
     assert "'coll'" in refused.value.message and "a-staging" in refused.value.message
     with unit_of_work(factory) as session:
         assert get_project(session, name="coll-a") is None
-        assert taken_namespaces(
-            session, namespaces=["project-coll-a-staging", "project-coll-a-development"]
-        ) == {"project-coll-a-staging": "coll"}
+        again = namespace_conflict(
+            session,
+            namespaces=["project-coll-a-staging", "project-coll-a-development"],
+            project="coll-a",
+        )
+        assert again is not None and again.message == (
+            "namespace project-coll-a-staging is already environment 'a-staging' of project 'coll'"
+        )
 
 
 def test_the_database_itself_refuses_a_second_environment_in_one_namespace(
