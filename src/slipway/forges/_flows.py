@@ -140,6 +140,10 @@ class ForgeFlows(ABC):
     def _new_client(self) -> httpx.AsyncClient:
         """A new client for this connection, as the adapter's API calls expect it."""
 
+    @property
+    def connection(self) -> Connection:
+        return self._connection
+
     def _http(self) -> httpx.AsyncClient:
         """The connection's client: borrowed from `clients` when given (and left open for
         the next adapter), else the adapter's own, opened on first use, closed by `aclose`."""

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 from pydantic import SecretStr
 
 from slipway.domain.model import ForgeKind
+from slipway.forges._clients import Connection
 
 
 class TokenKind(StrEnum):
@@ -132,6 +133,12 @@ class Forge(Protocol):
     """
 
     kind: ForgeKind
+
+    @property
+    def connection(self) -> Connection:
+        """Which forge, URL and token (by fingerprint) this client acts with: a key for what
+        is remembered about the token, never the token itself."""
+        ...
 
     async def validate_token(self) -> Account:
         """The account behind the token, its kind and scopes (and which needed ones are missing)."""

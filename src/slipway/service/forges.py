@@ -18,7 +18,7 @@ from slipway.domain.errors import (
     NotFound,
 )
 from slipway.domain.model import ForgeKind
-from slipway.forges import Account, Connection, Forge, TokenKind, build_forge
+from slipway.forges import Account, Forge, TokenKind, build_forge
 from slipway.service.views import ConnectionView
 from slipway.store.models import ForgeConnection
 
@@ -51,24 +51,6 @@ def forge_identity(app: App, kind: ForgeKind) -> ForgeIdentity:
     if app.configured_token(kind) is not None:
         return ForgeIdentity(None, None)
     raise ForgeNotConnected(kind.value, base_url)
-
-
-def token_fingerprint(app: App, kind: ForgeKind, identity: ForgeIdentity) -> str:
-    """Which token `identity` acts with, as a fingerprint that cannot be turned back into it
-    (forge, URL and a hash prefix): a key for remembering what the forge said of it."""
-    if identity.connection_id is not None:
-        with app.session() as session:
-            stored = store.load_forge_credentials(
-                session, connection_id=identity.connection_id, cipher=app.cipher
-            )
-        url, token = stored.url, stored.token
-    else:
-        configured = app.configured_token(kind)
-        if configured is None:
-            raise ForgeNotConnected(kind.value, app.forge_url(kind))
-        url, token = app.forge_url(kind), configured
-    connection = Connection.of(kind, url, token)
-    return f"{connection.kind.value} {connection.base_url} {connection.fingerprint}"
 
 
 @asynccontextmanager

@@ -22,7 +22,7 @@ from slipway.domain.errors import (
 )
 from slipway.domain.model import ForgeKind, ProjectSpec, Step
 from slipway.domain.names import ResourceNames
-from slipway.forges import Account, Repository
+from slipway.forges import Account, Connection, Repository
 from slipway.gitops import (
     ADOPT_HINT,
     EnvironmentClaim,
@@ -30,7 +30,7 @@ from slipway.gitops import (
     remembered_preflight,
     run_preflight,
 )
-from slipway.service.forges import ForgeIdentity, open_forge, scope_problem, token_fingerprint
+from slipway.service.forges import ForgeIdentity, open_forge, scope_problem
 
 STEP = Step.CREATE_PROJECT.value
 # How long a token found valid, with its scopes, is believed without asking again (as the
@@ -42,15 +42,15 @@ class _RememberedAccounts:
     """Tokens found valid with the scopes Slipway needs, by forge, URL and token fingerprint."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, tuple[float, Account]] = {}
+        self._seen: dict[Connection, tuple[float, Account]] = {}
 
-    def get(self, key: str, *, fresh: bool) -> Account | None:
+    def get(self, key: Connection, *, fresh: bool) -> Account | None:
         seen = self._seen.get(key)
         if fresh or seen is None or time.monotonic() - seen[0] > ACCOUNT_TTL:
             return None
         return seen[1]
 
-    def remember(self, key: str, account: Account) -> None:
+    def remember(self, key: Connection, account: Account) -> None:
         self._seen[key] = (time.monotonic(), account)
 
 
@@ -108,7 +108,7 @@ async def _forge_checks(
     name = f"forge {kind.value}"
     try:
         async with open_forge(app, kind, identity, step=STEP) as forge:
-            key = token_fingerprint(app, kind, identity)
+            key = forge.connection
             account = _accounts.get(key, fresh=spec is None)
             if account is None:
                 account = await forge.validate_token()
