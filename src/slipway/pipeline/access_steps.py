@@ -42,7 +42,7 @@ def deploy_key(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, str
     repository = repository_from(repo)
     key = current_or_new_key(app, project)
     forge_key_id = key.forge_key_id
-    if forge_key_id is None or not key.known_hosts:  # not granted beside the push: now
+    if forge_key_id is None or not key.granted:  # not granted beside the push: now
         report(
             app,
             project_id,
@@ -94,7 +94,7 @@ def granting(
     if project.git_auth is GitAuthMethod.TOKEN or not repo.get("ssh_url"):
         return None
     key = current_or_new_key(app, project)
-    if key.forge_key_id is not None and key.known_hosts:
+    if key.granted:
         return None
     repository = repository_from(repo)
 
@@ -163,7 +163,7 @@ def flux_key(app: App, project: Project) -> DeployKey:
     """The key the cluster's Secret carries: the current one, granted and with host keys."""
     with app.session() as session:
         key = store.current_deploy_key(session, project_id=project.id)
-    if key is None or key.forge_key_id is None or not key.known_hosts:
+    if key is None or not key.granted:
         raise NotFound(
             f"project {project.name} has no deploy key on its repository yet",
             step=Step.GITOPS_RESOURCES.value,

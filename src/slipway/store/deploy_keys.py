@@ -1,9 +1,7 @@
 """A project's read-only deploy keys. The private half is stored only encrypted; during a
-rotation the old key is kept (retired) until the forge has dropped it."""
+rotation the old key is kept until Flux reads with the new one."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from pydantic import SecretStr
@@ -35,7 +33,7 @@ def add_deploy_key(
 
 
 def deploy_keys(session: Session, *, project_id: int) -> list[DeployKey]:
-    """Every key of the project, oldest first (the newest unretired one is the current key)."""
+    """Every key of the project, oldest first (the newest is the current key)."""
     return list(
         session.scalars(
             sa.select(DeployKey)
@@ -46,9 +44,9 @@ def deploy_keys(session: Session, *, project_id: int) -> list[DeployKey]:
 
 
 def current_deploy_key(session: Session, *, project_id: int) -> DeployKey | None:
-    """The key Flux should use: the newest one not retired."""
-    live = [k for k in deploy_keys(session, project_id=project_id) if k.retired_at is None]
-    return live[-1] if live else None
+    """The key Flux should use: the newest one."""
+    keys = deploy_keys(session, project_id=project_id)
+    return keys[-1] if keys else None
 
 
 def private_key(key: DeployKey, cipher: TokenCipher) -> SecretStr:
@@ -61,9 +59,8 @@ def update_deploy_key(
     key_id: int,
     forge_key_id: str | None = None,
     known_hosts: str | None = None,
-    retired: bool | None = None,
 ) -> DeployKey:
-    """Records what the forge said (its key ID), the scanned host keys, or the retirement."""
+    """Records what the forge said (its key ID) and the scanned host keys."""
     key = session.get(DeployKey, key_id)
     if key is None:
         raise LookupError(f"no deploy key with id {key_id}")
@@ -71,8 +68,6 @@ def update_deploy_key(
         key.forge_key_id = forge_key_id
     if known_hosts is not None:
         key.known_hosts = known_hosts
-    if retired is not None:
-        key.retired_at = datetime.now(UTC) if retired else None
     session.flush()
     return key
 

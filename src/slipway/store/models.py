@@ -174,10 +174,11 @@ class Repository(Base):
 
 class DeployKey(Base):
     """A project's read-only SSH deploy key: the private half only encrypted. During a rotation
-    two rows exist; `retired_at` marks the one being replaced until the forge drops it."""
+    two rows exist: the newest is the current key, the older one goes once Flux reads with the
+    new one."""
 
     __tablename__ = "deploy_keys"
-    _repr_fields = ("id", "project_id", "forge_key_id", "retired_at")
+    _repr_fields = ("id", "project_id", "forge_key_id")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(
@@ -187,8 +188,13 @@ class DeployKey(Base):
     encrypted_private_key: Mapped[bytes] = mapped_column(sa.LargeBinary())
     known_hosts: Mapped[str | None] = mapped_column(sa.Text())
     forge_key_id: Mapped[str | None] = mapped_column(sa.String(64))
-    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _created()
+
+    @property
+    def granted(self) -> bool:
+        """On the repository (the forge's key ID recorded) with the forge's host keys known:
+        all a git Secret needs."""
+        return self.forge_key_id is not None and bool(self.known_hosts)
 
 
 class GitopsResource(Base):

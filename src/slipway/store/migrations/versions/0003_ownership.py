@@ -60,7 +60,6 @@ def upgrade() -> None:
         sa.Column("encrypted_private_key", sa.LargeBinary(), nullable=False),
         sa.Column("known_hosts", sa.Text(), nullable=True),
         sa.Column("forge_key_id", sa.String(length=64), nullable=True),
-        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"],
