@@ -39,15 +39,18 @@ class ProjectStatus(StrEnum):
     ACTIVE = "active"
     DEGRADED = "degraded"
     FAILED = "failed"
+    DELETING = "deleting"  # a delete run holds it; the rows go when the run ends
 
 
 class ResourceStatus(StrEnum):
-    """A GitOps resource's state; the last three are read from its Flux `Ready` condition."""
+    """A GitOps resource's state; reconciling, ready and failed are read from its Flux
+    `Ready` condition, missing is an object the status sync saw deleted out of band."""
 
     PENDING = "pending"
     RECONCILING = "reconciling"
     READY = "ready"
     FAILED = "failed"
+    MISSING = "missing"
 
 
 class EventLevel(StrEnum):
@@ -57,7 +60,8 @@ class EventLevel(StrEnum):
 
 
 class Step(StrEnum):
-    """Initialization steps in order; each owns a slice of the 0-100 progress bar."""
+    """The steps of a run, in order; each owns a slice of its 0-100 progress bar. Creation
+    and repair run the first nine, deletion the last four."""
 
     CREATE_PROJECT = "create_project"
     LOAD_TEMPLATE = "load_template"
@@ -68,6 +72,10 @@ class Step(StrEnum):
     DEPLOY_KEY = "deploy_key"
     GITOPS_RESOURCES = "gitops_resources"
     FINALIZE = "finalize"
+    DELETE_WORKLOADS = "delete_workloads"
+    DELETE_OBJECTS = "delete_objects"
+    DELETE_REPOSITORY = "delete_repository"
+    DELETE_RECORDS = "delete_records"
 
     @property
     def progress_range(self) -> tuple[int, int]:
@@ -84,6 +92,11 @@ STEP_PROGRESS: dict[Step, tuple[int, int]] = {
     Step.DEPLOY_KEY: (65, 70),
     Step.GITOPS_RESOURCES: (70, 90),
     Step.FINALIZE: (90, 100),
+    # Kustomizations first (Flux prunes the workloads), then everything else Slipway applied.
+    Step.DELETE_WORKLOADS: (0, 40),
+    Step.DELETE_OBJECTS: (40, 80),
+    Step.DELETE_REPOSITORY: (80, 95),
+    Step.DELETE_RECORDS: (95, 100),
 }
 
 
@@ -96,7 +109,8 @@ def step_progress(step: Step, fraction: float = 1.0) -> int:
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """One persisted progress event; `sequence` is monotonic per project."""
+    """One persisted progress event; `sequence` is monotonic per project, `percent` per run
+    (creation is run 1; each repair or delete starts the next)."""
 
     project: str
     sequence: int
@@ -105,7 +119,8 @@ class ProgressEvent:
     level: EventLevel
     message: str
     created_at: datetime
-    final: str | None = None  # "completed", "degraded" or "failed" on the last event
+    final: str | None = None  # "completed", "degraded", "failed" or "deleted": the run's last
+    run: int = 1
 
 
 @dataclass(frozen=True)

@@ -280,13 +280,13 @@ def _environments(count: int) -> str:
 
 
 def settled_status(app: App, project_id: int) -> str | None:
-    """The project's status if its final event is already recorded, else None."""
+    """The project's status if the current run's final event is already recorded, else None."""
     with app.session() as session:
         latest = store.latest_event(session, project_id=project_id)
-        if latest is None or latest.final is None:
-            return None
         project = store.get_project_by_id(session, project_id=project_id)
-        return project.status.value if project else None
+        if latest is None or latest.final is None or project is None:
+            return None
+        return project.status.value if latest.run == project.run else None
 
 
 async def _wait_all(

@@ -69,6 +69,7 @@ from slipway.store.projects import (
     set_environment_status,
     set_project_status,
     set_project_workflow,
+    start_run,
     upsert_environment,
 )
 from slipway.store.resources import list_gitops_resources, upsert_gitops_resource
@@ -131,6 +132,7 @@ __all__ = [
     "set_environment_status",
     "set_project_status",
     "set_project_workflow",
+    "start_run",
     "unit_of_work",
     "update_deploy_key",
     "upsert_environment",

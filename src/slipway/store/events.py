@@ -12,7 +12,7 @@ from slipway.domain.model import EventLevel, Step
 from slipway.retry import Retryable, retry_sync
 from slipway.store._checks import RACE_RETRY, as_enum, violation
 from slipway.store._types import UTCDateTime, utcnow
-from slipway.store.models import FINAL_STATES, ProjectEvent
+from slipway.store.models import FINAL_STATES, Project, ProjectEvent
 
 _E = ProjectEvent
 
@@ -29,8 +29,8 @@ def append_event(
 ) -> ProjectEvent:
     """Appends the project's next event and returns it.
 
-    The sequence is the previous one plus one; a percent below the highest recorded so far
-    is raised to it. Concurrent appenders never share a sequence: one that loses the race
+    The sequence is the previous one plus one; the run is the project's current run, and a
+    percent below the highest recorded so far in that run is raised to it. Concurrent appenders never share a sequence: one that loses the race
     retries with the next number.
     """
     if not 0 <= percent <= 100:
@@ -70,13 +70,17 @@ def _insert_next(
     message: str,
     final: str | None,
 ) -> sa.Insert:
-    # One statement reads the last sequence and percent and inserts after them, so on SQLite
-    # (one writer at a time) it cannot collide, and on PostgreSQL a collision is a unique error.
+    # One statement reads the run, the last sequence and the run's top percent and inserts
+    # after them, so on SQLite (one writer at a time) it cannot collide, and on PostgreSQL a
+    # collision is a unique error. No project row: no run, no insert, a foreign-key error.
+    run = sa.select(Project.run).where(Project.id == project_id).scalar_subquery()
     last_sequence = sa.func.coalesce(sa.func.max(_E.sequence), 0)
-    top_percent = sa.func.coalesce(sa.func.max(_E.percent), 0)
+    in_run = sa.case((_E.run == run, _E.percent), else_=0)
+    top_percent = sa.func.coalesce(sa.func.max(in_run), 0)
     wanted = sa.literal(percent, sa.Integer())
     source = sa.select(
         sa.literal(project_id, sa.Integer()),
+        sa.func.coalesce(run, 0),
         last_sequence + 1,
         sa.case((top_percent > wanted, top_percent), else_=wanted),
         sa.literal(step, sa.String()),
@@ -85,7 +89,7 @@ def _insert_next(
         sa.literal(final, sa.String()),
         sa.literal(utcnow(), UTCDateTime()),
     ).where(_E.project_id == project_id)
-    columns = ["project_id", "sequence", "percent", "step", "level", "message", "final"]
+    columns = ["project_id", "run", "sequence", "percent", "step", "level", "message", "final"]
     return sa.insert(ProjectEvent).from_select([*columns, "created_at"], source)
 
 
@@ -105,7 +109,8 @@ def events_after(
 
 
 def latest_event(session: Session, *, project_id: int) -> ProjectEvent | None:
-    """The newest event: its percent is the project's progress, its `final` whether it ended."""
+    """The newest event: its percent is the progress of its run, its `final` whether that run
+    ended (compare its `run` with the project's: a run just started has no event yet)."""
     return session.scalars(
         sa.select(ProjectEvent)
         .where(ProjectEvent.project_id == project_id)

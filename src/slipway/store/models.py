@@ -34,7 +34,7 @@ NAMING_CONVENTION = {
 }
 
 TOKEN_KINDS = ("pat", "oauth", "app")
-FINAL_STATES = ("completed", "degraded", "failed")
+FINAL_STATES = ("completed", "degraded", "failed", "deleted")
 
 
 class Base(DeclarativeBase):
@@ -130,6 +130,8 @@ class Project(Base):
     )
     # Take over a repository another installation marked for this project (`--adopt`).
     adopt: Mapped[bool] = mapped_column(default=False)
+    # The current run: 1 is creation, each repair or delete adds one; events carry it.
+    run: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
@@ -229,7 +231,8 @@ class GitopsResource(Base):
 
 
 class ProjectEvent(Base):
-    """A progress event; `sequence` runs 1, 2, 3… per project with no gaps (the SSE event ID)."""
+    """A progress event; `sequence` runs 1, 2, 3… per project with no gaps (the SSE event ID),
+    `run` is the project's run it belongs to, and its percent never goes backwards within it."""
 
     __tablename__ = "project_events"
     __table_args__ = (sa.UniqueConstraint("project_id", "sequence"),)
@@ -243,6 +246,7 @@ class ProjectEvent(Base):
     level: Mapped[EventLevel] = mapped_column(StrEnumType(EventLevel, 16))
     message: Mapped[str] = mapped_column(sa.Text())
     final: Mapped[str | None] = mapped_column(sa.String(16))
+    run: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = _created()
 
     def to_progress_event(self, project: str) -> ProgressEvent:
@@ -256,6 +260,7 @@ class ProjectEvent(Base):
             message=self.message,
             created_at=self.created_at,
             final=self.final,
+            run=self.run,
         )
 
 

@@ -196,6 +196,21 @@ def set_project_workflow(session: Session, *, project_id: int, workflow_id: str)
     return project
 
 
+def start_run(
+    session: Session, *, project_id: int, status: ProjectStatus | str, workflow_id: str
+) -> int:
+    """Starts the project's next run (a repair or a delete) in `status`, driven by
+    `workflow_id`; returns its number. Its events climb from 0 % again."""
+    project = _require_by_id(session, project_id)
+    project.run += 1
+    project.status = as_enum(ProjectStatus, status, field="status")
+    project.failed_step = None
+    project.error_message = None
+    project.workflow_id = workflow_id
+    session.flush()
+    return project.run
+
+
 def delete_project(session: Session, *, name: str) -> bool:
     """Deletes the project and, by cascade, everything recorded under it. False if absent."""
     project = get_project(session, name=name)

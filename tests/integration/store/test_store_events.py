@@ -17,6 +17,7 @@ from slipway.store import (
     append_event,
     events_after,
     latest_event,
+    start_run,
     unit_of_work,
 )
 
@@ -55,6 +56,31 @@ def test_events_are_numbered_and_percent_never_goes_backwards(
         )
     assert (done.sequence, done.percent, done.final) == (4, 100, "completed")
     assert done.created_at.tzinfo is not None
+
+
+def test_a_new_run_climbs_from_zero_again_and_keeps_the_sequence(
+    factory: SessionFactory, project_id: int
+) -> None:
+    with unit_of_work(factory) as session:
+        append_event(
+            session,
+            project_id=project_id,
+            step=Step.FINALIZE,
+            percent=100,
+            message="done",
+            final="degraded",
+        )
+        run = start_run(session, project_id=project_id, status="initializing", workflow_id="r")
+        first = append_event(
+            session, project_id=project_id, step=Step.CREATE_PROJECT, percent=10, message="again"
+        )
+        back = append_event(
+            session, project_id=project_id, step=Step.CREATE_PROJECT, percent=5, message="late"
+        )
+
+    assert run == 2
+    assert (first.run, first.sequence, first.percent) == (2, 2, 10)
+    assert (back.run, back.percent) == (2, 10)  # still never backwards within the run
 
 
 def test_events_after_replays_what_a_client_has_not_seen(
