@@ -9,6 +9,8 @@ import asyncio
 import socket
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -56,6 +58,9 @@ class ServerThread(Lifecycle):
 
     With `tls=(cert_pem, key_pem)` it serves HTTPS (kubectl sends tokens only over TLS); the
     key is written to a private temporary file for uvicorn and removed on stop.
+
+    `down()` (or `take_down()` and `bring_up()`) stops serving and serves again on the same
+    port, the app and its state untouched: what clients see of a server restart.
     """
 
     def __init__(
@@ -79,12 +84,15 @@ class ServerThread(Lifecycle):
             key.touch(mode=0o600)
             key.write_bytes(tls[1])
             options = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
-        config = uvicorn.Config(
+        self._config = uvicorn.Config(
             app, log_level="warning", lifespan="on", access_log=False, **options
         )
-        self._server = uvicorn.Server(config)
+        self._server = uvicorn.Server(self._config)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=self._run, name=f"sandbox:{self.port}", daemon=True)
+        self._thread = self._new_thread()
+
+    def _new_thread(self) -> threading.Thread:
+        return threading.Thread(target=self._run, name=f"sandbox:{self.port}", daemon=True)
 
     @property
     def url(self) -> str:
@@ -105,8 +113,11 @@ class ServerThread(Lifecycle):
     def drop_connections(self) -> None:
         """Abort every open client connection, as a network failure would (a test's way to
         cut a watch mid-stream); the server keeps accepting new ones."""
+        self._abort_connections(wait=5.0)
+
+    def _abort_connections(self, *, wait: float) -> None:
         loop = self._loop
-        if loop is None:
+        if loop is None or loop.is_closed():
             return
 
         done = threading.Event()
@@ -118,8 +129,9 @@ class ServerThread(Lifecycle):
                     transport.abort()
             done.set()
 
-        loop.call_soon_threadsafe(abort)
-        done.wait(5)
+        with suppress(RuntimeError):  # the loop closed meanwhile: nothing left to cut
+            loop.call_soon_threadsafe(abort)
+            done.wait(wait)
 
     def _run(self) -> None:
         asyncio.run(self._serve())
@@ -144,3 +156,46 @@ class ServerThread(Lifecycle):
         self._sock.close()
         if self._tls_dir is not None:
             self._tls_dir.cleanup()
+
+    # -- restarts ---------------------------------------------------------------------------
+
+    @property
+    def serving(self) -> bool:
+        return self._thread.is_alive() and self._server.started
+
+    def take_down(self, timeout: float = 10.0) -> None:
+        """Stops serving as a crashed or restarting server does: the port refuses connections
+        and every open one is cut (a streaming answer, such as a watch, ends mid-stream).
+        `bring_up()` serves again."""
+        self._server.should_exit = True
+        waited = 0.0
+        # uvicorn closes its listener, then waits for open connections to finish: cut them
+        # (again, in case one arrived before the listener closed) until the thread is done.
+        while self._thread.is_alive() and waited < timeout:
+            self._abort_connections(wait=0.5)
+            self._thread.join(0.05)
+            waited += 0.05
+        if self._thread.is_alive():
+            raise RuntimeError(f"sandbox server on {self.url} did not stop")
+        self._sock.close()
+        self._loop = None
+
+    def bring_up(self, timeout: float = 10.0) -> Self:
+        """Serves again on the same port, after `take_down()`."""
+        import uvicorn
+
+        if self._thread.is_alive():
+            raise RuntimeError(f"sandbox server on {self.url} is still serving")
+        self._sock = listening_socket(self.host, self.port)
+        self._server = uvicorn.Server(self._config)
+        self._thread = self._new_thread()
+        return self.start(timeout)
+
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        """`with server.down():` the server is down inside the block and back after it."""
+        self.take_down()
+        try:
+            yield
+        finally:
+            self.bring_up()

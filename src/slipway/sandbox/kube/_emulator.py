@@ -101,6 +101,21 @@ class KubeEmulator(Lifecycle):
             self._server.stop()
             self._server = None
 
+    @contextlib.contextmanager
+    def down(self) -> Iterator[None]:
+        """`with kube.down():` the API server is down inside the block (connections refused,
+        open watches cut) and restarted after it with every object kept, its watch cache
+        fresh as a restarted server's (`KubeState.restart_watch_cache`). The Python API and
+        the controllers keep working meanwhile: a change made inside the block is one the
+        restarted server serves."""
+        server = self.server
+        server.take_down()
+        try:
+            yield
+        finally:
+            self.state.restart_watch_cache()
+            server.bring_up()
+
     @property
     def url(self) -> str:
         return self.server.url

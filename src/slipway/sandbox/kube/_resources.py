@@ -90,6 +90,18 @@ DEPLOYMENTS = _rt(
     status_subresource=True,
     has_generation=True,
 )
+# What controllers elect a leader with (client-go's leaderelection, kube-scheduler, Flux's
+# controllers, Slipway's status sync): `kubectl get leases` shows the holder.
+LEASES = _rt(
+    "coordination.k8s.io",
+    "Lease",
+    "leases",
+    True,
+    printer_columns=(
+        {"name": "Holder", "type": "string", "jsonPath": ".spec.holderIdentity"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ),
+)
 CRDS = _rt(
     "apiextensions.k8s.io",
     "CustomResourceDefinition",
@@ -146,6 +158,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     CLUSTERROLES,
     CLUSTERROLEBINDINGS,
     DEPLOYMENTS,
+    LEASES,
     CRDS,
     SELF_SUBJECT_ACCESS_REVIEWS,
     SELF_SUBJECT_RULES_REVIEWS,

@@ -191,6 +191,15 @@ class KubeState:
             for _, callback in list(self._subscribers):
                 callback(None)
 
+    def restart_watch_cache(self) -> None:
+        """As a restarted API server: its watch cache starts empty at the current
+        resourceVersion, so a watch from an older one is answered 410 Expired (the client
+        lists again) and a watch from the current one, or a newer write's, goes on."""
+        with self._lock:
+            self._history.clear()
+            self._written_at.clear()
+            self._dropped_history = True
+
     def _expire_history(self) -> None:
         """Forget events older than `history_window` seconds, as kube-apiserver's watch cache
         keeps only recent history (its eventFreshDuration is 75 s); the capacity bound
