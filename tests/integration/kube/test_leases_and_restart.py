@@ -38,24 +38,31 @@ def _lease(name: str, namespace: str, holder: str) -> Lease:
     return Lease(metadata=ObjectMeta(name=name, namespace=namespace), spec=spec)
 
 
+def _holder(lease: Lease) -> str | None:
+    assert lease.spec is not None
+    return lease.spec.holderIdentity
+
+
 async def test_lease_create_read_and_optimistic_update(client: AsyncClient, namespace: str) -> None:
     created = await client.create(_lease("sync", namespace, "a"))
-    assert created.spec.holderIdentity == "a"
-    assert created.metadata.resourceVersion
+    assert _holder(created) == "a"
+    assert created.metadata is not None and created.metadata.resourceVersion
 
     read = await client.get(Lease, "sync", namespace=namespace)
+    assert read.spec is not None
     read.spec.holderIdentity = "b"
     read.spec.leaseTransitions = 1
     taken = await client.replace(read)
-    assert taken.spec.holderIdentity == "b"
+    assert _holder(taken) == "b"
 
     stale = read  # still carries the resourceVersion `taken` replaced
+    assert stale.spec is not None
     stale.spec.holderIdentity = "c"
     with pytest.raises(ApiError) as refused:
         await client.replace(stale)
     assert refused.value.status.code == 409
     assert refused.value.status.reason == "Conflict"
-    assert (await client.get(Lease, "sync", namespace=namespace)).spec.holderIdentity == "b"
+    assert _holder(await client.get(Lease, "sync", namespace=namespace)) == "b"
 
     with pytest.raises(ApiError) as taken_twice:
         await client.create(_lease("sync", namespace, "d"))
@@ -70,6 +77,7 @@ async def test_leases_are_discovered_and_listed_across_namespaces(
     names = [
         (lease.metadata.namespace, lease.metadata.name)
         async for lease in client.list(Lease, namespace="*")
+        if lease.metadata is not None
     ]
     assert (namespace, "listed") in names
 
