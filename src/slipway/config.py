@@ -73,8 +73,28 @@ class Settings(BaseSettings):
     ready_timeout: float = Field(
         default=180.0, gt=0, description="Seconds finalize waits for Flux to report Ready."
     )
+    retry_window: float = Field(
+        default=600.0,
+        ge=0,
+        description="Seconds a step of a run keeps retrying an outage (a forge or the cluster "
+        "unreachable, 5xx, 429) before it fails; 0 fails at the first.",
+    )
     lease_seconds: float = Field(
         default=15.0, ge=1, description="A worker silent this long is presumed dead."
+    )
+    # kube-system exists in every cluster (a fresh K3s, kind, the sandbox) and is where
+    # kube-scheduler and kube-controller-manager keep their own leader-election Leases.
+    lease_namespace: str = Field(
+        default="kube-system",
+        description="Namespace of the Lease that elects the one process running the status "
+        "sync (`slipway-sync-<installation>`); Slipway needs get, create and update on "
+        "leases there.",
+    )
+    sync_lease_seconds: float = Field(
+        default=15.0,
+        ge=1,
+        description="How long the status sync's leader is trusted without renewing its "
+        "Lease; another process takes over after this much silence.",
     )
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"

@@ -58,6 +58,7 @@ class Retryable(Exception):
 
     def __init__(self, error: SlipwayError, retry_after: float | None = None) -> None:
         super().__init__(str(error))
+        error.transient = True  # if every attempt fails, a later run may still succeed
         self.error = error
         self.retry_after = retry_after
 

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from slipway.service import App, ProjectView
 
 
-async def follow(app: App, name: str, *, quiet: bool = False) -> str | None:
-    """Shows progress from the persisted events until the final one; returns its kind."""
+async def follow(app: App, name: str, *, quiet: bool = False, after: int = 0) -> str | None:
+    """Shows progress from the persisted events after sequence `after` until the current
+    run's final one; returns its kind."""
     from slipway import service
 
     columns = (
@@ -28,7 +29,7 @@ async def follow(app: App, name: str, *, quiet: bool = False) -> str | None:
     final: str | None = None
     with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
         task = bar.add_task("waiting", total=100, step="")
-        async for event in service.follow_events(app, name):
+        async for event in service.follow_events(app, name, after=after):
             bar.update(task, completed=event.percent, description=event.message, step=event.step)
             final = event.final
     return final

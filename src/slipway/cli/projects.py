@@ -245,3 +245,68 @@ def _print_event(event: ProgressEvent) -> None:
         highlight=False,
         markup=False,
     )
+
+
+@project_app.command("repair")
+def project_repair(
+    name: Annotated[str | None, typer.Argument(help="The project to repair.")] = None,
+    all_stuck: Annotated[
+        bool,
+        typer.Option(
+            "--all-stuck",
+            help="Repair every project failed, degraded, with a resource failed or missing, "
+            "or not settled for --stuck-after seconds.",
+        ),
+    ] = False,
+    stuck_after: Annotated[
+        float, typer.Option("--stuck-after", min=0, help="Seconds unsettled before stuck.")
+    ] = 900.0,
+    wait: Annotated[bool, typer.Option("--wait", help="Run here and show progress.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Run a project's steps again: what is missing or failed is done again, what exists is
+    kept (a healthy project is left as it is)."""
+    from slipway import service
+
+    if (name is None) == (not all_stuck):
+        raise InvalidInput("NAME", "give a project name or --all-stuck (not both)")
+    with service.application() as app:
+        names = service.stuck_projects(app, stuck_after=stuck_after) if all_stuck else [name]
+        if not wait:
+            started = [service.repair_project(app, n) for n in names if n]
+            if wants_json(json_output):
+                emit_json([s.to_dict() for s in started] if all_stuck else started[0].to_dict())
+                return
+            for s in started:
+                out.print(
+                    f"repair of {s.project} queued (run {s.run}); a worker runs it "
+                    f"(`slipway worker`). Follow it: slipway project events {s.project} --follow",
+                    highlight=False,
+                    markup=False,
+                )
+            if all_stuck and not started:
+                out.print("no project is stuck", highlight=False, markup=False)
+            return
+        with service.running_worker(app) as worker:
+
+            async def repair_and_follow() -> list[str | None]:
+                started = [service.repair_project(app, n, worker=worker) for n in names if n]
+                quiet = wants_json(json_output) or len(started) > 1
+                return list(
+                    await asyncio.gather(
+                        *(
+                            follow(app, s.project, quiet=quiet, after=s.after_sequence)
+                            for s in started
+                        )
+                    )
+                )
+
+            finals = asyncio.run(repair_and_follow())
+            views = [service.show_project(app, n) for n in names if n]
+    if wants_json(json_output):
+        emit_json([v.to_dict() for v in views] if all_stuck else views[0].to_dict())
+    else:
+        for view in views:
+            print_project(view)
+    if any(final != "completed" for final in finals):
+        raise typer.Exit(1)

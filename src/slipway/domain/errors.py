@@ -30,12 +30,16 @@ class SlipwayError(Exception):
         step: str | None = None,
         system: str | None = None,
         hint: str | None = None,
+        transient: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.step = step
         self.system = system
         self.hint = hint
+        # Worth another try later (a connection refused, a timeout, a 5xx or 429 that outlived
+        # the call's own retries): the durable run retries the step within its window.
+        self.transient = transient
 
     def __str__(self) -> str:
         where = " ".join(p for p in (f"[{self.step}]" if self.step else "", self.system or "") if p)
@@ -99,6 +103,7 @@ class CheckResult:
     fix: str | None = None
     ran: bool = True  # False: not run because an earlier check failed (not a cause of its own)
     conflict: bool = False  # someone else owns what the check needs (a name, a namespace)
+    transient: bool = False  # failed for an outage (unreachable, timeout), not a setting
 
 
 def failed_checks(checks: Sequence[CheckResult]) -> list[CheckResult]:
@@ -114,7 +119,8 @@ class PreflightFailed(SlipwayError):
         failed = failed_checks(checks)
         summary = "; ".join(f"{c.name}: {c.detail}" for c in failed) or "preflight failed"
         fixes = " ".join(c.fix for c in failed if c.fix) or None
-        super().__init__(summary, step=step, system="preflight", hint=fixes)
+        transient = bool(failed) and all(c.transient for c in failed)
+        super().__init__(summary, step=step, system="preflight", hint=fixes, transient=transient)
         self.checks = list(checks)
 
 

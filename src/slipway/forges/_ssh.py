@@ -121,6 +121,7 @@ async def scan_known_hosts(
             system=system,
             hint=f"check that {host} accepts SSH on port {port} from here, "
             "or use `--git-auth token` to clone over HTTPS",
+            transient=True,  # no answer at all: most often an outage that passes
         )
     text = "\n".join(lines) + "\n"
     _scanned[(host, port)] = (time.monotonic() + KNOWN_HOSTS_TTL, text)

@@ -106,6 +106,7 @@ def map_api_errors(op: Operation, who: ClusterIdentity) -> Iterator[None]:
             f"({op.verb} {op.describe()})",
             system=SYSTEM,
             hint=_reach_hint(who),
+            transient=True,
         ) from exc
     except httpx2.TransportError as exc:
         reason = str(exc) or type(exc).__name__
@@ -113,6 +114,7 @@ def map_api_errors(op: Operation, who: ClusterIdentity) -> Iterator[None]:
             f"cannot reach the Kubernetes API at {who.server}: {reason}",
             system=SYSTEM,
             hint=_reach_hint(who),
+            transient=True,
         ) from exc
 
 

@@ -130,6 +130,9 @@ def _kustomization(spec: EnvironmentSpec) -> Manifest:
             },
             "path": spec.names.overlay_path,
             "prune": True,
+            # Ready only once the applied workloads are healthy (Flux's health assessment,
+            # bounded by `timeout`), so Ready means the environment serves, not just applied.
+            "wait": True,
             "targetNamespace": spec.names.namespace,
             "serviceAccountName": spec.names.service_account,
         }

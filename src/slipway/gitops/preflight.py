@@ -124,7 +124,9 @@ def _not_run(name: str, because: str) -> CheckResult:
 
 
 def _failed(name: str, error: SlipwayError, fix: str | None = None) -> CheckResult:
-    return CheckResult(name=name, ok=False, detail=error.message, fix=fix or error.hint)
+    return CheckResult(
+        name=name, ok=False, detail=error.message, fix=fix or error.hint, transient=error.transient
+    )
 
 
 async def check_api(client: ClusterClient) -> CheckResult:

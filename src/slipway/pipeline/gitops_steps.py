@@ -32,7 +32,7 @@ from slipway.gitops import (
 )
 from slipway.pipeline import access_steps
 from slipway.pipeline.progress import report
-from slipway.pipeline.steps import environment_specs, load_project
+from slipway.pipeline.steps import environment_specs, is_repair, load_project
 from slipway.store.models import Project
 
 # -- GitOps resources 70-90 ------------------------------------------------------------------
@@ -65,6 +65,9 @@ def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
     except SlipwayError as exc:
         _record_unapplied(app, project, environments, str(exc))
         raise
+    outage = next((r.error for r in results.values() if r.error and r.error.transient), None)
+    if outage is not None:  # the whole step again, later: applying is idempotent
+        raise outage
     outcome: dict[str, str | None] = {}
     for index, env in enumerate(project.environments):
         result = results[env]
@@ -107,7 +110,10 @@ async def _apply(
     specs = environment_specs(project, installation, clone_url, branch, credentials)
     step = Step.GITOPS_RESOURCES.value
     await require_preflight(loop.cluster, step=step)
-    results = await loop.cluster.apply_environments(specs, adopt=project.adopt, step=step)
+    # A repair takes back fields another manager changed (drift); creation reports them.
+    results = await loop.cluster.apply_environments(
+        specs, force=is_repair(project), adopt=project.adopt, step=step
+    )
     if project.adopt:
         # Adopted sources were Ready at the other installation's commit and keep their
         # generation: have Flux fetch now, so finalize can wait for the kept commit.
@@ -180,8 +186,9 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
     """Waits (bounded) for Flux to report Ready, records what it said, and settles the status.
 
     Each environment is recorded and reported as soon as it settles, so the progress bar moves
-    while Flux works. `active` only when every environment's GitRepository and Kustomization
-    are Ready; otherwise `degraded`, naming the environments and their reasons.
+    while Flux works. `degraded` when an environment's objects failed to apply or Flux says
+    one failed, naming the environments and their reasons; otherwise `active`, with any
+    environment Flux has not finished within `SLIPWAY_READY_TIMEOUT` left `reconciling`.
     """
     project = load_project(app, project_id)
     settled = settled_status(app, project_id)
@@ -201,6 +208,7 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
             e.name: e.id for e in store.list_environments(session, project_id=project_id)
         }
     done = 0
+    still_reconciling: list[str] = []
     lock = threading.Lock()  # environments settle in threads of their own
 
     def on_settled(env: str, settled: SettledEnvironment) -> None:
@@ -209,26 +217,26 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
             done += 1
             _record_settled(app, project, environments[env], settled)
             why = settled.not_ready
-            if why:
-                problems[env] = why
-            revision = settled.revision
-            report(
-                app,
-                project_id,
-                Step.FINALIZE,
-                done / (len(healthy) + 1),
-                f"{env}: not Ready: {why}" if why else f"{env}: Ready at {revision or 'unknown'}",
-                level=EventLevel.WARNING if why else EventLevel.INFO,
-            )
+            if settled.status is ResourceStatus.FAILED:
+                problems[env] = why or "failed"
+                message, level = f"{env}: not Ready: {why}", EventLevel.WARNING
+            elif why:  # still working when time ran out: not a failure, the sync follows it
+                still_reconciling.append(env)
+                message, level = f"{env}: still reconciling: {why}", EventLevel.INFO
+            else:
+                message = f"{env}: Ready at {settled.revision or 'unknown'}"
+                level = EventLevel.INFO
+            report(app, project_id, Step.FINALIZE, done / (len(healthy) + 1), message, level=level)
 
     revision = None
-    if project.adopt:  # Ready at the other installation's commit is not settled yet
+    if project.adopt and not is_repair(project):  # Ready at the other's commit is not yet
         with app.session() as session:
             repository = store.get_repository(session, project_id=project_id)
         revision = repository.initial_commit_sha if repository else None
     if healthy:
         app.loop.run(lambda loop: _wait_all(loop, app, project, healthy, on_settled, revision))
-    return _conclude(app, project, problems, ready=len(healthy))
+    ready = len(healthy) - len(still_reconciling) - sum(env in problems for env in healthy)
+    return _conclude(app, project, problems, ready=ready, reconciling=still_reconciling)
 
 
 def _record_settled(app: App, project: Project, env_id: int, settled: SettledEnvironment) -> None:
@@ -238,8 +246,12 @@ def _record_settled(app: App, project: Project, env_id: int, settled: SettledEnv
         store.set_environment_status(session, environment_id=env_id, status=settled.status)
 
 
-def _conclude(app: App, project: Project, problems: dict[str, str], *, ready: int) -> str:
-    """The project's final status, recorded, and its final progress event."""
+def _conclude(
+    app: App, project: Project, problems: dict[str, str], *, ready: int, reconciling: list[str]
+) -> str:
+    """The project's final status, recorded, and its final progress event. Environments Flux
+    is still reconciling when time runs out leave the project active: the status sync
+    records when they turn Ready (or fail)."""
     with app.session() as session:
         if problems:
             summary = " | ".join(f"{env}: {why}" for env, why in problems.items())
@@ -269,7 +281,8 @@ def _conclude(app: App, project: Project, problems: dict[str, str], *, ready: in
         project.id,
         Step.FINALIZE,
         1.0,
-        f"project {project.name} is active: {_environments(ready)} Ready",
+        f"project {project.name} is active: {_environments(ready)} Ready"
+        + (f", {', '.join(reconciling)} still reconciling" if reconciling else ""),
         final="completed",
     )
     return ProjectStatus.ACTIVE.value

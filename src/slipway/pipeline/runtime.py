@@ -24,10 +24,9 @@ from slipway.domain.model import ProjectStatus
 from slipway.pipeline.context import set_current_app
 from slipway.pipeline.workflow import (
     INITIALIZE_QUEUE,
-    SETTLE_CONCURRENCY,
-    SETTLE_QUEUE,
     WORKFLOW_NAME,
     initialize_project,
+    project_of_workflow,
     settle_workflow_id,
     workflow_id_for,
 )
@@ -54,8 +53,9 @@ def system_database_url(settings: Settings) -> str:
     return url
 
 
-def submit_initialization(settings: Settings, project_id: int) -> str:
-    """Enqueues the project's workflow without running a worker in this process.
+def submit_initialization(settings: Settings, project_id: int, run: int = 1) -> str:
+    """Enqueues the project's workflow for `run` (1: creation; later: a repair) without
+    running a worker in this process.
 
     The client never creates DBOS's tables, and on a fresh install no worker has run yet, so
     the system database is migrated first (a no-op when it is up to date)."""
@@ -67,22 +67,31 @@ def submit_initialization(settings: Settings, project_id: int) -> str:
             {
                 "workflow_name": WORKFLOW_NAME,
                 "queue_name": INITIALIZE_QUEUE,
-                "workflow_id": workflow_id_for(project_id),
+                "workflow_id": workflow_id_for(project_id, run),
                 "app_version": WORKFLOW_VERSION,
             },
             project_id,
         )
     finally:
         client.destroy()
-    return workflow_id_for(project_id)
+    return workflow_id_for(project_id, run)
 
 
-def project_of_workflow(workflow_id: str) -> int | None:
-    """The project an initialization or settle workflow ID belongs to (None for others)."""
-    for prefix in (workflow_id_for(0)[:-1], settle_workflow_id(0)[:-1]):
-        if workflow_id.startswith(prefix) and workflow_id[len(prefix) :].isdigit():
-            return int(workflow_id[len(prefix) :])
-    return None
+def runs_in_progress(settings: Settings, workflow_ids: list[str]) -> list[str]:
+    """Those of `workflow_ids` queued or running, or whose settle child is (a dead worker's
+    run counts: a worker takes it over); read from DBOS's database without launching."""
+    wanted = [*workflow_ids, *(settle_workflow_id(w) for w in workflow_ids)]
+    url = system_database_url(settings)
+    DBOS.migrate(url)
+    client = DBOSClient(system_database_url=url)
+    try:
+        active = client.list_workflows(
+            workflow_ids=wanted, status=list(ACTIVE_STATES), load_input=False, load_output=False
+        )
+    finally:
+        client.destroy()
+    busy = {w.workflow_id for w in active}
+    return [w for w in workflow_ids if w in busy or settle_workflow_id(w) in busy]
 
 
 class Worker:
@@ -91,8 +100,7 @@ class Worker:
     A shared worker (`slipway worker`) takes every queued run, takes over dead workers' runs
     and submits orphans. A private one (`shared=False`, for `create --wait`) starts only what
     is submitted through it, directly rather than from the queue, so another project's queued
-    run stays for a worker; it listens to the settle queue only, where its own run's Flux wait
-    goes."""
+    run stays for a worker; it listens to no queue (its runs' Flux waits are their children)."""
 
     def __init__(
         self,
@@ -127,15 +135,12 @@ class Worker:
             }
         )
         if not self.shared:
-            DBOS.listen_queues([SETTLE_QUEUE])
+            DBOS.listen_queues([])
         DBOS.launch()
         self._queue = DBOS.register_queue(
             INITIALIZE_QUEUE,
             worker_concurrency=self.app.settings.worker_concurrency,
             polling_interval_sec=0.2,
-        )
-        DBOS.register_queue(
-            SETTLE_QUEUE, worker_concurrency=SETTLE_CONCURRENCY, polling_interval_sec=0.2
         )
         if self.shared:
             self.take_over()
@@ -145,8 +150,8 @@ class Worker:
         log.info("worker started", executor_id=self.executor_id)
         return self
 
-    def submit(self, project_id: int) -> str:
-        workflow_id = workflow_id_for(project_id)
+    def submit(self, project_id: int, run: int = 1) -> str:
+        workflow_id = workflow_id_for(project_id, run)
         with SetWorkflowID(workflow_id):
             if self.shared:
                 self._queue.enqueue(initialize_project, project_id)

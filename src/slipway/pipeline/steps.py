@@ -89,7 +89,18 @@ def start(app: App, project_id: int) -> None:
             store.set_project_status(
                 session, project_id=project_id, status=ProjectStatus.INITIALIZING
             )
-    report(app, project_id, Step.CREATE_PROJECT, 1.0, f"project {project.name} recorded")
+    said = (
+        f"repairing project {project.name} (run {project.run}): what exists is kept, what is "
+        "missing or failed is done again"
+        if is_repair(project)
+        else f"project {project.name} recorded"
+    )
+    report(app, project_id, Step.CREATE_PROJECT, 1.0, said)
+
+
+def is_repair(project: Project) -> bool:
+    """Run 1 creates the project; a later run of the same steps repairs it."""
+    return project.run > 1
 
 
 # -- load template 10-20 ---------------------------------------------------------------------
@@ -206,7 +217,8 @@ def push_template(
             message=f"Initial commit from Slipway template {project.template}",
             project=project.name,
             committed_at=project.created_at,
-            adopt=project.adopt,
+            # A repair keeps the branch whatever it holds now: the team's commits since.
+            adopt=project.adopt or is_repair(project),
         )
         if beside is None:
             commit = await pushing
@@ -222,6 +234,8 @@ def push_template(
     done = (
         f"kept the branch as it is at {commit['sha'][:12]}: it holds commits Slipway did not "
         "write (--adopt), so the template was not pushed"
+        if commit.get("kept") and not is_repair(project)
+        else f"the branch holds commits ({commit['sha'][:12]}): kept as it is"
         if commit.get("kept")
         else f"pushed commit {commit['sha'][:12]}"
     )
@@ -263,6 +277,10 @@ def record_repository(
 ) -> None:
     repository = repository_from(repo)
     with app.session() as session:
+        recorded = store.get_repository(session, project_id=project_id)
+        first = commit["sha"]
+        if commit.get("kept") and recorded is not None and recorded.initial_commit_sha:
+            first = recorded.initial_commit_sha  # a repair found later commits: still the first
         store.record_repository(
             session,
             project_id=project_id,
@@ -273,6 +291,6 @@ def record_repository(
             ssh_url=repository.ssh_url or None,
             web_url=repository.web_url,
             default_branch=repository.default_branch,
-            initial_commit_sha=commit["sha"],
+            initial_commit_sha=first,
         )
     report(app, project_id, Step.RECORD_REPOSITORY, 1.0, "repository recorded")

@@ -1,10 +1,14 @@
 """The durable initialization workflow (DBOS). Each step is checkpointed: after a crash the
 next worker resumes at the step that was in flight and re-runs it (steps are idempotent).
 
-Two workflows on two queues: `initialize_project` does the work that calls the forge and the
-cluster, on a queue whose concurrency is the worker's (`SLIPWAY_WORKER_CONCURRENCY`); its last
-act is to enqueue `settle_project`, which waits for Flux to report Ready on a queue of its own
-with room for hundreds, so a worker slot is never held while Flux works.
+Two workflows: `initialize_project` does the work that calls the forge and the cluster, on a
+queue whose concurrency is the worker's (`SLIPWAY_WORKER_CONCURRENCY`); its last act is to
+start `settle_project` as its child in the same process, which waits for Flux to report Ready
+without a queue slot, so a worker slot is never held while Flux works (and a `create --wait`
+process never picks up another project's wait from a shared queue).
+
+A repair is the same workflow again under the ID of the project's next run: every step is
+idempotent, so what exists is found and kept, and what is missing or failed is done again.
 
 Step arguments and results are recorded by DBOS in clear, so they carry IDs and plain
 facts only, never a token. Steps return `Outcome` dicts instead of raising, so a failure is
@@ -14,6 +18,7 @@ recorded once, with its step, and never needs unpickling of an exception.
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Callable
 from concurrent.futures import CancelledError
@@ -27,24 +32,29 @@ from slipway.domain.model import EventLevel, ProjectStatus, Step
 from slipway.pipeline import access_steps, gitops_steps, steps
 from slipway.pipeline.context import current_app
 from slipway.pipeline.progress import report
+from slipway.pipeline.retrying import with_retries
 
 WORKFLOW_NAME = "slipway.initialize_project"
 SETTLE_WORKFLOW_NAME = "slipway.settle_project"
 INITIALIZE_QUEUE = "slipway-initialize"
-SETTLE_QUEUE = "slipway-settle"
-# Settle workflows only wait (each on a thread that sleeps until the shared watch answers):
-# a worker takes this many at once, whatever its concurrency for real work.
-SETTLE_CONCURRENCY = 256
 T = TypeVar("T")
+_RUN_ID = re.compile(r"slipway-(?:init|settle)-(\d+)(?:-r\d+)?")
 
 
-def workflow_id_for(project_id: int) -> str:
-    """One initialization per project: a second submission attaches to the first run."""
-    return f"slipway-init-{project_id}"
+def workflow_id_for(project_id: int, run: int = 1) -> str:
+    """One workflow per project run: a second submission attaches to the first."""
+    return f"slipway-init-{project_id}" + (f"-r{run}" if run > 1 else "")
 
 
-def settle_workflow_id(project_id: int) -> str:
-    return f"slipway-settle-{project_id}"
+def settle_workflow_id(initialize_id: str) -> str:
+    """The settle child of the initialization (or repair) workflow `initialize_id`."""
+    return initialize_id.replace("slipway-init-", "slipway-settle-", 1)
+
+
+def project_of_workflow(workflow_id: str) -> int | None:
+    """The project an initialization, repair or settle workflow ID belongs to (else None)."""
+    matched = _RUN_ID.fullmatch(workflow_id)
+    return int(matched.group(1)) if matched else None
 
 
 class Outcome(TypedDict):
@@ -63,9 +73,10 @@ def _maybe_die(step: Step) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _guard(step: Step, call: Callable[[], T]) -> Outcome:
+def _guard(step: Step, project_id: int, call: Callable[[], T]) -> Outcome:
+    """Runs the step (retrying outages, see `retrying`) and records its outcome."""
     try:
-        value = call()
+        value = with_retries(current_app(), project_id, step, call)
         _maybe_die(step)
         return {"ok": True, "value": value, "error": None}
     except CancelledError:
@@ -81,25 +92,31 @@ def _guard(step: Step, call: Callable[[], T]) -> Outcome:
 
 @DBOS.step(name="slipway.create_project")
 def create_project_step(project_id: int) -> Outcome:
-    return _guard(Step.CREATE_PROJECT, lambda: steps.start(current_app(), project_id))
+    return _guard(Step.CREATE_PROJECT, project_id, lambda: steps.start(current_app(), project_id))
 
 
 @DBOS.step(name="slipway.load_template")
 def load_template_step(project_id: int) -> Outcome:
-    return _guard(Step.LOAD_TEMPLATE, lambda: steps.load_template(current_app(), project_id))
+    return _guard(
+        Step.LOAD_TEMPLATE, project_id, lambda: steps.load_template(current_app(), project_id)
+    )
 
 
 @DBOS.step(name="slipway.create_environments")
 def create_environments_step(project_id: int) -> Outcome:
     return _guard(
-        Step.CREATE_ENVIRONMENTS, lambda: steps.create_environments(current_app(), project_id)
+        Step.CREATE_ENVIRONMENTS,
+        project_id,
+        lambda: steps.create_environments(current_app(), project_id),
     )
 
 
 @DBOS.step(name="slipway.create_repository")
 def create_repository_step(project_id: int) -> Outcome:
     return _guard(
-        Step.CREATE_REPOSITORY, lambda: steps.create_repository(current_app(), project_id)
+        Step.CREATE_REPOSITORY,
+        project_id,
+        lambda: steps.create_repository(current_app(), project_id),
     )
 
 
@@ -110,7 +127,7 @@ def push_template_step(project_id: int, repo: dict[str, Any]) -> Outcome:
         grant = access_steps.granting(app, project_id, repo)
         return steps.push_template(app, project_id, repo, beside=grant)
 
-    return _guard(Step.PUSH_TEMPLATE, push)
+    return _guard(Step.PUSH_TEMPLATE, project_id, push)
 
 
 @DBOS.step(name="slipway.record_repository")
@@ -119,25 +136,34 @@ def record_repository_step(
 ) -> Outcome:
     return _guard(
         Step.RECORD_REPOSITORY,
+        project_id,
         lambda: steps.record_repository(current_app(), project_id, repo, commit),
     )
 
 
 @DBOS.step(name="slipway.deploy_key")
 def deploy_key_step(project_id: int, repo: dict[str, Any]) -> Outcome:
-    return _guard(Step.DEPLOY_KEY, lambda: access_steps.deploy_key(current_app(), project_id, repo))
+    return _guard(
+        Step.DEPLOY_KEY,
+        project_id,
+        lambda: access_steps.deploy_key(current_app(), project_id, repo),
+    )
 
 
 @DBOS.step(name="slipway.gitops_resources")
 def gitops_resources_step(project_id: int) -> Outcome:
     return _guard(
-        Step.GITOPS_RESOURCES, lambda: gitops_steps.gitops_resources(current_app(), project_id)
+        Step.GITOPS_RESOURCES,
+        project_id,
+        lambda: gitops_steps.gitops_resources(current_app(), project_id),
     )
 
 
 @DBOS.step(name="slipway.finalize")
 def finalize_step(project_id: int, applied: dict[str, str | None]) -> Outcome:
-    return _guard(Step.FINALIZE, lambda: gitops_steps.finalize(current_app(), project_id, applied))
+    return _guard(
+        Step.FINALIZE, project_id, lambda: gitops_steps.finalize(current_app(), project_id, applied)
+    )
 
 
 @DBOS.step(name="slipway.settle_failure")
@@ -179,9 +205,9 @@ def initialize_project(project_id: int) -> str:
         result = gitops_resources_step(project_id)
     if not result["ok"]:
         return _settle(project_id, result, ProjectStatus.DEGRADED)
-    # Recorded as this workflow's child: after a crash DBOS does not enqueue it twice.
-    with SetWorkflowID(settle_workflow_id(project_id)):
-        DBOS.enqueue_workflow(SETTLE_QUEUE, settle_project, project_id, result["value"])
+    # Recorded as this workflow's child: after a crash DBOS does not start it twice.
+    with SetWorkflowID(settle_workflow_id(DBOS.workflow_id or workflow_id_for(project_id))):
+        DBOS.start_workflow(settle_project, project_id, result["value"])
     return "settling"
 
 

@@ -20,11 +20,13 @@ from slipway.service.projects import (
 )
 from slipway.service.reading import (
     follow_events,
+    last_sequence,
     list_projects,
     list_templates,
     project_events,
     show_project,
 )
+from slipway.service.repair import RepairStarted, repair_project, stuck_projects
 from slipway.service.views import (
     ConnectionView,
     DryRun,
@@ -42,6 +44,7 @@ __all__ = [
     "DryRun",
     "EnvironmentView",
     "ProjectView",
+    "RepairStarted",
     "RepositoryView",
     "ResourceView",
     "Worker",
@@ -52,6 +55,7 @@ __all__ = [
     "doctor",
     "dry_run",
     "follow_events",
+    "last_sequence",
     "list_connections",
     "list_projects",
     "list_templates",
@@ -59,8 +63,10 @@ __all__ = [
     "plan_project",
     "project_events",
     "record_project",
+    "repair_project",
     "rotate_credentials",
     "run_worker",
     "running_worker",
     "show_project",
+    "stuck_projects",
 ]

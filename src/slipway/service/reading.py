@@ -53,12 +53,23 @@ def project_events(app: App, name: str, *, after: int = 0) -> list[ProgressEvent
 async def follow_events(
     app: App, name: str, *, after: int = 0, poll: float = FOLLOW_POLL_SECONDS
 ) -> AsyncIterator[ProgressEvent]:
-    """Every event after `after` as it is recorded, ending with the final one (the progress
-    bar, `events --follow` and, later, the SSE stream all read this)."""
+    """Every event after `after` as it is recorded, ending with the final event of the
+    project's current run (earlier runs' finals are history; the progress bar, `events
+    --follow` and, later, the SSE stream all read this)."""
+    with app.session() as session:
+        run = store.require_project(session, name=name).run
     while True:
         for event in project_events(app, name, after=after):
             after = event.sequence
             yield event
-            if event.final is not None:
+            if event.final is not None and event.run >= run:
                 return
         await asyncio.sleep(poll)
+
+
+def last_sequence(app: App, name: str) -> int:
+    """The newest event's sequence (0 if none): a new run's follower starts after it."""
+    with app.session() as session:
+        project = store.require_project(session, name=name)
+        latest = store.latest_event(session, project_id=project.id)
+        return latest.sequence if latest is not None else 0

@@ -75,9 +75,10 @@ def run_worker(
         worker.run(stop, until_idle=until_idle)
 
 
-def submit(app: App, project_id: int, worker: Worker | None) -> str:
-    """Enqueues the project's initialization: through `worker` when this process runs one,
-    else for any worker sharing the database. Returns the workflow ID."""
+def submit(app: App, project_id: int, worker: Worker | None, run: int = 1) -> str:
+    """Enqueues the project's initialization (run 1) or repair (a later run): through
+    `worker` when this process runs one, else for any worker sharing the database. Returns
+    the workflow ID."""
     if worker is not None:
-        return worker.submit(project_id)
-    return submit_initialization(app.settings, project_id)
+        return worker.submit(project_id, run)
+    return submit_initialization(app.settings, project_id, run)

@@ -1,0 +1,115 @@
+"""Repair: run a project's steps again as its next run, so whatever is missing or failed
+(the repository, its first commit, any environment's objects) is done again and whatever
+exists is kept. A healthy project comes out unchanged (applies are no-ops, the branch is
+kept); a failed or degraded creation carries on past the step that failed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from slipway import store
+from slipway.bootstrap import App
+from slipway.domain.errors import Conflict
+from slipway.domain.model import ProjectStatus, ResourceStatus, Step
+from slipway.pipeline.runtime import Worker, runs_in_progress
+from slipway.pipeline.workflow import workflow_id_for
+from slipway.service.reading import last_sequence
+from slipway.service.workers import submit
+
+# Resources not settled (pending, reconciling) for this long count as stuck.
+STUCK_AFTER_SECONDS = 900.0
+_BROKEN = (ResourceStatus.FAILED, ResourceStatus.MISSING)
+_UNSETTLED = (ResourceStatus.PENDING, ResourceStatus.RECONCILING)
+_ENDED = (ProjectStatus.ACTIVE, ProjectStatus.DEGRADED, ProjectStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class RepairStarted:
+    """A repair run queued (or started in this process): the project, its run number, and
+    the last event before it, after which a follower sees only this run."""
+
+    project: str
+    run: int
+    workflow_id: str
+    after_sequence: int
+
+    def to_dict(self) -> dict[str, str | int]:
+        return {
+            "project": self.project,
+            "run": self.run,
+            "workflow_id": self.workflow_id,
+            "after_sequence": self.after_sequence,
+        }
+
+
+def repair_project(app: App, name: str, *, worker: Worker | None = None) -> RepairStarted:
+    """Starts the project's next run; `Conflict` while another of its runs is under way or
+    it is being deleted. Runs in `worker` when given, else in whichever worker takes it."""
+    with app.session() as session:
+        project = store.require_project(session, name=name)
+        project_id, run, workflow = project.id, project.run + 1, project.workflow_id
+        status = project.status
+    if status is ProjectStatus.DELETING:
+        raise Conflict(
+            f"project {name} is being deleted",
+            step=Step.CREATE_PROJECT.value,
+            system="slipway",
+            hint=f"run `slipway project delete {name}` again to finish the deletion",
+        )
+    if status not in _ENDED and workflow and runs_in_progress(app.settings, [workflow]):
+        raise Conflict(
+            f"project {name} has a run in progress",
+            step=Step.CREATE_PROJECT.value,
+            system="slipway",
+            hint=f"follow it with `slipway project events {name} --follow`; if no worker "
+            "runs, start one with `slipway worker`",
+        )
+    after = last_sequence(app, name)
+    workflow_id = workflow_id_for(project_id, run)
+    with app.session() as session:
+        store.start_run(
+            session,
+            project_id=project_id,
+            status=ProjectStatus.INITIALIZING,
+            workflow_id=workflow_id,
+        )
+        store.append_event(
+            session,
+            project_id=project_id,
+            step=Step.CREATE_PROJECT,
+            percent=0,
+            message=f"repair of project {name} queued (run {run})",
+        )
+    submit(app, project_id, worker, run)
+    return RepairStarted(name, run, workflow_id, after)
+
+
+def stuck_projects(app: App, *, stuck_after: float = STUCK_AFTER_SECONDS) -> list[str]:
+    """Projects that need a repair: failed or degraded; with a resource failed or missing;
+    with one pending or reconciling for longer than `stuck_after` seconds; or left
+    initializing by a run that no longer exists. Never those being deleted."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=stuck_after)
+    stuck: list[str] = []
+    unsure: dict[str, str] = {}  # initializing: stuck only if no run is under way
+    with app.session() as session:
+        for project in store.list_projects(session):
+            if project.status is ProjectStatus.DELETING:
+                continue
+            if project.status in (ProjectStatus.FAILED, ProjectStatus.DEGRADED):
+                stuck.append(project.name)
+                continue
+            if project.status is not ProjectStatus.ACTIVE:
+                if project.workflow_id and project.updated_at < cutoff:
+                    unsure[project.name] = project.workflow_id
+                continue
+            resources = store.list_gitops_resources(session, project_id=project.id)
+            if any(
+                r.status in _BROKEN or (r.status in _UNSETTLED and r.updated_at < cutoff)
+                for r in resources
+            ):
+                stuck.append(project.name)
+    if unsure:
+        running = set(runs_in_progress(app.settings, list(unsure.values())))
+        stuck += [name for name, workflow in unsure.items() if workflow not in running]
+    return sorted(stuck)
