@@ -36,7 +36,8 @@ def namespace(kube: KubeEmulator) -> Iterator[str]:
     name = f"flux-{uuid.uuid4().hex[:8]}"
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     yield name
-    kube.delete("v1", "Namespace", name)
+    if kube.get("v1", "Namespace", name) is not None:  # a test may have deleted it
+        kube.delete("v1", "Namespace", name)
 
 
 @pytest.fixture

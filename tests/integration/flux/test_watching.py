@@ -39,8 +39,10 @@ def test_a_source_is_requeued_after_its_interval_and_nothing_is_listed_again(
     own = [r for r in flux if r.namespace == namespace]
     assert {(r.verb, r.resource, r.subresource) for r in own} == {
         ("get", "secrets", ""),
+        ("patch", "gitrepositories", ""),  # once: source-controller's finalizer
         ("patch", "gitrepositories", "status"),
     }
+    assert len([r for r in own if (r.verb, r.subresource) == ("patch", "")]) == 1
     assert all(r.user_agent.startswith(SOURCE_AGENT) for r in own)
     assert {r.status for r in own} == {200}
 

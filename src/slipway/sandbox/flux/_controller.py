@@ -28,10 +28,14 @@ from slipway.sandbox.flux._kustomization import (
     KustomizationReconciler,
 )
 from slipway.sandbox.flux._objects import (
+    FINALIZER,
     KUSTOMIZE,
     SOURCE,
     SOURCE_CONTROLLER,
+    FluxKind,
     Key,
+    being_deleted,
+    finalizers_of,
     generation_of,
     requested_at,
     user_agent,
@@ -58,8 +62,9 @@ class FluxEmulator(Lifecycle):
     with its identity; Kustomizations as kustomize-controller), and `concurrency` threads
     reconcile from a shared work queue once both caches are filled, as controller-runtime
     waits for its caches to sync: different objects at once, one object never twice at once.
-    What wakes an object, as Flux's predicates decide: its creation, a new generation, a
-    `reconcile.fluxcd.io/requestedAt` annotation, its deletion; a GitRepository's new
+    What wakes an object, as Flux's predicates decide: its creation, a new generation (its
+    deletion too: the API server bumps it when it sets deletionTimestamp), a
+    `reconcile.fluxcd.io/requestedAt` annotation; a GitRepository's new
     artifact revision (or its deletion) also wakes the Kustomizations that use it. After
     each reconcile the object is requeued after its spec.interval (times `interval_scale`),
     or after a retry backoff when it failed. Nothing is listed again unless a watch answers
@@ -117,7 +122,6 @@ class FluxEmulator(Lifecycle):
         self._stop = threading.Event()
         self._halt: Callable[[], None] | None = None
         self._failures: dict[Key, int] = {}
-        self._deleted: dict[Key, Obj] = {}  # last state of deleted Kustomizations
         self._threads: list[threading.Thread] = []
 
     def start(self) -> FluxEmulator:
@@ -195,9 +199,7 @@ class FluxEmulator(Lifecycle):
             self._queue.add(Key.of(KUSTOMIZE, new))
 
     def _kustomization_deleted(self, obj: Obj) -> None:
-        key = Key.of(KUSTOMIZE, obj)
-        self._deleted[key] = obj  # its finalizer prunes the inventory
-        self._queue.add(key)
+        self._queue.add(Key.of(KUSTOMIZE, obj))
 
     def _wake_dependents(self, source: Key) -> None:
         """The Kustomizations of this source, found in the cache (an index upstream)."""
@@ -250,6 +252,12 @@ class FluxEmulator(Lifecycle):
             self._sources.forget(key)
             self._failures.pop(key, None)
             return
+        if being_deleted(obj):  # source-controller's finalizer: drop the artifact, let go
+            self._sources.forget(key)
+            self._release(self._source_api, SOURCE, key, obj)
+            return
+        if not self._hold(self._source_api, SOURCE, key, obj):
+            return
         if obj["spec"].get("suspend"):
             return
         result = self._sources.reconcile(key, obj)
@@ -259,21 +267,50 @@ class FluxEmulator(Lifecycle):
         obj = self.kustomization_informer.get(key)
         if obj is None:
             self._failures.pop(key, None)
-            deleted = self._deleted.pop(key, None)
-            if deleted is not None:
-                self._finalize(key, deleted)
+            return
+        if being_deleted(obj):
+            self._finalize(key, obj)
+            self._release(self._kustomize_api, KUSTOMIZE, key, obj)
+            return
+        if not self._hold(self._kustomize_api, KUSTOMIZE, key, obj):
             return
         if obj["spec"].get("suspend"):
             return
         self._requeue(key, obj, ok=self._kustomizations.reconcile(key, obj))
 
-    def _finalize(self, key: Key, last: Obj) -> None:
+    def _hold(self, api: KubeAPI, kind: FluxKind, key: Key, obj: Obj) -> bool:
+        """Adds Flux's finalizer before anything else (as both controllers do, so a delete
+        always waits for them); False when the object changed meanwhile (it comes again)."""
+        if FINALIZER in finalizers_of(obj):
+            return True
+        path = kind.path(key.namespace, key.name)
+        held = [*finalizers_of(obj), FINALIZER]
+        if api.patch_finalizers(path, held, str(obj["metadata"]["resourceVersion"])):
+            return True
+        self._queue.add_after(key, 0.05)
+        return False
+
+    def _release(self, api: KubeAPI, kind: FluxKind, key: Key, obj: Obj) -> None:
+        """Removes Flux's finalizer once its work is done: the API server then deletes it."""
+        if FINALIZER not in finalizers_of(obj):
+            return
+        path = kind.path(key.namespace, key.name)
+        rest = [f for f in finalizers_of(obj) if f != FINALIZER]
+        if not api.patch_finalizers(path, rest, str(obj["metadata"]["resourceVersion"])):
+            self._queue.add_after(key, 0.05)
+
+    def _finalize(self, key: Key, obj: Obj) -> None:
         """What kustomize-controller's finalizer does on delete with the default
-        deletionPolicy (MirrorPrune): garbage-collect the inventory when spec.prune is set."""
-        spec = last.get("spec") or {}
-        entries = ((last.get("status") or {}).get("inventory") or {}).get("entries") or []
-        if spec.get("prune") and not spec.get("suspend") and entries:
+        deletionPolicy (MirrorPrune): garbage-collect the inventory when spec.prune is set,
+        as the Kustomization's account; when that account is gone, pruning is skipped."""
+        spec = obj.get("spec") or {}
+        entries = ((obj.get("status") or {}).get("inventory") or {}).get("entries") or []
+        if not (spec.get("prune") and not spec.get("suspend") and entries):
+            return
+        if self._kustomizations.can_impersonate(key, spec):
             self._kustomizations.prune(key, list(reversed(entries)), spec)
+        else:
+            log.info("flux skipped pruning: the account to impersonate is gone", key=key)
 
 
 def _spec_changed(old: Obj, new: Obj) -> bool:

@@ -80,6 +80,22 @@ class KubeAPI:
         if response.status_code != 404:  # deleted meanwhile: nothing to report on
             response.raise_for_status()
 
+    def patch_finalizers(self, path: str, finalizers: list[str], resource_version: str) -> bool:
+        """Replaces metadata.finalizers (a merge patch, as controller-runtime's patch helper
+        sends it), guarded by `resource_version`; False when the object is gone or changed
+        meanwhile (the controller sees it again from its watch)."""
+        body = {"metadata": {"finalizers": finalizers, "resourceVersion": resource_version}}
+        response = self._http.patch(
+            path,
+            params={"fieldManager": self._field_manager},
+            content=json.dumps(body),
+            headers={"Content-Type": MERGE, **self._as},
+        )
+        if response.status_code in (404, 409):
+            return False
+        response.raise_for_status()
+        return True
+
     def apply(self, obj: dict[str, Any], *, field_manager: str, dry_run: bool = False) -> None:
         """Server-side apply (forcing conflicts, as Flux does); raises ApplyError with the
         server's Status message, prefixed by the object the way fluxcd/pkg/ssa names it."""

@@ -222,6 +222,15 @@ class KustomizationReconciler:
             api.apply(obj, field_manager=APPLY_MANAGER)
         return [_inventory_entry(obj) for obj in objects]
 
+    def can_impersonate(self, key: Key, spec: dict[str, Any]) -> bool:
+        """Whether the account pruning acts as still exists (upstream's CanImpersonate): on
+        delete, a Kustomization whose ServiceAccount is gone skips pruning."""
+        account = spec.get("serviceAccountName")
+        if not account:
+            return True
+        path = f"{KubeAPI.collection('v1', 'serviceaccounts', key.namespace)}/{account}"
+        return self._api.get(path) is not None
+
     def prune(self, key: Key, entries: list[dict[str, Any]], spec: dict[str, Any]) -> None:
         """Delete inventory entries that still carry this Kustomization's owner labels, as
         the Kustomization's service account when it names one."""

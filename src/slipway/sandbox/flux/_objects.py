@@ -56,6 +56,19 @@ def generation_of(obj: dict[str, Any]) -> int:
     return int(obj["metadata"].get("generation", 1))
 
 
+# Both controllers put it on every object they reconcile, so a delete waits for them: the
+# kustomize-controller prunes what it applied, the source-controller drops its artifacts.
+FINALIZER = "finalizers.fluxcd.io"
+
+
+def finalizers_of(obj: dict[str, Any]) -> list[str]:
+    return list(obj["metadata"].get("finalizers") or [])
+
+
+def being_deleted(obj: dict[str, Any]) -> bool:
+    return bool(obj["metadata"].get("deletionTimestamp"))
+
+
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 
 

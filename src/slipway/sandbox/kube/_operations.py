@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from slipway.sandbox.kube import _apply, _names
+from slipway.sandbox.kube import _apply, _finalizers, _names
 from slipway.sandbox.kube._aggregation import aggregate
 from slipway.sandbox.kube._patches import json_merge, json_patch
 from slipway.sandbox.kube._resources import CLUSTERROLES, NAMESPACES, SECRETS, ResourceType
@@ -31,7 +31,14 @@ from slipway.sandbox.kube._status import (
 from slipway.sandbox.kube._store import KubeState
 from slipway.sandbox.kube._validation import WriteOptions, check_identity, prepare
 
-_SERVER_META = ("uid", "creationTimestamp", "generation", "resourceVersion", "deletionTimestamp")
+_SERVER_META = (
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "resourceVersion",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
 
 
 def now() -> str:
@@ -63,6 +70,7 @@ class Operations:
 
     def __init__(self, state: KubeState) -> None:
         self.state = state
+        self.namespaces = _finalizers.NamespaceController(state)
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -134,7 +142,12 @@ class Operations:
             meta["generation"] = int(old["metadata"].get("generation", 0)) + 1
         if old is not None and new == old:
             return old
+        if old is not None:
+            _finalizers.check_update(rt, old, new)
         if opts.dry_run:
+            return new
+        if _finalizers.finalized(old, new):  # its last finalizer removed: it goes now
+            self.state.remove(rt, meta.get("namespace", ""), meta["name"])
             return new
         stored = self.state.put(rt, new, created=old is None)
         if rt == CLUSTERROLES:
@@ -269,6 +282,10 @@ class Operations:
                 return old
             if rt == NAMESPACES:
                 return self._terminate_namespace(old)
+            if _finalizers.finalizers(old):  # marked; its controllers remove it when done
+                if _finalizers.deleting(old):
+                    return old
+                return self.state.put(rt, _finalizers.marked(rt, old), created=False)
             self.state.remove(rt, ns, name)
             if rt == CLUSTERROLES:
                 aggregate(self.state)
@@ -300,8 +317,6 @@ class Operations:
         return stored
 
     def _finalize(self, namespace: str) -> None:
-        """Remove everything in a terminating namespace, then the namespace itself."""
-        with self.state.lock:
-            for key, name in self.state.namespaces_in_use(namespace):
-                self.state.remove_key(key, namespace, name)
-            self.state.remove(NAMESPACES, "", namespace)
+        """Empty a terminating namespace (objects with finalizers wait for their
+        controllers), then remove it."""
+        self.namespaces.finalize(namespace)
