@@ -237,6 +237,35 @@ class ForgeFlows(ABC):
     @abstractmethod
     async def delete_repository(self, repo: Repository) -> None: ...
 
+    async def delete_project_repository(
+        self, *, owner: str, name: str, project: str, installation: str
+    ) -> bool:
+        """Deletes `owner/name` only when its marker, read afresh, names `project` and
+        `installation`; False when it is gone already. One that is another project's, another
+        installation's or unmarked is a `Conflict`, and left as it is."""
+        check_installation(installation)
+        repo = await self._read_repository(owner, name)
+        if repo is None:
+            return False
+        if repo.project != project or repo.installation != installation:
+            if repo.project is None:
+                whose = "has no Slipway marker (Slipway did not create it)"
+            elif repo.project != project:
+                whose = f"belongs to project {repo.project}"
+            else:
+                other = repo.installation or "(its marker predates installation ids)"
+                whose = f"belongs to project {project} of another Slipway installation {other}"
+            raise Conflict(
+                f"the repository {repo.full_name} on {self._site.label} {whose}; "
+                "Slipway deletes only a repository it marked for this project and installation",
+                step=self._site.step,
+                system=self._site.label,
+                hint="it was left as it is; delete it yourself on the forge if it should go, "
+                "or run the delete again without --delete-repo",
+            )
+        await self.delete_repository(repo)
+        return True
+
     async def find_repository(self, *, owner: str | None, name: str) -> Repository | None:
         return await self._read_repository(owner or await self._own_login(), name)
 

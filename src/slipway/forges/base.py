@@ -128,6 +128,8 @@ class Forge(Protocol):
       keys raises `ForgeError` whose hint names `--git-auth token`;
     - `ssh_known_hosts` scans the SSH host of `repo.ssh_url` once per process (a short TTL);
     - `delete_repository` is idempotent: a repository already gone is fine;
+      `delete_project_repository` deletes one only when its marker, read afresh, names the
+      project and the installation (another's, or an unmarked one, is a `Conflict`);
     - `check_owner` only reads: it is how Slipway refuses a bad `--owner` before it records or
       creates anything.
     """
@@ -189,6 +191,13 @@ class Forge(Protocol):
         ...
 
     async def delete_repository(self, repo: Repository) -> None: ...
+
+    async def delete_project_repository(
+        self, *, owner: str, name: str, project: str, installation: str
+    ) -> bool:
+        """Delete `owner/name` if it is `project`'s of `installation`; False: gone already.
+        GitHub needs the `delete_repo` scope, GitLab the Owner role, Gitea admin rights."""
+        ...
 
     async def add_deploy_key(self, repo: Repository, *, title: str, public_key: str) -> DeployKey:
         """Give `repo` the read-only deploy key `public_key` (an OpenSSH public key line)."""
