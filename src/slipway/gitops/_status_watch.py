@@ -17,7 +17,7 @@ an object applied a moment ago may still be cached with the Ready condition of i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -114,9 +114,18 @@ class StatusWatch:
     client's) stops it. Subscribe with `changes(ref)` (one object) or `changes()` (all);
     read the cache with `status(ref)`."""
 
-    def __init__(self, client: ClusterClient, kinds: Iterable[KindInfo] | None = None) -> None:
+    def __init__(
+        self,
+        client: ClusterClient,
+        kinds: Iterable[KindInfo] | None = None,
+        *,
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        """`kinds`: those with a Ready condition unless given; `labels` narrows Slipway's
+        selector on the server (the status sync follows one installation's objects)."""
         chosen = [i for i in apply_order() if i.has_ready] if kinds is None else list(kinds)
         self._client = client
+        self._labels = dict(labels or {})
         self._kinds: dict[ResourceKind, _Kind] = {i.kind: _Kind(i) for i in chosen}
         self._followers: dict[ObjectRef, set[_Feed]] = {}
         self._everything: set[_Feed] = set()
@@ -131,6 +140,11 @@ class StatusWatch:
     @property
     def started(self) -> bool:
         return self._loop is not None
+
+    @property
+    def listed(self) -> bool:
+        """Whether every kind has been listed: from then on `status` knows every object."""
+        return all(kind.synced for kind in self._kinds.values())
 
     def start(self) -> None:
         """Starts each kind's list+watch unless running (subscribing does this)."""
@@ -246,7 +260,7 @@ class StatusWatch:
 
     async def _relist(self, kind: _Kind) -> str | None:
         """Replaces the kind's cache with a fresh list; publishes what changed meanwhile."""
-        items, version = await self._client.list_managed(kind.info)
+        items, version = await self._client.list_managed(kind.info, self._labels)
         fresh = {seen.status.ref: seen for seen in map(kind.seen, items)}
         before, kind.objects = kind.objects, fresh
         first, kind.synced, kind.failure = not kind.synced, True, None
@@ -267,7 +281,7 @@ class StatusWatch:
         """Applies each change until the stream ends (410 Gone); whether any came."""
         progressed = False
         with map_api_errors(Operation("watch", kind.info), self._client.identity):
-            stream = self._client.managed_changes(kind.info, version)
+            stream = self._client.managed_changes(kind.info, version, self._labels)
             async with aclosing(stream):
                 async for event, obj in stream:
                     progressed = True

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -287,16 +287,18 @@ class ClusterClient(ClusterConnection):
             if rereads > WATCH_REREADS:
                 raise error
 
-    async def list_managed(self, info: KindInfo) -> tuple[list[dict[str, Any]], str | None]:
-        """Every object of the kind Slipway manages (its label), in all namespaces, and the
-        resourceVersion to watch from (`StatusWatch`, the status sync)."""
+    async def list_managed(
+        self, info: KindInfo, labels: Mapping[str, str] | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Every object of the kind Slipway manages (its label, and `labels` too), in all
+        namespaces, and the resourceVersion to watch from (`StatusWatch`, the status sync)."""
         return await self._call(
-            Operation("list", info), lambda: _watch.list_managed(self._client, info)
+            Operation("list", info), lambda: _watch.list_managed(self._client, info, labels)
         )
 
     def managed_changes(
-        self, info: KindInfo, version: str | None
+        self, info: KindInfo, version: str | None, labels: Mapping[str, str] | None = None
     ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
         """(event type, object) after `version` for the objects `list_managed` lists; ends on
         410 Gone (list again). Errors are lightkube's: map them with `map_api_errors`."""
-        return _watch.managed_changes(self._client, info, version)
+        return _watch.managed_changes(self._client, info, version, labels)

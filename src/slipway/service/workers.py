@@ -1,5 +1,6 @@
 """Running initializations: a worker in this process (for `create --wait`, `slipway worker`
-and the demo), or a hand-off to whichever worker is running (a plain `create`)."""
+and the demo), or a hand-off to whichever worker is running (a plain `create`). A shared
+worker (`slipway worker`) also runs the status sync."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import asdict, dataclass
 from slipway import store
 from slipway.bootstrap import App
 from slipway.pipeline.runtime import Worker, submit_initialization
+from slipway.service.sync import running_sync
 
 
 @dataclass(frozen=True)
@@ -68,8 +70,13 @@ def run_worker(
 ) -> None:
     """Runs queued and interrupted initializations (taking over dead workers' runs) until
     `stop` is set or, with `until_idle`, nothing is left anywhere; `on_resume` is told of
-    each run taken over or found orphaned."""
-    with running_worker(app, shared=True, on_resume=on_resume) as worker:
+    each run taken over or found orphaned. Beside them it runs the status sync, which
+    follows the cluster while this worker holds the installation's Lease (`running_sync`);
+    it stops first on the way out, releasing the Lease."""
+    with (
+        running_worker(app, shared=True, on_resume=on_resume) as worker,
+        running_sync(app),
+    ):
         if on_start is not None:
             on_start(worker.executor_id)
         worker.run(stop, until_idle=until_idle)

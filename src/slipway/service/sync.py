@@ -1,0 +1,83 @@
+"""The status sync as use cases: one pass by hand (`slipway sync --once`), or the sync running
+in this process beside a worker (`slipway worker`), elected through a Lease so only one process
+of the installation follows the cluster at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Final
+
+from slipway.bootstrap import App, ProcessLoop
+from slipway.sync import StatusSync, SyncReport, sync_once
+
+STOP_SECONDS: Final = 10.0
+
+
+@dataclass(frozen=True)
+class SyncChange:
+    """A resource row one pass changed."""
+
+    project: str
+    environment: str
+    kind: str
+    name: str
+    before: str
+    after: str
+    message: str | None
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    """What `slipway sync --once` checked (rows) and changed."""
+
+    checked: int
+    changes: tuple[SyncChange, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "checked": self.checked,
+            "changed": [change.__dict__ for change in self.changes],
+        }
+
+
+async def sync_now(app: App) -> SyncSummary:
+    """Lists every kind Slipway applies once (this installation's objects) and brings the
+    database in line: statuses, revisions, `missing` for objects deleted out of band.
+    `ClusterError` when the cluster cannot be listed."""
+    async with app.cluster() as cluster:
+        report = await sync_once(app, cluster)
+    return _summary(report)
+
+
+@contextmanager
+def running_sync(app: App) -> Iterator[StatusSync]:
+    """The status sync on the process's event loop for the duration of the block: it stands
+    by until elected, then follows the cluster; on exit it stops and releases the Lease."""
+    sync = StatusSync(app)
+
+    async def start(loop: ProcessLoop) -> None:
+        await sync.start(loop.cluster)
+
+    async def stop(loop: ProcessLoop) -> None:
+        # An unreachable cluster must not hold the shutdown: the Lease then expires instead.
+        with suppress(TimeoutError):
+            await asyncio.wait_for(sync.stop(), timeout=STOP_SECONDS)
+
+    app.loop.run(start)
+    try:
+        yield sync
+    finally:
+        app.loop.run(stop)
+
+
+def _summary(report: SyncReport) -> SyncSummary:
+    changes = tuple(
+        SyncChange(
+            c.project, c.environment, c.kind, c.name, c.before.value, c.after.value, c.message
+        )
+        for c in report.changes
+    )
+    return SyncSummary(report.checked, changes)
