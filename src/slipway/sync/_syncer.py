@@ -114,7 +114,8 @@ class StatusSync:
 
     @property
     def leading(self) -> bool:
-        return self.elector is not None and self.elector.is_leader
+        """Whether this process follows the cluster now (running, and holding the Lease)."""
+        return self._task is not None and self.elector is not None and self.elector.is_leader
 
     async def start(self, cluster: ClusterClient) -> None:
         """Starts the sync as a task of the running loop, with `cluster` (kept open by the
