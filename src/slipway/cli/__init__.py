@@ -1,9 +1,9 @@
 """`slipway` command line. Commands parse options, call the service layer and render; errors
 are rendered once, in `main`, as one line (or `{"error": ...}` under --json)."""
 
-from slipway.cli import commands, projects
+from slipway.cli import commands, deletion, projects
 from slipway.cli import sync as sync  # registers `slipway sync`
 from slipway.cli._app import app, main
 from slipway.cli._render import follow, print_project
 
-__all__ = ["app", "commands", "follow", "main", "print_project", "projects"]
+__all__ = ["app", "commands", "deletion", "follow", "main", "print_project", "projects"]
