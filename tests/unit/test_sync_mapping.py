@@ -1,0 +1,101 @@
+"""The status sync's rules, row by row: what the cluster says becomes the row, an object gone
+from a complete list becomes missing (never a pending row), and nothing unchanged is written."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from slipway.domain.model import Condition, ResourceKind, ResourceStatus
+from slipway.gitops import ObjectRef, ObjectStatus
+from slipway.store.status_sync import SyncedEnvironment, SyncedResource
+from slipway.sync._mapping import MISSING_MESSAGE, observe, plan_sync
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+KS = ObjectRef(ResourceKind.KUSTOMIZATION, "shop", "shop-dev")
+NS = ObjectRef(ResourceKind.NAMESPACE, "shop-dev", None)
+
+
+def _row(ref: ObjectRef, status: ResourceStatus, row_id: int = 1) -> SyncedResource:
+    return SyncedResource(
+        id=row_id,
+        environment_id=7,
+        kind=ref.kind,
+        name=ref.name,
+        namespace=ref.namespace,
+        status=status,
+        error_message=None,
+        ready_reason=None,
+        ready_message=None,
+        revision=None,
+        observed_generation=None,
+    )
+
+
+def _ready(ref: ObjectRef, status: str, message: str = "") -> ObjectStatus:
+    state = {"True": ResourceStatus.READY, "False": ResourceStatus.FAILED}.get(
+        status, ResourceStatus.RECONCILING
+    )
+    return ObjectStatus(
+        ref=ref,
+        exists=True,
+        status=state,
+        ready=Condition("Ready", status, "Reason", message),
+        revision="main@sha1:abc",
+        generation=2,
+        observed_generation=2,
+    )
+
+
+def test_a_failure_is_recorded_with_reason_message_and_revision() -> None:
+    change = observe(
+        _row(KS, ResourceStatus.READY), _ready(KS, "False", "build failed"), listed=True, at=AT
+    )
+    assert change is not None
+    assert (change.status, change.error_message, change.ready_reason) == (
+        ResourceStatus.FAILED,
+        "build failed",
+        "Reason",
+    )
+    assert (change.revision, change.observed_generation, change.observed_at) == (
+        "main@sha1:abc",
+        2,
+        AT,
+    )
+
+
+def test_an_absent_object_is_missing_only_from_a_complete_list_and_never_when_pending() -> None:
+    ready = _row(KS, ResourceStatus.READY)
+    gone = observe(ready, None, listed=True, at=AT)
+    assert gone is not None
+    assert (gone.status, gone.error_message) == (ResourceStatus.MISSING, MISSING_MESSAGE)
+    assert observe(ready, None, listed=False, at=AT) is None
+    assert observe(_row(KS, ResourceStatus.PENDING), None, listed=True, at=AT) is None
+    assert observe(_row(KS, ResourceStatus.MISSING), None, listed=True, at=AT) is None
+
+
+def test_an_unchanged_row_is_not_written() -> None:
+    row = _row(NS, ResourceStatus.READY)
+    namespace = ObjectStatus(ref=NS, exists=True, status=ResourceStatus.READY)
+    assert observe(row, namespace, listed=True, at=AT) is None
+
+
+def test_plan_changes_rows_and_the_environment_status() -> None:
+    env = SyncedEnvironment(
+        id=7,
+        project="shop",
+        name="dev",
+        namespace="shop-dev",
+        status=ResourceStatus.READY,
+        resources=(_row(NS, ResourceStatus.READY, 1), _row(KS, ResourceStatus.READY, 2)),
+    )
+    seen = {
+        NS: ObjectStatus(ref=NS, exists=True, status=ResourceStatus.READY),
+        KS: _ready(KS, "Unknown", "Reconciliation in progress"),
+    }
+    plan = plan_sync([env], seen, listed=True, at=AT)
+    assert plan.checked == 2
+    assert [(c.kind, c.before, c.after) for c in plan.changes] == [
+        ("Kustomization", ResourceStatus.READY, ResourceStatus.RECONCILING)
+    ]
+    assert plan.environments == {7: ResourceStatus.RECONCILING}
+    assert plan_sync([env], {}, listed=False, at=AT).changes == []
