@@ -40,6 +40,8 @@ def sandbox_settings(sandbox: Sandbox, data_dir: Path, **overrides: Any) -> Sett
         "kubeconfig": sandbox.kubeconfig,
         "ready_timeout": 60.0,
         "lease_seconds": 2.0,
+        # A failure a test provokes ends the run at once; tests of retries set a window.
+        "retry_window": 0.0,
         **overrides,
     }
     return Settings(**values)
@@ -65,6 +67,7 @@ def cli_env(sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         "SLIPWAY_DATA_DIR": str(tmp_path / "data"),
         "SLIPWAY_READY_TIMEOUT": "60",
         "SLIPWAY_LEASE_SECONDS": "2",
+        "SLIPWAY_RETRY_WINDOW": "0",  # see sandbox_settings
         "SLIPWAY_LOG_LEVEL": "warning",
     }
     for key, value in env.items():

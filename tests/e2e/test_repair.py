@@ -98,9 +98,8 @@ def test_a_namespace_deleted_out_of_band_comes_back_with_repair(
 def test_a_failed_creation_is_no_dead_end(
     slipway_process: SlipwayProcesses, sandbox: Sandbox
 ) -> None:
-    env = {**slipway_process.env, "SLIPWAY_RETRY_WINDOW": "0"}
     with forge_faulted(sandbox, 503, path_prefix="/user/repos", method="POST", count=50):
-        failed = slipway_process("project", "create", "rep-failed", "--wait", env=env)
+        failed = slipway_process("project", "create", "rep-failed", "--wait")
     assert failed.returncode == 1
     shown = slipway_process.json("project", "show", "rep-failed")
     assert shown["status"] == "failed" and shown["failed_step"] == "create_repository"
@@ -117,8 +116,9 @@ def test_an_outage_inside_a_step_is_retried_with_progress_events(
 ) -> None:
     # 5 answers per attempt are spent by the client's own retries: the step itself must try
     # again twice more before the forge answers.
+    env = {"SLIPWAY_RETRY_WINDOW": "120"}
     with forge_faulted(sandbox, 503, path_prefix="/user/repos", method="POST", count=12):
-        created = slipway_process("project", "create", "rep-outage", "--wait", "--json")
+        created = slipway_process("project", "create", "rep-outage", "--wait", "--json", env=env)
 
     assert created.returncode == 0, created.stderr
     assert created.json()["status"] == "active"

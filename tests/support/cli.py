@@ -51,14 +51,15 @@ class Transcript:
 
 def clean_environment(**extra: str) -> dict[str, str]:
     """This process's environment without anything that points Slipway or kubectl elsewhere,
-    with the virtualenv's bin/ first on PATH."""
+    with the virtualenv's bin/ first on PATH. A failure a test provokes ends the run at once
+    (no step retries) unless the test sets SLIPWAY_RETRY_WINDOW itself."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not (k.startswith("SLIPWAY_") or k in ("KUBECONFIG", "K3S_KUBECONFIG_PATH"))
     }
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return {**env, **extra}
+    return {**env, "SLIPWAY_RETRY_WINDOW": "0", **extra}
 
 
 @dataclass

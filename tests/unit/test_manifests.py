@@ -164,6 +164,7 @@ def test_objects_match_the_design() -> None:
     assert ks["spec"] == {
         "interval": KUSTOMIZATION_INTERVAL,
         "timeout": KUSTOMIZATION_TIMEOUT,
+        "wait": True,  # Ready means the workloads are healthy (Flux's health assessment)
         "sourceRef": {"kind": "GitRepository", "name": "shop-repo"},
         "path": "./k8s/overlays/staging",
         "prune": True,

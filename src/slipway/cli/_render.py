@@ -55,8 +55,9 @@ def print_project(view: ProjectView) -> None:
             f"[red]{escape(step)}:[/red] {escape(message)}",
             highlight=False,
         )
-    if not view.resources:
+    if not view.resources:  # nothing applied yet: no health to speak of
         return
+    _print_health(view)
     table = Table("environment", "kind", "name", "namespace", "status", "revision", "message")
     for r in view.resources:
         table.add_row(
@@ -70,6 +71,19 @@ def print_project(view: ProjectView) -> None:
             "" if r.status == "ready" else (r.message or "")[:120],
         )
     out.print(table)
+
+
+_HEALTH_COLOUR = {"healthy": "green", "progressing": "cyan", "degraded": "yellow"}
+
+
+def _print_health(view: ProjectView) -> None:
+    """The project's health, then each environment's, with when it was last observed."""
+    seen = f"  (observed {view.observed_at:%Y-%m-%d %H:%M:%S} UTC)" if view.observed_at else ""
+    colour = _HEALTH_COLOUR.get(view.health, "red" if view.health == "unhealthy" else "white")
+    out.print(f"health: [{colour}]{view.health}[/{colour}]{escape(seen)}", highlight=False)
+    for env in view.environments:
+        why = f": {env.health_reason}" if env.health_reason else ""
+        out.print(f"  {env.name}: {env.health}{why}", highlight=False, markup=False)
 
 
 def short_revision(revision: str | None) -> str:

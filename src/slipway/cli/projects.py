@@ -177,10 +177,10 @@ def project_list(
     if wants_json(json_output):
         emit_json([v.to_dict() for v in views])
         return
-    table = Table("name", "status", "template", "forge", "environments", "progress")
+    table = Table("name", "status", "health", "template", "forge", "environments", "progress")
     for v in views:
         envs = ", ".join(f"{e.name}:{e.status}" for e in v.environments)
-        table.add_row(v.name, v.status, v.template, v.forge, envs, f"{v.progress}%")
+        table.add_row(v.name, v.status, v.health, v.template, v.forge, envs, f"{v.progress}%")
     out.print(table)
 
 

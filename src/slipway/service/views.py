@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from slipway.domain.errors import CheckResult, Conflict, PreflightFailed
+from slipway.domain.health import Health, ResourceState, environment_health, project_health
 from slipway.domain.model import ProjectSpec
 from slipway.store.models import Environment, GitopsResource, Project, ProjectEvent, Repository
 
@@ -41,6 +42,9 @@ class EnvironmentView:
     name: str
     namespace: str
     status: str
+    health: str = Health.PENDING.value
+    health_reason: str | None = None
+    observed_at: datetime | None = None  # the sync's (or finalize's) latest look at it
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,10 @@ class ProjectView:
     progress: int
     created_at: datetime
     updated_at: datetime
+    health: str = Health.PENDING.value
+    health_reason: str | None = None
+    observed_at: datetime | None = None
+    run: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of `--json` and the API."""
@@ -121,8 +129,21 @@ def project_view(
     resources: list[GitopsResource],
     latest: ProjectEvent | None,
 ) -> ProjectView:
-    """One project's view from its rows (loaded in bulk by the caller)."""
+    """One project's view from its rows (loaded in bulk by the caller), with the health they
+    add up to (`domain.health`)."""
     env_names = {e.id: e.name for e in environments}
+    states: dict[str, list[ResourceState]] = {e.name: [] for e in environments}
+    for row in resources:
+        states.setdefault(env_names.get(row.environment_id, "?"), []).append(
+            ResourceState(
+                kind=row.type.value,
+                name=row.name,
+                status=row.status,
+                message=row.error_message or row.ready_message,
+                observed_at=row.last_synced_at,
+            )
+        )
+    overall = project_health(states)
     return ProjectView(
         name=project.name,
         slug=project.slug,
@@ -132,12 +153,28 @@ def project_view(
         owner=project.owner,
         failed_step=project.failed_step,
         error_message=project.error_message,
-        environments=[EnvironmentView(e.name, e.namespace, e.status.value) for e in environments],
+        environments=[_environment_view(e, states[e.name]) for e in environments],
         repository=None if repository is None else _repository_view(repository),
         resources=[_resource_view(r, env_names.get(r.environment_id, "?")) for r in resources],
         progress=latest.percent if latest else 0,
         created_at=project.created_at,
         updated_at=project.updated_at,
+        health=overall.health.value,
+        health_reason=overall.reason,
+        observed_at=overall.observed_at,
+        run=project.run,
+    )
+
+
+def _environment_view(env: Environment, resources: list[ResourceState]) -> EnvironmentView:
+    report = environment_health(resources)
+    return EnvironmentView(
+        env.name,
+        env.namespace,
+        env.status.value,
+        health=report.health.value,
+        health_reason=report.reason,
+        observed_at=report.observed_at,
     )
 
 
