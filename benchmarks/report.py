@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from benchmarks.bench_sync import render_section as sync_section
 from benchmarks.support import FORGES
 
 ISSUE_BASELINE_PER_S = 0.32  # issue 9: 100 projects at worker concurrency 4, HEAD e6bb27e
@@ -36,6 +37,7 @@ def render(
         _forge(steps.get("forge")),
         _cluster(steps.get("cluster")),
         _critical(steps.get("critical")),
+        _sync(steps.get("sync")),
         _throughput(steps, new, baseline),
         _how(steps),
     ]
@@ -215,6 +217,13 @@ def _cluster(step: StepLike | None) -> str:
             ),
         ]
     return "\n".join(lines)
+
+
+def _sync(step: StepLike | None) -> str:
+    missing = _unavailable(step)
+    if missing or step is None or step.result is None:
+        return "\n".join(["## Status sync requests", "", missing or "No results."])
+    return sync_section(step.result)
 
 
 def _same_or_list(values: list[int]) -> str:

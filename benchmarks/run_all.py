@@ -1,7 +1,7 @@
 """`make bench`: runs every benchmark script, each in a process of its own, and rewrites
 docs/BENCHMARKS.md with the machine, the date, the commit and their tables.
 
-    python -m benchmarks.run_all [--quick] [--only forge,cluster,critical,throughput]
+    python -m benchmarks.run_all [--quick] [--only forge,cluster,critical,sync,throughput]
         [--old-src DIR] [--output docs/BENCHMARKS.md]
 
 `--old-src DIR` also measures the 100-project run on another checkout (e.g. `git worktree add
@@ -30,7 +30,7 @@ from benchmarks.report import render
 from benchmarks.support import REPO_ROOT, progress
 
 BASELINE = REPO_ROOT / "benchmarks" / "baseline.json"
-PARTS = ("forge", "cluster", "critical", "throughput")
+PARTS = ("forge", "cluster", "critical", "sync", "throughput")
 CONCURRENCY = 4
 # Sizes that keep `make bench` under ten minutes on two cores: a project costs Slipway about
 # 0.7 CPU seconds and the sandbox twice that, so two cores finish about one per second.
@@ -106,6 +106,9 @@ def plan(
     if "critical" in parts:
         runs = "1" if quick else "3"
         steps.append(Step("critical", ["bench_critical_path", "--runs", runs], 300))
+    if "sync" in parts:
+        sizes_sync = ["--sizes", "10,100", "--window", "5"] if quick else []
+        steps.append(Step("sync", ["bench_sync", *sizes_sync], 180))
     if "throughput" in parts:
         for database, counts in sizes.items():
             for projects in counts:
