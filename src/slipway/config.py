@@ -96,20 +96,6 @@ class Settings(BaseSettings):
         description="How long the status sync's leader is trusted without renewing its "
         "Lease; another process takes over after this much silence.",
     )
-    # kube-system exists in every cluster (a fresh K3s, kind, the sandbox) and is where
-    # kube-scheduler and kube-controller-manager keep their own leader-election Leases.
-    lease_namespace: str = Field(
-        default="kube-system",
-        description="Namespace of the Lease that elects the one process running the status "
-        "sync (`slipway-sync-<installation>`); Slipway needs get, create and update on "
-        "leases there.",
-    )
-    sync_lease_seconds: float = Field(
-        default=15.0,
-        ge=1,
-        description="How long the status sync's leader is trusted without renewing its "
-        "Lease; another process takes over after this much silence.",
-    )
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
 

@@ -25,7 +25,7 @@ from slipway import service
 from slipway.bootstrap import App, bootstrap
 from slipway.config import Settings
 from slipway.domain.errors import NotFound
-from slipway.domain.model import Step
+from slipway.domain.model import CREATION_STEPS, Step
 from slipway.pipeline.workflow import KILL_AT_STEP_ENV
 from slipway.sandbox.forge import RequestRecorder
 from slipway.sandbox.runner import Sandbox
@@ -78,7 +78,7 @@ def repository_creations(requests: RequestRecorder) -> list[int]:
     return [r.status for r in requests.requests() if (r.method, r.path) == ("POST", "/user/repos")]
 
 
-@pytest.mark.parametrize("step", list(Step), ids=[s.value for s in Step])
+@pytest.mark.parametrize("step", CREATION_STEPS, ids=[s.value for s in CREATION_STEPS])
 def test_worker_killed_in_a_step_is_resumed_by_the_next_worker(
     step: Step,
     slipway_process: SlipwayProcesses,
@@ -112,7 +112,7 @@ def test_worker_killed_in_a_step_is_resumed_by_the_next_worker(
         "WHERE p.name = :n",
         n=name,
     )
-    order = list(Step)
+    order = list(CREATION_STEPS)
     for earlier in order[: order.index(step)]:
         messages = [e.message for e in events if e.step == earlier.value]
         assert len(messages) == len(set(messages)), (earlier, messages)

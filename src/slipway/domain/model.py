@@ -100,6 +100,13 @@ STEP_PROGRESS: dict[Step, tuple[int, int]] = {
 }
 
 
+# The steps of a delete run; creation and repair run the others, in order.
+DELETE_STEPS: frozenset[Step] = frozenset(
+    {Step.DELETE_WORKLOADS, Step.DELETE_OBJECTS, Step.DELETE_REPOSITORY, Step.DELETE_RECORDS}
+)
+CREATION_STEPS: tuple[Step, ...] = tuple(s for s in Step if s not in DELETE_STEPS)
+
+
 def step_progress(step: Step, fraction: float = 1.0) -> int:
     """The percentage reached `fraction` of the way through `step` (clamped to its range)."""
     low, high = step.progress_range

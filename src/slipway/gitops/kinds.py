@@ -26,10 +26,9 @@ from slipway.gitops.spec import BasicAuth, EnvironmentSpec
 
 Manifest = dict[str, Any]
 
-# Apply is a PATCH that creates when absent, so both verbs are needed; delete for teardown.
-MANAGE: Final = ("create", "patch", "get", "delete")
-# Kinds whose Ready condition Slipway waits on are also listed and watched, cluster-wide.
-MANAGE_AND_WATCH: Final = (*MANAGE, "list", "watch")
+# Apply is a PATCH that creates when absent, so both verbs are needed; delete for teardown;
+# list and watch, cluster-wide, for the status sync (and finalize's wait) on every kind.
+MANAGE: Final = ("create", "patch", "get", "delete", "list", "watch")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -194,7 +193,6 @@ _REGISTERED = (
         body=_git_repository,
         apply_rank=50,
         delete_rank=20,
-        verbs=MANAGE_AND_WATCH,
         flux_crd=True,
         has_ready=True,
     ),
@@ -208,7 +206,6 @@ _REGISTERED = (
         body=_kustomization,
         apply_rank=60,
         delete_rank=10,  # first, so Flux prunes what it deployed while its reconciler exists
-        verbs=MANAGE_AND_WATCH,
         flux_crd=True,
         has_ready=True,
     ),

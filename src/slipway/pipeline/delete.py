@@ -13,23 +13,18 @@ recover a delete run.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
-from collections.abc import Callable
-from concurrent.futures import CancelledError
 from typing import Any, Final, TypeVar
 
 from dbos import DBOS, SetWorkflowID
 
 from slipway import store
 from slipway.bootstrap import App
-from slipway.domain.errors import SlipwayError
 from slipway.domain.model import EventLevel, ProjectStatus, Step
 from slipway.pipeline import delete_steps
 from slipway.pipeline.context import current_app
 from slipway.pipeline.progress import report
-from slipway.pipeline.workflow import KILL_AT_STEP_ENV, Outcome
+from slipway.pipeline.workflow import Outcome, run_step
 from slipway.store import leases
 
 DELETE_WORKFLOW_NAME: Final = "slipway.delete_project"
@@ -50,49 +45,39 @@ def is_delete_workflow(workflow_id: str | None) -> bool:
     return bool(workflow_id) and str(workflow_id).startswith(DELETE_PREFIX)
 
 
-def _guard(step: Step, call: Callable[[], T]) -> Outcome:
-    try:
-        value = call()
-        if os.environ.get(KILL_AT_STEP_ENV) == step.value:  # crash tests: work done, no checkpoint
-            os.kill(os.getpid(), signal.SIGKILL)
-        return {"ok": True, "value": value, "error": None}
-    except CancelledError:
-        raise
-    except SlipwayError as exc:
-        if exc.step is None:
-            exc.step = step.value
-        return {"ok": False, "value": None, "error": {**exc.to_dict(), "text": str(exc)}}
-    except Exception as exc:  # a bug: still end the run with a message, not a hang
-        text = f"internal error in {step.value}: {type(exc).__name__}"
-        return {"ok": False, "value": None, "error": {"step": step.value, "text": text}}
-
-
 @DBOS.step(name="slipway.delete_workloads")
 def delete_workloads_step(project_id: int) -> Outcome:
-    return _guard(
-        Step.DELETE_WORKLOADS, lambda: delete_steps.delete_workloads(current_app(), project_id)
+    return run_step(
+        Step.DELETE_WORKLOADS,
+        project_id,
+        lambda: delete_steps.delete_workloads(current_app(), project_id),
     )
 
 
 @DBOS.step(name="slipway.delete_objects")
 def delete_objects_step(project_id: int) -> Outcome:
-    return _guard(
-        Step.DELETE_OBJECTS, lambda: delete_steps.delete_objects(current_app(), project_id)
+    return run_step(
+        Step.DELETE_OBJECTS,
+        project_id,
+        lambda: delete_steps.delete_objects(current_app(), project_id),
     )
 
 
 @DBOS.step(name="slipway.delete_repository")
 def delete_repository_step(project_id: int, delete_repo: bool) -> Outcome:
-    return _guard(
+    return run_step(
         Step.DELETE_REPOSITORY,
+        project_id,
         lambda: delete_steps.delete_repository(current_app(), project_id, delete_repo),
     )
 
 
 @DBOS.step(name="slipway.delete_records")
 def delete_records_step(project_id: int) -> Outcome:
-    return _guard(
-        Step.DELETE_RECORDS, lambda: delete_steps.delete_records(current_app(), project_id)
+    return run_step(
+        Step.DELETE_RECORDS,
+        project_id,
+        lambda: delete_steps.delete_records(current_app(), project_id),
     )
 
 
@@ -130,20 +115,23 @@ def delete_project(project_id: int, delete_repo: bool) -> str:
         step = str(error.get("step") or Step.DELETE_WORKLOADS.value)
         delete_failed_step(project_id, step, str(error.get("text") or "unknown error"))
         return "failed"
-    # The project's workflow IDs name its row ID, which the database may hand out again:
-    # forget its creation's runs, so a project recorded later under that ID starts afresh.
-    DBOS.delete_workflows([w.workflow_id for w in _project_runs(project_id)])
+    # The project's workflow IDs name its row ID, which SQLite may hand out again: forget
+    # its other runs (creation, repairs, earlier deletes), so a project recorded later under
+    # that ID starts afresh and its own delete run 2 is not this project's finished one.
+    earlier = [w.workflow_id for w in _project_runs(project_id, deletes=True)]
+    DBOS.delete_workflows([w for w in earlier if w != DBOS.workflow_id])
     return "deleted"
 
 
-def _project_runs(project_id: int) -> list[Any]:
-    """DBOS's records of the project's creation and repair runs (not its delete runs)."""
+def _project_runs(project_id: int, *, deletes: bool = False) -> list[Any]:
+    """DBOS's records of the project's creation and repair runs (and its delete runs)."""
+    prefixes = (*RUN_PREFIXES, DELETE_PREFIX) if deletes else RUN_PREFIXES
     found = DBOS.list_workflows(
-        workflow_id_prefix=[f"{prefix}{project_id}" for prefix in RUN_PREFIXES],
+        workflow_id_prefix=[f"{prefix}{project_id}" for prefix in prefixes],
         load_input=False,
         load_output=False,
     )
-    exact = tuple(f"{prefix}{project_id}" for prefix in RUN_PREFIXES)
+    exact = tuple(f"{prefix}{project_id}" for prefix in prefixes)
     runs = tuple(f"{e}-" for e in exact)
     return [w for w in found if w.workflow_id in exact or w.workflow_id.startswith(runs)]
 

@@ -16,7 +16,7 @@ import structlog
 from slipway import store
 from slipway.bootstrap import App
 from slipway.domain.errors import SlipwayError
-from slipway.domain.model import EventLevel, Step
+from slipway.domain.model import DELETE_STEPS, EventLevel, Step
 from slipway.pipeline.progress import report
 
 T = TypeVar("T")
@@ -54,7 +54,7 @@ def with_retries(
             spent = time.monotonic() - started
             if spent + delay > window:
                 if attempt > 1:
-                    exc.hint = _after_window(app, project_id, exc.hint, spent)
+                    exc.hint = _after_window(app, project_id, step, exc.hint, spent)
                 raise
             attempt += 1
             where = exc.system or "a service"
@@ -71,10 +71,13 @@ def with_retries(
             sleep(delay)
 
 
-def _after_window(app: App, project_id: int, hint: str | None, spent: float) -> str:
+def _after_window(
+    app: App, project_id: int, step: Step, hint: str | None, spent: float
+) -> str:
     with app.session() as session:
         project = store.get_project_by_id(session, project_id=project_id)
     name = project.name if project else "NAME"
+    again = "delete" if step in DELETE_STEPS else "repair"
     tried = f"Slipway retried for {spent:.0f} s (SLIPWAY_RETRY_WINDOW)"
-    fix = f"once it answers, `slipway project repair {name}` carries on from this step"
+    fix = f"once it answers, `slipway project {again} {name}` carries on from this step"
     return "; ".join(p for p in (hint, tried, fix) if p)

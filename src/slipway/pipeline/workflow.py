@@ -38,7 +38,7 @@ WORKFLOW_NAME = "slipway.initialize_project"
 SETTLE_WORKFLOW_NAME = "slipway.settle_project"
 INITIALIZE_QUEUE = "slipway-initialize"
 T = TypeVar("T")
-_RUN_ID = re.compile(r"slipway-(?:init|settle)-(\d+)(?:-r\d+)?")
+_RUN_ID = re.compile(r"slipway-(?:(?:init|settle)-(\d+)(?:-r\d+)?|delete-(\d+)-\d+)")
 
 
 def workflow_id_for(project_id: int, run: int = 1) -> str:
@@ -52,9 +52,9 @@ def settle_workflow_id(initialize_id: str) -> str:
 
 
 def project_of_workflow(workflow_id: str) -> int | None:
-    """The project an initialization, repair or settle workflow ID belongs to (else None)."""
+    """The project a creation, repair, settle or delete workflow ID belongs to (else None)."""
     matched = _RUN_ID.fullmatch(workflow_id)
-    return int(matched.group(1)) if matched else None
+    return int(matched.group(1) or matched.group(2)) if matched else None
 
 
 class Outcome(TypedDict):
@@ -73,8 +73,8 @@ def _maybe_die(step: Step) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _guard(step: Step, project_id: int, call: Callable[[], T]) -> Outcome:
-    """Runs the step (retrying outages, see `retrying`) and records its outcome."""
+def run_step(step: Step, project_id: int, call: Callable[[], T]) -> Outcome:
+    """Runs a step of any run (retrying outages, see `retrying`) and returns its outcome."""
     try:
         value = with_retries(current_app(), project_id, step, call)
         _maybe_die(step)
@@ -92,19 +92,19 @@ def _guard(step: Step, project_id: int, call: Callable[[], T]) -> Outcome:
 
 @DBOS.step(name="slipway.create_project")
 def create_project_step(project_id: int) -> Outcome:
-    return _guard(Step.CREATE_PROJECT, project_id, lambda: steps.start(current_app(), project_id))
+    return run_step(Step.CREATE_PROJECT, project_id, lambda: steps.start(current_app(), project_id))
 
 
 @DBOS.step(name="slipway.load_template")
 def load_template_step(project_id: int) -> Outcome:
-    return _guard(
+    return run_step(
         Step.LOAD_TEMPLATE, project_id, lambda: steps.load_template(current_app(), project_id)
     )
 
 
 @DBOS.step(name="slipway.create_environments")
 def create_environments_step(project_id: int) -> Outcome:
-    return _guard(
+    return run_step(
         Step.CREATE_ENVIRONMENTS,
         project_id,
         lambda: steps.create_environments(current_app(), project_id),
@@ -113,7 +113,7 @@ def create_environments_step(project_id: int) -> Outcome:
 
 @DBOS.step(name="slipway.create_repository")
 def create_repository_step(project_id: int) -> Outcome:
-    return _guard(
+    return run_step(
         Step.CREATE_REPOSITORY,
         project_id,
         lambda: steps.create_repository(current_app(), project_id),
@@ -127,14 +127,14 @@ def push_template_step(project_id: int, repo: dict[str, Any]) -> Outcome:
         grant = access_steps.granting(app, project_id, repo)
         return steps.push_template(app, project_id, repo, beside=grant)
 
-    return _guard(Step.PUSH_TEMPLATE, project_id, push)
+    return run_step(Step.PUSH_TEMPLATE, project_id, push)
 
 
 @DBOS.step(name="slipway.record_repository")
 def record_repository_step(
     project_id: int, repo: dict[str, Any], commit: dict[str, str]
 ) -> Outcome:
-    return _guard(
+    return run_step(
         Step.RECORD_REPOSITORY,
         project_id,
         lambda: steps.record_repository(current_app(), project_id, repo, commit),
@@ -143,7 +143,7 @@ def record_repository_step(
 
 @DBOS.step(name="slipway.deploy_key")
 def deploy_key_step(project_id: int, repo: dict[str, Any]) -> Outcome:
-    return _guard(
+    return run_step(
         Step.DEPLOY_KEY,
         project_id,
         lambda: access_steps.deploy_key(current_app(), project_id, repo),
@@ -152,7 +152,7 @@ def deploy_key_step(project_id: int, repo: dict[str, Any]) -> Outcome:
 
 @DBOS.step(name="slipway.gitops_resources")
 def gitops_resources_step(project_id: int) -> Outcome:
-    return _guard(
+    return run_step(
         Step.GITOPS_RESOURCES,
         project_id,
         lambda: gitops_steps.gitops_resources(current_app(), project_id),
@@ -161,7 +161,7 @@ def gitops_resources_step(project_id: int) -> Outcome:
 
 @DBOS.step(name="slipway.finalize")
 def finalize_step(project_id: int, applied: dict[str, str | None]) -> Outcome:
-    return _guard(
+    return run_step(
         Step.FINALIZE, project_id, lambda: gitops_steps.finalize(current_app(), project_id, applied)
     )
 

@@ -30,8 +30,8 @@ def append_event(
     """Appends the project's next event and returns it.
 
     The sequence is the previous one plus one; the run is the project's current run, and a
-    percent below the highest recorded so far in that run is raised to it. Concurrent appenders never share a sequence: one that loses the race
-    retries with the next number.
+    percent below the highest recorded so far in that run is raised to it. Concurrent
+    appenders never share a sequence: one that loses the race retries with the next number.
     """
     if not 0 <= percent <= 100:
         raise InvalidInput("percent", f"{percent} is not between 0 and 100")

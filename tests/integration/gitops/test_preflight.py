@@ -18,7 +18,7 @@ from slipway.gitops import (
     run_preflight,
 )
 from slipway.gitops.defaults import FLUX_CONTROLLERS
-from slipway.gitops.kinds import flux_kinds
+from slipway.gitops.kinds import apply_order, flux_kinds
 from slipway.gitops.preflight import check_names
 from slipway.sandbox.kube import AccessPolicy, KubeEmulator, PolicyRule
 
@@ -110,9 +110,9 @@ async def test_rbac_denial_names_the_verbs_and_the_fix(
     checks = _by_name(await run_preflight(cluster))
     secrets = checks["RBAC secrets"]
     assert not secrets.ok
-    assert "may not create, patch, delete secrets" in secrets.detail
+    assert "may not create, patch, delete, list, watch secrets" in secrets.detail
     assert secrets.fix is not None
-    assert "--verb=create,patch,delete --resource=secrets" in secrets.fix
+    assert "--verb=create,patch,delete,list,watch --resource=secrets" in secrets.fix
     failed = [name for name, c in checks.items() if not c.ok]
     assert failed == ["RBAC secrets"]
 
@@ -129,15 +129,15 @@ async def test_forbidden_preflight_reads_say_what_is_missing(
     assert "cannot get deployments" in checks["Flux source-controller"].detail
 
 
-async def test_waiting_on_flux_needs_watch_on_its_kinds(
+async def test_following_the_cluster_needs_list_and_watch_on_every_kind(
     kube: KubeEmulator, cluster: ClusterClient
 ) -> None:
-    """Finalize waits on one list+watch per Flux kind across the cluster, so preflight asks for
-    `list` and `watch` on exactly those."""
+    """The status sync (and finalize's wait) keeps one list+watch per kind Slipway applies
+    across the cluster, so preflight asks for `list` and `watch` on each of them."""
     kube.policy = AccessPolicy({USER: [PolicyRule(verbs=("create", "patch", "get", "delete"))]})
     checks = _by_name(await run_preflight(cluster))
     failed = {name: c for name, c in checks.items() if not c.ok}
-    assert set(failed) == {f"RBAC {info.qualified}" for info in flux_kinds()}
+    assert set(failed) == {f"RBAC {info.qualified}" for info in apply_order()}
     for check in failed.values():
         assert "may not list, watch" in check.detail
         assert check.fix is not None and "--verb=list,watch" in check.fix
@@ -168,7 +168,11 @@ async def test_behind_a_webhook_only_what_the_review_cannot_show_is_asked(
     kube: KubeEmulator, recorder: Recorder, tmp_path: Path
 ) -> None:
     rules = [
-        PolicyRule(verbs=("create", "patch", "get"), resources=("secrets",), api_groups=("",)),
+        PolicyRule(
+            verbs=("create", "patch", "get", "list", "watch"),
+            resources=("secrets",),
+            api_groups=("",),
+        ),
         PolicyRule(resources=("namespaces", "serviceaccounts")),
         PolicyRule(api_groups=("rbac.authorization.k8s.io",)),
         PolicyRule(api_groups=("source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io")),

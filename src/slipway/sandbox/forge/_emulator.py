@@ -44,6 +44,16 @@ class ForgeEmulator(Lifecycle):
             raise RuntimeError("the forge emulator is not running: call start() first")
         return self._server.url
 
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        """`with forge.down():` the forge's HTTP API and git are down inside the block
+        (connections refused, open ones cut), as in an outage, and back after it with every
+        repository kept."""
+        if self._server is None:
+            raise RuntimeError("the forge emulator is not running: call start() first")
+        with self._server.down():
+            yield
+
     @property
     def github_enterprise_url(self) -> str:
         return f"{self.url}/api/v3"
