@@ -38,7 +38,9 @@ def synced_app(sandbox: Sandbox, tmp_path: Path) -> Iterator[App]:
 def _created(app: App, name: str, envs: tuple[str, ...]) -> None:
     worker = Worker(app).start()
     try:
-        create(app, service.CreateRequest(name=name, environments=envs), worker)
+        create(
+            app, service.CreateRequest(name=name, template="static-site", environments=envs), worker
+        )
         assert wait_final(app, name) == "completed"
     finally:
         worker.stop()

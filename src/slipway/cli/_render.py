@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -11,14 +13,30 @@ from rich.table import Table
 from slipway.cli._app import err, out
 
 if TYPE_CHECKING:
+    from slipway.domain.model import ProgressEvent
     from slipway.service import App, ProjectView
 
 
-async def follow(app: App, name: str, *, quiet: bool = False, after: int = 0) -> str | None:
-    """Shows progress from the persisted events after sequence `after` until the current
-    run's final one; returns its kind."""
-    from slipway import service
+class ProgressBar:
+    """The live bar every run draws on stderr (creation, repair, deletion): step, bar,
+    percent, elapsed time and the latest message."""
 
+    def __init__(self, bar: Progress) -> None:
+        self._bar = bar
+        self._task = bar.add_task("waiting", total=100, step="")
+
+    def show(self, event: ProgressEvent) -> None:
+        self._bar.update(
+            self._task, completed=event.percent, description=event.message, step=event.step
+        )
+
+    def done(self, message: str) -> None:
+        """The run ended where no event can say so any more (a deleted project's rows)."""
+        self._bar.update(self._task, completed=100, description=message)
+
+
+@contextmanager
+def progress_bar(*, quiet: bool = False) -> Iterator[ProgressBar]:
     columns = (
         TextColumn("[bold]{task.fields[step]:<20}"),
         BarColumn(),
@@ -26,11 +44,19 @@ async def follow(app: App, name: str, *, quiet: bool = False, after: int = 0) ->
         TimeElapsedColumn(),
         TextColumn("{task.description}", markup=False),
     )
-    final: str | None = None
     with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
-        task = bar.add_task("waiting", total=100, step="")
+        yield ProgressBar(bar)
+
+
+async def follow(app: App, name: str, *, quiet: bool = False, after: int = 0) -> str | None:
+    """Shows progress from the persisted events after sequence `after` until the current
+    run's final one; returns its kind."""
+    from slipway import service
+
+    final: str | None = None
+    with progress_bar(quiet=quiet) as bar:
         async for event in service.follow_events(app, name, after=after):
-            bar.update(task, completed=event.percent, description=event.message, step=event.step)
+            bar.show(event)
             final = event.final
     return final
 

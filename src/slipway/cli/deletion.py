@@ -7,9 +7,9 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from slipway.cli._app import JsonOption, emit_json, err, out, project_app, wants_json
+from slipway.cli._render import progress_bar
 from slipway.domain.errors import InvalidInput
 
 
@@ -40,27 +40,12 @@ def project_delete(
         _confirm(name, delete_repo)
     with service.application() as app:
         service.show_project(app, name)  # NotFound (exit 3) before a worker starts
-        with service.running_worker(app) as worker:
-            columns = (
-                TextColumn("[bold]{task.fields[step]:<20}"),
-                BarColumn(),
-                TaskProgressColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.description}", markup=False),
+        with service.running_worker(app) as worker, progress_bar(quiet=as_json) as bar:
+            view = asyncio.run(
+                delete_project(app, name, delete_repo=delete_repo, worker=worker, on_event=bar.show)
             )
-            with Progress(*columns, console=err, disable=as_json, transient=False) as bar:
-                task = bar.add_task("starting", total=100, step="")
-                view = asyncio.run(
-                    delete_project(
-                        app,
-                        name,
-                        delete_repo=delete_repo,
-                        worker=worker,
-                        on_event=lambda e: bar.update(
-                            task, completed=e.percent, description=e.message, step=e.step
-                        ),
-                    )
-                )
+            if view.outcome == "deleted":
+                bar.done(f"project {name} deleted")
     if as_json:
         emit_json(view.to_dict())
     elif view.outcome == "deleted":
