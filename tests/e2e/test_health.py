@@ -54,6 +54,11 @@ def _health(app: App, name: str) -> dict[str, tuple[str, str | None]]:
     }
 
 
+def _health_if(app: App, name: str, env: str, wanted: str) -> tuple[str, str | None] | None:
+    found = _health(app, name)[env]
+    return found if found[0] == wanted else None
+
+
 def _repaired(app: App, name: str) -> str | None:
     worker = Worker(app, shared=False).start()
     try:
@@ -90,7 +95,7 @@ def test_an_image_that_never_becomes_available_is_unhealthy_until_fixed(
         git(checkout, "push", "--quiet", "origin", "main")
         _fetch_now(sandbox, "imagery", "dev")
         _, reason = wait_until(
-            lambda: (h := _health(app, "imagery")["dev"])[0] == "unhealthy" and h,
+            lambda: _health_if(app, "imagery", "dev", "unhealthy"),
             message="dev unhealthy",
             timeout=40,
         )
@@ -124,7 +129,7 @@ def test_a_deleted_namespace_is_missing_until_repair_and_all_stuck_picks_only_it
         wait_until(lambda: sync.leading and sync.passes, message="the sync to run", timeout=20)
         sandbox.kube.delete("v1", "Namespace", namespace)
         _, reason = wait_until(
-            lambda: (h := _health(app, "holed")["prod"])[0] == "degraded" and h,
+            lambda: _health_if(app, "holed", "prod", "degraded"),
             message="prod degraded",
             timeout=30,
         )

@@ -22,7 +22,12 @@ from slipway.domain.names import ResourceKind
 from slipway.forges import Repository, generate_deploy_key
 from slipway.gitops import ObjectStatus, SSHAuth
 from slipway.pipeline.progress import report
-from slipway.pipeline.steps import environment_specs, load_project, repository_from
+from slipway.pipeline.steps import (
+    environment_specs,
+    load_project,
+    recorded_repository,
+    repository_from,
+)
 from slipway.store.models import DeployKey, Project
 
 
@@ -204,18 +209,7 @@ def rotate(app: App, project_id: int, *, within: float) -> str:
             system="database",
             hint="wait until its creation has finished",
         )
-    repository = Repository(
-        provider=row.provider,
-        owner=row.owner,
-        name=row.name,
-        clone_url=row.clone_url,
-        web_url=row.web_url,
-        default_branch=row.default_branch,
-        private=project.private,
-        description="",
-        project=project.name,
-        ssh_url=row.ssh_url,
-    )
+    repository = recorded_repository(project, row)
     old = [k for k in keys if k.forge_key_id is not None]
     pending = [k for k in keys if k.forge_key_id is None]
     new = pending[-1] if pending else current_or_new_key(app, project, new=True)

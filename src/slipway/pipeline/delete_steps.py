@@ -10,7 +10,6 @@ from slipway.bootstrap import App, ProcessLoop
 from slipway.domain.errors import NotFound
 from slipway.domain.model import GitAuthMethod, Step
 from slipway.domain.names import ResourceKind
-from slipway.forges import Repository
 from slipway.gitops import EnvironmentClaim, kind_info
 from slipway.gitops.teardown import (
     check_teardown,
@@ -20,7 +19,7 @@ from slipway.gitops.teardown import (
 )
 from slipway.pipeline.access_steps import _installation_of
 from slipway.pipeline.progress import report
-from slipway.pipeline.steps import load_project
+from slipway.pipeline.steps import load_project, recorded_repository
 from slipway.store.models import Project
 
 
@@ -129,18 +128,7 @@ def delete_repository(app: App, project_id: int, delete_repo: bool) -> str:
         report(app, project_id, step, 1.0, "no repository was recorded: nothing to remove")
         return "none"
     full_name = f"{row.owner}/{row.name}"
-    repository = Repository(
-        provider=row.provider,
-        owner=row.owner,
-        name=row.name,
-        clone_url=row.clone_url,
-        web_url=row.web_url,
-        default_branch=row.default_branch,
-        private=project.private,
-        description="",
-        project=project.name,
-        ssh_url=row.ssh_url or "",
-    )
+    repository = recorded_repository(project, row)
 
     async def remove(loop: ProcessLoop) -> str:
         forge = await loop.forge(

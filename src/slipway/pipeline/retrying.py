@@ -71,9 +71,7 @@ def with_retries(
             sleep(delay)
 
 
-def _after_window(
-    app: App, project_id: int, step: Step, hint: str | None, spent: float
-) -> str:
+def _after_window(app: App, project_id: int, step: Step, hint: str | None, spent: float) -> str:
     with app.session() as session:
         project = store.get_project_by_id(session, project_id=project_id)
     name = project.name if project else "NAME"

@@ -30,6 +30,7 @@ from slipway.forges import Repository
 from slipway.gitops import EnvironmentSpec, GitCredentials
 from slipway.pipeline.progress import report
 from slipway.store.models import Project
+from slipway.store.models import Repository as RepositoryRow
 from slipway.templates import RenderedTemplate, render_template
 
 
@@ -259,6 +260,22 @@ def environment_specs(
         )
         for env in project.environments
     ]
+
+
+def recorded_repository(project: Project, row: RepositoryRow) -> Repository:
+    """The forge's `Repository` back from its database row (key rotation and deletion)."""
+    return Repository(
+        provider=row.provider,
+        owner=row.owner,
+        name=row.name,
+        clone_url=row.clone_url,
+        web_url=row.web_url,
+        default_branch=row.default_branch,
+        private=project.private,
+        description="",
+        project=project.name,
+        ssh_url=row.ssh_url or "",
+    )
 
 
 def repository_from(data: dict[str, Any]) -> Repository:
