@@ -8,6 +8,7 @@ the test when the moment never comes) and checks it, instead of hoping the timin
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import subprocess
 import time
@@ -102,6 +103,8 @@ def test_worker_killed_in_a_step_is_resumed_by_the_next_worker(
 
     resumed = slipway_process("worker", "--until-idle")
     assert resumed.returncode == 0, resumed.stderr
+    # The worker says what it picked up: the project, the step it was at, and from whom.
+    assert re.search(rf"^resumed {name} at step \S+ \(taken over from ", resumed.stdout, re.M)
 
     assert_project_complete(cli_app, sandbox, name, tmp_path)
     # The killed step ran twice (it had finished its work but not its checkpoint); the steps
