@@ -5,6 +5,7 @@ changes nothing in the cluster or the repository."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,21 @@ def test_an_outage_inside_a_step_is_retried_with_progress_events(
     ]
     assert len(retries) >= 2
     assert "attempt 2" in retries[0] and "attempt 3" in retries[1]
+
+
+def test_repair_is_refused_while_a_run_is_under_way(slipway_process: SlipwayProcesses) -> None:
+    queued = slipway_process("project", "create", "rep-busy", "--json")
+    assert queued.returncode == 0, queued.stderr  # queued: no worker runs it yet
+
+    refused = slipway_process("project", "repair", "rep-busy", "--json")
+
+    assert refused.returncode == 4
+    error = json.loads(refused.stdout)["error"]
+    assert error["type"] == "Conflict" and "run in progress" in error["message"]
+    assert "slipway worker" in error["hint"]
+    shown = slipway_process.json("project", "show", "rep-busy")
+    assert (shown["status"], shown["run"]) == ("pending", 1)  # nothing was started
+    nobody = slipway_process("project", "repair", "rep-nobody")
+    assert nobody.returncode == 3
+    both = slipway_process("project", "repair", "rep-busy", "--all-stuck")
+    assert both.returncode == 2 and "NAME" in both.stderr
