@@ -67,7 +67,10 @@ def main() -> None:
     write_json(args.json, result)
     print(_summary(result))
     if not result.get("skipped") and not result["all_active"]:
-        raise SystemExit(f"not every project became active: {result['statuses']}")
+        examples = "\n  ".join(result["problems"])
+        raise SystemExit(
+            f"not every project became active: {result['statuses']}; for example:\n  {examples}"
+        )
 
 
 def _run_elsewhere(src: Path, argv: list[str]) -> int:
@@ -118,7 +121,12 @@ def _run(args: argparse.Namespace, sandbox: dict[str, Any], url: str | None) -> 
             kubeconfig=Path(sandbox["kubeconfig"]),
             **extra,
         )
-        with service.application(settings) as app, service.running_worker(app) as worker:
+        # A shared worker, as `slipway worker` runs one: its queue holds it to its concurrency
+        # (a private one, `create --wait`'s, starts whatever is submitted through it at once).
+        with (
+            service.application(settings) as app,
+            service.running_worker(app, shared=True) as worker,
+        ):
             before = resource.getrusage(resource.RUSAGE_SELF)
             requested = datetime.now(UTC)
             started = time.perf_counter()
@@ -126,6 +134,7 @@ def _run(args: argparse.Namespace, sandbox: dict[str, Any], url: str | None) -> 
             submitted = time.perf_counter() - started
             progress(f"{len(names)} submitted in {submitted:.1f} s; waiting for them")
             statuses = _wait_all(app, names, timeout)
+            problems = _problems(app, names)
             after = resource.getrusage(resource.RUSAGE_SELF)
             creations = [
                 creation_of(name, wait_final(app, name, timeout=30), requested) for name in names
@@ -147,6 +156,7 @@ def _run(args: argparse.Namespace, sandbox: dict[str, Any], url: str | None) -> 
         "p95_s": percentile(to_final, 0.95),
         "max_s": max(to_final),
         "statuses": statuses,
+        "problems": problems,
         "all_active": statuses == {"active": len(names)},
         "peak_rss_mib": after.ru_maxrss / 1024,
         "cpu_s": cpu,
@@ -165,6 +175,14 @@ async def _submit_all(
             for name in names
         )
     )
+
+
+def _problems(app: service.App, names: list[str], most: int = 5) -> list[str]:
+    """Why projects did not end active, for the first few: a failure is only counted with
+    its cause at hand."""
+    wanted = set(names)
+    views = [v for v in service.list_projects(app) if v.name in wanted and v.status != "active"]
+    return [f"{v.name} {v.status}: {v.error_message}" for v in views[:most]]
 
 
 def _wait_all(app: service.App, names: list[str], timeout: float) -> dict[str, int]:

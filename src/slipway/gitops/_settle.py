@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 # kustomize-controller also says ArtifactFailed for a missing overlay path, which is final.
 TRANSIENT_REASONS: Final = frozenset({"DependencyNotReady", "Progressing"})
 TRANSIENT_ARTIFACT_MESSAGES: Final = ("Source artifact not found", "Source is not ready")
+# `wait: true` ran out of spec.timeout while workloads were still rolling out (not stalled):
+# Flux tries again, and a slow rollout is not a broken one.
+# kustomize-controller says "health check failed after 2m0s: timeout waiting for: [...]".
+HEALTH_TIMEOUT: Final = ("HealthCheckFailed", ": timeout waiting for: ")
 FAILURE_SETTLE_SECONDS: Final = 5.0
 
 
@@ -114,6 +118,8 @@ def failed_for_good(status: ObjectStatus) -> bool:
 def _transient(status: ObjectStatus) -> bool:
     ready = status.ready
     if ready is None:
+        return True
+    if ready.reason == HEALTH_TIMEOUT[0] and HEALTH_TIMEOUT[1] in ready.message:
         return True
     if ready.reason == "ArtifactFailed":
         return ready.message.startswith(TRANSIENT_ARTIFACT_MESSAGES) or (
