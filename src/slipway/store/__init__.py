@@ -40,6 +40,7 @@ from slipway.store.migrate import alembic_config, current_revision, migrate
 from slipway.store.models import (
     FINAL_STATES,
     TOKEN_KINDS,
+    ApiToken,
     Base,
     DeployKey,
     Environment,
@@ -73,10 +74,12 @@ from slipway.store.projects import (
     upsert_environment,
 )
 from slipway.store.resources import list_gitops_resources, upsert_gitops_resource
+from slipway.store.users import add_token, create_user, list_users, touch_token, user_by_token_hash
 
 __all__ = [
     "FINAL_STATES",
     "TOKEN_KINDS",
+    "ApiToken",
     "Base",
     "DeployKey",
     "Environment",
@@ -94,10 +97,12 @@ __all__ = [
     "TokenCipher",
     "User",
     "add_deploy_key",
+    "add_token",
     "alembic_config",
     "append_event",
     "create_engine_for",
     "create_project",
+    "create_user",
     "current_deploy_key",
     "current_revision",
     "delete_deploy_key",
@@ -116,6 +121,7 @@ __all__ = [
     "list_forge_connections",
     "list_gitops_resources",
     "list_projects",
+    "list_users",
     "load_forge_credentials",
     "load_forge_token",
     "load_or_create_key",
@@ -133,8 +139,10 @@ __all__ = [
     "set_project_status",
     "set_project_workflow",
     "start_run",
+    "touch_token",
     "unit_of_work",
     "update_deploy_key",
     "upsert_environment",
     "upsert_gitops_resource",
+    "user_by_token_hash",
 ]

@@ -70,13 +70,31 @@ class Installation(Base):
 
 
 class User(Base):
+    """Someone who calls the API with a token; an admin sees and changes every project."""
+
     __tablename__ = "users"
-    _repr_fields = ("id", "name")
+    _repr_fields = ("id", "name", "is_admin")
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(255))
+    name: Mapped[str] = mapped_column(sa.String(255), unique=True)
     email: Mapped[str | None] = mapped_column(sa.String(320), unique=True)
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = _created()
+
+
+class ApiToken(Base):
+    """A user's API token, stored only as its SHA-256 hex: the token itself is shown once, at
+    creation. `prefix` (its first characters) lets a person tell their tokens apart."""
+
+    __tablename__ = "api_tokens"
+    _repr_fields = ("id", "user_id", "prefix")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = _created()
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ForgeConnection(Base):
@@ -122,6 +140,10 @@ class Project(Base):
     # The account whose token the project's runs use; None: the configured SLIPWAY_FORGE_TOKEN.
     forge_connection_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("forge_connections.id", ondelete="SET NULL")
+    )
+    # The user who created it; None: the installation's operator, on the command line.
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     workflow_id: Mapped[str | None] = mapped_column(sa.String(255))
     # How Flux reads the repository: "ssh" (a read-only deploy key) or "token" (HTTPS).

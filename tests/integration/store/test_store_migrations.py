@@ -16,6 +16,7 @@ from slipway.store import Base, alembic_config, create_engine_for, current_revis
 
 TABLES = {
     "users",
+    "api_tokens",
     "forge_connections",
     "projects",
     "environments",
@@ -25,7 +26,7 @@ TABLES = {
     "executor_leases",
 }
 
-HEAD = "0004"  # the newest migration; every start brings a database up to it
+HEAD = "0005"  # the newest migration; every start brings a database up to it
 
 SEED_RUNBOOK_QUERY = (
     "SELECT id, project_id, environment_id, type, name, namespace, status, error_message, "

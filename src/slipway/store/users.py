@@ -1,0 +1,61 @@
+"""Users and their API tokens. A token reaches this module only as its SHA-256 hex: the
+clear token is never stored, so a copy of the database lets nobody call the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from slipway.domain.errors import Conflict
+from slipway.store._checks import violation
+from slipway.store._types import utcnow
+from slipway.store.models import ApiToken, User
+
+
+def create_user(session: Session, *, name: str, is_admin: bool = False) -> User:
+    """A new user; `Conflict` when the name is taken (also by a concurrent request)."""
+    user = User(name=name, is_admin=is_admin)
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError as exc:
+        if violation(exc) != "unique":
+            raise
+        raise Conflict(
+            f"a user named '{name}' already exists",
+            system="database",
+            hint="choose another name; see them with `slipway user list`",
+        ) from None
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """Every user, by name."""
+    return list(session.scalars(sa.select(User).order_by(User.name)))
+
+
+def add_token(session: Session, *, user_id: int, token_hash: str, prefix: str) -> ApiToken:
+    """Records a token of `user_id` by its hash and display prefix."""
+    token = ApiToken(user_id=user_id, token_hash=token_hash, prefix=prefix)
+    session.add(token)
+    session.flush()
+    return token
+
+
+def user_by_token_hash(session: Session, *, token_hash: str) -> User | None:
+    """The user holding the token with this hash, or None."""
+    query = sa.select(User).join(ApiToken, ApiToken.user_id == User.id)
+    return session.scalars(query.where(ApiToken.token_hash == token_hash)).first()
+
+
+def touch_token(session: Session, *, token_hash: str, at: datetime | None = None) -> None:
+    """Records that the token was just used (`last_used_at`)."""
+    session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.token_hash == token_hash)
+        .values(last_used_at=at or utcnow())
+    )
