@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import aclosing
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from slipway.domain.model import ResourceStatus
@@ -56,7 +57,8 @@ async def settle_environment(
         if status.status is not ResourceStatus.READY:
             # The others' latest too, so the answer names the cause wherever it is.
             others = [await _latest(client, watch, o) for o in waited if o != ref]
-            return SettledEnvironment((*others[:index], status, *others[index:]))
+            found = (*others[:index], status, *others[index:])
+            return SettledEnvironment(tuple(map(_still_working, found)))
         ready.append(status)
     return SettledEnvironment(tuple(ready))
 
@@ -97,6 +99,14 @@ async def _settle(
             failing_since = (failing_since or loop.time()) if failed_for_good(status) else None
     if status is None:  # the deadline passed before the watch knew the object
         return await _latest(client, watch, ref)
+    return status
+
+
+def _still_working(status: ObjectStatus) -> ObjectStatus:
+    """A failure Flux is still retrying when time ran out (a source not fetched yet, a slow
+    rollout) is reconciling, not failed: the status sync records how it ends."""
+    if status.status is ResourceStatus.FAILED and not failed_for_good(status):
+        return replace(status, status=ResourceStatus.RECONCILING)
     return status
 
 

@@ -121,6 +121,37 @@ async def test_a_lasting_failure_settles_without_waiting_for_the_timeout(
     assert [s.ref.kind for s in settled.objects] == ["GitRepository", "Kustomization"]
 
 
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        ("ArtifactFailed", "Source artifact not found, retrying in 30s"),
+        ("HealthCheckFailed", "health check failed after 2m0s: timeout waiting for: [x]"),
+    ],
+)
+async def test_a_failure_flux_still_retries_when_time_runs_out_is_reconciling(
+    kube: KubeEmulator, cluster: ClusterClient, reason: str, message: str
+) -> None:
+    """A source not fetched yet, or a rollout slower than spec.timeout: Flux tries again, so
+    the environment is still reconciling, not failed (the project stays active)."""
+    spec = make_spec(f"quebec-{reason.lower()}")
+    names, ns = spec.names, spec.names.namespace
+    await cluster.apply_environment(spec)
+    _ready(kube, REPO_API, "GitRepository", names.git_repository, ns)
+    kube.set_condition(
+        KS_API,
+        "Kustomization",
+        names.kustomization,
+        ns,
+        type="Ready",
+        status="False",
+        reason=reason,
+        message=message,
+    )
+    settled = await settle_environment(cluster, names, within=2, grace=0.5)
+    assert settled.status is ResourceStatus.RECONCILING
+    assert settled.not_ready is not None and message in settled.not_ready
+
+
 HOLD_AT_MOST = 30.0  # seconds: a failed test must not leave the server thread stuck
 
 
