@@ -21,9 +21,11 @@ app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add
 templates_app = typer.Typer(no_args_is_help=True, help="Project templates.")
 project_app = typer.Typer(no_args_is_help=True, help="Create and inspect projects.")
 forge_app = typer.Typer(no_args_is_help=True, help="Forge connections (GitHub, GitLab, Gitea).")
+user_app = typer.Typer(no_args_is_help=True, help="Users of the API and their tokens.")
 app.add_typer(templates_app, name="templates")
 app.add_typer(project_app, name="project")
 app.add_typer(forge_app, name="forge")
+app.add_typer(user_app, name="user")
 
 # Output that is piped or logged (CI, `make demo | tee`) is not cut at 80 columns: Rich would
 # truncate table cells and break the commands users copy. Lines never wrap; a terminal's own

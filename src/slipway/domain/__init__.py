@@ -1,5 +1,6 @@
 """Pure domain: names, statuses, steps, errors. No I/O, importable from every layer."""
 
+from slipway.domain.actors import Actor
 from slipway.domain.errors import (
     CheckResult,
     ClusterError,
@@ -10,6 +11,7 @@ from slipway.domain.errors import (
     NotFound,
     PreflightFailed,
     SlipwayError,
+    Unauthenticated,
 )
 from slipway.domain.model import (
     Condition,
@@ -35,6 +37,7 @@ from slipway.domain.names import (
 
 __all__ = [
     "DEFAULT_ENVIRONMENTS",
+    "Actor",
     "CheckResult",
     "ClusterError",
     "Condition",
@@ -54,6 +57,7 @@ __all__ = [
     "ResourceStatus",
     "SlipwayError",
     "Step",
+    "Unauthenticated",
     "is_dns1123_label",
     "project_slug",
     "resource_status_from_ready",

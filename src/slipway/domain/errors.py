@@ -6,9 +6,10 @@ bodies or headers, so a secret cannot leak through an exception.
     ├── NotFound                         a named thing does not exist        (CLI 3, HTTP 404)
     ├── Conflict                         it exists already / someone else owns it (CLI 4, HTTP 409)
     ├── PreflightFailed(checks)          the cluster or forge is not ready    (CLI 5, HTTP 424)
-    └── ExternalError                    a forge or cluster call failed       (CLI 6, HTTP 502)
-        ├── ForgeError
-        └── ClusterError
+    ├── ExternalError                    a forge or cluster call failed       (CLI 6, HTTP 502)
+    │   ├── ForgeError
+    │   └── ClusterError
+    └── Unauthenticated                  no API token, or an unknown one     (CLI 7, HTTP 401)
 """
 
 from __future__ import annotations
@@ -137,3 +138,17 @@ class ForgeError(ExternalError):
 
 class ClusterError(ExternalError):
     pass
+
+
+class Unauthenticated(SlipwayError):
+    """A request without a token, or with one no user holds. The message never quotes it."""
+
+    exit_code = 7
+    http_status = 401
+
+    def __init__(self, message: str = "missing or unknown API token") -> None:
+        super().__init__(
+            message,
+            system="slipway",
+            hint="pass a token from `slipway user create` as a bearer token",
+        )

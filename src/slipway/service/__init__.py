@@ -6,6 +6,7 @@ synchronous face uses `asyncio.run`); those that only read the database are plai
 """
 
 from slipway.bootstrap import App
+from slipway.domain.actors import Actor
 from slipway.pipeline.runtime import Worker
 from slipway.service.access import rotate_credentials
 from slipway.service.app import application, load_settings
@@ -27,6 +28,7 @@ from slipway.service.reading import (
     show_project,
 )
 from slipway.service.repair import RepairStarted, repair_project, stuck_projects
+from slipway.service.users import CreatedUser, UserView, authenticate, create_user, list_users
 from slipway.service.views import (
     ConnectionView,
     DryRun,
@@ -38,19 +40,24 @@ from slipway.service.views import (
 from slipway.service.workers import run_worker, running_worker
 
 __all__ = [
+    "Actor",
     "App",
     "ConnectionView",
     "CreateRequest",
+    "CreatedUser",
     "DryRun",
     "EnvironmentView",
     "ProjectView",
     "RepairStarted",
     "RepositoryView",
     "ResourceView",
+    "UserView",
     "Worker",
     "application",
+    "authenticate",
     "connect_forge",
     "create_project",
+    "create_user",
     "disconnect_forge",
     "doctor",
     "dry_run",
@@ -59,6 +66,7 @@ __all__ = [
     "list_connections",
     "list_projects",
     "list_templates",
+    "list_users",
     "load_settings",
     "plan_project",
     "project_events",

@@ -9,12 +9,14 @@ from dataclasses import asdict, dataclass
 
 from slipway import store
 from slipway.bootstrap import App
+from slipway.domain.actors import OPERATOR, Actor
 from slipway.domain.errors import Conflict
 from slipway.domain.model import ProgressEvent, ProjectStatus, Step
 from slipway.gitops.teardown import check_teardown
 from slipway.pipeline import delete as deletion
 from slipway.pipeline.delete_steps import claims
 from slipway.pipeline.runtime import Worker
+from slipway.service.visibility import visible_project
 
 FOLLOW_POLL_SECONDS = 0.2
 RUN_END_SECONDS = 30.0
@@ -43,17 +45,18 @@ async def delete_project(
     delete_repo: bool,
     worker: Worker,
     on_event: Callable[[ProgressEvent], None] | None = None,
+    actor: Actor = OPERATOR,
 ) -> DeletionView:
     """Deletes the project's cluster objects, its deploy key or (with `delete_repo`) its
     repository, then its records, in a durable run on `worker` (a private one: this process
     runs it), telling `on_event` each progress event of the run.
 
-    Raises before anything is deleted: `NotFound` for no such project, `Conflict` while its
-    creation still runs or when a project namespace holds an object that is not Slipway's
-    (naming it). A delete left unfinished by a process that died is resumed, not started
-    again."""
+    Raises before anything is deleted: `NotFound` for no such project (or one `actor` may
+    not see), `Conflict` while its creation still runs or when a project namespace holds an
+    object that is not Slipway's (naming it). A delete left unfinished by a process that died
+    is resumed, not started again."""
     with app.session() as session:
-        project = store.require_project(session, name=name)
+        project = visible_project(session, name, actor)
         project_id, status, workflow_id = project.id, project.status, project.workflow_id
         environments = claims(app, project)
     if await asyncio.to_thread(deletion.creation_in_flight, project_id):

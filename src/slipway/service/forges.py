@@ -3,7 +3,7 @@ for `doctor`. A token goes in as a `SecretStr` and never comes back out of a use
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -12,7 +12,9 @@ from pydantic import SecretStr
 
 from slipway import store
 from slipway.bootstrap import App
+from slipway.domain.actors import OPERATOR, Actor
 from slipway.domain.errors import (
+    Conflict,
     ForgeNotConnected,
     InvalidInput,
     NotFound,
@@ -20,6 +22,7 @@ from slipway.domain.errors import (
 from slipway.domain.model import ForgeKind
 from slipway.forges import Account, Forge, TokenKind, build_forge
 from slipway.service.views import ConnectionView
+from slipway.service.visibility import visible_connections
 from slipway.store.models import ForgeConnection
 
 _STORED_KIND = {
@@ -40,17 +43,34 @@ class ForgeIdentity:
     account: str | None
 
 
-def forge_identity(app: App, kind: ForgeKind) -> ForgeIdentity:
-    """The newest stored connection at the configured URL, else the configured token;
-    `ForgeNotConnected` when there is neither."""
+def forge_identity(app: App, kind: ForgeKind, *, actor: Actor = OPERATOR) -> ForgeIdentity:
+    """The operator: the newest stored connection at the configured URL, else the configured
+    token. A user (admins too): the newest of their own connections there, never another's
+    nor the operator's token. `ForgeNotConnected` when there is none."""
     base_url = app.forge_url(kind)
     with app.session() as session:
-        connection = store.get_forge_connection(session, provider=kind, server_url=base_url)
+        if actor.user_id is None:
+            connection = store.get_forge_connection(session, provider=kind, server_url=base_url)
+        else:
+            connection = _newest(
+                c
+                for c in store.list_forge_connections(session)
+                if c.user_id == actor.user_id and _at(c, kind, base_url)
+            )
         if connection is not None:
             return ForgeIdentity(connection.id, connection.account_name)
-    if app.configured_token(kind) is not None:
+    if actor.user_id is None and app.configured_token(kind) is not None:
         return ForgeIdentity(None, None)
     raise ForgeNotConnected(kind.value, base_url)
+
+
+def _at(connection: ForgeConnection, kind: ForgeKind, base_url: str) -> bool:
+    return connection.provider is kind and connection.server_url == base_url.rstrip("/")
+
+
+def _newest(connections: Iterable[ForgeConnection]) -> ForgeConnection | None:
+    """The most recently stored, as `store.get_forge_connection` picks."""
+    return max(connections, key=lambda c: (c.updated_at, c.id), default=None)
 
 
 @asynccontextmanager
@@ -84,10 +104,11 @@ def check_forge_url(url: str | None, *, field: str = "--url") -> None:
 
 
 async def connect_forge(
-    app: App, kind: ForgeKind, token: SecretStr, *, url: str | None
+    app: App, kind: ForgeKind, token: SecretStr, *, url: str | None, actor: Actor = OPERATOR
 ) -> ConnectionView:
     """Validates the URL and the token against the forge, then stores the token encrypted
-    with its account."""
+    with its account, as `actor`'s connection. Connecting an account again replaces its token
+    and keeps its owner; an account another user connected is a `Conflict` for a user."""
     check_forge_url(url)
     if not token.get_secret_value().strip():
         raise InvalidInput("token", "must not be empty", hint="pipe it in: --token-stdin")
@@ -99,6 +120,15 @@ async def connect_forge(
     finally:
         await forge.aclose()
     with app.session() as session:
+        existing = store.get_forge_connection(
+            session, provider=kind, server_url=base_url, account_name=account.login
+        )
+        if existing is not None and not actor.may_see(existing.user_id):
+            raise Conflict(
+                f"{kind.value} account {account.login} at {base_url} is connected by another user",
+                system="database",
+                hint="connect a token of an account of your own",
+            )
         store.save_forge_connection(
             session,
             provider=kind,
@@ -108,6 +138,7 @@ async def connect_forge(
             cipher=app.cipher,
             token_kind=_STORED_KIND[account.token_kind],
             scopes=account.scopes or (),
+            user_id=existing.user_id if existing is not None else actor.user_id,
         )
     return ConnectionView(
         forge=kind.value,
@@ -119,21 +150,30 @@ async def connect_forge(
     )
 
 
-def list_connections(app: App) -> list[ConnectionView]:
-    """Every stored connection: forge, server, account, token kind and scopes."""
+def list_connections(app: App, *, actor: Actor = OPERATOR) -> list[ConnectionView]:
+    """Every stored connection `actor` may see: forge, server, account, token kind and
+    scopes (never the token)."""
     with app.session() as session:
-        return [_view(c) for c in store.list_forge_connections(session)]
+        return [_view(c) for c in visible_connections(session, actor)]
 
 
 def disconnect_forge(
-    app: App, kind: ForgeKind, *, url: str | None = None, account: str | None = None
+    app: App,
+    kind: ForgeKind,
+    *,
+    url: str | None = None,
+    account: str | None = None,
+    actor: Actor = OPERATOR,
 ) -> ConnectionView:
-    """Deletes the stored connection (its encrypted token with it); `NotFound` if none."""
+    """Deletes the stored connection (its encrypted token with it) of that account, or the
+    newest at the URL, among those `actor` may see; `NotFound` if none."""
     check_forge_url(url)
     base_url = (url or app.forge_url(kind)).rstrip("/")
     with app.session() as session:
-        connection = store.get_forge_connection(
-            session, provider=kind, server_url=base_url, account_name=account
+        connection = _newest(
+            c
+            for c in visible_connections(session, actor)
+            if _at(c, kind, base_url) and (account is None or c.account_name == account)
         )
         if connection is None:
             whose = f" for {account}" if account else ""

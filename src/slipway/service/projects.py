@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from slipway import store
 from slipway.bootstrap import App
+from slipway.domain.actors import OPERATOR, Actor
 from slipway.domain.errors import (
     CheckResult,
     Conflict,
@@ -44,19 +45,22 @@ class CreateRequest:
     adopt: bool = False
 
 
-async def plan_project(app: App, request: CreateRequest, *, offline: bool = False) -> ProjectSpec:
+async def plan_project(
+    app: App, request: CreateRequest, *, offline: bool = False, actor: Actor = OPERATOR
+) -> ProjectSpec:
     """Validates everything that can be checked before anything is created anywhere.
 
     `offline` (dry runs only) plans without a forge connection: the owner is then not checked
     and the image is named after the owner or not at all."""
-    spec, _ = await _plan(app, request, offline=offline)
+    spec, _ = await _plan(app, request, offline=offline, actor=actor)
     return spec
 
 
 async def _plan(
-    app: App, request: CreateRequest, *, offline: bool = False
+    app: App, request: CreateRequest, *, offline: bool = False, actor: Actor = OPERATOR
 ) -> tuple[ProjectSpec, ForgeIdentity | None]:
-    """The validated spec, and the forge account the project's runs will act as."""
+    """The validated spec, and the forge account the project's runs will act as: `actor`'s
+    own connection (the operator: the configured one)."""
     envs = validate_environments(request.environments or app.settings.environments)
     slug = project_slug(request.name, envs)
     if not request.template:
@@ -81,7 +85,7 @@ async def _plan(
     owner = request.owner or app.settings.forge_owner
     if owner is not None:
         validate_owner(owner, nested=forge_info(forge).nested_owners)
-    identity = None if offline else forge_identity(app, forge)
+    identity = None if offline else forge_identity(app, forge, actor=actor)
     if owner is not None and identity is not None:
         # An owner that does not exist, or where the token's account may not create
         # repositories, is bad input: refuse it here, before anything is recorded or created.
@@ -110,7 +114,7 @@ async def _plan(
 
 
 async def create_project(
-    app: App, request: CreateRequest, *, worker: Worker | None = None
+    app: App, request: CreateRequest, *, worker: Worker | None = None, actor: Actor = OPERATOR
 ) -> ProjectView:
     """Records the project and hands it to the durable workflow: to `worker` when this
     process runs one, else to any worker sharing the database.
@@ -118,9 +122,9 @@ async def create_project(
     Bad input, a taken name, a missing forge connection or a failed preflight (the token and
     its scopes, the repository name, the cluster and Flux, the namespaces) raise before
     anything is recorded or created. If the hand-off fails, the record is removed again, so
-    a retry starts clean.
+    a retry starts clean. The project is `actor`'s and acts as `actor`'s forge connection.
     """
-    spec, identity = await _plan(app, request)
+    spec, identity = await _plan(app, request, actor=actor)
     if identity is None:  # only a dry run plans offline
         raise ForgeNotConnected(spec.forge.value, app.forge_url(spec.forge))
     with app.session() as session:
@@ -128,7 +132,7 @@ async def create_project(
             raise _name_taken(spec.name)
     raise_for_problems(await preflight(app, spec.forge, identity, spec, adopt=spec.adopt))
     connection_id = identity.connection_id
-    project_id = record_project(app, spec, connection_id=connection_id)
+    project_id = record_project(app, spec, connection_id=connection_id, actor=actor)
     try:
         workflow_id = submit(app, project_id, worker)
     except Exception as exc:
@@ -142,7 +146,7 @@ async def create_project(
         ) from None
     with app.session() as session:
         store.set_project_workflow(session, project_id=project_id, workflow_id=workflow_id)
-    return show_project(app, spec.name)
+    return show_project(app, spec.name, actor=actor)
 
 
 def _name_taken(name: str) -> Conflict:
@@ -154,9 +158,12 @@ def _name_taken(name: str) -> Conflict:
     )
 
 
-def record_project(app: App, spec: ProjectSpec, *, connection_id: int | None) -> int:
+def record_project(
+    app: App, spec: ProjectSpec, *, connection_id: int | None, actor: Actor = OPERATOR
+) -> int:
     """The project row (acting as forge connection `connection_id`; None: the configured
-    token) and its first (0 %) event, in one transaction; Conflict if taken."""
+    token; owned by `actor`'s user) and its first (0 %) event, in one transaction; Conflict
+    if taken."""
     public = {k: v for k, v in spec.parameters.items() if k not in spec.secret_parameters}
     secret = {k: v for k, v in spec.parameters.items() if k in spec.secret_parameters}
     with app.session() as session:
@@ -176,6 +183,7 @@ def record_project(app: App, spec: ProjectSpec, *, connection_id: int | None) ->
             git_auth=spec.git_auth,
             adopt=spec.adopt,
         )
+        project.user_id = actor.user_id
         store.append_event(
             session,
             project_id=project.id,
@@ -186,16 +194,16 @@ def record_project(app: App, spec: ProjectSpec, *, connection_id: int | None) ->
         return project.id
 
 
-async def dry_run(app: App, request: CreateRequest) -> DryRun:
+async def dry_run(app: App, request: CreateRequest, *, actor: Actor = OPERATOR) -> DryRun:
     """What `create` would push and apply, with secrets redacted, and every problem the same
     preflight as `create` finds (a name taken, a namespace in use, a token refused, the
     cluster not ready); creates nothing. Without a forge connection it still renders, and
     reports that as a problem."""
     problems: list[CheckResult] = []
     try:
-        spec, identity = await _plan(app, request)
+        spec, identity = await _plan(app, request, actor=actor)
     except ForgeNotConnected as exc:
-        spec, identity = (await _plan(app, request, offline=True))[0], None
+        spec, identity = (await _plan(app, request, offline=True, actor=actor))[0], None
         problems.append(CheckResult(f"forge {spec.forge.value}", False, exc.message, exc.hint))
     if identity is not None:
         checks = await preflight(app, spec.forge, identity, spec, adopt=spec.adopt)

@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from slipway import store
 from slipway.bootstrap import App
 from slipway.config import Settings
+from slipway.domain.actors import OPERATOR, Actor
 from slipway.domain.model import ProgressEvent, ProjectStatus
 from slipway.service.views import ProjectView, project_view
+from slipway.service.visibility import visible_project
 from slipway.templates import TemplateInfo, load_catalog
 
 FOLLOW_POLL_SECONDS = 0.2
@@ -21,19 +23,27 @@ def list_templates(settings: Settings) -> list[TemplateInfo]:
     return load_catalog(settings.templates_path).list()
 
 
-def show_project(app: App, name: str) -> ProjectView:
-    """One project; `NotFound` (naming `project list`) when there is none by that name."""
+def show_project(app: App, name: str, *, actor: Actor = OPERATOR) -> ProjectView:
+    """One project; `NotFound` (naming `project list`) when there is none by that name that
+    `actor` may see."""
     with app.session() as session:
         found = store.project_overviews(session, names=[name])
-        if not found:
-            store.require_project(session, name=name)  # raises the NotFound, with its hint
+        if not found or not actor.may_see(found[0].project.user_id):
+            raise store.project_not_found(name)
         return _view(found[0])
 
 
-def list_projects(app: App, *, status: ProjectStatus | None = None) -> list[ProjectView]:
-    """Every project (or those in `status`), by name, in a fixed number of queries."""
+def list_projects(
+    app: App, *, status: ProjectStatus | None = None, actor: Actor = OPERATOR
+) -> list[ProjectView]:
+    """Every project `actor` may see (or those in `status`), by name, in a fixed number of
+    queries."""
     with app.session() as session:
-        return [_view(rows) for rows in store.project_overviews(session, status=status)]
+        return [
+            _view(rows)
+            for rows in store.project_overviews(session, status=status)
+            if actor.may_see(rows.project.user_id)
+        ]
 
 
 def _view(rows: store.ProjectRows) -> ProjectView:
@@ -42,24 +52,31 @@ def _view(rows: store.ProjectRows) -> ProjectView:
     )
 
 
-def project_events(app: App, name: str, *, after: int = 0) -> list[ProgressEvent]:
+def project_events(
+    app: App, name: str, *, after: int = 0, actor: Actor = OPERATOR
+) -> list[ProgressEvent]:
     """Events after sequence `after`, oldest first: a late viewer replays from 0."""
     with app.session() as session:
-        project = store.require_project(session, name=name)
+        project = visible_project(session, name, actor)
         rows = store.events_after(session, project_id=project.id, after_sequence=after)
         return [row.to_progress_event(project.name) for row in rows]
 
 
 async def follow_events(
-    app: App, name: str, *, after: int = 0, poll: float = FOLLOW_POLL_SECONDS
+    app: App,
+    name: str,
+    *,
+    after: int = 0,
+    poll: float = FOLLOW_POLL_SECONDS,
+    actor: Actor = OPERATOR,
 ) -> AsyncIterator[ProgressEvent]:
     """Every event after `after` as it is recorded, ending with the final event of the
     project's current run (earlier runs' finals are history; the progress bar, `events
     --follow` and, later, the SSE stream all read this)."""
     with app.session() as session:
-        run = store.require_project(session, name=name).run
+        run = visible_project(session, name, actor).run
     while True:
-        for event in project_events(app, name, after=after):
+        for event in project_events(app, name, after=after, actor=actor):
             after = event.sequence
             yield event
             if event.final is not None and event.run >= run:
@@ -67,9 +84,9 @@ async def follow_events(
         await asyncio.sleep(poll)
 
 
-def last_sequence(app: App, name: str) -> int:
+def last_sequence(app: App, name: str, *, actor: Actor = OPERATOR) -> int:
     """The newest event's sequence (0 if none): a new run's follower starts after it."""
     with app.session() as session:
-        project = store.require_project(session, name=name)
+        project = visible_project(session, name, actor)
         latest = store.latest_event(session, project_id=project.id)
         return latest.sequence if latest is not None else 0

@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 from slipway import store
 from slipway.bootstrap import App
+from slipway.domain.actors import OPERATOR, Actor
 from slipway.domain.errors import Conflict
 from slipway.domain.model import ProjectStatus, ResourceStatus, Step
 from slipway.pipeline.runtime import Worker, runs_in_progress
 from slipway.pipeline.workflow import workflow_id_for
 from slipway.service.reading import last_sequence
+from slipway.service.visibility import visible_project
 from slipway.service.workers import submit
 
 # Resources not settled (pending, reconciling) for this long count as stuck.
@@ -43,11 +45,13 @@ class RepairStarted:
         }
 
 
-def repair_project(app: App, name: str, *, worker: Worker | None = None) -> RepairStarted:
+def repair_project(
+    app: App, name: str, *, worker: Worker | None = None, actor: Actor = OPERATOR
+) -> RepairStarted:
     """Starts the project's next run; `Conflict` while another of its runs is under way or
     it is being deleted. Runs in `worker` when given, else in whichever worker takes it."""
     with app.session() as session:
-        project = store.require_project(session, name=name)
+        project = visible_project(session, name, actor)
         project_id, run, workflow = project.id, project.run + 1, project.workflow_id
         status = project.status
     if status is ProjectStatus.DELETING:
@@ -65,7 +69,7 @@ def repair_project(app: App, name: str, *, worker: Worker | None = None) -> Repa
             hint=f"follow it with `slipway project events {name} --follow`; if no worker "
             "runs, start one with `slipway worker`",
         )
-    after = last_sequence(app, name)
+    after = last_sequence(app, name, actor=actor)
     workflow_id = workflow_id_for(project_id, run)
     with app.session() as session:
         store.start_run(
@@ -85,16 +89,18 @@ def repair_project(app: App, name: str, *, worker: Worker | None = None) -> Repa
     return RepairStarted(name, run, workflow_id, after)
 
 
-def stuck_projects(app: App, *, stuck_after: float = STUCK_AFTER_SECONDS) -> list[str]:
-    """Projects that need a repair: failed or degraded; with a resource failed or missing;
-    with one pending or reconciling for longer than `stuck_after` seconds; or left
-    initializing by a run that no longer exists. Never those being deleted."""
+def stuck_projects(
+    app: App, *, stuck_after: float = STUCK_AFTER_SECONDS, actor: Actor = OPERATOR
+) -> list[str]:
+    """Projects `actor` may see that need a repair: failed or degraded; with a resource
+    failed or missing; with one pending or reconciling for longer than `stuck_after` seconds;
+    or left initializing by a run that no longer exists. Never those being deleted."""
     cutoff = datetime.now(UTC) - timedelta(seconds=stuck_after)
     stuck: list[str] = []
     unsure: dict[str, str] = {}  # initializing: stuck only if no run is under way
     with app.session() as session:
         for project in store.list_projects(session):
-            if project.status is ProjectStatus.DELETING:
+            if project.status is ProjectStatus.DELETING or not actor.may_see(project.user_id):
                 continue
             if project.status in (ProjectStatus.FAILED, ProjectStatus.DEGRADED):
                 stuck.append(project.name)

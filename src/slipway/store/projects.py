@@ -155,12 +155,17 @@ def require_project(session: Session, *, name: str) -> Project:
     """Like `get_project`, but a missing project is a NotFound the user can act on."""
     project = get_project(session, name=name)
     if project is None:
-        raise NotFound(
-            f"no project named '{name}'",
-            system=_SYSTEM,
-            hint="list projects with `slipway project list`",
-        )
+        raise project_not_found(name)
     return project
+
+
+def project_not_found(name: str) -> NotFound:
+    """The error for no project by that name; also what another user's project answers."""
+    return NotFound(
+        f"no project named '{name}'",
+        system=_SYSTEM,
+        hint="list projects with `slipway project list`",
+    )
 
 
 def list_projects(session: Session, *, status: ProjectStatus | str | None = None) -> list[Project]:

@@ -1,0 +1,54 @@
+"""`slipway user create|list`: the users of the API. A token is printed once, at creation;
+nothing else ever shows one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from slipway.cli._app import JsonOption, emit_json, err, out, user_app, wants_json
+
+
+@user_app.command("create")
+def user_create(
+    name: Annotated[str, typer.Argument(help="The user's name (unique).")],
+    admin: Annotated[bool, typer.Option("--admin", help="Sees and changes every project.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Create a user and print their API token, once: only its hash is stored."""
+    from slipway import service
+
+    with service.application() as instance:
+        created = service.create_user(instance, name, admin=admin)
+    token = created.token.get_secret_value()
+    if wants_json(json_output):
+        emit_json({"name": created.user.name, "admin": created.user.admin, "token": token})
+        return
+    role = "admin" if created.user.admin else "user"
+    err.print(f"created {role} {escape(created.user.name)}; their API token (shown only now):")
+    # The token alone on stdout, so `token=$(slipway user create NAME)` captures it.
+    print(token, flush=True)
+
+
+@user_app.command("list")
+def user_list(json_output: JsonOption = False) -> None:
+    """The users, with whether they are admins (never their tokens)."""
+    from slipway import service
+
+    with service.application() as instance:
+        users = service.list_users(instance)
+    if wants_json(json_output):
+        emit_json([{"name": u.name, "admin": u.admin, "created_at": u.created_at} for u in users])
+        return
+    if not users:
+        out.print("no users; add one with `slipway user create NAME`")
+        return
+    table = Table("name", "admin", "created")
+    for u in users:
+        table.add_row(
+            u.name, "yes" if u.admin else "no", u.created_at.isoformat(timespec="seconds")
+        )
+    out.print(table)
