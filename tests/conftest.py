@@ -29,6 +29,7 @@ STARTS_PROCESSES = {
     "integration/flux": "git and kubectl (kustomize) behind every reconcile",
     "integration/kube/test_kubectl.py": "the real kubectl",
     "integration/templates": "kubectl kustomize renders every overlay",
+    "integration/deploy": "kubectl kustomize renders deploy/",
 }
 
 POSTGRES_URL = os.environ.get(

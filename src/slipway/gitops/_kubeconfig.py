@@ -41,10 +41,13 @@ def load_kubeconfig(path: Path, context: str | None = None) -> SingleConfig:
     return config
 
 
-def load_in_cluster() -> SingleConfig:
-    """The pod's service account, for Slipway running inside the cluster it manages."""
+def load_in_cluster(service_account: Path = Path(SERVICE_ACCOUNT)) -> SingleConfig:
+    """The pod's service account, for Slipway running inside the cluster it manages: the
+    API server from KUBERNETES_SERVICE_HOST/PORT, its CA and the account's token from
+    `service_account` (the token file is read again on every request, so a rotated
+    projected token is picked up)."""
     try:
-        config = KubeConfig.from_service_account().get()
+        config = KubeConfig.from_service_account(service_account).get()
     except (ConfigError, KeyError) as exc:
         raise ClusterError(
             f"in-cluster configuration is incomplete: {exc}", system=_SYSTEM, hint=_ENV_HINT
@@ -53,8 +56,14 @@ def load_in_cluster() -> SingleConfig:
     return config
 
 
-def resolve(configured: Path | None, context: str | None) -> SingleConfig:
-    """`configured` is `Settings.kubeconfig`; KUBECONFIG may list several files (first wins)."""
+def resolve(
+    configured: Path | None,
+    context: str | None,
+    *,
+    service_account: Path = Path(SERVICE_ACCOUNT),
+) -> SingleConfig:
+    """`configured` is `Settings.kubeconfig`; KUBECONFIG may list several files (first wins).
+    `service_account` is where a pod's account is mounted (a test gives another folder)."""
     if configured is not None:
         candidates = [Path(p) for p in str(configured).split(os.pathsep) if p]
         existing = [p for p in candidates if p.expanduser().is_file()]
@@ -62,8 +71,8 @@ def resolve(configured: Path | None, context: str | None) -> SingleConfig:
     default = Path.home() / ".kube" / "config"
     if default.is_file():
         return load_kubeconfig(default, context)
-    if "KUBERNETES_SERVICE_HOST" in os.environ and (Path(SERVICE_ACCOUNT) / "token").is_file():
-        return load_in_cluster()
+    if "KUBERNETES_SERVICE_HOST" in os.environ and (service_account / "token").is_file():
+        return load_in_cluster(service_account)
     raise ClusterError(
         "no Kubernetes configuration found (looked at K3S_KUBECONFIG_PATH, KUBECONFIG, "
         f"{default} and the in-cluster service account)",
