@@ -19,7 +19,7 @@ from tests.support.cli import InProcessCli
 from slipway import service
 from slipway.bootstrap import App
 from slipway.domain.actors import Actor
-from slipway.domain.errors import NotFound, Unauthenticated
+from slipway.domain.errors import Conflict, ForgeNotConnected, NotFound, Unauthenticated
 from slipway.domain.model import ForgeKind
 from slipway.pipeline.runtime import Worker
 from slipway.sandbox.runner import SANDBOX_SCOPES, Sandbox
@@ -45,8 +45,8 @@ def _user(sandbox_cli: InProcessCli, name: str, *extra: str) -> str:
     return token
 
 
-def _forge_account(app: App, sandbox: Sandbox, actor: Actor, login: str) -> None:
-    """A forge account of the sandbox, connected as `actor`'s own connection."""
+def _forge_account(app: App, sandbox: Sandbox, actor: Actor, login: str) -> SecretStr:
+    """A forge account of the sandbox, connected as `actor`'s own connection; its token."""
     assert sandbox.forge is not None
     forge_token = f"sandbox_{secrets.token_hex(16)}"
     sandbox.forge.add_user(login, forge_token, scopes=SANDBOX_SCOPES)
@@ -54,6 +54,7 @@ def _forge_account(app: App, sandbox: Sandbox, actor: Actor, login: str) -> None
         app, ForgeKind.GITHUB, SecretStr(forge_token), url=None, actor=actor
     )
     assert asyncio.run(connect).account == login
+    return SecretStr(forge_token)
 
 
 def _refusal(call: Callable[[], Any]) -> dict[str, str | None]:
@@ -100,10 +101,21 @@ def test_each_user_sees_only_their_own_projects_and_creates_with_their_own_conne
         service.authenticate(app, "")
 
     logins = {alice: f"alice-{suffix}", bob: f"bob-{suffix}"}
-    for actor, login in logins.items():
-        _forge_account(app, sandbox, actor, login)
+    forge_tokens = {
+        actor: _forge_account(app, sandbox, actor, login) for actor, login in logins.items()
+    }
+    # Bob cannot take over Alice's forge account by connecting its token.
+    with pytest.raises(Conflict, match="connected by another user"):
+        asyncio.run(
+            service.connect_forge(app, ForgeKind.GITHUB, forge_tokens[alice], url=None, actor=bob)
+        )
     assert [c.account for c in service.list_connections(app, actor=alice)] == [logins[alice]]
     assert {c.account for c in service.list_connections(app, actor=root)} == set(logins.values())
+
+    # A user without a connection of their own never acts as the operator's configured token.
+    lone = service.CreateRequest(name=f"r-{suffix}", template="static-site", environments=("dev",))
+    with pytest.raises(ForgeNotConnected):
+        asyncio.run(service.create_project(app, lone, worker=worker, actor=root))
 
     names = {alice: f"a-{suffix}", bob: f"b-{suffix}"}
     for actor, name in names.items():
