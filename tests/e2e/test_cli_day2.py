@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 from tests.e2e.conftest import forge_faulted
@@ -80,13 +79,13 @@ def test_json_failures_are_one_error_document_and_human_ones_one_line_on_stderr(
 def test_connect_with_a_bad_url_is_exit_2_at_once_without_a_request(
     slipway_process: SlipwayProcesses, sandbox: Sandbox, forge_requests: RequestRecorder
 ) -> None:
-    started = time.monotonic()
     done = slipway_process(
         "forge", "connect", "github", "--url", "not-a-url", "--token-stdin", stdin="t0ken\n"
     )
+    # Exit 2 is bad input, found before any request (a refused connection after retries with
+    # backoff would be exit 6): no clock needed to tell them apart.
     assert done.returncode == 2
     assert "--url" in done.stderr and "absolute http(s) URL with a host" in done.stderr
-    assert time.monotonic() - started < 10  # no retries with backoff
     assert forge_requests.requests() == []
 
     as_json = slipway_process(
