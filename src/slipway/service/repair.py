@@ -99,7 +99,9 @@ def stuck_projects(
     stuck: list[str] = []
     unsure: dict[str, str] = {}  # initializing: stuck only if no run is under way
     with app.session() as session:
-        for project in store.list_projects(session):
+        # Every project with its resources in a fixed number of queries, not one per project.
+        for rows in store.project_overviews(session):
+            project = rows.project
             if project.status is ProjectStatus.DELETING or not actor.may_see(project.user_id):
                 continue
             if project.status in (ProjectStatus.FAILED, ProjectStatus.DEGRADED):
@@ -109,10 +111,9 @@ def stuck_projects(
                 if project.workflow_id and project.updated_at < cutoff:
                     unsure[project.name] = project.workflow_id
                 continue
-            resources = store.list_gitops_resources(session, project_id=project.id)
             if any(
                 r.status in _BROKEN or (r.status in _UNSETTLED and r.updated_at < cutoff)
-                for r in resources
+                for r in rows.resources
             ):
                 stuck.append(project.name)
     if unsure:
