@@ -85,14 +85,14 @@ def test_connect_with_a_bad_url_is_exit_2_at_once_without_a_request(
     # Exit 2 is bad input, found before any request (a refused connection after retries with
     # backoff would be exit 6): no clock needed to tell them apart.
     assert done.returncode == 2
-    assert "--url" in done.stderr and "absolute http(s) URL with a host" in done.stderr
+    assert "url: must" in done.stderr and "absolute http(s) URL with a host" in done.stderr
     assert forge_requests.requests() == []
 
     as_json = slipway_process(
         "forge", "connect", "github", "--url", "ftp://x", "--token-stdin", "--json", stdin="t\n"
     )
     assert as_json.returncode == 2
-    assert json.loads(as_json.stdout)["error"]["field"] == "--url"
+    assert json.loads(as_json.stdout)["error"]["field"] == "url"
 
 
 def _first_line(process: subprocess.Popen[str], timeout: float) -> str:

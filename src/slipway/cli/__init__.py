@@ -2,6 +2,7 @@
 are rendered once, in `main`, as one line (or `{"error": ...}` under --json)."""
 
 from slipway.cli import commands, deletion, projects
+from slipway.cli import serve as serve  # registers `slipway serve`
 from slipway.cli import sync as sync  # registers `slipway sync`
 from slipway.cli import users as users  # registers `slipway user`
 from slipway.cli._app import app, main

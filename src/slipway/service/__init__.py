@@ -10,8 +10,10 @@ from slipway.domain.actors import Actor
 from slipway.pipeline.runtime import Worker
 from slipway.service.access import rotate_credentials
 from slipway.service.app import application, load_settings
+from slipway.service.deletion import DeleteStarted, DeletionView, delete_project, start_delete
 from slipway.service.doctor import doctor
 from slipway.service.forges import connect_forge, disconnect_forge, list_connections
+from slipway.service.metrics import metrics_exposition
 from slipway.service.projects import (
     CreateRequest,
     create_project,
@@ -19,6 +21,7 @@ from slipway.service.projects import (
     plan_project,
     record_project,
 )
+from slipway.service.readiness import Readiness, readiness
 from slipway.service.reading import (
     follow_events,
     last_sequence,
@@ -26,6 +29,7 @@ from slipway.service.reading import (
     list_templates,
     project_events,
     show_project,
+    show_template,
 )
 from slipway.service.repair import RepairStarted, repair_project, stuck_projects
 from slipway.service.users import CreatedUser, UserView, authenticate, create_user, list_users
@@ -37,7 +41,8 @@ from slipway.service.views import (
     RepositoryView,
     ResourceView,
 )
-from slipway.service.workers import run_worker, running_worker
+from slipway.service.workers import ResumedRun, run_worker, running_service, running_worker
+from slipway.templates import TemplateInfo
 
 __all__ = [
     "Actor",
@@ -45,12 +50,17 @@ __all__ = [
     "ConnectionView",
     "CreateRequest",
     "CreatedUser",
+    "DeleteStarted",
+    "DeletionView",
     "DryRun",
     "EnvironmentView",
     "ProjectView",
+    "Readiness",
     "RepairStarted",
     "RepositoryView",
     "ResourceView",
+    "ResumedRun",
+    "TemplateInfo",
     "UserView",
     "Worker",
     "application",
@@ -58,6 +68,7 @@ __all__ = [
     "connect_forge",
     "create_project",
     "create_user",
+    "delete_project",
     "disconnect_forge",
     "doctor",
     "dry_run",
@@ -68,13 +79,18 @@ __all__ = [
     "list_templates",
     "list_users",
     "load_settings",
+    "metrics_exposition",
     "plan_project",
     "project_events",
+    "readiness",
     "record_project",
     "repair_project",
     "rotate_credentials",
     "run_worker",
+    "running_service",
     "running_worker",
     "show_project",
+    "show_template",
+    "start_delete",
     "stuck_projects",
 ]

@@ -38,18 +38,27 @@ class DeletionView:
         return asdict(self)
 
 
-async def delete_project(
-    app: App,
-    name: str,
-    *,
-    delete_repo: bool,
-    worker: Worker,
-    on_event: Callable[[ProgressEvent], None] | None = None,
-    actor: Actor = OPERATOR,
-) -> DeletionView:
-    """Deletes the project's cluster objects, its deploy key or (with `delete_repo`) its
-    repository, then its records, in a durable run on `worker` (a private one: this process
-    runs it), telling `on_event` each progress event of the run.
+@dataclass(frozen=True)
+class DeleteStarted:
+    """A delete run under way: follow the project's events after `after_sequence` (the run's
+    events end with its final one, or the project is gone: deleted)."""
+
+    project: str
+    run: int
+    workflow_id: str
+    delete_repo: bool
+    after_sequence: int
+    resumed: bool
+
+    def to_dict(self) -> dict[str, str | bool | int]:
+        return asdict(self)
+
+
+async def start_delete(
+    app: App, name: str, *, delete_repo: bool, actor: Actor = OPERATOR
+) -> DeleteStarted:
+    """Checks, then starts (or resumes) the project's durable delete run in this process's
+    worker, which must be running (the CLI's private one, or `serve`'s), and returns at once.
 
     Raises before anything is deleted: `NotFound` for no such project (or one `actor` may
     not see), `Conflict` while its creation still runs or when a project namespace holds an
@@ -59,6 +68,8 @@ async def delete_project(
         project = visible_project(session, name, actor)
         project_id, status, workflow_id = project.id, project.status, project.workflow_id
         environments = claims(app, project)
+        latest = store.latest_event(session, project_id=project_id)
+        after = latest.sequence if latest is not None else 0
     if await asyncio.to_thread(deletion.creation_in_flight, project_id):
         raise Conflict(
             f"project {name} is still being created",
@@ -76,15 +87,33 @@ async def delete_project(
         await asyncio.to_thread(deletion.resume, app, workflow_id, patience=patience)
         with app.session() as session:
             run = store.require_project(session, name=name).run
-    else:
-        workflow_id, run = await asyncio.to_thread(
-            deletion.start, app, project_id, delete_repo=delete_repo
-        )
-    assert workflow_id is not None
-    final = await _follow(app, project_id, run, on_event)
+        return DeleteStarted(name, run, workflow_id, delete_repo, 0, resumed=True)
+    started_id, run = await asyncio.to_thread(
+        deletion.start, app, project_id, delete_repo=delete_repo
+    )
+    return DeleteStarted(name, run, started_id, delete_repo, after, resumed=False)
+
+
+async def delete_project(
+    app: App,
+    name: str,
+    *,
+    delete_repo: bool,
+    worker: Worker,
+    on_event: Callable[[ProgressEvent], None] | None = None,
+    actor: Actor = OPERATOR,
+) -> DeletionView:
+    """`start_delete` on `worker` (a private one: this process runs it), then the run's
+    events told to `on_event` until it ends."""
+    with app.session() as session:
+        project_id = visible_project(session, name, actor).id
+    started = await start_delete(app, name, delete_repo=delete_repo, actor=actor)
+    final = await _follow(app, project_id, started.run, on_event)
     # The run's last act follows its final event: let it end before the worker stops.
-    await asyncio.wait_for(asyncio.to_thread(deletion.outcome, workflow_id), RUN_END_SECONDS)
-    return _view(app, name, final, delete_repo=delete_repo, run=run)
+    await asyncio.wait_for(
+        asyncio.to_thread(deletion.outcome, started.workflow_id), RUN_END_SECONDS
+    )
+    return _view(app, name, final, delete_repo=delete_repo, run=started.run)
 
 
 async def _follow(

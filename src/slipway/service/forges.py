@@ -88,7 +88,7 @@ async def open_forge(
 URL_RULE = "must be an absolute http(s) URL with a host, e.g. https://github.example.com/api/v3"
 
 
-def check_forge_url(url: str | None, *, field: str = "--url") -> None:
+def check_forge_url(url: str | None, *, field: str = "url") -> None:
     """`InvalidInput` for a forge URL that no request could use (`not-a-url`, `ftp://x`,
     `https://`), before any network call: a typo is not a connection failure to retry."""
     if url is None:

@@ -23,6 +23,11 @@ def list_templates(settings: Settings) -> list[TemplateInfo]:
     return load_catalog(settings.templates_path).list()
 
 
+def show_template(settings: Settings, name: str) -> TemplateInfo:
+    """One template; `NotFound` (listing the available ones) when there is none by that name."""
+    return load_catalog(settings.templates_path).get(name)
+
+
 def show_project(app: App, name: str, *, actor: Actor = OPERATOR) -> ProjectView:
     """One project; `NotFound` (naming `project list`) when there is none by that name that
     `actor` may see."""
@@ -34,16 +39,24 @@ def show_project(app: App, name: str, *, actor: Actor = OPERATOR) -> ProjectView
 
 
 def list_projects(
-    app: App, *, status: ProjectStatus | None = None, actor: Actor = OPERATOR
+    app: App,
+    *,
+    status: ProjectStatus | None = None,
+    actor: Actor = OPERATOR,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[ProjectView]:
     """Every project `actor` may see (or those in `status`), by name, in a fixed number of
-    queries."""
+    queries; `after` (a name) and `limit` take one page."""
     with app.session() as session:
-        return [
-            _view(rows)
-            for rows in store.project_overviews(session, status=status)
-            if actor.may_see(rows.project.user_id)
-        ]
+        rows = store.project_overviews(
+            session,
+            status=status,
+            user_id=None if actor.sees_all else actor.user_id,
+            after=after,
+            limit=limit,
+        )
+        return [_view(r) for r in rows]
 
 
 def _view(rows: store.ProjectRows) -> ProjectView:
@@ -72,16 +85,29 @@ async def follow_events(
 ) -> AsyncIterator[ProgressEvent]:
     """Every event after `after` as it is recorded, ending with the final event of the
     project's current run (earlier runs' finals are history; the progress bar, `events
-    --follow` and, later, the SSE stream all read this)."""
-    with app.session() as session:
-        run = visible_project(session, name, actor).run
+    --follow` and the SSE stream all read this). A follower already past that final event
+    gets nothing and ends at once. The database is read off the event loop, so many
+    followers share one process."""
+    run, ended_at = await asyncio.to_thread(_current_run, app, name, actor)
+    if ended_at is not None and ended_at <= after:
+        return
     while True:
-        for event in project_events(app, name, after=after, actor=actor):
+        events = await asyncio.to_thread(project_events, app, name, after=after, actor=actor)
+        for event in events:
             after = event.sequence
             yield event
             if event.final is not None and event.run >= run:
                 return
         await asyncio.sleep(poll)
+
+
+def _current_run(app: App, name: str, actor: Actor) -> tuple[int, int | None]:
+    """The project's current run, and the sequence of its final event if it has ended."""
+    with app.session() as session:
+        project = visible_project(session, name, actor)
+        latest = store.latest_event(session, project_id=project.id)
+        ended = latest is not None and latest.final is not None and latest.run >= project.run
+        return project.run, latest.sequence if ended and latest is not None else None
 
 
 def last_sequence(app: App, name: str, *, actor: Actor = OPERATOR) -> int:

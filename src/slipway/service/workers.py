@@ -73,13 +73,24 @@ def run_worker(
     each run taken over or found orphaned. Beside them it runs the status sync, which
     follows the cluster while this worker holds the installation's Lease (`running_sync`);
     it stops first on the way out, releasing the Lease."""
+    with running_service(app, on_resume=on_resume) as worker:
+        if on_start is not None:
+            on_start(worker.executor_id)
+        worker.run(stop, until_idle=until_idle)
+
+
+@contextmanager
+def running_service(
+    app: App, *, on_resume: Callable[[ResumedRun], None] | None = None
+) -> Iterator[Worker]:
+    """What `slipway worker` and `slipway serve` run for the duration of the block: a shared
+    worker and, beside it, the status sync. On the way out the sync stops first (releasing
+    its Lease), then the worker hands its runs over."""
     with (
         running_worker(app, shared=True, on_resume=on_resume) as worker,
         running_sync(app),
     ):
-        if on_start is not None:
-            on_start(worker.executor_id)
-        worker.run(stop, until_idle=until_idle)
+        yield worker
 
 
 def submit(app: App, project_id: int, worker: Worker | None, run: int = 1) -> str:

@@ -18,6 +18,7 @@ from slipway.store.connections import (
     load_forge_token,
     save_forge_connection,
 )
+from slipway.store.counts import project_counts
 from slipway.store.crypto import SecretKeyError, TokenCipher, load_or_create_key
 from slipway.store.deploy_keys import (
     add_deploy_key,
@@ -36,7 +37,7 @@ from slipway.store.engine import (
 )
 from slipway.store.events import append_event, events_after, latest_event
 from slipway.store.installation import installation_id
-from slipway.store.migrate import alembic_config, current_revision, migrate
+from slipway.store.migrate import alembic_config, current_revision, head_revision, migrate
 from slipway.store.models import (
     FINAL_STATES,
     TOKEN_KINDS,
@@ -116,6 +117,7 @@ __all__ = [
     "get_project",
     "get_project_by_id",
     "get_repository",
+    "head_revision",
     "installation_id",
     "latest_event",
     "list_environments",
@@ -130,6 +132,7 @@ __all__ = [
     "namespace_conflict",
     "normalize_url",
     "private_key",
+    "project_counts",
     "project_not_found",
     "project_overviews",
     "project_parameters",

@@ -34,13 +34,24 @@ def project_overviews(
     *,
     names: Sequence[str] | None = None,
     status: ProjectStatus | str | None = None,
+    user_id: int | None = None,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[ProjectRows]:
-    """The projects (all, or those named, or those in `status`), by name, with their rows."""
+    """The projects (all, or those named, or those in `status`, or `user_id`'s), by name,
+    with their rows; `after` and `limit` take one page of them (keyset: stable while rows
+    are added)."""
     query = sa.select(Project).order_by(Project.name)
     if names is not None:
         query = query.where(Project.name.in_(list(names)))
     if status is not None:
         query = query.where(Project.status == as_enum(ProjectStatus, status, field="status"))
+    if user_id is not None:
+        query = query.where(Project.user_id == user_id)
+    if after is not None:
+        query = query.where(Project.name > after)
+    if limit is not None:
+        query = query.limit(limit)
     projects = list(session.scalars(query))
     ids = [p.id for p in projects]
     if not ids:

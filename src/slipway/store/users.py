@@ -3,7 +3,7 @@ clear token is never stored, so a copy of the database lets nobody call the API.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -52,10 +52,18 @@ def user_by_token_hash(session: Session, *, token_hash: str) -> User | None:
     return session.scalars(query.where(ApiToken.token_hash == token_hash)).first()
 
 
-def touch_token(session: Session, *, token_hash: str, at: datetime | None = None) -> None:
-    """Records that the token was just used (`last_used_at`)."""
+def touch_token(
+    session: Session, *, token_hash: str, at: datetime | None = None, resolution: float = 60.0
+) -> None:
+    """Records that the token was just used (`last_used_at`), at most once per `resolution`
+    seconds: a busy client does not turn every read into a write."""
+    now = at or utcnow()
+    stale = sa.or_(
+        ApiToken.last_used_at.is_(None),
+        ApiToken.last_used_at < now - timedelta(seconds=resolution),
+    )
     session.execute(
         sa.update(ApiToken)
-        .where(ApiToken.token_hash == token_hash)
-        .values(last_used_at=at or utcnow())
+        .where(ApiToken.token_hash == token_hash, stale)
+        .values(last_used_at=now)
     )

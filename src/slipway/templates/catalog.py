@@ -29,6 +29,12 @@ INJECTED = ("project_name", "environments")
 ParameterType = Literal["str", "int", "bool", "choice"]
 ParameterValue = str | int | bool
 _COPIER_TYPES: dict[str, ParameterType] = {"str": "str", "int": "int", "bool": "bool"}
+_JSON_TYPES: dict[ParameterType, str] = {
+    "str": "string",
+    "int": "integer",
+    "bool": "boolean",
+    "choice": "string",
+}
 _TEMPLATE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -64,6 +70,34 @@ class TemplateInfo:
 
     def parameter(self, name: str) -> TemplateParameter | None:
         return next((p for p in self.parameters if p.name == name), None)
+
+    def parameters_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the `parameters` a create of this template takes: what a form
+        or an API client needs to ask for them (secrets marked writeOnly, as passwords)."""
+        properties: dict[str, dict[str, Any]] = {}
+        for p in self.parameters:
+            prop: dict[str, Any] = {"type": _JSON_TYPES[p.type]}
+            if p.help:
+                prop["description"] = p.help
+            if p.choices:
+                prop["enum"] = list(p.choices)
+            if p.pattern:
+                prop["pattern"] = p.pattern
+            if p.minimum is not None:
+                prop["minimum"] = p.minimum
+            if p.maximum is not None:
+                prop["maximum"] = p.maximum
+            if p.default is not None and not (isinstance(p.default, str) and "{{" in p.default):
+                prop["default"] = p.default  # a Jinja default depends on the project name
+            if p.secret:
+                prop.update(writeOnly=True, format="password")
+            properties[p.name] = prop
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": [p.name for p in self.parameters if p.required],
+            "additionalProperties": False,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

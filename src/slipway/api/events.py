@@ -1,0 +1,76 @@
+"""A project's progress events: the history as JSON, and the live stream as Server-Sent
+Events that a late viewer can join (history first, then each event as it is recorded),
+resume with `Last-Event-ID`, and that closes after the final event of the current run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Final
+
+from fastapi import APIRouter, Header, Query
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from slipway import service
+from slipway.domain.errors import NotFound
+
+from ._context import ActorDep, ContextDep
+from .schemas import EventOut
+
+router = APIRouter(prefix="/projects", tags=["events"])
+PING_SECONDS: Final = 15
+STREAM_DOC: Final = (
+    "`text/event-stream`. Each event: `id` = the event's sequence, `event: progress`, `data` "
+    "= the EventOut JSON. After the final event of the current run the stream closes; when "
+    "the project is deleted meanwhile, a last `event: deleted` says so."
+)
+
+
+@router.get("/{name}/events", response_model=list[EventOut])
+def list_events(
+    name: str,
+    ctx: ContextDep,
+    actor: ActorDep,
+    after: Annotated[int, Query(ge=0, description="only events after this sequence")] = 0,
+) -> list[EventOut]:
+    """The events recorded so far, oldest first."""
+    return [
+        EventOut.model_validate(e)
+        for e in service.project_events(ctx.app, name, after=after, actor=actor)
+    ]
+
+
+@router.get(
+    "/{name}/events/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DOC}},
+)
+async def stream_events(
+    name: str,
+    ctx: ContextDep,
+    actor: ActorDep,
+    last_event_id: Annotated[
+        int | None, Header(ge=0, description="resume after this sequence (set on reconnect)")
+    ] = None,
+    after: Annotated[int, Query(ge=0, description="start after this sequence")] = 0,
+) -> EventSourceResponse:
+    """History, then live events, until the final event of the current run."""
+    start = last_event_id if last_event_id is not None else after
+    # Refused before the stream opens: a project you may not see answers 404, not an empty
+    # stream (so another user's project and its stream look exactly like a missing one).
+    await asyncio.to_thread(service.last_sequence, ctx.app, name, actor=actor)
+    return EventSourceResponse(_stream(ctx.app, name, start, actor), ping=PING_SECONDS)
+
+
+async def _stream(
+    app: service.App, name: str, after: int, actor: service.Actor
+) -> AsyncIterator[ServerSentEvent]:
+    try:
+        async for event in service.follow_events(app, name, after=after, actor=actor):
+            document = EventOut.model_validate(event).model_dump(mode="json")
+            yield ServerSentEvent(
+                data=json.dumps(document), event="progress", id=str(event.sequence)
+            )
+    except NotFound:
+        yield ServerSentEvent(data=json.dumps({"project": name}), event="deleted")

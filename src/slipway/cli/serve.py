@@ -1,0 +1,84 @@
+"""`slipway serve`: the REST API, with a shared worker and the status sync in the same
+process. Several `serve` and `worker` processes may share one PostgreSQL database.
+
+SIGTERM and Ctrl-C stop it gracefully: the server stops taking requests and lets open ones
+finish (event streams are closed), then the sync releases its Lease and the worker hands its
+runs over to another process, as `slipway worker` does."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Annotated, Final
+
+import typer
+
+from slipway import service
+from slipway.cli._app import app, err, out
+
+GRACEFUL_SECONDS: Final = 10
+
+
+def serve_api(
+    instance: service.App,
+    *,
+    host: str,
+    port: int,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serves the API over `instance` until a signal stops it; `on_ready` gets its URL once
+    it listens (port 0: a free one)."""
+    import uvicorn
+
+    from slipway.api import create_api
+
+    def resumed(run: service.ResumedRun) -> None:
+        err.print(f"resumed {run.project} at step {run.step} ({run.how})", highlight=False)
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    bound = listener.getsockname()[1]
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    url = f"http://{shown}:{bound}"
+    with service.running_service(instance, on_resume=resumed) as worker:
+        config = uvicorn.Config(
+            create_api(instance, worker=worker),
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+
+        def announce() -> None:
+            while not (server.started or server.should_exit):
+                time.sleep(0.05)
+            if server.started and on_ready is not None:
+                on_ready(url)
+
+        threading.Thread(target=announce, name="slipway-serve-ready", daemon=True).start()
+        server.run(sockets=[listener])
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (0.0.0.0 in a container).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
+) -> None:
+    """Run the REST API (/api/v1, /healthz, /readyz, /metrics) with a worker and the sync.
+
+    Prints `serving URL` once it listens. Every /api/v1 request needs a token from
+    `slipway user create`."""
+
+    def ready(url: str) -> None:
+        err.print(f"API docs   {url}/docs", highlight=False)
+        out.print(f"serving {url}", highlight=False)
+
+    with service.application() as instance:
+        serve_api(instance, host=host, port=port, on_ready=ready)
