@@ -96,12 +96,20 @@ class Sandbox(Lifecycle):
     def environment(self) -> dict[str, str]:
         """The variables that point Slipway at this sandbox."""
         assert self.forge is not None
+        oauth: dict[str, str] = {}
+        for flavour in ("github", "gitlab", "gitea"):
+            app = self.forge.oauth_app(flavour)
+            oauth[f"SLIPWAY_{flavour.upper()}_OAUTH_CLIENT_ID"] = app.client_id
+            oauth[f"SLIPWAY_{flavour.upper()}_OAUTH_CLIENT_SECRET"] = app.client_secret
         return {
             "SLIPWAY_FORGE": "github",
             "SLIPWAY_GITHUB_URL": self.forge.url,
             "SLIPWAY_GITLAB_URL": self.forge.url,
             "SLIPWAY_GITEA_URL": self.forge.url,
             "SLIPWAY_FORGE_TOKEN": self.forge_token,
+            # The forge emulator's OAuth application of each flavour (`slipway serve`'s
+            # "connect with OAuth" signs in on the emulator's own page).
+            **oauth,
             "KUBECONFIG": str(self.kubeconfig.resolve()),
         }
 

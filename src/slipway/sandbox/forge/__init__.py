@@ -4,6 +4,7 @@ latency and scripted faults. See README.md in this folder."""
 
 from slipway.sandbox.forge._app import create_forge_app
 from slipway.sandbox.forge._emulator import ForgeEmulator
+from slipway.sandbox.forge._oauth_state import OAuthApp
 from slipway.sandbox.forge._state import (
     LATENCY_ENV,
     Account,
@@ -21,6 +22,7 @@ __all__ = [
     "Fault",
     "ForgeEmulator",
     "ForgeState",
+    "OAuthApp",
     "RecordedRequest",
     "Repo",
     "RequestRecorder",

@@ -19,6 +19,7 @@ from slipway.sandbox._recording import OnResponseStart
 from slipway.sandbox.forge._gitea import create_gitea_router
 from slipway.sandbox.forge._github import create_github_router
 from slipway.sandbox.forge._gitlab import create_gitlab_router
+from slipway.sandbox.forge._oauth import serve_oauth
 from slipway.sandbox.forge._smart_http import serve_git
 from slipway.sandbox.forge._state import Fault, ForgeState, RecordedRequest
 
@@ -32,7 +33,8 @@ _DEFAULT_FAULT_MESSAGES = {
 
 def create_forge_app(state: ForgeState) -> ASGIApp:
     """GitHub at `/` and `/api/v3`, GitLab at `/api/v4`, Gitea at `/api/v1`, git at
-    `/<owner>/<repo>.git/...`, control at `/_sandbox/...`; every other path is a 404."""
+    `/<owner>/<repo>.git/...`, OAuth at the forges' own paths (`_oauth`), control at
+    `/_sandbox/...`; every other path is a 404."""
     github, gitlab, gitea = create_github_router(), create_gitlab_router(), create_gitea_router()
 
     async def forge(request: Request) -> Response:
@@ -42,6 +44,9 @@ def create_forge_app(state: ForgeState) -> ASGIApp:
         git_response = await serve_git(request, state, request.url.path)
         if git_response is not None:
             return git_response
+        oauth_response = await serve_oauth(request, state)
+        if oauth_response is not None:
+            return oauth_response
         for prefix, router in (("/api/v4", gitlab), ("/api/v1", gitea), ("/api/v3", github)):
             if path == prefix or path.startswith(prefix + "/"):
                 return await router.dispatch(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from slipway.sandbox._server import Lifecycle, ServerThread
 from slipway.sandbox.forge._app import create_forge_app
+from slipway.sandbox.forge._oauth_state import OAuthApp
 from slipway.sandbox.forge._ssh import SshEndpoint
 from slipway.sandbox.forge._state import (
     Account,
@@ -126,6 +127,16 @@ class ForgeEmulator(Lifecycle):
         return self.state.add_org(
             login, members=members, members_can_create_repositories=members_can_create_repositories
         )
+
+    def oauth_app(self, flavour: str) -> OAuthApp:
+        """The registered OAuth application of `flavour` ("github", "gitlab", "gitea"): its
+        `client_id` and `client_secret`."""
+        return self.state.oauth.app_for(flavour)
+
+    def set_oauth_token_lifetime(self, flavour: str, seconds: float | None) -> None:
+        """Access tokens `flavour`'s OAuth flow issues from now on expire after `seconds`
+        (None: never); tokens issued before keep their expiry."""
+        self.state.oauth.token_seconds[flavour] = seconds
 
     def add_fault(
         self,

@@ -17,6 +17,7 @@ from typing import Any
 from slipway.sandbox._recording import Recorder, Recorders
 from slipway.sandbox.forge import _gitstore as git
 from slipway.sandbox.forge._keys import PublicKey
+from slipway.sandbox.forge._oauth_state import OAuthRegistry
 
 LATENCY_ENV = "SLIPWAY_SANDBOX_LATENCY_MS"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -24,12 +25,14 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 @dataclass(frozen=True)
 class Token:
-    """A credential: `kind` is "pat", "fine_grained", "oauth" or "app" (GitHub semantics)."""
+    """A credential: `kind` is "pat", "fine_grained", "oauth" or "app" (GitHub semantics);
+    one with `expires_at` (epoch seconds) in the past is unknown to every endpoint."""
 
     value: str
     login: str
     scopes: tuple[str, ...] = ("repo", "delete_repo", "read:org", "api", "write:repository")
     kind: str = "pat"
+    expires_at: float | None = None
 
 
 @dataclass
@@ -153,6 +156,8 @@ class ForgeState:
         self._ids = 1000
         # Where the SSH git endpoint listens, once it runs: repository JSON names it.
         self.ssh_address: tuple[str, int] | None = None
+        # The OAuth authorization server: its apps, codes and refresh tokens.
+        self.oauth = OAuthRegistry()
 
     # accounts and tokens --------------------------------------------------------------
     def _next_id(self) -> int:
@@ -175,12 +180,23 @@ class ForgeState:
             return account
 
     def add_token(
-        self, value: str, login: str, *, scopes: tuple[str, ...] | None = None, kind: str = "pat"
+        self,
+        value: str,
+        login: str,
+        *,
+        scopes: tuple[str, ...] | None = None,
+        kind: str = "pat",
+        expires_at: float | None = None,
     ) -> Token:
         with self._lock:
-            token = Token(value, login, scopes if scopes is not None else Token.scopes, kind)
+            chosen = scopes if scopes is not None else Token.scopes
+            token = Token(value, login, chosen, kind, expires_at)
             self._tokens[value] = token
             return token
+
+    def revoke_token(self, value: str) -> None:
+        with self._lock:
+            self._tokens.pop(value, None)
 
     def add_org(
         self,
@@ -204,7 +220,10 @@ class ForgeState:
         if not value:
             return None
         with self._lock:
-            return self._tokens.get(value)
+            token = self._tokens.get(value)
+        if token is not None and token.expires_at is not None and token.expires_at <= time.time():
+            return None
+        return token
 
     def account(self, login: str) -> Account | None:
         with self._lock:
