@@ -57,6 +57,14 @@ class Settings(BaseSettings):
         default=None, description="Token for `forge` when no connection is stored."
     )
     forge_owner: str | None = None
+    # OAuth applications registered on each forge ("connect with OAuth"); a forge without
+    # both of its settings has no OAuth sign-in (`oauth_client`).
+    github_oauth_client_id: str | None = None
+    github_oauth_client_secret: SecretStr | None = None
+    gitlab_oauth_client_id: str | None = None
+    gitlab_oauth_client_secret: SecretStr | None = None
+    gitea_oauth_client_id: str | None = None
+    gitea_oauth_client_secret: SecretStr | None = None
     push: PushMethod = Field(
         default=PushMethod.GIT,
         description="How the first commit is pushed: `git` (one pack over git smart HTTP) or "
@@ -126,6 +134,15 @@ class Settings(BaseSettings):
         if isinstance(value, list | tuple):
             return validate_environments(str(v) for v in value)
         return value
+
+    def oauth_client(self, kind: ForgeKind) -> tuple[str, SecretStr] | None:
+        """The OAuth application's client ID and secret for `kind`, or None unless both of
+        SLIPWAY_<FORGE>_OAUTH_CLIENT_ID and SLIPWAY_<FORGE>_OAUTH_CLIENT_SECRET are set."""
+        client_id = getattr(self, f"{kind.value}_oauth_client_id", None)
+        secret = getattr(self, f"{kind.value}_oauth_client_secret", None)
+        if not client_id or secret is None or not secret.get_secret_value():
+            return None
+        return str(client_id), secret
 
     @property
     def sqlalchemy_url(self) -> str:

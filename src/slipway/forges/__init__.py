@@ -9,6 +9,14 @@ from pydantic import SecretStr
 
 from slipway.domain.model import ForgeKind, PushMethod
 from slipway.forges._clients import Connection, ForgeClients
+from slipway.forges._oauth import (
+    OAUTH_SCOPES,
+    AuthorizationRequest,
+    OAuthTokens,
+    authorization_request,
+    exchange_code,
+    refresh_tokens,
+)
 from slipway.forges._ssh import SSHKeyPair, generate_deploy_key, scan_known_hosts, ssh_clone_url
 from slipway.forges.base import (
     Account,
@@ -25,7 +33,9 @@ from slipway.retry import DEFAULT_POLICY, RetryPolicy
 __all__ = [
     "DEFAULT_IMAGE_REGISTRY",
     "FORGES",
+    "OAUTH_SCOPES",
     "Account",
+    "AuthorizationRequest",
     "Commit",
     "Connection",
     "DeployKey",
@@ -33,12 +43,16 @@ __all__ = [
     "ForgeClients",
     "ForgeInfo",
     "GitCredentials",
+    "OAuthTokens",
     "Repository",
     "SSHKeyPair",
     "TokenKind",
+    "authorization_request",
     "build_forge",
+    "exchange_code",
     "forge_info",
     "generate_deploy_key",
+    "refresh_tokens",
     "scan_known_hosts",
     "ssh_clone_url",
 ]

@@ -11,12 +11,16 @@ production, one schema for both.
 
 from slipway.store.connections import (
     ForgeCredentials,
+    ForgeRefresh,
     delete_forge_connection,
     get_forge_connection,
     list_forge_connections,
     load_forge_credentials,
+    load_forge_refresh,
     load_forge_token,
     save_forge_connection,
+    token_expiry,
+    update_forge_tokens,
 )
 from slipway.store.counts import project_counts
 from slipway.store.crypto import SecretKeyError, TokenCipher, load_or_create_key
@@ -88,6 +92,7 @@ __all__ = [
     "ExecutorLease",
     "ForgeConnection",
     "ForgeCredentials",
+    "ForgeRefresh",
     "GitopsResource",
     "Installation",
     "Project",
@@ -126,6 +131,7 @@ __all__ = [
     "list_projects",
     "list_users",
     "load_forge_credentials",
+    "load_forge_refresh",
     "load_forge_token",
     "load_or_create_key",
     "migrate",
@@ -144,9 +150,11 @@ __all__ = [
     "set_project_status",
     "set_project_workflow",
     "start_run",
+    "token_expiry",
     "touch_token",
     "unit_of_work",
     "update_deploy_key",
+    "update_forge_tokens",
     "upsert_environment",
     "upsert_gitops_resource",
     "user_by_token_hash",

@@ -1,7 +1,8 @@
 """Forge connections: which forge accounts Slipway may act as, with their tokens encrypted.
 
 A token leaves this module only as a SecretStr from `load_forge_token`, called inside the
-step that uses it (never passed through a workflow's recorded arguments).
+step that uses it (never passed through a workflow's recorded arguments); an OAuth
+connection's refresh token only from `load_forge_refresh`, to whoever refreshes it.
 """
 
 from __future__ import annotations
@@ -34,14 +35,17 @@ def save_forge_connection(
     scopes: Sequence[str] = (),
     expires_at: datetime | None = None,
     user_id: int | None = None,
+    refresh_token: SecretStr | None = None,
 ) -> ForgeConnection:
-    """Stores (or replaces) the token for one account on one forge server; idempotent."""
+    """Stores (or replaces) the token for one account on one forge server; idempotent. A
+    token without `refresh_token` (a PAT) drops the refresh token a replaced one had."""
     if token_kind not in TOKEN_KINDS:
         raise InvalidInput("token_kind", f"'{token_kind}' is not one of: {', '.join(TOKEN_KINDS)}")
     kind = as_enum(ForgeKind, provider, field="provider")
     server_url = server_url.rstrip("/")
     values = {
         "encrypted_token": cipher.encrypt(token),
+        "encrypted_refresh_token": cipher.encrypt(refresh_token) if refresh_token else None,
         "token_kind": token_kind,
         "scopes": list(scopes),
         "expires_at": expires_at,
@@ -119,6 +123,70 @@ def load_forge_credentials(
     session: Session, *, connection_id: int, cipher: TokenCipher
 ) -> ForgeCredentials:
     """The server URL, clear token and account of a stored connection (see `load_forge_token`)."""
+    connection = _connection(session, connection_id)
+    return ForgeCredentials(
+        connection.server_url,
+        cipher.decrypt(connection.encrypted_token),
+        connection.account_name,
+    )
+
+
+@dataclass(frozen=True)
+class ForgeRefresh:
+    """What refreshing a stored OAuth connection needs: where, and the refresh token."""
+
+    provider: ForgeKind
+    url: str
+    refresh_token: SecretStr
+    scopes: tuple[str, ...]
+    expires_at: datetime | None
+
+
+def load_forge_refresh(
+    session: Session, *, connection_id: int, cipher: TokenCipher
+) -> ForgeRefresh | None:
+    """The clear refresh token of a stored connection, or None when it has none (a PAT, a
+    GitHub OAuth token). Raises NotFound as `load_forge_credentials` does."""
+    connection = _connection(session, connection_id)
+    if connection.encrypted_refresh_token is None:
+        return None
+    return ForgeRefresh(
+        connection.provider,
+        connection.server_url,
+        cipher.decrypt(connection.encrypted_refresh_token),
+        tuple(connection.scopes),
+        connection.expires_at,
+    )
+
+
+def token_expiry(session: Session, *, connection_id: int) -> tuple[datetime | None, bool]:
+    """When a stored connection's token expires (None: never) and whether it can be
+    refreshed, read without decrypting anything."""
+    connection = _connection(session, connection_id)
+    return connection.expires_at, connection.encrypted_refresh_token is not None
+
+
+def update_forge_tokens(
+    session: Session,
+    *,
+    connection_id: int,
+    token: SecretStr,
+    refresh_token: SecretStr | None,
+    expires_at: datetime | None,
+    cipher: TokenCipher,
+    scopes: Sequence[str] | None = None,
+) -> None:
+    """Stores a refreshed token pair (both encrypted) and its expiry; scopes when given."""
+    connection = _connection(session, connection_id)
+    connection.encrypted_token = cipher.encrypt(token)
+    connection.encrypted_refresh_token = cipher.encrypt(refresh_token) if refresh_token else None
+    connection.expires_at = expires_at
+    if scopes is not None:
+        connection.scopes = list(scopes)
+    session.flush()
+
+
+def _connection(session: Session, connection_id: int) -> ForgeConnection:
     connection = session.get(ForgeConnection, connection_id)
     if connection is None:
         raise NotFound(
@@ -126,11 +194,7 @@ def load_forge_credentials(
             system="database",
             hint="it was removed: connect one with `slipway forge connect`",
         )
-    return ForgeCredentials(
-        connection.server_url,
-        cipher.decrypt(connection.encrypted_token),
-        connection.account_name,
-    )
+    return connection
 
 
 def delete_forge_connection(session: Session, *, connection_id: int) -> bool:

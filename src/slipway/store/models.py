@@ -113,6 +113,8 @@ class ForgeConnection(Base):
     account_name: Mapped[str] = mapped_column(sa.String(255))
     scopes: Mapped[list[str]] = mapped_column(default=list)
     encrypted_token: Mapped[bytes] = mapped_column(sa.LargeBinary())
+    # An OAuth connection's refresh token, encrypted like the token; None: no refresh.
+    encrypted_refresh_token: Mapped[bytes | None] = mapped_column(sa.LargeBinary())
     token_kind: Mapped[str] = mapped_column(sa.String(16))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _created()
