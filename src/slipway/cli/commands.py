@@ -235,10 +235,28 @@ def sandbox(
 
 
 @app.command()
-def demo(json_output: JsonOption = False) -> None:
-    """Start the sandbox, create a project from the default template, wait until Ready."""
-    from slipway.cli.demo import run_demo
+def demo(
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Serve the REST API over the sandbox until stopped, for a user admin whose "
+            "token and a curl session are printed (instead of creating a project here).",
+        ),
+    ] = False,
+    port: Annotated[
+        int, typer.Option(help="With --serve: the port on 127.0.0.1 (0: any free port).")
+    ] = 8000,
+    json_output: JsonOption = False,
+) -> None:
+    """Start the sandbox, create a project from the default template, wait until Ready.
 
+    With --serve: the REST API over the sandbox instead, until Ctrl-C or SIGTERM."""
+    from slipway.cli.demo import run_demo, serve_demo
+
+    if serve:
+        serve_demo(out=out, err=err, port=port, as_json=wants_json(json_output))
+        return
     result = run_demo(out=out, err=err, quiet=wants_json(json_output))
     if wants_json(json_output):
         emit_json(result)

@@ -2,18 +2,20 @@
 
 Starts the forge, Kubernetes and Flux emulators, creates a project from the default
 template with a live progress bar, waits until every environment is Ready, then shows what a
-real client (kubectl) sees and how to look further.
+real client (kubectl) sees and how to look further. With `--serve` it serves the REST API over
+the sandbox instead, for an admin whose forge is already connected, and prints a curl session.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pydantic import SecretStr
 from rich.console import Console
@@ -26,6 +28,7 @@ from slipway.sandbox._kubectl import find_kubectl
 from slipway.sandbox.runner import Sandbox
 
 DEMO_PROJECT = "demo-site"
+SERVE_PROJECT: Final = "shop"  # the project the printed curl session creates
 
 
 def run_demo(*, out: Console, err: Console, quiet: bool = False) -> dict[str, Any]:
@@ -34,21 +37,9 @@ def run_demo(*, out: Console, err: Console, quiet: bool = False) -> dict[str, An
     root = Path(tempfile.mkdtemp(prefix="slipway-demo-"))
     try:
         with Sandbox(root / "sandbox") as sandbox:
-            assert sandbox.forge is not None
-            settings = Settings(
-                data_dir=root / "data",
-                forge=ForgeKind.GITHUB,
-                forge_urls={ForgeKind.GITHUB: sandbox.forge.url},
-                forge_token=SecretStr(sandbox.forge_token),
-                kubeconfig=sandbox.kubeconfig,
-                ready_timeout=120,
-                lease_seconds=5,
-            )
+            settings = _settings(root, sandbox)
             if not quiet:
-                err.print(
-                    f"sandbox: forge {sandbox.forge.url}, cluster kubeconfig {sandbox.kubeconfig}",
-                    highlight=False,
-                )
+                _where(err, sandbox)
             request = service.CreateRequest(name=DEMO_PROJECT, template=settings.default_template)
             with service.application(settings) as app, service.running_worker(app) as worker:
 
@@ -69,6 +60,81 @@ def run_demo(*, out: Console, err: Console, quiet: bool = False) -> dict[str, An
             }
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def serve_demo(*, out: Console, err: Console, port: int, as_json: bool = False) -> None:
+    """The REST API over a fresh sandbox on 127.0.0.1:`port` until SIGTERM or Ctrl-C. A user
+    `admin` is created with the sandbox forge connected as theirs; once the API listens its
+    URL and token are printed with a curl session to paste (under `as_json`: one line)."""
+    from slipway.cli.serve import serve_api
+
+    root = Path(tempfile.mkdtemp(prefix="slipway-demo-"))
+    try:
+        with Sandbox(root / "sandbox") as sandbox:
+            settings = _settings(root, sandbox)
+            _where(err, sandbox)
+            with service.application(settings) as app:
+                admin = service.create_user(app, "admin", admin=True)
+                actor = service.authenticate(app, admin.token)
+                token = SecretStr(sandbox.forge_token)
+                asyncio.run(
+                    service.connect_forge(app, ForgeKind.GITHUB, token, url=None, actor=actor)
+                )
+
+                def ready(url: str) -> None:
+                    if as_json:
+                        document = {"url": url, "token": admin.token.get_secret_value()}
+                        print(json.dumps(document), flush=True)
+                    else:
+                        _print_session(out, url, admin.token, settings.default_template)
+
+                serve_api(app, host="127.0.0.1", port=port, on_ready=ready)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _settings(root: Path, sandbox: Sandbox) -> Settings:
+    """Slipway pointed at the sandbox, its data in `root`; the sandbox forge token is the
+    fallback the operator's runs act as."""
+    assert sandbox.forge is not None
+    return Settings(
+        data_dir=root / "data",
+        forge=ForgeKind.GITHUB,
+        forge_urls={ForgeKind.GITHUB: sandbox.forge.url},
+        forge_token=SecretStr(sandbox.forge_token),
+        kubeconfig=sandbox.kubeconfig,
+        ready_timeout=120,
+        lease_seconds=5,
+    )
+
+
+def _where(err: Console, sandbox: Sandbox) -> None:
+    assert sandbox.forge is not None
+    err.print(
+        f"sandbox: forge {sandbox.forge.url}, cluster kubeconfig {sandbox.kubeconfig}",
+        highlight=False,
+    )
+
+
+def _print_session(out: Console, url: str, token: SecretStr, template: str) -> None:
+    """What to paste into another shell: create a project, follow its progress live (SSE),
+    then show it. The token is printed here once, as `slipway user create` does."""
+    auth = '-H "Authorization: Bearer $SLIPWAY_TOKEN"'
+    body = json.dumps({"name": SERVE_PROJECT, "template": template})
+    project = f"$SLIPWAY_URL/api/v1/projects/{SERVE_PROJECT}"
+    lines = [
+        f"serving {url}",
+        f"API docs at {url}/docs; the admin's API token is shown only now (SLIPWAY_TOKEN).",
+        "Paste into another shell (Ctrl-C here stops the API and the sandbox):",
+        "",
+        f"export SLIPWAY_URL={url} SLIPWAY_TOKEN={token.get_secret_value()}",
+        f"curl -sS {auth} -H 'Content-Type: application/json' \\",
+        f"  -d '{body}' $SLIPWAY_URL/api/v1/projects",
+        f"curl -N {auth} {project}/events/stream",
+        f"curl -sS {auth} {project}",
+    ]
+    for line in lines:
+        out.print(line, highlight=False, markup=False)
 
 
 def _secrets_holding(sandbox: Sandbox, token: str) -> tuple[int, int]:

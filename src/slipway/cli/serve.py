@@ -7,6 +7,7 @@ runs over to another process, as `slipway worker` does."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -61,7 +62,20 @@ def serve_api(
                 on_ready(url)
 
         threading.Thread(target=announce, name="slipway-serve-ready", daemon=True).start()
-        server.run(sockets=[listener])
+
+        def stop(*_: object) -> None:
+            server.should_exit = True
+
+        # uvicorn handles SIGINT and SIGTERM while it runs, then raises the signal again once
+        # it has stopped: into these handlers, so the process goes on to hand the worker's
+        # runs over (a default SIGTERM would end it before) and exits 0, as `worker` does.
+        # A signal that comes before uvicorn listens stops it as soon as it starts.
+        stopping = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            server.run(sockets=[listener])
+        finally:
+            for sig, handler in stopping.items():
+                signal.signal(sig, handler)
 
 
 @app.command()
