@@ -15,9 +15,10 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -25,13 +26,16 @@ from sqlalchemy.orm import Session
 
 from slipway import store
 from slipway.config import Settings, get_settings
-from slipway.domain.errors import ForgeNotConnected, InvalidInput
+from slipway.domain.errors import ForgeError, ForgeNotConnected, InvalidInput
 from slipway.domain.model import ForgeKind
-from slipway.forges import Forge, ForgeClients, build_forge, forge_info
+from slipway.forges import Forge, ForgeClients, build_forge, forge_info, refresh_tokens
 from slipway.gitops import ClusterClient
 from slipway.templates import TemplateCatalog, load_catalog
 
 T = TypeVar("T")
+
+# An OAuth token expiring sooner than this is refreshed before it is used.
+REFRESH_MARGIN: Final = timedelta(minutes=5)
 
 
 @dataclass
@@ -40,6 +44,8 @@ class App:
     engine: Engine
     sessions: store.SessionFactory
     cipher: store.TokenCipher
+    # One refresh at a time per connection in this process (a refresh token works once).
+    _refreshing: dict[int, threading.Lock] = field(default_factory=dict, init=False, repr=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -107,6 +113,70 @@ class App:
             clients=clients,
         )
 
+    async def refresh_if_expiring(self, connection_id: int) -> bool:
+        """Refreshes a stored OAuth token that expires within REFRESH_MARGIN and stores the
+        new pair (encrypted) before anything uses it; True when the token changed. Clients
+        built afterwards carry the new token (ForgeClients keys by its fingerprint). A
+        connection without a refresh token, or not expiring, is left alone."""
+        with self.session() as session:
+            expires_at, refreshable = store.token_expiry(session, connection_id=connection_id)
+        if not _expiring(expires_at) or not refreshable:
+            return False
+        lock = self._refreshing.setdefault(connection_id, threading.Lock())
+        await asyncio.to_thread(lock.acquire)
+        try:
+            return await self._refresh(connection_id)
+        finally:
+            lock.release()
+
+    async def _refresh(self, connection_id: int) -> bool:
+        with self.session() as session:
+            stored = store.load_forge_refresh(
+                session, connection_id=connection_id, cipher=self.cipher
+            )
+        if stored is None or not _expiring(stored.expires_at):
+            return stored is not None  # refreshed meanwhile, by whoever held the lock
+        kind = stored.provider
+        client = self.settings.oauth_client(kind)
+        if client is None:
+            if stored.expires_at is not None and stored.expires_at > datetime.now(UTC):
+                return False  # still good for a while; nothing can renew it here
+            raise ForgeError(
+                f"the {kind.value} OAuth token of this connection expired and this "
+                "installation has no OAuth application to refresh it",
+                system=kind.value,
+                hint=f"set SLIPWAY_{kind.value.upper()}_OAUTH_CLIENT_ID and "
+                f"SLIPWAY_{kind.value.upper()}_OAUTH_CLIENT_SECRET, or connect the forge again",
+            )
+        client_id, client_secret = client
+        try:
+            tokens = await refresh_tokens(
+                kind,
+                stored.url,
+                client_id=client_id,
+                client_secret=client_secret,
+                refresh_token=stored.refresh_token,
+                scopes=stored.scopes,
+            )
+        except ForgeError:
+            # Another process may have used the refresh token first: its pair is stored.
+            with self.session() as session:
+                now_expires, _ = store.token_expiry(session, connection_id=connection_id)
+            if now_expires != stored.expires_at:
+                return True
+            raise
+        with self.session() as session:
+            store.update_forge_tokens(
+                session,
+                connection_id=connection_id,
+                token=tokens.access_token,
+                refresh_token=tokens.refresh_token,
+                expires_at=tokens.expires_at,
+                cipher=self.cipher,
+                scopes=tokens.scopes,
+            )
+        return True
+
     def cluster(self) -> ClusterClient:
         return ClusterClient.from_settings(self.settings)
 
@@ -165,6 +235,7 @@ class ProcessLoop:
             self._forge_clients = ForgeClients()
         app, clients = self._app, self._forge_clients
         if connection_id is not None:
+            await app.refresh_if_expiring(connection_id)
             return app.forge(kind, connection_id=connection_id, step=step, clients=clients)
         if kind not in self._logins:
             anonymous = app.forge(kind, connection_id=None, step=step, clients=clients)
@@ -206,6 +277,10 @@ class ProcessLoop:
                 self._thread.join(timeout=10)
             loop.close()
             self._cluster = self._forge_clients = None
+
+
+def _expiring(expires_at: datetime | None) -> bool:
+    return expires_at is not None and expires_at - datetime.now(UTC) <= REFRESH_MARGIN
 
 
 def bootstrap(settings: Settings | None = None, *, migrate: bool = True) -> App:

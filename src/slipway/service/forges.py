@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
@@ -78,6 +79,8 @@ async def open_forge(
     app: App, kind: ForgeKind, identity: ForgeIdentity, *, step: str | None = None
 ) -> AsyncIterator[Forge]:
     """The forge client acting as `identity`, closed after use."""
+    if identity.connection_id is not None:
+        await app.refresh_if_expiring(identity.connection_id)
     forge = app.forge(kind, connection_id=identity.connection_id, step=step)
     try:
         yield forge
@@ -119,6 +122,26 @@ async def connect_forge(
         account = await forge.validate_token()
     finally:
         await forge.aclose()
+    return store_connection(
+        app, kind, base_url, account, token, scopes=account.scopes or (), actor=actor
+    )
+
+
+def store_connection(
+    app: App,
+    kind: ForgeKind,
+    base_url: str,
+    account: Account,
+    token: SecretStr,
+    *,
+    scopes: tuple[str, ...],
+    actor: Actor,
+    refresh_token: SecretStr | None = None,
+    expires_at: datetime | None = None,
+) -> ConnectionView:
+    """Stores a validated token (and an OAuth refresh token) encrypted, as `actor`'s
+    connection to `account`; an account another user connected is a `Conflict` for a user,
+    and connecting one again replaces its token and keeps its owner."""
     with app.session() as session:
         existing = store.get_forge_connection(
             session, provider=kind, server_url=base_url, account_name=account.login
@@ -137,15 +160,17 @@ async def connect_forge(
             token=token,
             cipher=app.cipher,
             token_kind=_STORED_KIND[account.token_kind],
-            scopes=account.scopes or (),
+            scopes=scopes,
             user_id=existing.user_id if existing is not None else actor.user_id,
+            refresh_token=refresh_token,
+            expires_at=expires_at,
         )
     return ConnectionView(
         forge=kind.value,
         url=base_url,
         account=account.login,
         token_kind=account.token_kind.value,
-        scopes=account.scopes,
+        scopes=account.scopes if account.scopes is not None else (scopes or None),
         missing_scopes=account.missing_scopes,
     )
 

@@ -1,0 +1,234 @@
+"""Connecting a forge by OAuth, end to end against the sandbox: the service begins, a browser
+(httpx here) follows the forge emulator's sign-in page and its redirect, the service
+completes; the connection is the user's own, listed with its account and scopes, and a
+project is created with it. A GitLab token about to expire is refreshed before it is used
+and the new pair stored encrypted; a callback whose state is not the session's is refused
+with nothing stored."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from tests.e2e.conftest import sandbox_settings
+from tests.e2e.test_pipeline import wait_final
+
+from slipway import service, store
+from slipway.bootstrap import App, bootstrap
+from slipway.domain.actors import Actor
+from slipway.domain.errors import InvalidInput
+from slipway.domain.model import ForgeKind
+from slipway.pipeline.runtime import Worker
+from slipway.sandbox.forge import ForgeEmulator, RequestRecorder
+from slipway.sandbox.runner import Sandbox
+from slipway.service.oauth import OAuthStart, begin_oauth, complete_oauth
+
+REDIRECT = "http://127.0.0.1:8000/settings/connections/callback"
+GRANTED = {
+    ForgeKind.GITHUB: ("repo", "read:org", "delete_repo"),
+    ForgeKind.GITLAB: ("api",),
+    ForgeKind.GITEA: ("write:repository", "read:organization", "read:user"),
+}
+
+
+def _emulator(sandbox: Sandbox) -> ForgeEmulator:
+    assert sandbox.forge is not None
+    return sandbox.forge
+
+
+@pytest.fixture
+def oauth_app(sandbox: Sandbox, tmp_path: Path) -> Iterator[App]:
+    """Slipway with all three forges at the sandbox and their OAuth applications set."""
+    forge = _emulator(sandbox)
+    clients: dict[str, object] = {}
+    for kind in ForgeKind:
+        registered = forge.oauth_app(kind.value)
+        clients[f"{kind.value}_oauth_client_id"] = registered.client_id
+        clients[f"{kind.value}_oauth_client_secret"] = SecretStr(registered.client_secret)
+    settings = sandbox_settings(
+        sandbox,
+        tmp_path / "data",
+        forge_urls={kind: forge.url for kind in ForgeKind},
+        **clients,
+    )
+    instance = bootstrap(settings)
+    yield instance
+    instance.close()
+
+
+@pytest.fixture
+def user(oauth_app: App) -> Actor:
+    created = service.create_user(oauth_app, f"u-{secrets.token_hex(3)}", admin=False)
+    return service.authenticate(oauth_app, created.token)
+
+
+def _forge_account(sandbox: Sandbox) -> str:
+    """A new account on the forge, with no token: it can only be connected by signing in."""
+    login = f"oauth-{secrets.token_hex(4)}"
+    _emulator(sandbox).add_user(login)
+    return login
+
+
+def _sign_in(start: OAuthStart, login: str) -> dict[str, str]:
+    """What a browser does: open the authorize URL, fill in the sign-in form, press
+    "Authorize", and land on the redirect; returns the callback's query parameters."""
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        page = browser.get(start.authorize_url)
+        assert page.status_code == 200, page.text
+        form = {}
+        for chunk in page.text.split('<input type="hidden" ')[1:]:
+            name = chunk.split('name="', 1)[1].split('"', 1)[0]
+            value = chunk.split('value="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+            form[name] = value
+        action = start.authorize_url.split("?", 1)[0]
+        answer = browser.post(action, data={**form, "login": login, "decision": "allow"})
+    assert answer.status_code == 302, answer.text
+    location = answer.headers["location"]
+    assert location.startswith(REDIRECT + "?")
+    return dict(parse_qsl(urlsplit(location).query))
+
+
+def _connect(app: App, kind: ForgeKind, login: str, actor: Actor) -> service.ConnectionView:
+    start = begin_oauth(app, kind, redirect_uri=REDIRECT)
+    back = _sign_in(start, login)
+    return asyncio.run(
+        complete_oauth(
+            app,
+            kind,
+            code=back["code"],
+            state=back["state"],
+            expected_state=start.state,
+            code_verifier=start.code_verifier,
+            redirect_uri=REDIRECT,
+            actor=actor,
+        )
+    )
+
+
+def _stored(app: App, kind: ForgeKind, login: str) -> store.ForgeConnection:
+    with app.session() as session:
+        connection = store.get_forge_connection(
+            session, provider=kind, server_url=app.forge_url(kind), account_name=login
+        )
+        assert connection is not None
+        session.expunge(connection)
+        return connection
+
+
+def _token(app: App, connection_id: int) -> SecretStr:
+    with app.session() as session:
+        return store.load_forge_token(session, connection_id=connection_id, cipher=app.cipher)
+
+
+def _database(app: App) -> bytes:
+    return b"".join(p.read_bytes() for p in app.settings.data_dir.glob("slipway.db*"))
+
+
+@pytest.mark.parametrize("kind", list(ForgeKind), ids=lambda k: k.value)
+def test_a_user_connects_a_forge_by_signing_in(
+    oauth_app: App, sandbox: Sandbox, user: Actor, kind: ForgeKind
+) -> None:
+    login = _forge_account(sandbox)
+    view = _connect(oauth_app, kind, login, user)
+    assert (view.forge, view.account, view.token_kind) == (kind.value, login, "oauth")
+    assert view.scopes == GRANTED[kind]
+    assert view.missing_scopes == ()
+    listed = service.list_connections(oauth_app, actor=user)
+    assert [(c.forge, c.account, c.scopes) for c in listed] == [
+        (kind.value, login, GRANTED[kind])
+    ]
+    stored = _stored(oauth_app, kind, login)
+    assert stored.user_id == user.user_id
+    # Only GitLab's and Gitea's tokens expire, and only they come with a refresh token.
+    assert (stored.expires_at is None) == (kind is ForgeKind.GITHUB)
+    assert (stored.encrypted_refresh_token is None) == (kind is ForgeKind.GITHUB)
+    token = _token(oauth_app, stored.id).get_secret_value()
+    assert token.encode() not in _database(oauth_app)
+    assert token not in repr(stored)
+
+
+def test_a_gitlab_token_about_to_expire_is_refreshed_before_use_and_creates_the_project(
+    oauth_app: App, sandbox: Sandbox, user: Actor
+) -> None:
+    forge = _emulator(sandbox)
+    login = _forge_account(sandbox)
+    forge.set_oauth_token_lifetime("gitlab", 60)  # within the 5 minute margin
+    try:
+        _connect(oauth_app, ForgeKind.GITLAB, login, user)
+    finally:
+        forge.set_oauth_token_lifetime("gitlab", 7200)
+    before = _stored(oauth_app, ForgeKind.GITLAB, login)
+    old_token = _token(oauth_app, before.id).get_secret_value()
+    assert before.expires_at is not None
+    assert before.expires_at - datetime.now(UTC) < timedelta(minutes=5)
+
+    name = f"oa-{secrets.token_hex(3)}"
+    request = service.CreateRequest(
+        name=name, template="static-site", environments=("dev",), forge=ForgeKind.GITLAB
+    )
+    worker = Worker(oauth_app).start()
+    try:
+        asyncio.run(service.create_project(oauth_app, request, worker=worker, actor=user))
+        assert wait_final(oauth_app, name) == "completed"
+    finally:
+        worker.stop()
+    view = service.show_project(oauth_app, name, actor=user)
+    assert view.repository is not None and view.repository.owner == login
+    assert forge.state.repo(login, view.slug) is not None
+
+    after = _stored(oauth_app, ForgeKind.GITLAB, login)
+    assert after.id == before.id
+    assert after.expires_at is not None
+    assert after.expires_at - datetime.now(UTC) > timedelta(hours=1)
+    assert after.encrypted_refresh_token != before.encrypted_refresh_token
+    new_token = _token(oauth_app, after.id).get_secret_value()
+    assert new_token != old_token
+    # The old token was revoked by the refresh; the new one acts as the account.
+    assert forge.state.token(old_token) is None
+    refreshed = forge.state.token(new_token)
+    assert refreshed is not None and refreshed.login == login
+    database = _database(oauth_app)
+    assert new_token.encode() not in database and old_token.encode() not in database
+
+
+def test_a_callback_with_another_state_is_refused_and_nothing_is_stored(
+    oauth_app: App, sandbox: Sandbox, user: Actor, forge_requests: RequestRecorder
+) -> None:
+    login = _forge_account(sandbox)
+    start = begin_oauth(oauth_app, ForgeKind.GITLAB, redirect_uri=REDIRECT)
+    back = _sign_in(start, login)
+    forged = begin_oauth(oauth_app, ForgeKind.GITLAB, redirect_uri=REDIRECT)
+    with pytest.raises(InvalidInput) as refused:
+        asyncio.run(
+            complete_oauth(
+                oauth_app,
+                ForgeKind.GITLAB,
+                code=back["code"],
+                state=back["state"],
+                expected_state=forged.state,
+                code_verifier=start.code_verifier,
+                redirect_uri=REDIRECT,
+                actor=user,
+            )
+        )
+    assert refused.value.field == "state"
+    assert "does not match" in str(refused.value)
+    assert back["code"] not in str(refused.value)
+    assert service.list_connections(oauth_app, actor=user) == []
+    assert not [r for r in forge_requests.requests() if r.path == "/oauth/token"]
+
+
+def test_a_forge_without_an_oauth_application_names_the_settings(
+    app: App,
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        begin_oauth(app, ForgeKind.GITEA, redirect_uri=REDIRECT)
+    assert "SLIPWAY_GITEA_OAUTH_CLIENT_ID" in str(refused.value)
+    assert "SLIPWAY_GITEA_OAUTH_CLIENT_SECRET" in str(refused.value)
