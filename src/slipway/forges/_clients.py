@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Final
 import httpx
 from pydantic import SecretStr
 
-from slipway import __version__
+from slipway import __version__, metrics
 from slipway.domain.model import ForgeKind
 from slipway.retry import CONNECT_TIMEOUT_SECONDS, TIMEOUT_SECONDS
 
@@ -44,6 +45,51 @@ def json_client(api_url: str) -> httpx.AsyncClient:
         headers={"Accept": "application/json", "User-Agent": USER_AGENT},
         follow_redirects=True,
     )
+
+
+class MeteredTransport(httpx.AsyncBaseTransport):
+    """Counts and times each request of a forge client in `slipway.metrics`, by forge kind,
+    method and status class (`error` when no answer came): never its URL, which names a
+    project."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, kind: ForgeKind) -> None:
+        self._inner = inner
+        self._kind = kind.value
+
+    async def __aenter__(self) -> MeteredTransport:
+        await self._inner.__aenter__()
+        return self
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            response = await self._inner.handle_async_request(request)
+        except Exception:
+            metrics.observe_forge_request(
+                self._kind, request.method, None, time.perf_counter() - started
+            )
+            raise
+        metrics.observe_forge_request(
+            self._kind, request.method, response.status_code, time.perf_counter() - started
+        )
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def metered(client: httpx.AsyncClient, kind: ForgeKind) -> httpx.AsyncClient:
+    """`client`, every request it sends (REST or git, through a proxy or not) counted.
+
+    Wrapped after it is built, because githubkit builds the GitHub client with its own TLS
+    and proxy settings, and the environment may add proxy routes: httpx has no public way to
+    wrap those transports, so this reaches its `_transport` and `_mounts` (httpx 0.2x)."""
+    client._transport = MeteredTransport(client._transport, kind)
+    client._mounts = {
+        pattern: None if route is None else MeteredTransport(route, kind)
+        for pattern, route in client._mounts.items()
+    }
+    return client
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from slipway.domain.errors import Conflict
 from slipway.domain.model import ForgeKind, PushMethod
-from slipway.forges._clients import Connection, ForgeClients
+from slipway.forges._clients import Connection, ForgeClients, metered
 from slipway.forges._errors import NameTaken, Site
 from slipway.forges._git_http import GitPush
 from slipway.forges._marker import (
@@ -148,10 +148,14 @@ class ForgeFlows(ABC):
         """The connection's client: borrowed from `clients` when given (and left open for
         the next adapter), else the adapter's own, opened on first use, closed by `aclose`."""
         if self._clients is not None:
-            return self._clients.client(self._connection, self._new_client)
+            return self._clients.client(self._connection, self._metered_client)
         if self._own_client is None or self._own_client.is_closed:
-            self._own_client = self._new_client()
+            self._own_client = self._metered_client()
         return self._own_client
+
+    def _metered_client(self) -> httpx.AsyncClient:
+        """A new client whose requests `slipway.metrics` counts, whichever library sends."""
+        return metered(self._new_client(), self.kind)
 
     async def aclose(self) -> None:
         """Close the adapter's own client; a borrowed one stays open for others."""

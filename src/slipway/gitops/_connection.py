@@ -7,13 +7,14 @@ Every call goes through `map_api_errors` (see `_errors.py`) and `slipway.retry` 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
 import httpx2
 from lightkube import AsyncClient
 from lightkube.config.client_adapter import AsyncClient as _adapter_client
-from lightkube.config.client_adapter import ConnectionParams
+from lightkube.config.client_adapter import ConnectionParams, verify_cluster
 from lightkube.config.kubeconfig import SingleConfig
 from lightkube.models.authorization_v1 import (
     ResourceAttributes,
@@ -24,6 +25,7 @@ from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.authorization_v1 import SelfSubjectAccessReview, SelfSubjectRulesReview
 
+from slipway import metrics
 from slipway.domain.errors import ClusterError, NotFound
 from slipway.gitops._errors import SYSTEM, ClusterIdentity, Operation, map_api_errors
 from slipway.gitops._rules import ResourceRule, RulesReview
@@ -31,6 +33,8 @@ from slipway.gitops.defaults import FIELD_MANAGER
 from slipway.retry import DEFAULT_POLICY, RetryPolicy, retry_async
 
 T = TypeVar("T")
+
+APPLY_PATCH: Final = "application/apply-patch"  # server-side apply's content type
 
 DEFAULT_TIMEOUT: Final = 15.0
 CONNECT_TIMEOUT: Final = 5.0
@@ -48,9 +52,19 @@ class ClusterConnection:
     ) -> None:
         self._config = config
         http_timeout = httpx2.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT))
-        self._client = AsyncClient(config, timeout=http_timeout, field_manager=FIELD_MANAGER)
+        self._client = AsyncClient(
+            config,
+            timeout=http_timeout,
+            field_manager=FIELD_MANAGER,
+            transport=metered_transport(config),
+        )
         # lightkube has no call for /version: a plain client with the same auth and TLS.
-        self._http = _adapter_client(config, ConnectionParams(timeout=http_timeout))
+        # (lightkube types `transport` as the synchronous base; the async client takes both.)
+        params = ConnectionParams(
+            timeout=http_timeout,
+            transport=metered_transport(config),  # type: ignore[arg-type]
+        )
+        self._http = _adapter_client(config, params)
         self._retry = retry_policy
         self.identity = ClusterIdentity(
             server=str(config.cluster.server),
@@ -149,6 +163,47 @@ class ClusterConnection:
             incomplete=bool(status.incomplete),
             evaluation_error=str(status.evaluationError or ""),
         )
+
+
+class MeteredTransport(httpx2.AsyncBaseTransport):
+    """Counts and times each Kubernetes API request in `slipway.metrics`, by verb and status
+    class (`error` when no answer came): never the object, namespace or path."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def __aenter__(self) -> MeteredTransport:
+        await self._inner.__aenter__()
+        return self
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        verb = metrics.cluster_verb(
+            request.method,
+            watch=request.url.params.get("watch") == "true",
+            apply=request.headers.get("content-type", "").startswith(APPLY_PATCH),
+        )
+        started = time.perf_counter()
+        try:
+            response = await self._inner.handle_async_request(request)
+        except Exception:
+            metrics.observe_cluster_request(verb, None, time.perf_counter() - started)
+            raise
+        metrics.observe_cluster_request(verb, response.status_code, time.perf_counter() - started)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def metered_transport(config: SingleConfig) -> MeteredTransport:
+    """The transport lightkube would build (the cluster's CA, the user's client certificate),
+    counted. Given a transport, httpx ignores its `verify`, so the TLS context is built here
+    with lightkube's own `verify_cluster`. Requests routed through a proxy from the
+    environment (HTTPS_PROXY) take httpx's proxy transport instead and are not counted."""
+    if config.user is None:
+        raise ClusterError("the kubeconfig context names no user", system=SYSTEM)
+    verify = verify_cluster(config.cluster, config.user, config.abs_file)
+    return MeteredTransport(httpx2.AsyncHTTPTransport(verify=verify))
 
 
 def as_dict(obj: Any) -> dict[str, Any]:

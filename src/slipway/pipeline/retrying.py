@@ -13,7 +13,7 @@ from typing import Final, TypeVar
 
 import structlog
 
-from slipway import store
+from slipway import metrics, store
 from slipway.bootstrap import App
 from slipway.domain.errors import SlipwayError
 from slipway.domain.model import DELETE_STEPS, EventLevel, Step
@@ -59,6 +59,7 @@ def with_retries(
             attempt += 1
             where = exc.system or "a service"
             log.warning("step retrying", step=step.value, system=where, attempt=attempt)
+            metrics.count_retry(step.value, exc.system)
             report(
                 app,
                 project_id,

@@ -20,13 +20,14 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError
 from typing import Any, TypedDict, TypeVar
 
 from dbos import DBOS, SetWorkflowID
 
-from slipway import store
+from slipway import metrics, store
 from slipway.domain.errors import SlipwayError
 from slipway.domain.model import EventLevel, ProjectStatus, Step
 from slipway.pipeline import access_steps, gitops_steps, steps
@@ -74,18 +75,23 @@ def _maybe_die(step: Step) -> None:
 
 
 def run_step(step: Step, project_id: int, call: Callable[[], T]) -> Outcome:
-    """Runs a step of any run (retrying outages, see `retrying`) and returns its outcome."""
+    """Runs a step of any run (retrying outages, see `retrying`) and returns its outcome;
+    its duration, and its failure's cause, go to `slipway.metrics`."""
+    started = time.monotonic()
     try:
         value = with_retries(current_app(), project_id, step, call)
         _maybe_die(step)
+        metrics.observe_step(step.value, time.monotonic() - started)
         return {"ok": True, "value": value, "error": None}
     except CancelledError:
         raise  # the process is shutting down: the step is not done, and not failed either
     except SlipwayError as exc:
         if exc.step is None:
             exc.step = step.value
+        metrics.observe_step(step.value, time.monotonic() - started, cause=type(exc).__name__)
         return {"ok": False, "value": None, "error": {**exc.to_dict(), "text": str(exc)}}
     except Exception as exc:  # a bug: still end the project with a message, not a hang
+        metrics.observe_step(step.value, time.monotonic() - started, cause=metrics.INTERNAL)
         text = f"internal error in {step.value}: {type(exc).__name__}"
         return {"ok": False, "value": None, "error": {"step": step.value, "text": text}}
 

@@ -7,12 +7,14 @@ the cluster, whatever the number of projects; the watch resumes from the last
 resourceVersion after a dropped connection and lists again after 410 Gone. Changes are
 gathered for `batch` seconds and written in one transaction, only for the rows they alter;
 every `resync` seconds all rows are compared again with what the watch holds (a database
-read, no request), which catches rows recorded after their object was last seen.
+read, no request), which catches rows recorded after their object was last seen. Each pass
+records its events' lag and its time in `slipway.metrics`, for alerts on a stalled sync.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from typing import Final
 
 import structlog
 
+from slipway import metrics
 from slipway.bootstrap import App
 from slipway.domain.errors import SlipwayError
 from slipway.gitops import ClusterClient, ObjectRef, ObjectStatus, StatusWatch, apply_order
@@ -176,6 +179,7 @@ class StatusSync:
     async def _follow(self, watch: StatusWatch) -> None:
         seen: dict[ObjectRef, ObjectStatus] = {}
         dirty: set[str] = set()
+        received: list[float] = []  # when each event not yet written came (monotonic)
         wake = asyncio.Event()
 
         async def collect() -> None:
@@ -188,6 +192,7 @@ class StatusSync:
                             else:
                                 seen.pop(status.ref, None)
                             dirty.add(namespace_of(status.ref))
+                            received.append(time.monotonic())
                             wake.set()
                 except SlipwayError as exc:  # the watch could not list or keep watching
                     log.warning("sync.watch_failed", error=str(exc))
@@ -211,8 +216,9 @@ class StatusSync:
                     continue
                 if full:
                     resync_at = loop.time() + self._resync
-                namespaces, snapshot = set(dirty), dict(seen)
+                namespaces, snapshot, carried = set(dirty), dict(seen), list(received)
                 dirty.clear()
+                received.clear()
                 try:
                     report = await asyncio.to_thread(
                         write, self._app, snapshot, None if full else namespaces, listed=complete
@@ -220,7 +226,9 @@ class StatusSync:
                 except Exception as exc:  # the database: try again at the next pass
                     log.warning("sync.write_failed", error=type(exc).__name__)
                     dirty.update(namespaces)
+                    received.extend(carried)
                     continue
+                metrics.observe_sync_pass(carried)
                 self.passes += 1
                 self.changed += len(report.changes)
                 for change in report.changes:
