@@ -37,3 +37,15 @@ async def readyz(ctx: ContextDep, response: Response) -> Readiness:
         schema_revision=state.schema_revision,
         expected_revision=state.expected_revision,
     )
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
+async def metrics(ctx: ContextDep) -> Response:
+    """Prometheus metrics: projects by status, step durations, failures by step and cause,
+    retries, forge and cluster calls with latencies, and the status sync's lag."""
+    body, content_type = await asyncio.to_thread(service.metrics_exposition, ctx.app)
+    return Response(content=body, media_type=content_type)
