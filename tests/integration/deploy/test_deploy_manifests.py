@@ -1,7 +1,8 @@
 """`deploy/` renders with kubectl's kustomize, every rendered object (and the example Secrets,
-which are not rendered) validates against the Kubernetes schemas, and the StatefulSet runs
-as the image's user, without a kubeconfig, with the Secrets and the Lease namespace the rest
-of the manifests expect."""
+which are not rendered) validates against the Kubernetes schemas, the workers' StatefulSet
+and the API's Deployment run as the image's user, without a kubeconfig, with the Secrets and
+the Lease namespace the rest of the manifests expect, and the API's probes and Service reach
+`slipway serve` where it listens."""
 
 from __future__ import annotations
 
@@ -27,8 +28,22 @@ def rendered() -> list[dict[str, Any]]:
     return render()
 
 
+# The two workloads: every process of an installation is one of these, and both run as the
+# same user with the same Secrets.
+WORKLOADS: Final = {
+    "worker": ("StatefulSet", "slipway-worker"),
+    "api": ("Deployment", "slipway-api"),
+}
+
+
 def _worker(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return find(objects, "StatefulSet", "slipway-worker")
+
+
+@pytest.fixture(params=sorted(WORKLOADS))
+def workload(request: pytest.FixtureRequest, rendered: list[dict[str, Any]]) -> dict[str, Any]:
+    kind, name = WORKLOADS[request.param]
+    return find(rendered, kind, name)
 
 
 def test_every_rendered_object_validates(rendered: list[dict[str, Any]]) -> None:
@@ -36,11 +51,13 @@ def test_every_rendered_object_validates(rendered: list[dict[str, Any]]) -> None
     assert kinds == [
         "ClusterRole/slipway",
         "ClusterRoleBinding/slipway",
+        "Deployment/slipway-api",
         "Namespace/slipway-system",
         "Role/slipway-flux-controllers",
         "Role/slipway-sync-lease",
         "RoleBinding/slipway-flux-controllers",
         "RoleBinding/slipway-sync-lease",
+        "Service/slipway-api",
         "Service/slipway-worker",
         "ServiceAccount/slipway",
         "StatefulSet/slipway-worker",
@@ -57,8 +74,8 @@ def test_the_validation_is_not_vacuous(rendered: list[dict[str, Any]]) -> None:
         kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
 
 
-def test_the_worker_runs_locked_down_as_the_images_user(rendered: list[dict[str, Any]]) -> None:
-    pod = _worker(rendered)["spec"]["template"]["spec"]
+def test_each_workload_runs_locked_down_as_the_images_user(workload: dict[str, Any]) -> None:
+    pod = workload["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     uid = re.search(r"--uid (\d+)", DOCKERFILE.read_text())
     assert uid is not None
@@ -74,14 +91,14 @@ def test_the_worker_runs_locked_down_as_the_images_user(rendered: list[dict[str,
     assert data_dir is not None
     assert set(mounts) == {data_dir.group(1), "/tmp"}
     assert all("emptyDir" in v for v in pod["volumes"])
-    assert container["args"] == ["worker"]
     # The stop (heartbeat, drain, Lease release) fits in the grace period.
     assert pod["terminationGracePeriodSeconds"] >= 5 + DRAIN_SECONDS + 5
 
 
-def test_the_worker_finds_its_secrets_lease_and_cluster(rendered: list[dict[str, Any]]) -> None:
-    statefulset = _worker(rendered)
-    pod = statefulset["spec"]["template"]["spec"]
+def test_each_workload_finds_its_secrets_lease_and_cluster(
+    workload: dict[str, Any], rendered: list[dict[str, Any]]
+) -> None:
+    pod = workload["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     env = {e["name"]: e for e in container["env"]}
     examples = {
@@ -100,8 +117,49 @@ def test_the_worker_finds_its_secrets_lease_and_cluster(rendered: list[dict[str,
     lease_role = find(rendered, "Role", "slipway-sync-lease")
     assert env["SLIPWAY_LEASE_NAMESPACE"]["value"] == lease_role["metadata"]["namespace"]
     assert lease_role["metadata"]["namespace"] == Settings.model_fields["lease_namespace"].default
+
+
+def test_the_workers_are_a_statefulset_of_slipway_worker(rendered: list[dict[str, Any]]) -> None:
+    statefulset = _worker(rendered)
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["worker"]
     assert statefulset["spec"]["replicas"] == 2
     assert statefulset["spec"]["serviceName"] == "slipway-worker"
+
+
+def test_the_api_is_probed_and_reached_where_slipway_serve_listens(
+    rendered: list[dict[str, Any]],
+) -> None:
+    deployment = find(rendered, "Deployment", "slipway-api")
+    template = deployment["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    args = container["args"]
+    assert args[0] == "serve"
+    assert args[args.index("--host") + 1] == "0.0.0.0"  # noqa: S104 (reachable from the Service)
+    port = int(args[args.index("--port") + 1])
+    (declared,) = container["ports"]
+    assert declared["containerPort"] == port
+
+    def probed(probe: str) -> tuple[str, int]:
+        get = container[probe]["httpGet"]
+        target = get["port"]
+        return get["path"], declared["containerPort"] if target == declared["name"] else target
+
+    assert probed("readinessProbe") == ("/readyz", port)
+    assert probed("livenessProbe") == ("/healthz", port)
+    assert probed("startupProbe") == ("/healthz", port)
+
+    service = find(rendered, "Service", "slipway-api")
+    (exposed,) = service["spec"]["ports"]
+    assert (exposed["name"], exposed["port"]) == ("http", 80)
+    assert exposed["targetPort"] in (declared["name"], port)
+    # The Service selects the API's pods, and only them (not the workers, which serve none).
+    labels = template["metadata"]["labels"]
+    selector = service["spec"]["selector"]
+    assert selector.items() <= labels.items()
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    worker_labels = _worker(rendered)["spec"]["template"]["metadata"]["labels"]
+    assert not selector.items() <= worker_labels.items()
 
 
 def test_the_example_secrets_are_never_applied() -> None:
