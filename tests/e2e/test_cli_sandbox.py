@@ -93,7 +93,7 @@ def test_sandbox_runs_until_sigterm_and_points_slipway_and_kubectl_at_itself(
         assert f"namespace/project-x-{env}" in namespaces
 
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=5) == 0
+    assert process.wait(timeout=30) == 0
     assert process.stdout is not None and process.stdout.read() == ""  # "ready" only, once
 
 
