@@ -3,11 +3,14 @@ repair and delete. Each route is one use case of the service layer and nothing e
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Query, Response, status
 
 from slipway import service
+from slipway.domain.errors import InvalidInput
 from slipway.domain.model import ProjectStatus
 
 from ._context import ActorDep, ContextDep
@@ -31,6 +34,22 @@ def _request(body: ProjectCreate) -> service.CreateRequest:
     )
 
 
+# The service names a bad value by the CLI's option (`--env`, `--param NAME=`); a client of
+# the API is told the body's field it sent (`environments`, `parameters.NAME`).
+_BODY_FIELDS: Final = {"environment": "environments", "param": "parameters"}
+
+
+@contextmanager
+def _named_by_body() -> Iterator[None]:
+    try:
+        yield
+    except InvalidInput as exc:
+        head, dot, rest = exc.field.partition(".")
+        if head not in _BODY_FIELDS:
+            raise
+        raise InvalidInput(_BODY_FIELDS[head] + dot + rest, exc.rule, hint=exc.hint) from None
+
+
 def events_url(name: str) -> str:
     return f"{router.prefix}/{name}/events/stream"
 
@@ -41,7 +60,8 @@ async def create_project(
 ) -> ProjectOut:
     """Validates, runs preflight, records the project and queues its creation; follow it at
     `/projects/{name}/events/stream`. Nothing is created when this fails."""
-    view = await service.create_project(ctx.app, _request(body), worker=ctx.worker, actor=actor)
+    with _named_by_body():
+        view = await service.create_project(ctx.app, _request(body), worker=ctx.worker, actor=actor)
     response.headers["Location"] = f"/api/v1/projects/{view.name}"
     return ProjectOut.model_validate(view)
 
@@ -49,7 +69,8 @@ async def create_project(
 @router.post("/preview", response_model=PreviewOut)
 async def preview_project(body: ProjectCreate, ctx: ContextDep, actor: ActorDep) -> PreviewOut:
     """What a create would push and apply, and every problem it would meet; creates nothing."""
-    dry = await service.dry_run(ctx.app, _request(body), actor=actor)
+    with _named_by_body():
+        dry = await service.dry_run(ctx.app, _request(body), actor=actor)
     spec = dry.spec
     return PreviewOut(
         name=spec.name,
