@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from tests.support.waiting import wait_until
 
 from slipway import service
 from slipway.api import create_api
-from tests.support.waiting import wait_until
 
 
 @contextmanager
