@@ -117,7 +117,8 @@ class App:
         """Refreshes a stored OAuth token that expires within REFRESH_MARGIN and stores the
         new pair (encrypted) before anything uses it; True when the token changed. Clients
         built afterwards carry the new token (ForgeClients keys by its fingerprint). A
-        connection without a refresh token, or not expiring, is left alone."""
+        connection without a refresh token, or not expiring, is left alone; a refresh the
+        forge refuses or cannot answer raises `ForgeError` only once the token has expired."""
         with self.session() as session:
             expires_at, refreshable = store.token_expiry(session, connection_id=connection_id)
         if not _expiring(expires_at) or not refreshable:
@@ -164,6 +165,8 @@ class App:
                 now_expires, _ = store.token_expiry(session, connection_id=connection_id)
             if now_expires != stored.expires_at:
                 return True
+            if stored.expires_at is not None and stored.expires_at > datetime.now(UTC):
+                return False  # the token still works: use it, and try again next time
             raise
         with self.session() as session:
             store.update_forge_tokens(

@@ -23,7 +23,7 @@ from tests.e2e.test_pipeline import wait_final
 from slipway import service, store
 from slipway.bootstrap import App, bootstrap
 from slipway.domain.actors import Actor
-from slipway.domain.errors import InvalidInput
+from slipway.domain.errors import ForgeError, InvalidInput
 from slipway.domain.model import ForgeKind
 from slipway.pipeline.runtime import Worker
 from slipway.sandbox.forge import ForgeEmulator, RequestRecorder
@@ -141,9 +141,7 @@ def test_a_user_connects_a_forge_by_signing_in(
     assert view.scopes == GRANTED[kind]
     assert view.missing_scopes == ()
     listed = service.list_connections(oauth_app, actor=user)
-    assert [(c.forge, c.account, c.scopes) for c in listed] == [
-        (kind.value, login, GRANTED[kind])
-    ]
+    assert [(c.forge, c.account, c.scopes) for c in listed] == [(kind.value, login, GRANTED[kind])]
     stored = _stored(oauth_app, kind, login)
     assert stored.user_id == user.user_id
     # Only GitLab's and Gitea's tokens expire, and only they come with a refresh token.
@@ -232,3 +230,40 @@ def test_a_forge_without_an_oauth_application_names_the_settings(
         begin_oauth(app, ForgeKind.GITEA, redirect_uri=REDIRECT)
     assert "SLIPWAY_GITEA_OAUTH_CLIENT_ID" in str(refused.value)
     assert "SLIPWAY_GITEA_OAUTH_CLIENT_SECRET" in str(refused.value)
+
+
+def test_a_refused_refresh_keeps_a_working_token_and_names_the_fix_once_it_expired(
+    oauth_app: App, sandbox: Sandbox, user: Actor
+) -> None:
+    forge = _emulator(sandbox)
+    login = _forge_account(sandbox)
+    forge.set_oauth_token_lifetime("gitlab", 60)
+    try:
+        _connect(oauth_app, ForgeKind.GITLAB, login, user)
+    finally:
+        forge.set_oauth_token_lifetime("gitlab", 7200)
+    stored = _stored(oauth_app, ForgeKind.GITLAB, login)
+    token = _token(oauth_app, stored.id)
+    with oauth_app.session() as session:
+        pair = store.load_forge_refresh(session, connection_id=stored.id, cipher=oauth_app.cipher)
+    assert pair is not None
+    # The person revoked Slipway's access on the forge: the refresh token is gone.
+    assert forge.state.oauth.take_refresh(pair.refresh_token.get_secret_value()) is not None
+
+    assert asyncio.run(oauth_app.refresh_if_expiring(stored.id)) is False
+    assert _token(oauth_app, stored.id).get_secret_value() == token.get_secret_value()
+
+    with oauth_app.session() as session:
+        store.update_forge_tokens(
+            session,
+            connection_id=stored.id,
+            token=token,
+            refresh_token=pair.refresh_token,
+            expires_at=datetime.now(UTC) - timedelta(seconds=1),
+            cipher=oauth_app.cipher,
+        )
+    with pytest.raises(ForgeError) as refused:
+        asyncio.run(oauth_app.refresh_if_expiring(stored.id))
+    assert "invalid_grant" in str(refused.value)
+    assert "connect the forge again" in str(refused.value)
+    assert pair.refresh_token.get_secret_value() not in str(refused.value)

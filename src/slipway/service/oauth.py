@@ -2,7 +2,16 @@
 gives the forge's sign-in URL and the state and verifier the caller keeps in the person's
 session; `complete_oauth` checks the state, exchanges the code and stores the connection as
 `connect_forge` does, with the refresh token and expiry a GitLab or Gitea token comes with.
-Expiring tokens are refreshed where they are used (`App.refresh_if_expiring`)."""
+Expiring tokens are refreshed where they are used (`App.refresh_if_expiring`, called by
+`service.forges.open_forge` and by the worker's `ProcessLoop.forge`); the forge clients built
+afterwards carry the new token, since `ForgeClients` keys its clients by token fingerprint.
+
+Not yet propagated: a project created with `--git-auth token` holds the token in its
+environments' git Secrets. A refresh revokes that token (GitLab), and a GitLab or Gitea
+token expires within hours even unrefreshed, so Flux's fetch then fails until the Secrets
+are re-applied: `slipway project repair` does that (its GitOps step reads the current token),
+`rotate_credentials` does not (it rotates deploy keys only). The default, deploy keys, does
+not depend on the user's token at all."""
 
 from __future__ import annotations
 
