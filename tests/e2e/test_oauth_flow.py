@@ -8,6 +8,7 @@ with nothing stored."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,12 +20,14 @@ import pytest
 from pydantic import SecretStr
 from tests.e2e.conftest import sandbox_settings
 from tests.e2e.test_pipeline import wait_final
+from tests.support.waiting import wait_until
 
 from slipway import service, store
 from slipway.bootstrap import App, bootstrap
 from slipway.domain.actors import Actor
 from slipway.domain.errors import ForgeError, InvalidInput
-from slipway.domain.model import ForgeKind
+from slipway.domain.model import ForgeKind, GitAuthMethod
+from slipway.domain.names import ResourceNames
 from slipway.pipeline.runtime import Worker
 from slipway.sandbox.forge import ForgeEmulator, RequestRecorder
 from slipway.sandbox.runner import Sandbox
@@ -267,3 +270,67 @@ def test_a_refused_refresh_keeps_a_working_token_and_names_the_fix_once_it_expir
     assert "invalid_grant" in str(refused.value)
     assert "connect the forge again" in str(refused.value)
     assert pair.refresh_token.get_secret_value() not in str(refused.value)
+
+
+def test_a_git_auth_token_secret_keeps_the_old_token_after_a_refresh_until_a_repair(
+    oauth_app: App, sandbox: Sandbox, user: Actor
+) -> None:
+    """What a refresh does not reach yet (service.oauth): the token in a `--git-auth token`
+    project's Secret. A repair re-applies the Secret with the current token."""
+    forge, kube = _emulator(sandbox), sandbox.kube
+    assert kube is not None
+    login = _forge_account(sandbox)
+    _connect(oauth_app, ForgeKind.GITLAB, login, user)
+    stored = _stored(oauth_app, ForgeKind.GITLAB, login)
+    name = f"ot-{secrets.token_hex(3)}"
+    request = service.CreateRequest(
+        name=name,
+        template="static-site",
+        environments=("dev",),
+        forge=ForgeKind.GITLAB,
+        git_auth=GitAuthMethod.TOKEN,
+    )
+    worker = Worker(oauth_app).start()
+    try:
+        asyncio.run(service.create_project(oauth_app, request, worker=worker, actor=user))
+        assert wait_final(oauth_app, name) == "completed"
+        names = ResourceNames(service.show_project(oauth_app, name, actor=user).slug, "dev")
+
+        def in_secret() -> str:
+            secret = kube.get("v1", "Secret", names.git_secret, names.namespace)
+            assert secret is not None
+            return base64.b64decode(secret["data"]["password"]).decode()
+
+        first = _token(oauth_app, stored.id).get_secret_value()
+        assert in_secret() == first
+        _expire_soon(oauth_app, stored.id)
+        assert asyncio.run(oauth_app.refresh_if_expiring(stored.id)) is True
+        second = _token(oauth_app, stored.id).get_secret_value()
+        assert forge.state.token(first) is None  # revoked by the refresh
+        assert in_secret() == first  # stale until the Secret is applied again
+
+        started = service.repair_project(oauth_app, name, worker=worker, actor=user)
+
+        def repaired() -> str | None:
+            events = [e for e in service.project_events(oauth_app, name) if e.run == started.run]
+            return events[-1].final if events else None
+
+        assert wait_until(repaired, message=f"{name} repaired", timeout=120) == "completed"
+        assert in_secret() == second
+    finally:
+        worker.stop()
+
+
+def _expire_soon(app: App, connection_id: int) -> None:
+    """The stored token expires within the refresh margin (its pair left as it is)."""
+    with app.session() as session:
+        pair = store.load_forge_refresh(session, connection_id=connection_id, cipher=app.cipher)
+        assert pair is not None
+        store.update_forge_tokens(
+            session,
+            connection_id=connection_id,
+            token=store.load_forge_token(session, connection_id=connection_id, cipher=app.cipher),
+            refresh_token=pair.refresh_token,
+            expires_at=datetime.now(UTC) + timedelta(seconds=60),
+            cipher=app.cipher,
+        )
