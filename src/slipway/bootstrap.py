@@ -124,7 +124,10 @@ class App:
         if not _expiring(expires_at) or not refreshable:
             return False
         lock = self._refreshing.setdefault(connection_id, threading.Lock())
-        await asyncio.to_thread(lock.acquire)
+        # Polled: an asyncio primitive belongs to one event loop and this lock spans the
+        # process's loops; a thread blocked in acquire() would hold it after a cancellation.
+        while not lock.acquire(blocking=False):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
         try:
             return await self._refresh(connection_id)
         finally:

@@ -334,3 +334,25 @@ def _expire_soon(app: App, connection_id: int) -> None:
             expires_at=datetime.now(UTC) + timedelta(seconds=60),
             cipher=app.cipher,
         )
+
+
+def test_uses_at_once_refresh_once(
+    oauth_app: App, sandbox: Sandbox, user: Actor, forge_requests: RequestRecorder
+) -> None:
+    """A refresh token works once: uses racing to refresh share the one refresh."""
+    login = _forge_account(sandbox)
+    _connect(oauth_app, ForgeKind.GITLAB, login, user)
+    stored = _stored(oauth_app, ForgeKind.GITLAB, login)
+    _expire_soon(oauth_app, stored.id)
+    before = len([r for r in forge_requests.requests() if r.path == "/oauth/token"])
+
+    async def at_once() -> list[bool]:
+        return list(
+            await asyncio.gather(*(oauth_app.refresh_if_expiring(stored.id) for _ in range(4)))
+        )
+
+    assert asyncio.run(at_once()) == [True] * 4
+    posts = [r for r in forge_requests.requests() if r.path == "/oauth/token"]
+    assert len(posts) - before == 1
+    token = _emulator(sandbox).state.token(_token(oauth_app, stored.id).get_secret_value())
+    assert token is not None and token.login == login
