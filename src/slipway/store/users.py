@@ -63,7 +63,5 @@ def touch_token(
         ApiToken.last_used_at < now - timedelta(seconds=resolution),
     )
     session.execute(
-        sa.update(ApiToken)
-        .where(ApiToken.token_hash == token_hash, stale)
-        .values(last_used_at=now)
+        sa.update(ApiToken).where(ApiToken.token_hash == token_hash, stale).values(last_used_at=now)
     )
