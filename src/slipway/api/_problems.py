@@ -6,6 +6,7 @@ rules: one `errors` item per field, naming the field and the rule."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 import structlog
@@ -19,6 +20,9 @@ from slipway.domain.errors import InvalidInput, SlipwayError, Unauthenticated
 from .schemas import Problem, ProblemFieldError
 
 MEDIA_TYPE: Final = "application/problem+json"
+# Before a capital that follows a lower-case letter or digit, or that starts a word after a run
+# of capitals (`HTTPError` → `HTTP-Error`).
+_WORD_BREAK: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 log = structlog.get_logger(__name__)
 
 _TITLES: Final = {
@@ -37,9 +41,9 @@ _EXIT_CODES: Final = {400: 2, 401: 7, 404: 3, 405: 2, 409: 4, 422: 2, 424: 5, 50
 
 
 def problem_type(error: str) -> str:
-    """A stable URI per error type (`InvalidInput` → `urn:slipway:problem:invalid-input`)."""
-    words = "".join(f"-{c.lower()}" if c.isupper() else c for c in error).lstrip("-")
-    return f"urn:slipway:problem:{words}"
+    """A stable URI per error type (`InvalidInput` → `urn:slipway:problem:invalid-input`,
+    `HTTPError` → `urn:slipway:problem:http-error`: a run of capitals is one word)."""
+    return f"urn:slipway:problem:{_WORD_BREAK.sub('-', error).lower()}"
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -113,7 +117,10 @@ def install(api: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         status = exc.status_code
-        error = {404: "NotFound", 401: "Unauthenticated"}.get(status, "HTTPError")
+        # A body that is not JSON (400) is bad input, as one that breaks the schema (422) is.
+        error = {400: "InvalidInput", 404: "NotFound", 401: "Unauthenticated"}.get(
+            status, "HTTPError"
+        )
         return problem_response(
             Problem(
                 type=problem_type(error),

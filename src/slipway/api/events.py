@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -20,6 +20,9 @@ from .schemas import EventOut
 
 router = APIRouter(prefix="/projects", tags=["events"])
 PING_SECONDS: Final = 15
+# The largest sequence the `sequence` column holds (an INTEGER: 4 bytes on PostgreSQL): a
+# larger `after` is refused as bad input instead of failing in the database driver.
+SEQUENCE_MAX: Final = 2**31 - 1
 STREAM_DOC: Final = (
     "`text/event-stream`. Each event: `id` = the event's sequence, `event: progress`, `data` "
     "= the EventOut JSON. After the final event of the current run the stream closes; when "
@@ -27,12 +30,21 @@ STREAM_DOC: Final = (
 )
 
 
+def _integer_header(schema: dict[str, Any]) -> None:
+    """An absent header is the None; a header's value is never null, so the schema says
+    integer only (pydantic's `int | None` would document a `null` no client can send)."""
+    schema.pop("anyOf", None)
+    schema.update(type="integer", minimum=0, maximum=SEQUENCE_MAX)
+
+
 @router.get("/{name}/events", response_model=list[EventOut])
 def list_events(
     name: str,
     ctx: ContextDep,
     actor: ActorDep,
-    after: Annotated[int, Query(ge=0, description="only events after this sequence")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=SEQUENCE_MAX, description="only events after this sequence")
+    ] = 0,
 ) -> list[EventOut]:
     """The events recorded so far, oldest first."""
     return [
@@ -51,9 +63,17 @@ async def stream_events(
     ctx: ContextDep,
     actor: ActorDep,
     last_event_id: Annotated[
-        int | None, Header(ge=0, description="resume after this sequence (set on reconnect)")
+        int | None,
+        Header(
+            ge=0,
+            le=SEQUENCE_MAX,
+            description="resume after this sequence (set on reconnect)",
+            json_schema_extra=_integer_header,
+        ),
     ] = None,
-    after: Annotated[int, Query(ge=0, description="start after this sequence")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=SEQUENCE_MAX, description="start after this sequence")
+    ] = 0,
 ) -> EventSourceResponse:
     """History, then live events, until the final event of the current run."""
     start = last_event_id if last_event_id is not None else after

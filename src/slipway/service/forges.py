@@ -3,6 +3,7 @@ for `doctor`. A token goes in as a `SecretStr` and never comes back out of a use
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from slipway.service.views import ConnectionView
 from slipway.service.visibility import visible_connections
 from slipway.store.models import ForgeConnection
 
+# Every forge's tokens are printable ASCII without spaces (an HTTP header cannot carry more).
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+_PRINTABLE_RULE = "must be printable ASCII without spaces, as forges issue tokens"
 _STORED_KIND = {
     TokenKind.PERSONAL: "pat",
     TokenKind.FINE_GRAINED: "pat",
@@ -115,8 +119,12 @@ async def connect_forge(
     check_forge_url(url)
     if not token.get_secret_value().strip():
         raise InvalidInput("token", "must not be empty", hint="pipe it in: --token-stdin")
-    base_url = (url or app.forge_url(kind)).rstrip("/")
     token = SecretStr(token.get_secret_value().strip())
+    if not _TOKEN.fullmatch(token.get_secret_value()):
+        # It goes into an HTTP header, which carries only printable ASCII; the value itself is
+        # never quoted back.
+        raise InvalidInput("token", _PRINTABLE_RULE)
+    base_url = (url or app.forge_url(kind)).rstrip("/")
     forge = build_forge(kind, base_url=base_url, token=token, step="forge connect")
     try:
         account = await forge.validate_token()
