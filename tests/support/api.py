@@ -1,5 +1,6 @@
-"""The REST API served for real over HTTP in a thread of the test process (uvicorn, as
-`slipway serve` runs it), so tests speak to it with a real HTTP client, SSE included."""
+"""The REST API and the web UI served for real over HTTP in a thread of the test process
+(uvicorn, as `slipway serve` runs them), so tests speak to it with a real HTTP client, SSE
+included."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ from contextlib import contextmanager
 import uvicorn
 from tests.support.waiting import wait_until
 
-from slipway import service
+from slipway import service, web
 from slipway.api import create_api
 
 
 @contextmanager
 def api_server(app: service.App, worker: service.Worker) -> Iterator[str]:
-    """The API over `app` (delete runs in `worker`), listening on a free port; yields its
-    base URL and stops the server (closing open streams) on exit."""
+    """The API and the web pages over `app` (delete runs in `worker`), listening on a free
+    port; yields its base URL and stops the server (closing open streams) on exit."""
+    api = create_api(app, worker=worker)
+    web.install(api, app, worker)
     config = uvicorn.Config(
-        create_api(app, worker=worker),
+        api,
         log_config=None,
         access_log=False,
         lifespan="off",

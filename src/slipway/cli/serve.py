@@ -33,6 +33,7 @@ def serve_api(
     it listens (port 0: a free one)."""
     import uvicorn
 
+    from slipway import web
     from slipway.api import create_api
 
     def resumed(run: service.ResumedRun) -> None:
@@ -46,8 +47,10 @@ def serve_api(
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     url = f"http://{shown}:{bound}"
     with service.running_service(instance, on_resume=resumed) as worker:
+        api = create_api(instance, worker=worker)
+        web.install(api, instance, worker)
         config = uvicorn.Config(
-            create_api(instance, worker=worker),
+            api,
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=GRACEFUL_SECONDS,
@@ -85,7 +88,8 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
 ) -> None:
-    """Run the REST API (/api/v1, /healthz, /readyz, /metrics) with a worker and the sync.
+    """Run the REST API (/api/v1, /healthz, /readyz, /metrics) and the web UI (/) with a
+    worker and the sync.
 
     Prints `serving URL` once it listens. Every /api/v1 request needs a token from
     `slipway user create`."""

@@ -57,6 +57,7 @@ from slipway.store.models import (
     ProjectEvent,
     Repository,
     User,
+    WebSession,
 )
 from slipway.store.overview import ProjectRows, project_overviews
 from slipway.store.projects import (
@@ -81,6 +82,12 @@ from slipway.store.projects import (
 )
 from slipway.store.resources import list_gitops_resources, upsert_gitops_resource
 from slipway.store.users import add_token, create_user, list_users, touch_token, user_by_token_hash
+from slipway.store.web_sessions import (
+    add_web_session,
+    delete_web_session,
+    set_web_session_oauth,
+    web_session,
+)
 
 __all__ = [
     "FINAL_STATES",
@@ -103,8 +110,10 @@ __all__ = [
     "SessionFactory",
     "TokenCipher",
     "User",
+    "WebSession",
     "add_deploy_key",
     "add_token",
+    "add_web_session",
     "alembic_config",
     "append_event",
     "create_engine_for",
@@ -115,6 +124,7 @@ __all__ = [
     "delete_deploy_key",
     "delete_forge_connection",
     "delete_project",
+    "delete_web_session",
     "deploy_keys",
     "events_after",
     "get_environment",
@@ -149,6 +159,7 @@ __all__ = [
     "set_environment_status",
     "set_project_status",
     "set_project_workflow",
+    "set_web_session_oauth",
     "start_run",
     "token_expiry",
     "touch_token",
@@ -158,4 +169,5 @@ __all__ = [
     "upsert_environment",
     "upsert_gitops_resource",
     "user_by_token_hash",
+    "web_session",
 ]

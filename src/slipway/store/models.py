@@ -97,6 +97,24 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class WebSession(Base):
+    """A signed-in browser: `id` is the SHA-256 of the cookie's random value (the cookie
+    itself is never stored), with the form token its POSTs must carry and, while a forge
+    OAuth sign-in is under way, that sign-in's forge, state and PKCE verifier."""
+
+    __tablename__ = "web_sessions"
+    _repr_fields = ("user_id", "expires_at")
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(sa.String(64))
+    oauth_forge: Mapped[str | None] = mapped_column(sa.String(16))
+    oauth_state: Mapped[str | None] = mapped_column(sa.String(128))
+    oauth_verifier: Mapped[str | None] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class ForgeConnection(Base):
     """A forge account Slipway may act as. The token is only ever stored encrypted."""
 

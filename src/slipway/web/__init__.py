@@ -1,0 +1,28 @@
+"""Slipway's web UI: server-rendered pages (Jinja2, English and Simplified Chinese) over the
+service layer, served by `slipway serve` beside the REST API. Pages work without JavaScript;
+our one script adds live progress (the API's SSE stream, signed in by the session cookie)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from slipway import service
+
+from . import connections, project_page, projects, sign_in
+from ._render import Web
+
+STATIC = Path(__file__).parent / "static"
+
+
+def install(api: FastAPI, app: service.App, worker: service.Worker) -> None:
+    """Mounts the pages at `/` and their stylesheet and script at `/static` on `api`."""
+    api.state.slipway_web = Web(app=app, worker=worker)
+    for router in (sign_in.router, projects.router, project_page.router, connections.router):
+        api.include_router(router)
+    api.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+__all__ = ["install"]

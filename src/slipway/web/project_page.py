@@ -1,0 +1,101 @@
+"""One project: the progress bar and step log of its current run (live over the API's SSE
+stream when JavaScript runs), its environments and resources, and repair and delete."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from slipway import service
+from slipway.domain.errors import NotFound, SlipwayError
+from slipway.service import web_sessions
+
+from ._i18n import N_
+from ._render import csrf_ok, first, forbidden, form_of, render, session_of, to_sign_in, web_of
+
+router = APIRouter(include_in_schema=False)
+CONFIRM_MISMATCH: Final = N_("Type the project's name exactly to delete it.")
+NOT_FOUND: Final = N_("There is no project by that name.")
+
+
+def _page(
+    request: Request,
+    session: web_sessions.WebSessionView,
+    name: str,
+    *,
+    errors: dict[str, str] | None = None,
+    general: str | None = None,
+    status: int = 200,
+) -> Response:
+    app = web_of(request).app
+    try:
+        view = service.show_project(app, name, actor=session.actor)
+        events = service.project_events(app, name, actor=session.actor)
+    except NotFound:
+        return render(
+            request, "not_found.html", session=session, message=NOT_FOUND, name=name, code=404
+        )
+    current = [e for e in events if e.run == view.run]
+    last = events[-1].sequence if events else 0
+    live = not current or current[-1].final is None
+    percent = current[-1].percent if current else 0
+    return render(
+        request,
+        "project.html",
+        session=session,
+        project=view,
+        events=current,
+        last_sequence=last,
+        live=live,
+        percent=percent,
+        errors=errors or {},
+        general=general,
+        code=status,
+    )
+
+
+@router.get("/projects/{name}")
+def project_page(request: Request, name: str) -> Response:
+    session = session_of(request)
+    if session is None:
+        return to_sign_in()
+    return _page(request, session, name)
+
+
+@router.post("/projects/{name}/repair")
+async def repair(request: Request, name: str) -> Response:
+    session = session_of(request)
+    if session is None:
+        return to_sign_in()
+    if not csrf_ok(session, await form_of(request)):
+        return forbidden(request)
+    web = web_of(request)
+    try:
+        service.repair_project(web.app, name, worker=web.worker, actor=session.actor)
+    except SlipwayError as exc:
+        return _page(request, session, name, general=str(exc), status=exc.http_status)
+    return RedirectResponse(f"/projects/{name}", status_code=303)
+
+
+@router.post("/projects/{name}/delete")
+async def delete(request: Request, name: str) -> Response:
+    session = session_of(request)
+    if session is None:
+        return to_sign_in()
+    form = await form_of(request)
+    if not csrf_ok(session, form):
+        return forbidden(request)
+    if first(form, "confirm").strip() != name:
+        return _page(request, session, name, errors={"confirm": CONFIRM_MISMATCH}, status=422)
+    try:
+        await service.start_delete(
+            web_of(request).app,
+            name,
+            delete_repo=first(form, "delete_repo") == "true",
+            actor=session.actor,
+        )
+    except SlipwayError as exc:
+        return _page(request, session, name, general=str(exc), status=exc.http_status)
+    return RedirectResponse(f"/projects/{name}", status_code=303)
