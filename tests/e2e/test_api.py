@@ -146,7 +146,8 @@ def test_connections_take_a_token_and_never_give_it_back(users: Users) -> None:
     assert_problem(theirs, 404, "NotFound")
     # A token the forge does not know is refused without being echoed.
     bad = alice.http.post("/connections", json={"forge": "github", "token": "sandbox_wrong"})
-    assert assert_problem(bad, 502, "ForgeError")["exit_code"] == 6
+    refused = assert_problem(bad, 422, "InvalidInput")
+    assert refused["exit_code"] == 2 and [e["field"] for e in refused["errors"]] == ["token"]
     assert "sandbox_wrong" not in bad.text
     removed = alice.http.delete("/connections/github", params={"account": alice.login})
     assert removed.status_code == 200, removed.text

@@ -110,7 +110,7 @@ def test_a_wrong_token_is_refused_with_what_to_do_and_nothing_is_stored(
     wrong = "ghp_" + "x" * 36
     args = ("forge", "connect", "github", "--token-stdin", "--url", sandbox.forge.url)
     done = slipway(*args, stdin=wrong)
-    assert done.returncode != 0
+    assert done.returncode == 2  # the token typed in is bad input, not an outage
     assert done.stdout == ""
     [line] = done.stderr.strip().splitlines()
     assert wrong not in line
@@ -121,8 +121,9 @@ def test_a_wrong_token_is_refused_with_what_to_do_and_nothing_is_stored(
     done = slipway("--json", *args, stdin=wrong)
     assert done.returncode != 0
     error = json.loads(done.stdout)["error"]
-    assert error["type"] == "ForgeError"
-    assert error["system"] == "GitHub"
+    assert error["type"] == "InvalidInput"
+    assert error["field"] == "token"
+    assert "rejected by GitHub" in error["rule"]
     assert wrong not in done.stdout
     assert connections(Path(slipway.env["SLIPWAY_DATA_DIR"])) == []
 

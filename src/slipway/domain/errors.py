@@ -136,6 +136,11 @@ class ForgeError(ExternalError):
     pass
 
 
+class TokenRejected(ForgeError):
+    """The forge answered 401: the token is invalid, expired or revoked. Where the user just
+    typed the token in (connecting a forge) this is bad input, not an outage."""
+
+
 class ClusterError(ExternalError):
     pass
 

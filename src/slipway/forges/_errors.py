@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from slipway.domain.errors import Conflict, ForgeError, NotFound, SlipwayError
+from slipway.domain.errors import Conflict, ForgeError, NotFound, SlipwayError, TokenRejected
 from slipway.domain.model import ForgeKind
 from slipway.forges.registry import ForgeInfo, forge_info
 from slipway.retry import Retryable, parse_retry_after
@@ -47,9 +47,11 @@ class Site:
     def not_found(self, message: str, *, hint: str | None = None) -> NotFound:
         return NotFound(message, step=self.step, system=self.label, hint=hint)
 
-    def token_rejected(self) -> ForgeError:
-        return self.error(
+    def token_rejected(self) -> TokenRejected:
+        return TokenRejected(
             f"token rejected by {self.label} at {self.url}",
+            step=self.step,
+            system=self.label,
             hint=f"the token is invalid, expired or revoked: create a new one and run "
             f"`{self.reconnect}`",
         )

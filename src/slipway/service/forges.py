@@ -20,6 +20,7 @@ from slipway.domain.errors import (
     ForgeNotConnected,
     InvalidInput,
     NotFound,
+    TokenRejected,
 )
 from slipway.domain.model import ForgeKind
 from slipway.forges import Account, Forge, TokenKind, build_forge
@@ -128,6 +129,13 @@ async def connect_forge(
     forge = build_forge(kind, base_url=base_url, token=token, step="forge connect")
     try:
         account = await forge.validate_token()
+    except TokenRejected as exc:
+        # The token the user just gave is wrong: bad input (exit 2, HTTP 422), not an outage.
+        raise InvalidInput(
+            "token",
+            exc.message.removeprefix("token ") + ": invalid, expired or revoked",
+            hint=exc.hint,
+        ) from None
     finally:
         await forge.aclose()
     return store_connection(
