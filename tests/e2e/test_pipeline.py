@@ -24,14 +24,29 @@ from slipway.sandbox.runner import Sandbox
 EACH_ENVIRONMENT = "{% yield env from environments %}{{ env }}{% endyield %}"
 
 
-def wait_final(app: App, name: str, timeout: float = 120) -> str:
-    """The project's final event kind (`completed`, `degraded`, `failed`) once it has one."""
+def wait_final(app: App, name: str, timeout: float = 120, *, expect: str = "completed") -> str:
+    """The project's final event kind once it has one; a final other than `expect` fails the
+    test with the project's story (`describe_run`), so a CI log says why."""
 
     def final() -> str | None:
         events = service.project_events(app, name)
         return events[-1].final if events else None
 
-    return wait_until(final, message=f"{name} to finish", timeout=timeout, interval=0.2)
+    found = wait_until(final, message=f"{name} to finish", timeout=timeout, interval=0.2)
+    assert found == expect, f"{name} ended {found!r}, expected {expect!r}\n" + describe_run(
+        app, name
+    )
+    return found
+
+
+def describe_run(app: App, name: str) -> str:
+    """The project's failed step and error, and every event (step, level, message) in order."""
+    view = service.show_project(app, name)
+    lines = [f"status={view.status} failed_step={view.failed_step} error={view.error_message}"]
+    lines += [
+        f"  [{e.step}] {e.level.value}: {e.message}" for e in service.project_events(app, name)
+    ]
+    return "\n".join(lines)
 
 
 def create(app: App, request: service.CreateRequest, worker: Worker) -> service.ProjectView:
@@ -104,7 +119,7 @@ def _degraded_run(
         spec = asyncio.run(service.plan_project(app, service.CreateRequest(name, template)))
         project_id = service.record_project(app, spec, connection_id=None)
         running.submit(project_id)
-        assert wait_final(app, name) == "degraded"
+        wait_final(app, name, expect="degraded")
         return app, service.show_project(app, name)
     finally:
         running.stop()

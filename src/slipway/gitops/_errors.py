@@ -9,6 +9,7 @@ a request body, so a Secret's data cannot reach an error.
     404 other      -> NotFound
     409            -> Conflict naming the other field manager(s)
     429, 5xx       -> slipway.retry.Retryable(ClusterError)
+    closed unanswered -> slipway.retry.Retryable(ClusterError) (a kept-alive connection)
     no connection  -> ClusterError naming the cluster URL
 """
 
@@ -107,6 +108,18 @@ def map_api_errors(op: Operation, who: ClusterIdentity) -> Iterator[None]:
             system=SYSTEM,
             hint=_reach_hint(who),
             transient=True,
+        ) from exc
+    except httpx2.RemoteProtocolError as exc:
+        # Mostly a kept-alive connection the server closed as the request went out (its idle
+        # timeout), not an outage: tried again. Applies, reads and reviews are safe to repeat;
+        # a delete repeated reads NotFound, a lease write Conflict (a lost round), both handled.
+        raise Retryable(
+            ClusterError(
+                f"the Kubernetes API at {who.server} closed the connection without answering "
+                f"({op.verb} {op.describe()})",
+                system=SYSTEM,
+                hint=_reach_hint(who),
+            )
         ) from exc
     except httpx2.TransportError as exc:
         reason = str(exc) or type(exc).__name__

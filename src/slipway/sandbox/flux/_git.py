@@ -164,10 +164,16 @@ def _git(
     timeout: float,
     user_agent: str | None,
     extra_env: dict[str, str] | None = None,
+    *,
+    cwd: Path,
 ) -> str:
+    """Runs git in `cwd`, never in the process's working folder: source-controller has a
+    process of its own, while the sandbox shares Slipway's, in which copier briefly changes
+    the working folder to one it then deletes (git's index-pack would die in it)."""
     try:
         done = subprocess.run(
             ["git", *args],
+            cwd=cwd,
             env=_env(auth, user_agent) | (extra_env or {}),
             capture_output=True,
             text=True,
@@ -219,7 +225,16 @@ def _fetch(
     timeout: float,
     env: dict[str, str],
 ) -> Checkout:
-    listing = _git(["ls-remote", url, f"refs/heads/{branch}"], url, auth, timeout, user_agent, env)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    listing = _git(
+        ["ls-remote", url, f"refs/heads/{branch}"],
+        url,
+        auth,
+        timeout,
+        user_agent,
+        env,
+        cwd=dest.parent,
+    )
     sha = listing.split("\t", 1)[0].strip() if listing.strip() else ""
     if not sha:
         raise GitFetchError(
@@ -229,7 +244,6 @@ def _fetch(
         return current
     staging = dest.with_name(dest.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     _git(
         ["clone", "--quiet", "--depth", "1", "--branch", branch, url, str(staging)],
         url,
@@ -237,8 +251,9 @@ def _fetch(
         timeout,
         user_agent,
         env,
+        cwd=dest.parent,
     )
-    head = _git(["-C", str(staging), "rev-parse", "HEAD"], url, None, timeout, None).strip()
+    head = _git(["rev-parse", "HEAD"], url, None, timeout, None, cwd=staging).strip()
     shutil.rmtree(dest, ignore_errors=True)
     staging.rename(dest)
     return Checkout(sha=head, path=dest)
