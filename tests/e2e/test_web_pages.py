@@ -359,8 +359,17 @@ def test_create_then_the_project_page_repair_and_delete_confirmed_by_name(
     assert all(a in bar for a in ('aria-valuemin="0"', 'aria-valuemax="100"', "aria-valuenow="))
     assert f'data-stream="/api/v1/projects/{name}/events/stream"' in bar or "data-stream" not in bar
 
+    # The page's script follows the run over the API's stream, signed in by the cookie.
+    with person.browser.stream("GET", f"/api/v1/projects/{name}/events/stream") as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        text = "".join(stream.iter_text())
+    assert "event: progress" in text and '"final":"completed"' in text.replace(" ", "")
+
     assert _run_final(site, name, 1) == "completed"
-    done = person.browser.get(f"/projects/{name}").text
+    done_page = person.browser.get(f"/projects/{name}")
+    assert "frame-ancestors 'none'" in done_page.headers["content-security-policy"]
+    done = done_page.text
     assert 'aria-valuenow="100"' in _by_id(done, "progress")
     assert "data-stream" not in _by_id(done, "progress")
     environment = re.search(r'<table id="environment-dev".*?</table>', done, re.S)

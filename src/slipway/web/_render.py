@@ -29,6 +29,15 @@ COOKIE: Final = web_sessions.COOKIE_NAME
 # also set in this short-lived cookie and both must match (double submit).
 SIGN_IN_COOKIE: Final = "slipway_sign_in"
 MAX_FORM_BYTES: Final = 256 * 1024
+# Our own script and stylesheet only; inline style attributes (the progress bar's width) are
+# allowed. No form-action: Chromium applies it to the redirect to a forge's sign-in page.
+SECURITY_HEADERS: Final = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 
 @dataclass(frozen=True)
@@ -86,8 +95,7 @@ def render(
         path=request.url.path,
         **values,
     )
-    response = HTMLResponse(html, status_code=code)
-    response.headers["Cache-Control"] = "no-store"
+    response = HTMLResponse(html, status_code=code, headers=SECURITY_HEADERS)
     response.headers["Content-Language"] = "zh-CN" if language == "zh_CN" else "en"
     response.headers["Vary"] = "Accept-Language, Cookie"
     return response
