@@ -126,6 +126,19 @@ class Settings(BaseSettings):
             return [Path(p) for p in value.split(os.pathsep) if p]
         return value
 
+    @field_validator("data_dir", "kubeconfig", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        """Made absolute once, at start: copier (in a worker thread) briefly changes the
+        process's working folder while it renders, and a relative path opened then (a new
+        SQLite connection, a kubeconfig read) would land in its temporary folder."""
+        return value.absolute() if value is not None else None
+
+    @field_validator("templates_path", mode="after")
+    @classmethod
+    def _absolute_all(cls, value: list[Path]) -> list[Path]:
+        return [p.absolute() for p in value]
+
     @field_validator("environments", mode="before")
     @classmethod
     def _split_environments(cls, value: object) -> object:
