@@ -404,7 +404,7 @@ def test_create_then_the_project_page_repair_and_delete_confirmed_by_name(
     assert person.browser.get(f"/projects/{name}").status_code == 404
 
 
-def _forge_sign_in(authorize_url: str, login: str) -> str:
+def _forge_sign_in(authorize_url: str, login: str, decision: str = "allow") -> str:
     """What a browser does on the emulator's page: fill in the sign-in form and authorize;
     returns the redirect back to Slipway."""
     with httpx.Client(follow_redirects=False, timeout=30) as browser:
@@ -416,7 +416,7 @@ def _forge_sign_in(authorize_url: str, login: str) -> str:
             value = chunk.split('value="', 1)[1].split('"', 1)[0]
             form[name] = html.unescape(value)
         answer = browser.post(
-            authorize_url.split("?", 1)[0], data={**form, "login": login, "decision": "allow"}
+            authorize_url.split("?", 1)[0], data={**form, "login": login, "decision": decision}
         )
     assert answer.status_code == 302, answer.text
     return answer.headers["location"]
@@ -485,3 +485,17 @@ def test_pages_are_in_chinese_for_accept_language_zh_cn(site: Site, people: Any)
     assert "使用此模板" in form and "Use this template" not in form
     with _browser(site, "fr, en;q=0.5") as english:
         assert "Sign in" in english.get("/sign-in").text
+
+
+def test_a_cancelled_forge_sign_in_connects_nothing(site: Site, people: Any) -> None:
+    person = people(connect=False)
+    page = person.browser.get("/settings/connections")
+    started = person.browser.post(
+        "/settings/connections/connect", data={"csrf_token": _csrf(page.text), "forge": "gitea"}
+    )
+    assert started.status_code == 303
+    back = _forge_sign_in(started.headers["location"], "nobody", decision="deny")
+    answer = person.browser.get(back.removeprefix(site.url))
+    assert answer.status_code == 400
+    assert "cancelled" in _by_id(answer.text, "connections-error")
+    assert 'id="no-connections"' in answer.text
