@@ -19,7 +19,8 @@ from githubkit.exception import GitHubException, RateLimitExceeded, RequestError
 from pydantic import SecretStr
 
 from slipway.domain.errors import SlipwayError
-from slipway.forges._clients import TIMEOUT, USER_AGENT
+from slipway.domain.text import t
+from slipway.forges._clients import TIMEOUT, USER_AGENT, forge_tls
 from slipway.forges._errors import (
     TAKEN_STATUSES,
     NameTaken,
@@ -67,6 +68,7 @@ def connect(
         http_cache=False,
         timeout=TIMEOUT,
         user_agent=USER_AGENT,
+        ssl_verify=forge_tls(),
     )
 
 
@@ -177,6 +179,10 @@ class GitHubApi:
             raise site.unreachable(action) from exc
         except (GitHubException, pydantic.ValidationError) as exc:
             raise site.error(
-                f"unexpected answer from GitHub at {site.url} while trying to {action}",
-                hint="check that the URL points at the GitHub API (GHE: https://HOST/api/v3)",
+                t(
+                    ("unexpected answer from GitHub at {url} while trying to {action}"),
+                    url=site.url,
+                    action=action,
+                ),
+                hint=t("check that the URL points at the GitHub API (GHE: https://HOST/api/v3)"),
             ) from exc
