@@ -96,6 +96,9 @@ def serve(
 
     def ready(url: str) -> None:
         err.print(f"API docs   {url}/docs", highlight=False)
+        err.print(
+            f"web UI     {url}/ (sign in with a token from `slipway user create`)", highlight=False
+        )
         out.print(f"serving {url}", highlight=False)
 
     with service.application() as instance:

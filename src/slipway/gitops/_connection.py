@@ -14,7 +14,7 @@ from typing import Any, Final, TypeVar
 import httpx2
 from lightkube import AsyncClient
 from lightkube.config.client_adapter import AsyncClient as _adapter_client
-from lightkube.config.client_adapter import ConnectionParams, verify_cluster
+from lightkube.config.client_adapter import ConnectionParams
 from lightkube.config.kubeconfig import SingleConfig
 from lightkube.models.authorization_v1 import (
     ResourceAttributes,
@@ -29,6 +29,7 @@ from slipway import metrics
 from slipway.domain.errors import ClusterError, NotFound
 from slipway.gitops._errors import SYSTEM, ClusterIdentity, Operation, map_api_errors
 from slipway.gitops._rules import ResourceRule, RulesReview
+from slipway.gitops._tls import cluster_tls
 from slipway.gitops.defaults import FIELD_MANAGER
 from slipway.retry import DEFAULT_POLICY, RetryPolicy, retry_async
 
@@ -202,8 +203,7 @@ def metered_transport(config: SingleConfig) -> MeteredTransport:
     environment (HTTPS_PROXY) take httpx's proxy transport instead and are not counted."""
     if config.user is None:
         raise ClusterError("the kubeconfig context names no user", system=SYSTEM)
-    verify = verify_cluster(config.cluster, config.user, config.abs_file)
-    return MeteredTransport(httpx2.AsyncHTTPTransport(verify=verify))
+    return MeteredTransport(httpx2.AsyncHTTPTransport(verify=cluster_tls(config, config.user)))
 
 
 def as_dict(obj: Any) -> dict[str, Any]:

@@ -1,6 +1,17 @@
 """Slipway's web UI: server-rendered pages (Jinja2, English and Simplified Chinese) over the
 service layer, served by `slipway serve` beside the REST API. Pages work without JavaScript;
-our one script adds live progress (the API's SSE stream, signed in by the session cookie)."""
+our one script adds live progress (the API's SSE stream, signed in by the session cookie).
+
+Element ids tests rely on (keep them stable): sign-in `#token`, `#sign-in`, `#error-token`;
+header `#nav-projects`, `#nav-new-project`, `#nav-connections`, `#sign-out`; projects
+`#status-filter`, `#projects` (rows `tr[data-project=NAME]`); new project
+`#template-NAME` radios + `#choose-template`, `#name`, `#environments`, `#param-NAME`,
+`#forge`, `#owner`, `#private`, `#preview-button`, `#create-button`, errors `#error-FIELD`
+(`#form-error` for the rest), `#preview-files`, `#preview-manifests`; project page
+`#progress` (role=progressbar), `#progress-percent`, `#step-log`, `#environment-ENV`
+tables, `#repair-button`, `#confirm`, `#delete-repo`, `#delete-button`, `#error-confirm`;
+connections `#connect-FORGE`, `#connections` (rows `tr[data-forge][data-account]`),
+`#remove-FORGE-ACCOUNT`, `#notice`, `#connections-error`."""
 
 from __future__ import annotations
 
