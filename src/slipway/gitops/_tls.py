@@ -20,7 +20,7 @@ _lock = threading.Lock()
 
 def cluster_tls(config: SingleConfig, user: User) -> ssl.SSLContext:
     """lightkube's own `verify_cluster` for this cluster and user, remembered."""
-    key = _key(config.cluster, user, str(config.abs_file(".")))
+    key = _key(config.cluster, user, str(config.fname))
     now = time.monotonic()
     with _lock:
         found = _contexts.get(key)
