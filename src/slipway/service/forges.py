@@ -3,6 +3,7 @@ for `doctor`. A token goes in as a `SecretStr` and never comes back out of a use
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -86,7 +87,10 @@ async def open_forge(
     """The forge client acting as `identity`, closed after use."""
     if identity.connection_id is not None:
         await app.refresh_if_expiring(identity.connection_id)
-    forge = app.forge(kind, connection_id=identity.connection_id, step=step)
+    # Reading and decrypting the stored token is database work: off the event loop.
+    forge = await asyncio.to_thread(
+        app.forge, kind, connection_id=identity.connection_id, step=step
+    )
     try:
         yield forge
     finally:

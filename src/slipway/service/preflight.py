@@ -75,7 +75,7 @@ async def preflight(
         _forge_checks(app, kind, identity, spec, adopt=adopt),
         run_cluster_checks(app, spec, adopt=adopt, fresh=fresh),
     )
-    recorded = _recorded_namespaces(app, spec) if spec is not None else []
+    recorded = await asyncio.to_thread(_recorded_namespaces, app, spec) if spec is not None else []
     if recorded:  # the database already names the project: the cluster's line adds nothing
         cluster = [c for c in cluster if c.name != NAMESPACES]
     return [*forge, *recorded, *cluster]

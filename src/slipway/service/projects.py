@@ -3,6 +3,7 @@ record it, hand it to the durable workflow; or show what it would do (`--dry-run
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -85,7 +86,7 @@ async def _plan(
     owner = request.owner or app.settings.forge_owner
     if owner is not None:
         validate_owner(owner, nested=forge_info(forge).nested_owners)
-    identity = None if offline else forge_identity(app, forge, actor=actor)
+    identity = None if offline else await asyncio.to_thread(forge_identity, app, forge, actor=actor)
     if owner is not None and identity is not None:
         # An owner that does not exist, or where the token's account may not create
         # repositories, is bad input: refuse it here, before anything is recorded or created.
@@ -127,14 +128,14 @@ async def create_project(
     spec, identity = await _plan(app, request, actor=actor)
     if identity is None:  # only a dry run plans offline
         raise ForgeNotConnected(spec.forge.value, app.forge_url(spec.forge))
-    with app.session() as session:
-        if store.get_project(session, name=spec.name) is not None:
-            raise _name_taken(spec.name)
+    await asyncio.to_thread(_check_name_free, app, spec.name)
     raise_for_problems(await preflight(app, spec.forge, identity, spec, adopt=spec.adopt))
     connection_id = identity.connection_id
-    project_id = record_project(app, spec, connection_id=connection_id, actor=actor)
+    project_id = await asyncio.to_thread(
+        record_project, app, spec, connection_id=connection_id, actor=actor
+    )
     try:
-        workflow_id = submit(app, project_id, worker)
+        workflow_id = await asyncio.to_thread(submit, app, project_id, worker)
     except Exception as exc:
         with app.session() as session:
             store.delete_project(session, name=spec.name)
@@ -144,9 +145,19 @@ async def create_project(
             system="workflow database",
             hint="check SLIPWAY_DATABASE_URL and that the data directory is writable",
         ) from None
+    return await asyncio.to_thread(_queued, app, spec.name, project_id, workflow_id, actor)
+
+
+def _check_name_free(app: App, name: str) -> None:
+    with app.session() as session:
+        if store.get_project(session, name=name) is not None:
+            raise _name_taken(name)
+
+
+def _queued(app: App, name: str, project_id: int, workflow_id: str, actor: Actor) -> ProjectView:
     with app.session() as session:
         store.set_project_workflow(session, project_id=project_id, workflow_id=workflow_id)
-    return show_project(app, spec.name, actor=actor)
+    return show_project(app, name, actor=actor)
 
 
 def _name_taken(name: str) -> Conflict:
