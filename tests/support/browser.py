@@ -38,6 +38,8 @@ UNTRANSLATED: Final = frozenset(
     }
 )  # fmt: skip
 _URL: Final = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+# A code span in a message, as Markdown quotes it: `slipway user create`.
+_CODE_SPAN: Final = re.compile(r"`[^`]*`")
 # A run of letters, digits and the characters of names, paths and revisions: one token each,
 # so `shop-dev`, `main@sha1:0a1b` or `deploy/base/kustomization.yaml` are not split into words.
 _TOKEN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:/+%=#-]*")
@@ -45,7 +47,8 @@ _WORD: Final = re.compile(r"[A-Za-z]{2,}")
 
 # The visible text of the page in the browser: text nodes of rendered elements (and the
 # accessible text a user meets without reading a node: titles, labels, placeholders, button
-# values), leaving out what HTML marks as not to translate (`translate="no"`) and code.
+# values), leaving out code and what the page marks `translate="no"`: text it shows as
+# written and is not Slipway's to translate (a template's own descriptions, Flux's messages).
 _VISIBLE_TEXT_JS: Final = """
 () => {
   const skip = 'script, style, template, noscript, code, kbd, samp, pre, [translate="no"]';
@@ -157,12 +160,12 @@ def visible_texts(page: Page) -> list[str]:
 
 def english_words(texts: Iterable[str], *, allowed: Iterable[str] = ()) -> list[str]:
     """The English words in `texts`: runs of two or more Latin letters standing alone (not
-    part of a name, path or revision with digits or punctuation), less URLs, numbers and the
-    `allowed` tokens (plus `UNTRANSLATED`), compared case-insensitively."""
+    part of a name, path or revision with digits or punctuation), less URLs, `code spans`,
+    numbers and the `allowed` tokens (plus `UNTRANSLATED`), compared case-insensitively."""
     permitted = {a.lower() for a in (*UNTRANSLATED, *allowed)}
     found: list[str] = []
     for text in texts:
-        for token in _TOKEN.findall(_URL.sub(" ", text)):
+        for token in _TOKEN.findall(_CODE_SPAN.sub(" ", _URL.sub(" ", text))):
             bare = token.rstrip(".:")
             if bare.lower() in permitted or not _WORD.fullmatch(bare):
                 continue
