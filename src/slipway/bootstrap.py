@@ -28,6 +28,7 @@ from slipway import store
 from slipway.config import Settings, get_settings
 from slipway.domain.errors import ForgeError, ForgeNotConnected, InvalidInput
 from slipway.domain.model import ForgeKind
+from slipway.domain.text import t
 from slipway.forges import Forge, ForgeClients, build_forge, forge_info, refresh_tokens
 from slipway.gitops import ClusterClient
 from slipway.templates import TemplateCatalog, load_catalog
@@ -69,9 +70,12 @@ class App:
         if not url:
             raise InvalidInput(
                 "forge_url",
-                f"no server URL is configured for {kind.value}",
-                hint=f"set SLIPWAY_{kind.value.upper()}_URL or pass --url to "
-                f"`slipway forge connect {kind.value}`",
+                t("no server URL is configured for {forge}", forge=kind.value),
+                hint=t(
+                    "set SLIPWAY_{upper}_URL or pass --url to `slipway forge connect {forge}`",
+                    upper=kind.value.upper(),
+                    forge=kind.value,
+                ),
             )
         return url.rstrip("/")
 
@@ -146,11 +150,18 @@ class App:
             if stored.expires_at is not None and stored.expires_at > datetime.now(UTC):
                 return False  # still good for a while; nothing can renew it here
             raise ForgeError(
-                f"the {kind.value} OAuth token of this connection expired and this "
-                "installation has no OAuth application to refresh it",
+                t(
+                    "the {forge} OAuth token of this connection expired and this "
+                    "installation has no OAuth application to refresh it",
+                    forge=kind.value,
+                ),
                 system=kind.value,
-                hint=f"set SLIPWAY_{kind.value.upper()}_OAUTH_CLIENT_ID and "
-                f"SLIPWAY_{kind.value.upper()}_OAUTH_CLIENT_SECRET, or connect the forge again",
+                hint=t(
+                    "set SLIPWAY_{upper}_OAUTH_CLIENT_ID and "
+                    "SLIPWAY_{upper}_OAUTH_CLIENT_SECRET, or connect the forge "
+                    "again",
+                    upper=kind.value.upper(),
+                ),
             )
         client_id, client_secret = client
         try:

@@ -2,7 +2,11 @@
 error type, step, system and hint as the CLI's `--json` error, and the CLI's exit code.
 
 A request that fails pydantic's checks gets the same 422 as one that fails the service's
-rules: one `errors` item per field, naming the field and the rule."""
+rules: one `errors` item per field, naming the field and the rule.
+
+`title`, `detail`, `hint` and each `errors[].rule` are in the language the request's
+Accept-Language chooses (English or Simplified Chinese), named by `Content-Language`; the
+other fields are identifiers and stay as they are. pydantic's own rules are English."""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slipway.domain.errors import InvalidInput, SlipwayError, Unauthenticated
+from slipway.domain.text import t
+from slipway.i18n import localize, negotiate
 
 from .schemas import Problem, ProblemFieldError
 
@@ -26,16 +32,19 @@ _WORD_BREAK: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]
 log = structlog.get_logger(__name__)
 
 _TITLES: Final = {
-    400: "Bad request",
-    401: "Unauthenticated",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    422: "Invalid input",
-    424: "Preflight failed",
-    500: "Internal error",
-    502: "External service failed",
+    400: t("Bad request"),
+    401: t("Unauthenticated"),
+    404: t("Not found"),
+    405: t("Method not allowed"),
+    409: t("Conflict"),
+    422: t("Invalid input"),
+    424: t("Preflight failed"),
+    500: t("Internal error"),
+    502: t("External service failed"),
 }
+_ERROR_TITLE: Final = t("Error")
+# The Content-Language of each language's problem details.
+_CONTENT_LANGUAGE: Final = {"en": "en", "zh_CN": "zh-CN"}
 # The CLI's exit code for an HTTP status no SlipwayError maps to.
 _EXIT_CODES: Final = {400: 2, 401: 7, 404: 3, 405: 2, 409: 4, 422: 2, 424: 5, 502: 6}
 
@@ -46,32 +55,47 @@ def problem_type(error: str) -> str:
     return f"urn:slipway:problem:{_WORD_BREAK.sub('-', error).lower()}"
 
 
-def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+def request_language(request: Request | None) -> str:
+    """The language the request's Accept-Language chooses (English without one)."""
+    return negotiate(request.headers.get("accept-language") if request is not None else None)
+
+
+def problem_response(
+    problem: Problem, headers: dict[str, str] | None = None, *, language: str = "en"
+) -> JSONResponse:
+    """The problem as JSON, saying which language its human-readable fields are in."""
     return JSONResponse(
         problem.model_dump(mode="json"),
         status_code=problem.status,
         media_type=MEDIA_TYPE,
-        headers=headers,
+        headers={**(headers or {}), "Content-Language": _CONTENT_LANGUAGE[language]},
     )
 
 
-def from_error(exc: SlipwayError, instance: str | None) -> Problem:
+def _title(status: int, language: str) -> str:
+    return localize(_TITLES.get(status, _ERROR_TITLE), language) or ""
+
+
+def from_error(exc: SlipwayError, instance: str | None, language: str = "en") -> Problem:
+    """The problem details of `exc`, its message, hint and rule in `language`."""
     status = exc.http_status
     errors = (
-        [ProblemFieldError(field=exc.field, rule=exc.rule)] if isinstance(exc, InvalidInput) else []
+        [ProblemFieldError(field=exc.field, rule=localize(exc.rule, language) or "")]
+        if isinstance(exc, InvalidInput)
+        else []
     )
     error = type(exc).__name__
     return Problem(
         type=problem_type(error),
-        title=_TITLES.get(status, "Error"),
+        title=_title(status, language),
         status=status,
-        detail=exc.message,
+        detail=localize(exc.message, language),
         instance=instance,
         error=error,
         exit_code=exc.exit_code,
         step=exc.step,
         system=exc.system,
-        hint=exc.hint,
+        hint=localize(exc.hint, language),
         errors=errors,
     )
 
@@ -90,7 +114,10 @@ def install(api: FastAPI) -> None:
     async def slipway_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SlipwayError)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-        return problem_response(from_error(exc, request.url.path), headers)
+        language = request_language(request)
+        return problem_response(
+            from_error(exc, request.url.path, language), headers, language=language
+        )
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -101,17 +128,19 @@ def install(api: FastAPI) -> None:
             for e in exc.errors()
         ]
         summary = "; ".join(f"{e.field}: {e.rule}" for e in errors)
+        language = request_language(request)
         return problem_response(
             Problem(
                 type=problem_type(InvalidInput.__name__),
-                title=_TITLES[422],
+                title=_title(422, language),
                 status=422,
-                detail=summary or "the request does not match its schema",
+                detail=summary or localize(t("the request does not match its schema"), language),
                 instance=request.url.path,
                 error=InvalidInput.__name__,
                 exit_code=InvalidInput.exit_code,
                 errors=errors,
-            )
+            ),
+            language=request_language(request),
         )
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -121,10 +150,11 @@ def install(api: FastAPI) -> None:
         error = {400: "InvalidInput", 404: "NotFound", 401: "Unauthenticated"}.get(
             status, "HTTPError"
         )
+        language = request_language(request)
         return problem_response(
             Problem(
                 type=problem_type(error),
-                title=_TITLES.get(status, "Error"),
+                title=_title(status, language),
                 status=status,
                 detail=str(exc.detail),
                 instance=request.url.path,
@@ -132,22 +162,25 @@ def install(api: FastAPI) -> None:
                 exit_code=_EXIT_CODES.get(status, 1),
             ),
             dict(exc.headers) if exc.headers else None,
+            language=language,
         )
 
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         # A bug: logged by type only (the message may quote anything), answered without it.
         log.error("api internal error", path=request.url.path, error=type(exc).__name__)
+        language = request_language(request)
         return problem_response(
             Problem(
                 type=problem_type("InternalError"),
-                title=_TITLES[500],
+                title=_title(500, language),
                 status=500,
-                detail=f"internal error ({type(exc).__name__})",
+                detail=localize(t("internal error ({error})", error=type(exc).__name__), language),
                 instance=request.url.path,
                 error="InternalError",
                 exit_code=1,
-                hint="see the server's log; report it if it happens again",
-            )
+                hint=localize(t("see the server's log; report it if it happens again"), language),
+            ),
+            language=request_language(request),
         )
 
     api.add_exception_handler(SlipwayError, slipway_error)

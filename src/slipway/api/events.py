@@ -1,6 +1,7 @@
 """A project's progress events: the history as JSON, and the live stream as Server-Sent
 Events that a late viewer can join (history first, then each event as it is recorded),
-resume with `Last-Event-ID`, and that closes after the final event of the current run."""
+resume with `Last-Event-ID`, and that closes after the final event of the current run.
+Each event's `message` is in the language the request's Accept-Language chooses."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from slipway import service
 from slipway.domain.errors import NotFound
+from slipway.domain.model import ProgressEvent
+from slipway.i18n import localize
 
 from ._context import ActorDep, ContextDep
+from ._problems import request_language
 from .schemas import EventOut
 
 router = APIRouter(prefix="/projects", tags=["events"])
@@ -37,8 +41,16 @@ def _integer_header(schema: dict[str, Any]) -> None:
     schema.update(type="integer", minimum=0, maximum=SEQUENCE_MAX)
 
 
+def event_out(event: ProgressEvent, language: str) -> EventOut:
+    """The event as the API shows it, its message in `language`."""
+    return EventOut.model_validate(event).model_copy(
+        update={"message": localize(event.message, language)}
+    )
+
+
 @router.get("/{name}/events", response_model=list[EventOut])
 def list_events(
+    request: Request,
     name: str,
     ctx: ContextDep,
     actor: ActorDep,
@@ -47,8 +59,9 @@ def list_events(
     ] = 0,
 ) -> list[EventOut]:
     """The events recorded so far, oldest first."""
+    language = request_language(request)
     return [
-        EventOut.model_validate(e)
+        event_out(e, language)
         for e in service.project_events(ctx.app, name, after=after, actor=actor)
     ]
 
@@ -59,6 +72,7 @@ def list_events(
     responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DOC}},
 )
 async def stream_events(
+    request: Request,
     name: str,
     ctx: ContextDep,
     actor: ActorDep,
@@ -80,15 +94,20 @@ async def stream_events(
     # Refused before the stream opens: a project you may not see answers 404, not an empty
     # stream (so another user's project and its stream look exactly like a missing one).
     await asyncio.to_thread(service.last_sequence, ctx.app, name, actor=actor)
-    return EventSourceResponse(_stream(ctx.app, name, start, actor), ping=PING_SECONDS)
+    language = request_language(request)
+    return EventSourceResponse(
+        _stream(ctx.app, name, start, actor, language),
+        ping=PING_SECONDS,
+        headers={"Content-Language": "zh-CN" if language == "zh_CN" else "en"},
+    )
 
 
 async def _stream(
-    app: service.App, name: str, after: int, actor: service.Actor
+    app: service.App, name: str, after: int, actor: service.Actor, language: str
 ) -> AsyncIterator[ServerSentEvent]:
     try:
         async for event in service.follow_events(app, name, after=after, actor=actor):
-            document = EventOut.model_validate(event).model_dump(mode="json")
+            document = event_out(event, language).model_dump(mode="json")
             yield ServerSentEvent(
                 data=json.dumps(document), event="progress", id=str(event.sequence)
             )

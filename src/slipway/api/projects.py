@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from slipway import service
 from slipway.domain.errors import InvalidInput
 from slipway.domain.model import ProjectStatus
+from slipway.i18n import localize
 
 from ._context import ActorDep, ContextDep
+from ._problems import request_language
 from .schemas import CheckOut, PreviewOut, ProjectCreate, ProjectOut, ProjectPage, RunStarted
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -67,8 +69,12 @@ async def create_project(
 
 
 @router.post("/preview", response_model=PreviewOut)
-async def preview_project(body: ProjectCreate, ctx: ContextDep, actor: ActorDep) -> PreviewOut:
-    """What a create would push and apply, and every problem it would meet; creates nothing."""
+async def preview_project(
+    request: Request, body: ProjectCreate, ctx: ContextDep, actor: ActorDep
+) -> PreviewOut:
+    """What a create would push and apply, and every problem it would meet (their detail and
+    fix in the request's Accept-Language); creates nothing."""
+    language = request_language(request)
     with _named_by_body():
         dry = await service.dry_run(ctx.app, _request(body), actor=actor)
     spec = dry.spec
@@ -82,7 +88,15 @@ async def preview_project(body: ProjectCreate, ctx: ContextDep, actor: ActorDep)
         parameters=spec.shown_parameters(),
         files=dry.files,
         manifests=dry.manifests,
-        problems=[CheckOut.model_validate(p) for p in dry.problems],
+        problems=[
+            CheckOut(
+                name=p.name,
+                ok=p.ok,
+                detail=localize(p.detail, language) or "",
+                fix=localize(p.fix, language),
+            )
+            for p in dry.problems
+        ],
     )
 
 

@@ -108,7 +108,10 @@ class EventOut(_View):
     step: str
     percent: int = Field(ge=0, le=100)
     level: str
-    message: str
+    message: str = Field(
+        description="what happened, in the language the request's Accept-Language chooses "
+        "(English or Simplified Chinese)"
+    )
     created_at: datetime
     final: str | None = Field(description="completed, degraded, failed or deleted: the run's last")
 

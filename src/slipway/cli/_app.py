@@ -15,6 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from slipway.domain.errors import SlipwayError
+from slipway.domain.text import t
+from slipway.i18n import from_environment, localize
 
 # Locals can hold tokens: never print them in a traceback.
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False)
@@ -84,13 +86,25 @@ def wants_json(flag: bool) -> bool:
     return flag or state.json
 
 
+def language() -> str:
+    """The CLI's language, as gettext picks it: LC_ALL, LC_MESSAGES, then LANG."""
+    return from_environment(os.environ)
+
+
+def tr(text: str) -> str:
+    """`text` in the shell's language (a plain string as it is). `--json` output stays
+    English: scripts parse it, whatever the shell's locale."""
+    return localize(text, language()) or ""
+
+
 def _print_error(kind: str, message: str, hint: str | None) -> None:
     """One line on stderr, or one `{"error": ...}` document on stdout under --json."""
     if state.json:
         error = {"type": kind, "message": message, "step": None, "system": None, "hint": hint}
         emit_json({"error": error}, indent=None)
         return
-    text = " ".join(f"{message} — {hint}".split() if hint else message.split())
+    shown = tr(t("{message} — {hint}", message=message, hint=hint)) if hint else tr(message)
+    text = " ".join(shown.split())
     # The text may hold brackets (`[step]`): never read it as Rich markup.
     err.print(f"[red]error:[/red] {escape(text)}", highlight=False)
 
@@ -99,7 +113,7 @@ def _render_error(exc: SlipwayError) -> int:
     if state.json:
         emit_json({"error": exc.to_dict()}, indent=None)
     else:
-        _print_error(type(exc).__name__, str(exc), None)
+        _print_error(type(exc).__name__, exc.text(), None)
     return exc.exit_code
 
 
@@ -107,7 +121,7 @@ def _render_usage_error(exc: typer.TyperException) -> int:
     """Bad options or arguments: click's usage text, or a JSON error document under --json."""
     show = getattr(exc, "show", None)
     if state.json or show is None:
-        _print_error("UsageError", exc.format_message(), "see --help")
+        _print_error("UsageError", exc.format_message(), t("see --help"))
     else:
         show()
     return int(getattr(exc, "exit_code", 2))
@@ -119,9 +133,13 @@ def _render_unexpected(exc: Exception) -> int:
     Only file-system errors carry their text (a path and a reason); anything else could quote
     a request or a token, so it is named by type only.
     """
-    detail = f": {exc}" if isinstance(exc, OSError) else ""
-    message = f"unexpected {type(exc).__name__}{detail}"
-    _print_error(type(exc).__name__, message, "rerun with --debug for the traceback")
+    name = type(exc).__name__
+    message = (
+        t("unexpected {error}: {detail}", error=name, detail=str(exc))
+        if isinstance(exc, OSError)
+        else t("unexpected {error}", error=name)
+    )
+    _print_error(name, message, t("rerun with --debug for the traceback"))
     return 1
 
 
@@ -142,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
-        err.print("aborted")
+        err.print(tr(t("aborted")))
         return 130
     except KeyboardInterrupt:
         return 130

@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from slipway.cli._app import err, out
+from slipway.cli._app import err, out, tr
+from slipway.domain.text import t
 
 if TYPE_CHECKING:
     from slipway.domain.model import ProgressEvent
@@ -27,7 +28,7 @@ class ProgressBar:
 
     def show(self, event: ProgressEvent) -> None:
         self._bar.update(
-            self._task, completed=event.percent, description=event.message, step=event.step
+            self._task, completed=event.percent, description=tr(event.message), step=event.step
         )
 
     def done(self, message: str) -> None:
@@ -64,12 +65,25 @@ async def follow(app: App, name: str, *, quiet: bool = False, after: int = 0) ->
 def print_project(view: ProjectView) -> None:
     colour = {"active": "green", "degraded": "yellow", "failed": "red"}.get(view.status, "white")
     out.print(
-        f"[bold]{view.name}[/bold]  [{colour}]{view.status}[/{colour}]  "
-        f"template {escape(view.template)}",
+        tr(
+            t(
+                "[bold]{name}[/bold]  [{colour}]{status}[/{colour}]  template {template}",
+                name=view.name,
+                colour=colour,
+                status=view.status,
+                template=escape(view.template),
+            )
+        ),
     )
     if view.repository:
         out.print(
-            f"repository: {view.repository.web_url}  ({view.repository.clone_url})",
+            tr(
+                t(
+                    "repository: {web_url}  ({clone_url})",
+                    web_url=view.repository.web_url,
+                    clone_url=view.repository.clone_url,
+                )
+            ),
             highlight=False,
             markup=False,
         )
@@ -104,12 +118,30 @@ _HEALTH_COLOUR = {"healthy": "green", "progressing": "cyan", "degraded": "yellow
 
 def _print_health(view: ProjectView) -> None:
     """The project's health, then each environment's, with when it was last observed."""
-    seen = f"  (observed {view.observed_at:%Y-%m-%d %H:%M:%S} UTC)" if view.observed_at else ""
+    seen = (
+        tr(t("  (observed {at:%Y-%m-%d %H:%M:%S} UTC)", at=view.observed_at))
+        if view.observed_at
+        else ""
+    )
     colour = _HEALTH_COLOUR.get(view.health, "red" if view.health == "unhealthy" else "white")
-    out.print(f"health: [{colour}]{view.health}[/{colour}]{escape(seen)}", highlight=False)
+    out.print(
+        tr(
+            t(
+                "health: [{colour}]{health}[/{colour}]{observed}",
+                colour=colour,
+                health=view.health,
+                observed=escape(seen),
+            )
+        ),
+        highlight=False,
+    )
     for env in view.environments:
         why = f": {env.health_reason}" if env.health_reason else ""
-        out.print(f"  {env.name}: {env.health}{why}", highlight=False, markup=False)
+        out.print(
+            tr(t("  {name}: {health}{why}", name=env.name, health=env.health, why=why)),
+            highlight=False,
+            markup=False,
+        )
 
 
 def short_revision(revision: str | None) -> str:

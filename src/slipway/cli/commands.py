@@ -22,10 +22,12 @@ from slipway.cli._app import (
     forge_app,
     out,
     templates_app,
+    tr,
     wants_json,
 )
 from slipway.domain.errors import InvalidInput
 from slipway.domain.model import ForgeKind
+from slipway.domain.text import t
 
 if TYPE_CHECKING:
     from slipway.service.workers import ResumedRun
@@ -77,11 +79,11 @@ def doctor(json_output: JsonOption = False) -> None:
         for check in checks:
             mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
             out.print(
-                f"{mark} {escape(check.name)}: {escape(check.detail)}",
+                f"{mark} {escape(check.name)}: {escape(tr(check.detail))}",
                 highlight=False,
             )
             if not check.ok and check.fix:
-                out.print(f"       fix: {escape(check.fix)}", highlight=False)
+                out.print(tr(t("       fix: {fix}", fix=escape(tr(check.fix)))), highlight=False)
     if not all(c.ok for c in checks):
         raise typer.Exit(5)
 
@@ -106,8 +108,8 @@ def forge_connect(
     if not token_stdin:
         raise InvalidInput(
             "--token-stdin",
-            "is required: tokens are read from standard input, never from arguments",
-            hint=f'echo "$TOKEN" | slipway forge connect {kind.value} --token-stdin',
+            t("is required: tokens are read from standard input, never from arguments"),
+            hint=t('echo "$TOKEN" | slipway forge connect {forge} --token-stdin', forge=kind.value),
         )
     token = SecretStr(sys.stdin.readline().strip())
     with service.application() as instance:
@@ -115,12 +117,13 @@ def forge_connect(
     if wants_json(json_output):
         emit_json(connection.to_dict())
     else:
-        out.print(f"connected {kind.value} as {escape(connection.account)}", highlight=False)
+        said = t(
+            "connected {forge} as {account}", forge=kind.value, account=escape(connection.account)
+        )
+        out.print(tr(said), highlight=False)
         if connection.missing_scopes:
-            err.print(
-                "[yellow]warning:[/yellow] missing scopes: "
-                + escape(", ".join(connection.missing_scopes)),
-            )
+            scopes = escape(", ".join(connection.missing_scopes))
+            err.print(tr(t("[yellow]warning:[/yellow] missing scopes: {scopes}", scopes=scopes)))
 
 
 @forge_app.command("list")
@@ -134,7 +137,7 @@ def forge_list(json_output: JsonOption = False) -> None:
         emit_json([c.to_dict() for c in connections])
         return
     if not connections:
-        out.print("no stored forge connections; add one with `slipway forge connect`")
+        out.print(tr(t("no stored forge connections; add one with `slipway forge connect`")))
         return
     table = Table("forge", "url", "account", "token", "scopes")
     for c in connections:
@@ -157,9 +160,12 @@ def forge_disconnect(
     if wants_json(json_output):
         emit_json(removed.to_dict())
     else:
-        out.print(
-            f"disconnected {removed.forge} account {escape(removed.account)}", highlight=False
+        said = t(
+            "disconnected {forge} account {account}",
+            forge=removed.forge,
+            account=escape(removed.account),
         )
+        out.print(tr(said), highlight=False)
 
 
 # -- projects --------------------------------------------------------------------------------
@@ -188,11 +194,13 @@ def worker(
         if as_json:
             emit_json({"resumed": run.to_dict()}, indent=None)
         else:
-            out.print(
-                f"resumed {run.project} at step {run.step} ({run.how})",
-                highlight=False,
-                markup=False,
+            said = t(
+                "resumed {project} at step {step} ({how})",
+                project=run.project,
+                step=run.step,
+                how=run.how,
             )
+            out.print(tr(said), highlight=False, markup=False)
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -201,7 +209,9 @@ def worker(
             instance,
             stop=stop,
             until_idle=until_idle,
-            on_start=lambda executor: err.print(f"worker {executor} started", highlight=False),
+            on_start=lambda executor: err.print(
+                tr(t("worker {executor} started", executor=executor)), highlight=False
+            ),
             on_resume=resumed,
         )
 

@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from slipway.cli._app import JsonOption, emit_json, err, out, project_app, wants_json
+from slipway.cli._app import JsonOption, emit_json, err, out, project_app, tr, wants_json
 from slipway.cli._render import progress_bar
 from slipway.domain.errors import InvalidInput
+from slipway.domain.text import t
 
 
 @project_app.command("delete")
@@ -45,18 +46,46 @@ def project_delete(
                 delete_project(app, name, delete_repo=delete_repo, worker=worker, on_event=bar.show)
             )
             if view.outcome == "deleted":
-                bar.done(f"project {name} deleted")
+                bar.done(tr(t("project {name} deleted", name=name)))
     if as_json:
         emit_json(view.to_dict())
     elif view.outcome == "deleted":
-        kept = "" if delete_repo else " (its repository stays; Slipway's deploy key is removed)"
-        out.print(f"project {name} deleted{kept}", highlight=False, markup=False)
+        said = (
+            t("project {name} deleted", name=name)
+            if delete_repo
+            else t(
+                "project {name} deleted (its repository stays; Slipway's deploy key is removed)",
+                name=name,
+            )
+        )
+        out.print(
+            tr(said),
+            highlight=False,
+            markup=False,
+        )
     else:
         step = view.failed_step or "error"
         message = (view.error_message or "").removeprefix(f"[{step}] ")
-        out.print(f"project {name} not deleted: {step}: {message}", highlight=False, markup=False)
         out.print(
-            f"it stays `deleting`; fix the cause and run `slipway project delete {name}` again",
+            tr(
+                t(
+                    "project {name} not deleted: {step}: {message}",
+                    name=name,
+                    step=step,
+                    message=message,
+                )
+            ),
+            highlight=False,
+            markup=False,
+        )
+        out.print(
+            tr(
+                t(
+                    "it stays `deleting`; fix the cause and run `slipway project "
+                    "delete {name}` again",
+                    name=name,
+                )
+            ),
             highlight=False,
             markup=False,
         )
@@ -69,16 +98,30 @@ def _confirm(name: str, delete_repo: bool) -> None:
     if not sys.stdin.isatty():
         raise InvalidInput(
             "--yes",
-            f"deleting {name} needs confirmation and there is no terminal to ask on",
-            hint=f"run `slipway project delete {name} --yes` to delete without asking",
+            t("deleting {name} needs confirmation and there is no terminal to ask on", name=name),
+            hint=t("run `slipway project delete {name} --yes` to delete without asking", name=name),
         )
-    what = "its repository, " if delete_repo else ""
+    said = (
+        t(
+            "This deletes project {name}: its repository, its namespaces, Flux objects and "
+            "workloads, and its records.",
+            name=name,
+        )
+        if delete_repo
+        else t(
+            "This deletes project {name}: its namespaces, Flux objects and workloads, and its "
+            "records.",
+            name=name,
+        )
+    )
     err.print(
-        f"This deletes project {name}: {what}its namespaces, Flux objects and workloads, "
-        "and its records.",
+        tr(said),
         highlight=False,
         markup=False,
     )
-    typed = typer.prompt("Type the project's name to confirm", err=True, default="")
+    typed = typer.prompt(tr(t("Type the project's name to confirm")), err=True, default="")
     if typed.strip() != name:
-        raise InvalidInput("confirmation", f"'{typed}' is not '{name}': nothing was deleted")
+        raise InvalidInput(
+            "confirmation",
+            t("'{typed}' is not '{name}': nothing was deleted", typed=typed, name=name),
+        )

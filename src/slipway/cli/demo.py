@@ -22,8 +22,10 @@ from rich.console import Console
 from rich.table import Table
 
 from slipway import service
+from slipway.cli._app import tr
 from slipway.config import Settings
 from slipway.domain.model import ForgeKind
+from slipway.domain.text import t
 from slipway.sandbox._kubectl import find_kubectl
 from slipway.sandbox.runner import Sandbox
 
@@ -111,7 +113,13 @@ def _settings(root: Path, sandbox: Sandbox) -> Settings:
 def _where(err: Console, sandbox: Sandbox) -> None:
     assert sandbox.forge is not None
     err.print(
-        f"sandbox: forge {sandbox.forge.url}, cluster kubeconfig {sandbox.kubeconfig}",
+        tr(
+            t(
+                "sandbox: forge {url}, cluster kubeconfig {kubeconfig}",
+                url=sandbox.forge.url,
+                kubeconfig=sandbox.kubeconfig,
+            )
+        ),
         highlight=False,
     )
 
@@ -160,8 +168,15 @@ def _summary(
         table.add_row(env.name, env.namespace, env.status)
     out.print(table)
     out.print(
-        f"Secrets in the cluster: {secrets}; holding the forge token: {with_token} "
-        "(Flux reads each repository with its own read-only deploy key over SSH)",
+        tr(
+            t(
+                "Secrets in the cluster: {secrets}; holding the forge token: "
+                "{with_token} (Flux reads each repository with its own "
+                "read-only deploy key over SSH)",
+                secrets=secrets,
+                with_token=with_token,
+            )
+        ),
         highlight=False,
     )
     kubectl = find_kubectl()
@@ -173,7 +188,7 @@ def _summary(
         "gitrepositories,kustomizations",
         "-A",
     ]
-    out.print("\nWhat the cluster says (real kubectl against the sandbox):", highlight=False)
+    out.print(tr(t("\nWhat the cluster says (real kubectl against the sandbox):")), highlight=False)
     out.print(
         "$ " + " ".join([*command[0:1], "--kubeconfig", "KUBECONFIG", *command[3:]]),
         highlight=False,
@@ -182,10 +197,17 @@ def _summary(
         done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
         out.print(done.stdout or done.stderr, highlight=False, markup=False)
     out.print(
-        "To keep exploring, run the sandbox in the foreground and point Slipway at it:\n"
-        "  slipway sandbox --dir .slipway/sandbox &   # prints 'ready'\n"
-        "  source .slipway/sandbox/sandbox.env\n"
-        f"  slipway project create shop --template {view.template} --wait\n"
-        "  kubectl --kubeconfig .slipway/sandbox/kubeconfig get gitrepositories,kustomizations -A",
+        tr(
+            t(
+                "To keep exploring, run the sandbox in the foreground and "
+                "point Slipway at it:\n  slipway sandbox --dir "
+                ".slipway/sandbox &   # prints 'ready'\n  source "
+                ".slipway/sandbox/sandbox.env\n  slipway project create shop "
+                "--template {template} --wait\n  kubectl --kubeconfig "
+                ".slipway/sandbox/kubeconfig get "
+                "gitrepositories,kustomizations -A",
+                template=view.template,
+            )
+        ),
         highlight=False,
     )

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from slipway.cli._app import JsonOption, emit_json, out, project_app, wants_json
+from slipway.cli._app import JsonOption, emit_json, out, project_app, tr, wants_json
 from slipway.cli._render import follow, print_project
 from slipway.domain.errors import InvalidInput
 from slipway.domain.model import ForgeKind, GitAuthMethod, ProgressEvent, ProjectStatus
+from slipway.domain.text import t
 
 if TYPE_CHECKING:
     from slipway.service import App, DryRun
@@ -23,9 +24,11 @@ def _parse_params(values: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise InvalidInput("--param", f"'{item}' must look like key=value")
+            raise InvalidInput("--param", t("'{item}' must look like key=value", item=item))
         if key in params:  # which one was meant? say so rather than keep the last
-            raise InvalidInput("--param", f"'{key}' is given twice; give each parameter once")
+            raise InvalidInput(
+                "--param", t("'{key}' is given twice; give each parameter once", key=key)
+            )
         params[key] = value
     return params
 
@@ -93,8 +96,13 @@ def project_create(
                 emit_json(view.to_dict())
             else:
                 out.print(
-                    f"project {view.name} queued; a worker runs it (`slipway worker`). "
-                    f"Follow it: slipway project events {view.name} --follow",
+                    tr(
+                        t(
+                            "project {name} queued; a worker runs it (`slipway worker`). "
+                            "Follow it: slipway project events {name} --follow",
+                            name=view.name,
+                        )
+                    ),
                     highlight=False,
                     markup=False,
                 )
@@ -120,11 +128,24 @@ def _print_dry_run(plan: DryRun, json_output: bool) -> None:
         emit_json(plan.to_dict())
         return
     for problem in plan.problems:
-        fix = f" ({problem.fix})" if problem.fix else ""
-        out.print(
-            f"# problem: {problem.name}: {problem.detail}{fix}", highlight=False, markup=False
+        said = (
+            t(
+                "# problem: {name}: {detail} ({fix})",
+                name=problem.name,
+                detail=problem.detail,
+                fix=problem.fix,
+            )
+            if problem.fix
+            else t("# problem: {name}: {detail}", name=problem.name, detail=problem.detail)
         )
-    out.print(f"# {len(plan.files)} files would be pushed in one commit:")
+        out.print(
+            tr(said),
+            highlight=False,
+            markup=False,
+        )
+    out.print(
+        tr(t("# {files_count} files would be pushed in one commit:", files_count=len(plan.files)))
+    )
     for path in plan.files:
         out.print(f"#   {path}", highlight=False, markup=False)
     out.print(plan.manifests, highlight=False, markup=False)
@@ -141,7 +162,13 @@ def project_rotate_credentials(name: str, json_output: JsonOption = False) -> No
         emit_json(view.to_dict())
         return
     out.print(
-        f"project {name}: new deploy key in use by every environment; the old one is removed",
+        tr(
+            t(
+                "project {name}: new deploy key in use by every environment; "
+                "the old one is removed",
+                name=name,
+            )
+        ),
         highlight=False,
         markup=False,
     )
@@ -154,7 +181,9 @@ def _parse_status(value: str | None) -> ProjectStatus | None:
         return ProjectStatus(value.strip().lower())
     except ValueError:
         allowed = ", ".join(s.value for s in ProjectStatus)
-        raise InvalidInput("--status", f"'{value}' is not one of {allowed}") from None
+        raise InvalidInput(
+            "--status", t("'{value}' is not one of {allowed}", value=value, allowed=allowed)
+        ) from None
 
 
 @project_app.command("list")
@@ -241,7 +270,7 @@ async def _follow_all(app: App, name: str, *, as_json: bool) -> list[ProgressEve
 def _print_event(event: ProgressEvent) -> None:
     out.print(
         f"{event.created_at:%H:%M:%S} {event.percent:>3}% {event.step:<20} "
-        f"{event.level.value:<7} {event.message}",
+        f"{event.level.value:<7} {tr(event.message)}",
         highlight=False,
         markup=False,
     )
@@ -269,7 +298,7 @@ def project_repair(
     from slipway import service
 
     if (name is None) == (not all_stuck):
-        raise InvalidInput("NAME", "give a project name or --all-stuck (not both)")
+        raise InvalidInput("NAME", t("give a project name or --all-stuck (not both)"))
     with service.application() as app:
         names = service.stuck_projects(app, stuck_after=stuck_after) if all_stuck else [name]
         if not wait:
@@ -279,13 +308,20 @@ def project_repair(
                 return
             for s in started:
                 out.print(
-                    f"repair of {s.project} queued (run {s.run}); a worker runs it "
-                    f"(`slipway worker`). Follow it: slipway project events {s.project} --follow",
+                    tr(
+                        t(
+                            "repair of {project} queued (run {run}); a worker runs it "
+                            "(`slipway worker`). Follow it: slipway project events "
+                            "{project} --follow",
+                            project=s.project,
+                            run=s.run,
+                        )
+                    ),
                     highlight=False,
                     markup=False,
                 )
             if all_stuck and not started:
-                out.print("no project is stuck", highlight=False, markup=False)
+                out.print(tr(t("no project is stuck")), highlight=False, markup=False)
             return
         with service.running_worker(app) as worker:
 

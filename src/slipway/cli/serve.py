@@ -17,7 +17,8 @@ from typing import Annotated, Final
 import typer
 
 from slipway import service
-from slipway.cli._app import app, err, out
+from slipway.cli._app import app, err, out, tr
+from slipway.domain.text import t
 
 GRACEFUL_SECONDS: Final = 10
 
@@ -37,7 +38,17 @@ def serve_api(
     from slipway.api import create_api
 
     def resumed(run: service.ResumedRun) -> None:
-        err.print(f"resumed {run.project} at step {run.step} ({run.how})", highlight=False)
+        err.print(
+            tr(
+                t(
+                    "resumed {project} at step {step} ({how})",
+                    project=run.project,
+                    step=run.step,
+                    how=run.how,
+                )
+            ),
+            highlight=False,
+        )
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -95,11 +106,12 @@ def serve(
     `slipway user create`."""
 
     def ready(url: str) -> None:
-        err.print(f"API docs   {url}/docs", highlight=False)
+        err.print(tr(t("API docs   {url}/docs", url=url)), highlight=False)
         err.print(
-            f"web UI     {url}/ (sign in with a token from `slipway user create`)", highlight=False
+            tr(t("web UI     {url}/ (sign in with a token from `slipway user create`)", url=url)),
+            highlight=False,
         )
-        out.print(f"serving {url}", highlight=False)
+        out.print(tr(t("serving {url}", url=url)), highlight=False)
 
     with service.application() as instance:
         serve_api(instance, host=host, port=port, on_ready=ready)

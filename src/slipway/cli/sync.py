@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from slipway.cli._app import JsonOption, app, emit_json, err, out, wants_json
+from slipway.cli._app import JsonOption, app, emit_json, err, out, tr, wants_json
+from slipway.domain.text import t
 
 if TYPE_CHECKING:
     from slipway.service.sync import SyncSummary
@@ -47,7 +48,9 @@ def sync(
         contextlib.suppress(KeyboardInterrupt),
         running_sync(instance) as running,
     ):
-        err.print(f"status sync {running.identity} started", highlight=False)
+        err.print(
+            tr(t("status sync {identity} started", identity=running.identity)), highlight=False
+        )
         while not stop.wait(0.5):
             pass
 
@@ -67,6 +70,12 @@ def _print_summary(summary: SyncSummary, *, as_json: bool) -> None:
         )
     changed = len(summary.changes)
     out.print(
-        f"{summary.checked} resources checked, {changed} changed",
+        tr(
+            t(
+                "{checked} resources checked, {changed} changed",
+                checked=summary.checked,
+                changed=changed,
+            )
+        ),
         highlight=False,
     )

@@ -9,7 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from slipway.cli._app import JsonOption, emit_json, err, out, user_app, wants_json
+from slipway.cli._app import JsonOption, emit_json, err, out, tr, user_app, wants_json
+from slipway.domain.text import t
 
 
 @user_app.command("create")
@@ -28,7 +29,15 @@ def user_create(
         emit_json({"name": created.user.name, "admin": created.user.admin, "token": token})
         return
     role = "admin" if created.user.admin else "user"
-    err.print(f"created {role} {escape(created.user.name)}; their API token (shown only now):")
+    err.print(
+        tr(
+            t(
+                "created {role} {name}; their API token (shown only now):",
+                role=role,
+                name=escape(created.user.name),
+            )
+        )
+    )
     # The token alone on stdout, so `token=$(slipway user create NAME)` captures it.
     print(token, flush=True)
 
@@ -44,7 +53,7 @@ def user_list(json_output: JsonOption = False) -> None:
         emit_json([{"name": u.name, "admin": u.admin, "created_at": u.created_at} for u in users])
         return
     if not users:
-        out.print("no users; add one with `slipway user create NAME`")
+        out.print(tr(t("no users; add one with `slipway user create NAME`")))
         return
     table = Table("name", "admin", "created")
     for u in users:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .text import Text, join, t
+
 
 class SlipwayError(Exception):
     """Base of every error Slipway raises on purpose; `hint` tells the user what to do."""
@@ -47,6 +49,15 @@ class SlipwayError(Exception):
         text = f"{where}: {self.message}" if where else self.message
         return f"{text} — {self.hint}" if self.hint else text
 
+    def text(self) -> Text:
+        """`str(self)` as translatable text: the faces render it in the reader's language."""
+        where = " ".join(p for p in (f"[{self.step}]" if self.step else "", self.system or "") if p)
+        body = t("{where}: {message}", where=where, message=self.message) if where else None
+        body = body or (
+            self.message if isinstance(self.message, Text) else t("{message}", message=self.message)
+        )
+        return t("{text} — {hint}", text=body, hint=self.hint) if self.hint else body
+
     def to_dict(self) -> dict[str, str | None]:
         """The JSON shape the CLI (--json) and the API both return."""
         return {
@@ -65,7 +76,7 @@ class InvalidInput(SlipwayError):
     http_status = 422
 
     def __init__(self, field: str, rule: str, *, hint: str | None = None) -> None:
-        super().__init__(f"{field}: {rule}", hint=hint)
+        super().__init__(t("{field}: {rule}", field=field, rule=rule), hint=hint)
         self.field = field
         self.rule = rule
 
@@ -83,9 +94,9 @@ class ForgeNotConnected(NotFound):
 
     def __init__(self, forge: str, url: str) -> None:
         super().__init__(
-            f"no {forge} connection for {url}",
+            t("no {forge} connection for {url}", forge=forge, url=url),
             system=forge,
-            hint=f"connect one with `slipway forge connect {forge} --token-stdin`",
+            hint=t("connect one with `slipway forge connect {forge} --token-stdin`", forge=forge),
         )
 
 
@@ -118,10 +129,20 @@ class PreflightFailed(SlipwayError):
 
     def __init__(self, checks: Sequence[CheckResult], *, step: str | None = None) -> None:
         failed = failed_checks(checks)
-        summary = "; ".join(f"{c.name}: {c.detail}" for c in failed) or "preflight failed"
-        fixes = " ".join(c.fix for c in failed if c.fix) or None
+        summary = (
+            join("; ", [t("{check}: {detail}", check=c.name, detail=c.detail) for c in failed])
+            if failed
+            else t("preflight failed")
+        )
+        fixes = [c.fix for c in failed if c.fix]
         transient = bool(failed) and all(c.transient for c in failed)
-        super().__init__(summary, step=step, system="preflight", hint=fixes, transient=transient)
+        super().__init__(
+            summary,
+            step=step,
+            system="preflight",
+            hint=join(" ", fixes) if fixes else None,
+            transient=transient,
+        )
         self.checks = list(checks)
 
 
@@ -151,9 +172,9 @@ class Unauthenticated(SlipwayError):
     exit_code = 7
     http_status = 401
 
-    def __init__(self, message: str = "missing or unknown API token") -> None:
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            message,
+            message or t("missing or unknown API token"),
             system="slipway",
-            hint="pass a token from `slipway user create` as a bearer token",
+            hint=t("pass a token from `slipway user create` as a bearer token"),
         )

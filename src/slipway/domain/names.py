@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from slipway.domain.errors import InvalidInput
+from slipway.domain.text import t
 
 DNS1123_LABEL_MAX = 63
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -51,18 +52,26 @@ def is_dns1123_label(value: str) -> bool:
 
 def validate_environment_name(name: str, *, field: str = "environment") -> str:
     if not name:
-        raise InvalidInput(field, "must not be empty")
+        raise InvalidInput(field, t("must not be empty"))
     if len(name) > ENVIRONMENT_NAME_MAX:
         raise InvalidInput(
             field,
-            f"'{name}' is {len(name)} characters; an environment name is at most "
-            f"{ENVIRONMENT_NAME_MAX}",
+            t(
+                "'{name}' is {name_count} characters; an environment name is "
+                "at most {environment_name_max}",
+                name=name,
+                name_count=len(name),
+                environment_name_max=ENVIRONMENT_NAME_MAX,
+            ),
         )
     if not _NAME.fullmatch(name):
         raise InvalidInput(
             field,
-            f"'{name}' must be lowercase letters, digits and '-', start with a letter "
-            "and end with a letter or digit",
+            t(
+                "'{name}' must be lowercase letters, digits and '-', start "
+                "with a letter and end with a letter or digit",
+                name=name,
+            ),
         )
     return name
 
@@ -73,10 +82,10 @@ def validate_environments(names: Iterable[str]) -> tuple[str, ...]:
     for name in names:
         validate_environment_name(name)
         if name in result:
-            raise InvalidInput("environment", f"'{name}' is given twice")
+            raise InvalidInput("environment", t("'{name}' is given twice", name=name))
         result.append(name)
     if not result:
-        raise InvalidInput("environment", "at least one environment is required")
+        raise InvalidInput("environment", t("at least one environment is required"))
     return tuple(result)
 
 
@@ -94,22 +103,40 @@ def project_slug(name: str, environments: Sequence[str], *, field: str = "name")
     than silently changed, so what the user typed is what they find in the cluster and forge.
     """
     if not name:
-        raise InvalidInput(field, "must not be empty")
+        raise InvalidInput(field, t("must not be empty"))
     if not _NAME.fullmatch(name):
         raise InvalidInput(
             field,
-            f"'{name}' must be lowercase letters, digits and '-', start with a letter and end "
-            "with a letter or digit (a DNS-1123 label)",
-            hint=f"try '{suggest_slug(name)}'" if suggest_slug(name) else None,
+            t(
+                "'{name}' must be lowercase letters, digits and '-', start "
+                "with a letter and end with a letter or digit (a DNS-1123 "
+                "label)",
+                name=name,
+            ),
+            hint=(
+                t("try '{suggest_slug}'", suggest_slug=suggest_slug(name))
+                if suggest_slug(name)
+                else None
+            ),
         )
     limit = max_slug_length(environments)
     if len(name) > limit:
         longest = max(environments, key=len)
         raise InvalidInput(
             field,
-            f"'{name}' is {len(name)} characters; with environment '{longest}' the namespace "
-            f"'{NAMESPACE_PREFIX}{name}-{longest}' would exceed the {DNS1123_LABEL_MAX}-character "
-            f"limit of a Kubernetes name, so a project name is at most {limit} characters",
+            t(
+                "'{name}' is {name_count} characters; with environment "
+                "'{longest}' the namespace "
+                "'{namespace_prefix}{name}-{longest}' would exceed the "
+                "{dns1123_label_max}-character limit of a Kubernetes name, "
+                "so a project name is at most {limit} characters",
+                name=name,
+                name_count=len(name),
+                longest=longest,
+                namespace_prefix=NAMESPACE_PREFIX,
+                dns1123_label_max=DNS1123_LABEL_MAX,
+                limit=limit,
+            ),
         )
     return name
 
@@ -127,12 +154,14 @@ def validate_owner(owner: str, *, nested: bool, field: str = "owner") -> str:
     pattern = _PATH_SEGMENT if nested else _GITHUB_OWNER
     if not owner or not all(pattern.fullmatch(p) for p in parts):
         rule = (
-            "group path segments of letters, digits, '.', '_', '-', separated by '/'"
+            t("group path segments of letters, digits, '.', '_', '-', separated by '/'")
             if nested
-            else "letters, digits and single hyphens, at most 39 characters, "
-            "not starting or ending with '-'"
+            else t(
+                "letters, digits and single hyphens, at most 39 characters, "
+                "not starting or ending with '-'"
+            )
         )
-        raise InvalidInput(field, f"'{owner}' must be {rule}")
+        raise InvalidInput(field, t("'{owner}' must be {rule}", owner=owner, rule=rule))
     return owner
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import abstractmethod
 
 from slipway.domain.errors import Conflict
+from slipway.domain.text import t
 from slipway.forges._errors import NameTaken
 from slipway.forges._flows import ForgeFlows
 from slipway.forges._ssh import key_material
@@ -48,10 +49,20 @@ class DeployKeyFlows(ForgeFlows):
                     return key
         label = self._site.label
         raise Conflict(
-            f"{label} refused the deploy key {title} for {repo.full_name}: the key is already "
-            "in use elsewhere (another repository or account), or the title is taken",
+            t(
+                "{label} refused the deploy key {title} for {full_name}: the "
+                "key is already in use elsewhere (another repository or "
+                "account), or the title is taken",
+                label=label,
+                title=title,
+                full_name=repo.full_name,
+            ),
             step=self._site.step,
             system=label,
-            hint=f"give this repository a key of its own (on {label} a deploy key may serve "
-            "only the repositories its holder manages), or remove the key where it is used",
+            hint=t(
+                "give this repository a key of its own (on {label} a deploy "
+                "key may serve only the repositories its holder manages), or "
+                "remove the key where it is used",
+                label=label,
+            ),
         )

@@ -15,6 +15,7 @@ from typing import Final
 
 from slipway.domain.errors import Conflict, ForgeError, NotFound, SlipwayError, TokenRejected
 from slipway.domain.model import ForgeKind
+from slipway.domain.text import Text, t
 from slipway.forges.registry import ForgeInfo, forge_info
 from slipway.retry import Retryable, parse_retry_after
 
@@ -41,43 +42,65 @@ class Site:
     def reconnect(self) -> str:
         return f"slipway forge connect {self.kind.value} --token-stdin --url {self.url}"
 
-    def error(self, message: str, *, hint: str | None = None) -> ForgeError:
+    def error(self, message: Text, *, hint: Text | None = None) -> ForgeError:
         return ForgeError(message, step=self.step, system=self.label, hint=hint)
 
-    def not_found(self, message: str, *, hint: str | None = None) -> NotFound:
+    def not_found(self, message: Text, *, hint: Text | None = None) -> NotFound:
         return NotFound(message, step=self.step, system=self.label, hint=hint)
 
     def token_rejected(self) -> TokenRejected:
         return TokenRejected(
-            f"token rejected by {self.label} at {self.url}",
+            t("token rejected by {label} at {url}", label=self.label, url=self.url),
             step=self.step,
             system=self.label,
-            hint=f"the token is invalid, expired or revoked: create a new one and run "
-            f"`{self.reconnect}`",
+            hint=t(
+                "the token is invalid, expired or revoked: create a new one and run `{reconnect}`",
+                reconnect=self.reconnect,
+            ),
         )
 
     def missing_scope(self, action: str, scope: str | None) -> ForgeError:
-        needs = f"the `{scope}` scope" if scope else "more permissions"
+        needs = t("the `{scope}` scope", scope=scope) if scope else t("more permissions")
         return self.error(
-            f"the token may not {action} on {self.label}: it needs {needs}",
-            hint=f"create a token with {needs} (and access to the owner) and run "
-            f"`{self.reconnect}`",
+            t(
+                "the token may not {action} on {label}: it needs {needs}",
+                action=action,
+                label=self.label,
+                needs=needs,
+            ),
+            hint=t(
+                "create a token with {needs} (and access to the owner) and run `{reconnect}`",
+                needs=needs,
+                reconnect=self.reconnect,
+            ),
         )
 
     def deploy_keys_refused(self, full_name: str) -> ForgeError:
         """A forge (or its settings, or the token's role) that will not manage deploy keys."""
         return self.error(
-            f"{self.label} refused to manage the deploy keys of {full_name}",
-            hint="deploy keys need admin (GitLab: maintainer) rights on the repository and "
-            "deploy keys enabled on the forge; else run with `--git-auth token` to let Flux "
-            "clone over HTTPS with the token",
+            t(
+                "{label} refused to manage the deploy keys of {full_name}",
+                label=self.label,
+                full_name=full_name,
+            ),
+            hint=t(
+                "deploy keys need admin (GitLab: maintainer) rights on the "
+                "repository and deploy keys enabled on the forge; else run "
+                "with `--git-auth token` to let Flux clone over HTTPS with "
+                "the token"
+            ),
         )
 
     def unreachable(self, action: str) -> Retryable:
         return Retryable(
             self.error(
-                f"could not reach {self.label} at {self.url} while trying to {action}",
-                hint="check the URL and the network, then try again",
+                t(
+                    "could not reach {label} at {url} while trying to {action}",
+                    label=self.label,
+                    url=self.url,
+                    action=action,
+                ),
+                hint=t("check the URL and the network, then try again"),
             )
         )
 
@@ -87,7 +110,7 @@ class NameTaken(Conflict):
 
     def __init__(self, site: Site, action: str) -> None:
         super().__init__(
-            f"{site.label} refused to {action}: the name is taken",
+            t("{label} refused to {action}: the name is taken", label=site.label, action=action),
             step=site.step,
             system=site.label,
         )
@@ -97,7 +120,9 @@ class NotVisible(NotFound):
     """A 404 retried briefly, as for a repository the forge does not show yet, that stayed."""
 
     def __init__(self, site: Site, action: str) -> None:
-        super().__init__(f"could not {action}: not found", step=site.step, system=site.label)
+        super().__init__(
+            t("could not {action}: not found", action=action), step=site.step, system=site.label
+        )
 
 
 def rate_limit_wait(headers: Mapping[str, str]) -> float | None:
@@ -133,16 +158,25 @@ def classify(
     if is_rate_limited(status, headers):
         return Retryable(
             site.error(
-                f"rate limited by {site.label} while trying to {action}",
-                hint="wait for the rate limit to reset, then run the command again",
+                t(
+                    "rate limited by {label} while trying to {action}",
+                    label=site.label,
+                    action=action,
+                ),
+                hint=t("wait for the rate limit to reset, then run the command again"),
             ),
             retry_after=rate_limit_wait(headers),
         )
     if status >= 500:
         return Retryable(
             site.error(
-                f"{site.label} answered HTTP {status} while trying to {action}",
-                hint=f"{site.label} had a server error; try again later",
+                t(
+                    "{label} answered HTTP {status} while trying to {action}",
+                    label=site.label,
+                    status=status,
+                    action=action,
+                ),
+                hint=t("{label} had a server error; try again later", label=site.label),
             )
         )
     if status == 401:
@@ -154,6 +188,11 @@ def classify(
     if status in (400, 409, 422) and conflict is not None:
         return conflict
     return site.error(
-        f"{site.label} refused to {action} (HTTP {status})",
-        hint="check the owner, the repository name and the token's permissions",
+        t(
+            "{label} refused to {action} (HTTP {status})",
+            label=site.label,
+            action=action,
+            status=status,
+        ),
+        hint=t("check the owner, the repository name and the token's permissions"),
     )

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from slipway.domain.errors import Conflict
 from slipway.domain.model import ForgeKind, PushMethod
+from slipway.domain.text import Text, t
 from slipway.forges._clients import Connection, ForgeClients, metered
 from slipway.forges._errors import NameTaken, Site
 from slipway.forges._git_http import GitPush
@@ -96,8 +97,8 @@ class ForgeFlows(ABC):
     kind: ForgeKind
     # The error for a name the forge calls taken but will not show: what it said, and what
     # the owner is called there.
-    taken_says = "exists"
-    owner_noun = "owner"
+    taken_says: Text = t("exists")
+    owner_noun: Text = t("owner")
 
     def __init__(
         self,
@@ -253,19 +254,31 @@ class ForgeFlows(ABC):
             return False
         if repo.project != project or repo.installation != installation:
             if repo.project is None:
-                whose = "has no Slipway marker (Slipway did not create it)"
+                whose = t("has no Slipway marker (Slipway did not create it)")
             elif repo.project != project:
-                whose = f"belongs to project {repo.project}"
+                whose = t("belongs to project {project}", project=repo.project)
             else:
-                other = repo.installation or "(its marker predates installation ids)"
-                whose = f"belongs to project {project} of another Slipway installation {other}"
+                other = repo.installation or t("(its marker predates installation ids)")
+                whose = t(
+                    "belongs to project {project} of another Slipway installation {other}",
+                    project=project,
+                    other=other,
+                )
             raise Conflict(
-                f"the repository {repo.full_name} on {self._site.label} {whose}; "
-                "Slipway deletes only a repository it marked for this project and installation",
+                t(
+                    "the repository {full_name} on {label} {whose}; Slipway "
+                    "deletes only a repository it marked for this project and "
+                    "installation",
+                    full_name=repo.full_name,
+                    label=self._site.label,
+                    whose=whose,
+                ),
                 step=self._site.step,
                 system=self._site.label,
-                hint="it was left as it is; delete it yourself on the forge if it should go, "
-                "or run the delete again without --delete-repo",
+                hint=t(
+                    "it was left as it is; delete it yourself on the forge if it "
+                    "should go, or run the delete again without --delete-repo"
+                ),
             )
         await self.delete_repository(repo)
         return True
@@ -314,38 +327,65 @@ class ForgeFlows(ABC):
         """An existing repository is reused only when Slipway's marker names `project` and
         this installation (any installation when `installation` is None); with `adopt`, one
         another installation marked for `project` is re-marked for this one."""
-        exists = f"the repository {repo.full_name} already exists on {self._site.label}"
+        exists = t(
+            "the repository {full_name} already exists on {label}",
+            full_name=repo.full_name,
+            label=self._site.label,
+        )
         if repo.project != project:
-            whose = f"project {repo.project}" if repo.project else "no Slipway project"
+            whose = (
+                t("project {project}", project=repo.project)
+                if repo.project
+                else t("no Slipway project")
+            )
             raise Conflict(
-                f"{exists} and belongs to {whose}",
+                t("{exists} and belongs to {whose}", exists=exists, whose=whose),
                 step=self._site.step,
                 system=self._site.label,
-                hint="choose another repository name or owner; "
-                "Slipway leaves that repository as is",
+                hint=t(
+                    "choose another repository name or owner; Slipway leaves that repository as is"
+                ),
             )
         if installation is None or repo.installation == installation:
             return repo
         if adopt:
             marked = mark_description(repo.description, project, installation)
             return await self._set_description(repo, marked)
-        other = repo.installation or "(its marker predates installation ids)"
+        other = repo.installation or t("(its marker predates installation ids)")
         raise Conflict(
-            f"{exists} and belongs to project {project} of another Slipway installation "
-            f"{other}; this installation is {installation}",
+            t(
+                "{exists} and belongs to project {project} of another "
+                "Slipway installation {other}; this installation is "
+                "{installation}",
+                exists=exists,
+                project=project,
+                other=other,
+                installation=installation,
+            ),
             step=self._site.step,
             system=self._site.label,
-            hint="run again with `--adopt` to take that repository over for this "
-            "installation, or choose another repository name or owner",
+            hint=t(
+                "run again with `--adopt` to take that repository over for "
+                "this installation, or choose another repository name or "
+                "owner"
+            ),
         )
 
     async def _reread(self, owner: str, name: str) -> Repository:
         again = await self._read_repository(owner, name)
         if again is None:
             raise self._site.error(
-                f"{self._site.label} says {owner}/{name} {self.taken_says} "
-                "but does not show it to this token",
-                hint=f"check the token's access to that {self.owner_noun}, or choose another name",
+                t(
+                    "{label} says {owner}/{name} {taken_says} but does not show it to this token",
+                    label=self._site.label,
+                    owner=owner,
+                    name=name,
+                    taken_says=self.taken_says,
+                ),
+                hint=t(
+                    "check the token's access to that {owner_noun}, or choose another name",
+                    owner_noun=self.owner_noun,
+                ),
             ) from None
         return again
 
@@ -363,8 +403,12 @@ class ForgeFlows(ABC):
         whose API does not report it reads it."""
         if head.tree_sha is None:
             raise self._site.error(
-                f"{self._site.label} did not report the tree of {repo.full_name}'s head",
-                hint="run the command again",
+                t(
+                    "{label} did not report the tree of {full_name}'s head",
+                    label=self._site.label,
+                    full_name=repo.full_name,
+                ),
+                hint=t("run the command again"),
             )
         return head.tree_sha
 
@@ -409,21 +453,37 @@ class ForgeFlows(ABC):
             return Commit(sha=head.sha, tree_sha=await self._head_tree(repo, head), kept=True)
         branch = repo.default_branch
         raise Conflict(
-            f"the branch {branch} of {repo.full_name} holds commit {head.sha[:12]} that "
-            "Slipway did not write; Slipway never rewrites it",
+            t(
+                "the branch {branch} of {full_name} holds commit {sha} that "
+                "Slipway did not write; Slipway never rewrites it",
+                branch=branch,
+                full_name=repo.full_name,
+                sha=head.sha[:12],
+            ),
             step=self._site.step,
             system=self._site.label,
-            hint=f"push the template to {repo.full_name} yourself, choose another repository "
-            f"name, or run again with `--adopt` to keep the branch {branch} as it is",
+            hint=t(
+                "push the template to {full_name} yourself, choose another "
+                "repository name, or run again with `--adopt` to keep the "
+                "branch {branch} as it is",
+                full_name=repo.full_name,
+                branch=branch,
+            ),
         )
 
     # --- SSH access -----------------------------------------------------------------------
     async def ssh_known_hosts(self, repo: Repository) -> str:
         if not repo.ssh_url:
             raise self._site.error(
-                f"{self._site.label} gave no SSH clone URL for {repo.full_name}",
-                hint="check that SSH access is enabled on the forge, "
-                "or use `--git-auth token` to clone over HTTPS",
+                t(
+                    "{label} gave no SSH clone URL for {full_name}",
+                    label=self._site.label,
+                    full_name=repo.full_name,
+                ),
+                hint=t(
+                    "check that SSH access is enabled on the forge, or use "
+                    "`--git-auth token` to clone over HTTPS"
+                ),
             )
         return await scan_known_hosts(
             repo.ssh_url,

@@ -24,6 +24,7 @@ from dulwich.errors import GitProtocolError
 from dulwich.protocol import PktLineParser, pkt_line
 
 from slipway import __version__
+from slipway.domain.text import t
 from slipway.forges._clients import GIT_USER_AGENT, map_transport_errors
 from slipway.forges._errors import Site, classify
 from slipway.forges._snapshot import Snapshot
@@ -162,7 +163,9 @@ class GitPush:
         return await retry_async(once, policy=self._policy)
 
     async def _advertisement(self, repo: Repository, url: str, auth: httpx.Auth) -> Advertisement:
-        action = f"push to {repo.full_name} over git"  # receive-pack's discovery: a push
+        action = t(
+            "push to {full_name} over git", full_name=repo.full_name
+        )  # receive-pack's discovery: a push
         with map_transport_errors(self._site, action):
             answer = await self._client().get(
                 f"{url}/info/refs",
@@ -183,7 +186,7 @@ class GitPush:
             raise self._not_smart(repo) from exc
 
     async def _send(self, repo: Repository, url: str, auth: httpx.Auth, body: bytes) -> Report:
-        action = f"push to {repo.full_name} over git"
+        action = t("push to {full_name} over git", full_name=repo.full_name)
         with map_transport_errors(self._site, action):
             answer = await self._client().post(
                 f"{url}/{SERVICE}",
@@ -211,8 +214,12 @@ class GitPush:
             action=action,
             scope=self._scope,
             not_found=self._site.not_found(
-                f"{repo.full_name} was not found over git at {repo.clone_url}",
-                hint="check that the repository exists and that the token may write to it",
+                t(
+                    "{full_name} was not found over git at {clone_url}",
+                    full_name=repo.full_name,
+                    clone_url=repo.clone_url,
+                ),
+                hint=t("check that the repository exists and that the token may write to it"),
             ),
         )
 
@@ -224,27 +231,48 @@ class GitPush:
         if report.unpack != "ok":
             raise Retryable(
                 site.error(
-                    f"{site.label} could not store the objects pushed to {repo.full_name} "
-                    f"({_plain(report.unpack, credentials)})",
-                    hint=f"{site.label} had a server error; try again later",
+                    t(
+                        "{label} could not store the objects pushed to {full_name} ({plain})",
+                        label=site.label,
+                        full_name=repo.full_name,
+                        plain=_plain(report.unpack, credentials),
+                    ),
+                    hint=t("{label} had a server error; try again later", label=site.label),
                 )
             )
         reason = report.refs.get(ref, "no status reported for the branch")
         if reason is not None:
             raise site.error(
-                f"{site.label} refused to update the branch {branch} of {repo.full_name}: "
-                f"{_plain(reason, credentials)}",
-                hint=f"Slipway replaces the branch {branch} with its first commit: check the "
-                f"branch protection of {repo.full_name} on {site.label} (force pushes), "
-                "then run the command again",
+                t(
+                    "{label} refused to update the branch {branch} of {full_name}: {plain}",
+                    label=site.label,
+                    branch=branch,
+                    full_name=repo.full_name,
+                    plain=_plain(reason, credentials),
+                ),
+                hint=t(
+                    "Slipway replaces the branch {branch} with its first commit: "
+                    "check the branch protection of {full_name} on {label} "
+                    "(force pushes), then run the command again",
+                    branch=branch,
+                    full_name=repo.full_name,
+                    label=site.label,
+                ),
             )
 
     def _not_smart(self, repo: Repository) -> Exception:
         label = self._site.label
         return self._site.error(
-            f"{label} did not answer as a git smart HTTP server at {repo.clone_url}",
-            hint=f"check that {label} allows git over HTTPS, or push through its REST API "
-            "with SLIPWAY_PUSH=api",
+            t(
+                "{label} did not answer as a git smart HTTP server at {clone_url}",
+                label=label,
+                clone_url=repo.clone_url,
+            ),
+            hint=t(
+                "check that {label} allows git over HTTPS, or push through "
+                "its REST API with SLIPWAY_PUSH=api",
+                label=label,
+            ),
         )
 
 

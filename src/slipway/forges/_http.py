@@ -16,6 +16,7 @@ import httpx
 from pydantic import SecretStr
 
 from slipway.domain.errors import SlipwayError
+from slipway.domain.text import t
 from slipway.forges._clients import json_client, map_transport_errors
 from slipway.forges._errors import (
     TAKEN_STATUSES,
@@ -158,7 +159,8 @@ class JsonApi:
             site=self.site,
             action=action,
             scope=scope,
-            not_found=not_found or self.site.not_found(f"could not {action}: not found"),
+            not_found=not_found
+            or self.site.not_found(t("could not {action}: not found", action=action)),
         )
 
     def _secret(self) -> str:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from slipway.domain.errors import InvalidInput
+from slipway.domain.text import t
 
 TOPIC = "slipway"
 # What GitHub, GitLab and Gitea call the README commit they write when asked to initialise a
@@ -39,7 +40,7 @@ class RepositoryMark:
 def check_installation(installation: str | None) -> None:
     """An installation id is 16 lowercase hex characters; anything else would not read back."""
     if installation is not None and not _INSTALLATION.fullmatch(installation):
-        raise InvalidInput("installation", "an installation id is 16 lowercase hex characters")
+        raise InvalidInput("installation", t("an installation id is 16 lowercase hex characters"))
 
 
 def mark_description(description: str, project: str, installation: str | None = None) -> str:

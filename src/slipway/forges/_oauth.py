@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from slipway.domain.errors import ForgeError
 from slipway.domain.model import ForgeKind
+from slipway.domain.text import Text, t
 from slipway.forges._clients import TIMEOUT, USER_AGENT
 from slipway.forges.registry import forge_info
 
@@ -141,7 +142,7 @@ async def exchange_code(
             "redirect_uri": redirect_uri,
             "code_verifier": code_verifier,
         },
-        action="exchange the authorization code",
+        action=t("exchange the authorization code"),
         requested=scopes if scopes is not None else OAUTH_SCOPES[kind],
     )
 
@@ -167,7 +168,7 @@ async def refresh_tokens(
             "client_secret": client_secret.get_secret_value(),
             "refresh_token": refresh_token.get_secret_value(),
         },
-        action="refresh the access token",
+        action=t("refresh the access token"),
         requested=scopes,
     )
 
@@ -188,18 +189,24 @@ async def _token_request(
             response = await client.post(url, data=form, headers=headers)
     except httpx.TransportError as exc:
         raise ForgeError(
-            f"could not reach {label} to {action}",
+            t("could not reach {label} to {action}", label=label, action=action),
             system=kind.value,
-            hint="check the forge URL and that it is up, then sign in again",
+            hint=t("check the forge URL and that it is up, then sign in again"),
             transient=True,
         ) from exc
     body = _json(response)
     error = body.get("error") if body is not None else None
     if body is None or error is not None or response.is_error or "access_token" not in body:
         code = str(error) if isinstance(error, str) and _ERROR_CODE.match(error) else None
-        said = f" ({code})" if code else f" (HTTP {response.status_code})"
         raise ForgeError(
-            f"{label} refused to {action}{said}",
+            t("{label} refused to {action} ({code})", label=label, action=action, code=code)
+            if code
+            else t(
+                "{label} refused to {action} (HTTP {status})",
+                label=label,
+                action=action,
+                status=response.status_code,
+            ),
             system=kind.value,
             hint=_hint(code),
             transient=response.status_code >= 500 or response.status_code == 429,
@@ -215,17 +222,17 @@ def _json(response: httpx.Response) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _hint(code: str | None) -> str:
+def _hint(code: str | None) -> Text:
     if code in ("invalid_grant", "bad_verification_code"):
-        return "the sign-in expired or was used already: connect the forge again"
+        return t("the sign-in expired or was used already: connect the forge again")
     if code in ("invalid_client", "unauthorized_client", "incorrect_client_credentials"):
-        return (
+        return t(
             "check SLIPWAY_<FORGE>_OAUTH_CLIENT_ID and SLIPWAY_<FORGE>_OAUTH_CLIENT_SECRET "
             "against the OAuth application registered on the forge"
         )
     if code == "redirect_uri_mismatch":
-        return "the callback URL must be one registered for the OAuth application"
-    return "try connecting the forge again"
+        return t("the callback URL must be one registered for the OAuth application")
+    return t("try connecting the forge again")
 
 
 def _tokens(body: dict[str, Any], *, requested: tuple[str, ...]) -> OAuthTokens:

@@ -7,19 +7,30 @@ name the owner, the token's account and the forge, never anything the forge sent
 from __future__ import annotations
 
 from slipway.domain.errors import InvalidInput
+from slipway.domain.text import Text, t
 from slipway.forges._errors import Site
 
 
 def group_word(site: Site) -> str:
     """What the forge calls a shared owner: an organization, or a group on GitLab."""
-    return site.info.group_word
+    word = site.info.group_word
+    return {"organization": t("organization"), "group": t("group")}.get(word, word)
 
 
 def unknown_owner(site: Site, owner: str, login: str) -> InvalidInput:
     return InvalidInput(
         "owner",
-        f"'{owner}' is not a user or {group_word(site)} on {site.label} at {site.url}",
-        hint=f"check the spelling, or leave out --owner to use your own account ({login})",
+        t(
+            "'{owner}' is not a user or {group_word} on {label} at {url}",
+            owner=owner,
+            group_word=group_word(site),
+            label=site.label,
+            url=site.url,
+        ),
+        hint=t(
+            "check the spelling, or leave out --owner to use your own account ({login})",
+            login=login,
+        ),
     )
 
 
@@ -27,10 +38,21 @@ def hidden_owner(site: Site, owner: str, login: str) -> InvalidInput:
     """For a path the forge shows only to members, and cannot say exists (GitLab subgroups)."""
     return InvalidInput(
         "owner",
-        f"'{owner}' is not a {group_word(site)} that {login} belongs to "
-        f"on {site.label} at {site.url}",
-        hint=f"check the path {owner}, and that {login} is a member allowed to create "
-        "projects there; or leave out --owner to use your own account",
+        t(
+            "'{owner}' is not a {group_word} that {login} belongs to on {label} at {url}",
+            owner=owner,
+            group_word=group_word(site),
+            login=login,
+            label=site.label,
+            url=site.url,
+        ),
+        hint=t(
+            "check the path {owner}, and that {login} is a member "
+            "allowed to create projects there; or leave out --owner to "
+            "use your own account",
+            owner=owner,
+            login=login,
+        ),
     )
 
 
@@ -39,18 +61,39 @@ def no_access(site: Site, owner: str, login: str) -> InvalidInput:
     a group the token's account is not a member of (GitLab shows neither)."""
     return InvalidInput(
         "owner",
-        f"'{owner}' on {site.label} is another user's account or a {group_word(site)} "
-        f"that {login} is not a member of",
-        hint=f"ask an owner of {owner} to add {login}, or leave out --owner to use {login}",
+        t(
+            "'{owner}' on {label} is another user's account or a "
+            "{group_word} that {login} is not a member of",
+            owner=owner,
+            label=site.label,
+            group_word=group_word(site),
+            login=login,
+        ),
+        hint=t(
+            "ask an owner of {owner} to add {login}, or leave out --owner to use {login}",
+            owner=owner,
+            login=login,
+        ),
     )
 
 
 def other_user(site: Site, owner: str, login: str) -> InvalidInput:
     return InvalidInput(
         "owner",
-        f"'{owner}' is another user's account on {site.label}: repositories can be created "
-        f"only under your own account ({login}) or a {group_word(site)} you belong to",
-        hint=f"leave out --owner to use {login}, or name a {group_word(site)} you are a member of",
+        t(
+            "'{owner}' is another user's account on {label}: "
+            "repositories can be created only under your own account "
+            "({login}) or a {group_word} you belong to",
+            owner=owner,
+            label=site.label,
+            login=login,
+            group_word=group_word(site),
+        ),
+        hint=t(
+            "leave out --owner to use {login}, or name a {group_word} you are a member of",
+            login=login,
+            group_word=group_word(site),
+        ),
     )
 
 
@@ -58,17 +101,32 @@ def not_member(site: Site, owner: str, login: str) -> InvalidInput:
     group = group_word(site)
     return InvalidInput(
         "owner",
-        f"{login} is not a member of the {group} '{owner}' on {site.label}",
-        hint=f"ask an owner of {owner} to add {login}, or choose another owner",
+        t(
+            "{login} is not a member of the {group} '{owner}' on {label}",
+            login=login,
+            group=group,
+            owner=owner,
+            label=site.label,
+        ),
+        hint=t(
+            "ask an owner of {owner} to add {login}, or choose another owner",
+            owner=owner,
+            login=login,
+        ),
     )
 
 
 def invitation_pending(site: Site, owner: str, login: str) -> InvalidInput:
     return InvalidInput(
         "owner",
-        f"{login} has not accepted the invitation to the {group_word(site)} '{owner}' "
-        f"on {site.label} yet",
-        hint=f"accept the invitation to {owner}, then run the command again",
+        t(
+            "{login} has not accepted the invitation to the {group_word} '{owner}' on {label} yet",
+            login=login,
+            group_word=group_word(site),
+            owner=owner,
+            label=site.label,
+        ),
+        hint=t("accept the invitation to {owner}, then run the command again", owner=owner),
     )
 
 
@@ -77,15 +135,22 @@ def may_not_create(
     owner: str,
     login: str,
     *,
-    why: str | None = None,
-    ask: str = "for permission to create repositories",
+    why: Text | None = None,
+    ask: Text | None = None,
 ) -> InvalidInput:
     """`why` says what the forge's setting requires, where it tells (GitLab's role levels);
     `ask` is what to ask an owner for."""
     group = group_word(site)
-    rule = f"{login} may not create repositories in the {group} '{owner}' on {site.label}"
+    ask = ask or t("for permission to create repositories")
+    rule = t(
+        "{login} may not create repositories in the {group} '{owner}' on {label}",
+        login=login,
+        group=group,
+        owner=owner,
+        label=site.label,
+    )
     return InvalidInput(
         "owner",
-        f"{rule}: {why}" if why else rule,
-        hint=f"ask an owner of {owner} {ask}, or choose another owner",
+        t("{rule}: {why}", rule=rule, why=why) if why else rule,
+        hint=t("ask an owner of {owner} {ask}, or choose another owner", owner=owner, ask=ask),
     )

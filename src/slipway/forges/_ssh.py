@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 
 from slipway.domain.errors import ForgeError
+from slipway.domain.text import t
 
 if TYPE_CHECKING:
     import asyncssh
@@ -101,10 +102,13 @@ async def scan_known_hosts(
         host, port = ssh_host(ssh_url)
     except ValueError:
         raise ForgeError(
-            f"could not read the SSH host key: {ssh_url!r} is not an SSH clone URL",
+            t(
+                "could not read the SSH host key: {ssh_url!r} is not an SSH clone URL",
+                ssh_url=ssh_url,
+            ),
             step=step,
             system=system,
-            hint="check the forge's SSH clone URL, or use `--git-auth token`",
+            hint=t("check the forge's SSH clone URL, or use `--git-auth token`"),
         ) from None
     cached = _scanned.get((host, port))
     if cached is not None and cached[0] > time.monotonic():
@@ -116,11 +120,15 @@ async def scan_known_hosts(
     lines = list(dict.fromkeys(f"{name} {key}" for key in keys if key))
     if not lines:
         raise ForgeError(
-            f"could not read the SSH host key of {host}:{port}",
+            t("could not read the SSH host key of {host}:{port}", host=host, port=port),
             step=step,
             system=system,
-            hint=f"check that {host} accepts SSH on port {port} from here, "
-            "or use `--git-auth token` to clone over HTTPS",
+            hint=t(
+                "check that {host} accepts SSH on port {port} from here, or "
+                "use `--git-auth token` to clone over HTTPS",
+                host=host,
+                port=port,
+            ),
             transient=True,  # no answer at all: most often an outage that passes
         )
     text = "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dulwich.objects import Blob, ShaFile, Tree
 
 from slipway.domain.errors import InvalidInput
+from slipway.domain.text import t
 
 FILE_MODE = 0o100644
 TREE_MODE = 0o040000
@@ -19,11 +20,13 @@ TREE_MODE = 0o040000
 def check_paths(files: Mapping[str, bytes]) -> None:
     """Reject paths git or the forges would refuse, before anything is written."""
     if not files:
-        raise InvalidInput("files", "at least one file is needed for a commit")
+        raise InvalidInput("files", t("at least one file is needed for a commit"))
     for path in files:
         parts = path.split("/")
         if path.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
-            raise InvalidInput("files", f"{path!r} is not a relative path inside the repository")
+            raise InvalidInput(
+                "files", t("{path!r} is not a relative path inside the repository", path=path)
+            )
 
 
 def is_text(data: bytes) -> bool:
@@ -62,10 +65,12 @@ def _nest(files: Mapping[str, bytes]) -> dict[str, object]:
         for part in dirs:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise InvalidInput("files", f"{path!r} is inside {part!r}, which is a file")
+                raise InvalidInput(
+                    "files", t("{path!r} is inside {part!r}, which is a file", path=path, part=part)
+                )
             node = child
         if isinstance(node.get(leaf), dict):
-            raise InvalidInput("files", f"{path!r} is both a file and a folder")
+            raise InvalidInput("files", t("{path!r} is both a file and a folder", path=path))
         node[leaf] = data
     return root
 

@@ -18,6 +18,7 @@ import httpx
 
 from slipway.domain.errors import SlipwayError
 from slipway.domain.model import ForgeKind
+from slipway.domain.text import t
 from slipway.forges._changes import ChangeSet, ChangeSetWrites, FilesPage
 from slipway.forges._deploy_keys import DeployKeyFlows, key_in_use
 from slipway.forges._flows import Head, OrgOwners, Owner, Push
@@ -54,13 +55,13 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
         return self._account(login, TokenKind.PERSONAL, None)
 
     async def _read_login(self) -> str:
-        user = await self._api.call("GET", "user", action="read the token's account")
+        user = await self._api.call("GET", "user", action=t("read the token's account"))
         return str(user.json()["login"])
 
     # --- owners: an organization the account belongs to and may create in -------------------
     async def _read_org(self, owner: str) -> str | None:
         org = await self._api.optional(
-            "GET", f"orgs/{_q(owner)}", action=f"read the organization {owner}"
+            "GET", f"orgs/{_q(owner)}", action=t("read the organization {owner}", owner=owner)
         )
         if org is None:
             return None
@@ -69,7 +70,7 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
 
     async def _user_exists(self, owner: str) -> bool:
         user = await self._api.optional(
-            "GET", f"users/{_q(owner)}", action=f"read the account {owner}"
+            "GET", f"users/{_q(owner)}", action=t("read the account {owner}", owner=owner)
         )
         return user is not None
 
@@ -78,14 +79,14 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
         member = await self._api.optional(
             "GET",
             f"orgs/{org_path}/members/{user_path}",
-            action=f"check that {login} is a member of {group.name}",
+            action=t("check that {login} is a member of {name}", login=login, name=group.name),
         )
         if member is None:
             raise not_member(self._site, group.name, login)
         permissions = await self._api.optional(  # a Gitea from before 1.16 has none: 404
             "GET",
             f"users/{user_path}/orgs/{org_path}/permissions",
-            action=f"read the permissions of {login} in {group.name}",
+            action=t("read the permissions of {login} in {name}", login=login, name=group.name),
         )
         if permissions is not None and permissions.json().get("can_create_repository") is False:
             raise may_not_create(self._site, group.name, login)
@@ -112,7 +113,9 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
 
     async def _read_repository(self, owner: str, name: str) -> Repository | None:
         found = await self._api.optional(
-            "GET", _repo_path(owner, name), action=f"read the repository {owner}/{name}"
+            "GET",
+            _repo_path(owner, name),
+            action=t("read the repository {owner}/{name}", owner=owner, name=name),
         )
         return None if found is None else self._repository(found.json())
 
@@ -129,15 +132,21 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
                 "auto_init": False,
                 "default_branch": DEFAULT_BRANCH,
             },
-            action=f"create the repository {self._full_name(owner, name)}",
+            action=t("create the repository {full_name}", full_name=self._full_name(owner, name)),
             scope=self._write_scope,
             taken=lambda answer: answer.status_code == 409,
             not_found=None
             if owner is None
             else self._site.not_found(
-                f"organization {owner} not found on Gitea at {self.base_url}",
-                hint="check the owner name, and that the token's account may create "
-                "repositories there",
+                t(
+                    "organization {owner} not found on Gitea at {base_url}",
+                    owner=owner,
+                    base_url=self.base_url,
+                ),
+                hint=t(
+                    "check the owner name, and that the token's account may "
+                    "create repositories there"
+                ),
             ),
         )
         return self._repository(created.json())
@@ -147,7 +156,7 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
             "PUT",
             f"{_repo_path(created.owner, created.name)}/topics",
             json={"topics": [TOPIC]},
-            action=f"set the topics of {created.full_name}",
+            action=t("set the topics of {full_name}", full_name=created.full_name),
             scope=self._write_scope,
             not_yet=lambda _: True,
         )
@@ -158,7 +167,7 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
             "PATCH",
             _repo_path(repo.owner, repo.name),
             json={"description": description},
-            action=f"update the description of {repo.full_name}",
+            action=t("update the description of {full_name}", full_name=repo.full_name),
             scope=self._write_scope,
         )
         return self._repository(updated.json())
@@ -167,7 +176,7 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
         await self._api.optional(
             "DELETE",
             _repo_path(repo.owner, repo.name),
-            action=f"delete the repository {repo.full_name}",
+            action=t("delete the repository {full_name}", full_name=repo.full_name),
             scope=self._write_scope,
         )
 
@@ -177,14 +186,18 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
         found = await self._api.optional(
             "GET",
             f"{base}/branches/{_q(branch)}",
-            action=f"read the branch {branch} of {repo.full_name}",
+            action=t(
+                "read the branch {branch} of {full_name}", branch=branch, full_name=repo.full_name
+            ),
             not_yet=lambda answer: "branch" not in answer.text,  # repository not visible yet
         )
         if found is None:
             return None
         sha = str(found.json()["commit"]["id"])
         read = await self._api.call(
-            "GET", f"{base}/git/commits/{sha}", action=f"read the head of {repo.full_name}"
+            "GET",
+            f"{base}/git/commits/{sha}",
+            action=t("read the head of {full_name}", full_name=repo.full_name),
         )
         data = read.json()
         message = data["commit"]["message"]
@@ -202,7 +215,7 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
             "GET",
             f"{_repo_path(repo.owner, repo.name)}/git/trees/{tree}",
             params={"recursive": "true", "per_page": _PAGE, "page": page},
-            action=f"list the files of {repo.full_name}",
+            action=t("list the files of {full_name}", full_name=repo.full_name),
         )
         data = listed.json()
         return FilesPage(
@@ -227,7 +240,7 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
                 "message": push.commit_message(),
                 "files": operations,
             },
-            action=f"commit the files to {repo.full_name}",
+            action=t("commit the files to {full_name}", full_name=repo.full_name),
             scope=self._write_scope,
         )
         commit = created.json()["commit"]
@@ -245,7 +258,9 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
             "POST",
             f"{_repo_path(repo.owner, repo.name)}/keys",
             json={"title": title, "key": public_key, "read_only": True},
-            action=f"add the deploy key {title} to {repo.full_name}",
+            action=t(
+                "add the deploy key {title} to {full_name}", title=title, full_name=repo.full_name
+            ),
             taken=lambda answer: key_in_use(answer.text),
             refused=self._refused(repo),
         )
@@ -259,7 +274,7 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
                 "GET",
                 f"{_repo_path(repo.owner, repo.name)}/keys",
                 params={"page": page, "limit": _KEYS_PAGE},
-                action=f"list the deploy keys of {repo.full_name}",
+                action=t("list the deploy keys of {full_name}", full_name=repo.full_name),
                 refused=self._refused(repo),
             )
             found = listed.json()
@@ -272,7 +287,11 @@ class GiteaForge(OrgOwners, ChangeSetWrites, DeployKeyFlows, HttpForge):
         await self._api.optional(
             "DELETE",
             f"{_repo_path(repo.owner, repo.name)}/keys/{_q(key_id)}",
-            action=f"remove the deploy key {key_id} from {repo.full_name}",
+            action=t(
+                "remove the deploy key {key_id} from {full_name}",
+                key_id=key_id,
+                full_name=repo.full_name,
+            ),
             refused=self._refused(repo),
         )
 

@@ -20,6 +20,7 @@ from dulwich.objects import Tree
 
 from slipway.domain.errors import SlipwayError
 from slipway.domain.model import ForgeKind
+from slipway.domain.text import t
 from slipway.forges._changes import ChangeSet, ChangeSetWrites, FilesPage
 from slipway.forges._deploy_keys import DeployKeyFlows, key_in_use
 from slipway.forges._flows import Head, Owner, Push
@@ -57,8 +58,8 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
     """`Forge` for a GitLab instance; `base_url` is the instance (`https://gitlab.com`)."""
 
     kind = ForgeKind.GITLAB
-    taken_says = "is taken"
-    owner_noun = "namespace"
+    taken_says = t("is taken")
+    owner_noun = t("namespace")
     _user_id: int | None = None  # read with the login; group members are named by it
     _namespaces: dict[str, Owner]  # read once per adapter: by `check_owner`, used to create
 
@@ -73,7 +74,7 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
         own = await self._api.optional(
             "GET",
             "personal_access_tokens/self",
-            action="read the token's scopes",
+            action=t("read the token's scopes"),
             absent=(401, 403, 404),
         )
         if own is None:
@@ -82,7 +83,7 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
         return self._account(login, TokenKind.PERSONAL, scopes)
 
     async def _read_login(self) -> str:
-        data = (await self._api.call("GET", "user", action="read the token's account")).json()
+        data = (await self._api.call("GET", "user", action=t("read the token's account"))).json()
         self._user_id = int(data["id"])
         return str(data["username"])
 
@@ -91,7 +92,7 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
         """GitLab shows a namespace only to its members (and admins): a 404 is either a
         group the account is not in, another user, or nothing at all."""
         found = await self._api.optional(
-            "GET", f"namespaces/{_q(owner)}", action=f"read the namespace {owner}"
+            "GET", f"namespaces/{_q(owner)}", action=t("read the namespace {owner}", owner=owner)
         )
         if found is None:
             if "/" in owner:  # `exists` only knows top-level paths
@@ -99,7 +100,7 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
             exists = await self._api.call(
                 "GET",
                 f"namespaces/{_q(owner)}/exists",
-                action=f"check whether the namespace {owner} exists",
+                action=t("check whether the namespace {owner} exists", owner=owner),
             )
             if exists.json().get("exists") is True:
                 raise no_access(self._site, owner, login)
@@ -122,25 +123,26 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
         member's `access_level` (inherited memberships included). What cannot be read (a
         GitLab without the field, a membership through a shared group) is left to creation."""
         read = await self._api.optional(
-            "GET", f"groups/{group.id}", action=f"read the group {group.name}"
+            "GET", f"groups/{group.id}", action=t("read the group {name}", name=group.name)
         )
         level = None if read is None else read.json().get("project_creation_level")
         if level not in _CREATION_LEVELS:
             return
         needed = _CREATION_LEVELS[level]
         if needed is None:
-            who = "only administrators" if level == "administrator" else "no one"
             raise may_not_create(
                 self._site,
                 group.name,
                 login,
-                why=f"the group's settings let {who} create projects",
-                ask="to let members create projects in the group's permission settings",
+                why=t("the group's settings let only administrators create projects")
+                if level == "administrator"
+                else t("the group's settings let no one create projects"),
+                ask=t("to let members create projects in the group's permission settings"),
             )
         member = await self._api.optional(
             "GET",
             f"groups/{group.id}/members/all/{await self._own_user_id()}",
-            action=f"read the role of {login} in {group.name}",
+            action=t("read the role of {login} in {name}", login=login, name=group.name),
         )
         access = None if member is None else member.json().get("access_level")
         if isinstance(access, int) and access < needed:
@@ -149,8 +151,13 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
                 self._site,
                 group.name,
                 login,
-                why=f"that takes the {wanted} role or higher, and {login}'s role is {role}",
-                ask=f"to give {login} the {wanted} role",
+                why=t(
+                    "that takes the {wanted} role or higher, and {login}'s role is {role}",
+                    wanted=wanted,
+                    login=login,
+                    role=role,
+                ),
+                ask=t("to give {login} the {wanted} role", login=login, wanted=wanted),
             )
 
     # --- projects -------------------------------------------------------------------------
@@ -176,7 +183,9 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
 
     async def _read_repository(self, owner: str, name: str) -> Repository | None:
         found = await self._api.optional(
-            "GET", f"projects/{_q(f'{owner}/{name}')}", action=f"read the project {owner}/{name}"
+            "GET",
+            f"projects/{_q(f'{owner}/{name}')}",
+            action=t("read the project {owner}/{name}", owner=owner, name=name),
         )
         return None if found is None else self._repository(found.json())
 
@@ -197,7 +206,7 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
             "POST",
             "projects",
             json=body,
-            action=f"create the project {self._full_name(owner, name)}",
+            action=t("create the project {full_name}", full_name=self._full_name(owner, name)),
             scope=self._write_scope,
             taken=lambda answer: "taken" in answer.text,
         )
@@ -214,10 +223,16 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
         found = await self._api.call(
             "GET",
             f"namespaces/{_q(owner)}",
-            action=f"find the group {owner}",
+            action=t("find the group {owner}", owner=owner),
             not_found=self._site.not_found(
-                f"group {owner} not found on GitLab at {self.base_url}",
-                hint="check the group path, and that the token's account may create projects in it",
+                t(
+                    "group {owner} not found on GitLab at {base_url}",
+                    owner=owner,
+                    base_url=self.base_url,
+                ),
+                hint=t(
+                    "check the group path, and that the token's account may create projects in it"
+                ),
             ),
         )
         data = found.json()
@@ -232,7 +247,7 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
             "PUT",
             f"projects/{_pid(repo)}",
             json={"description": description},
-            action=f"update the description of {repo.full_name}",
+            action=t("update the description of {full_name}", full_name=repo.full_name),
             scope=self._write_scope,
         )
         return self._repository(updated.json())
@@ -241,7 +256,7 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
         await self._api.optional(
             "DELETE",
             f"projects/{_pid(repo)}",
-            action=f"delete the project {repo.full_name}",
+            action=t("delete the project {full_name}", full_name=repo.full_name),
             scope=self._write_scope,
         )
 
@@ -251,7 +266,9 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
         found = await self._api.optional(
             "GET",
             f"projects/{_pid(repo)}/repository/commits/{_q(branch)}",
-            action=f"read the branch {branch} of {repo.full_name}",
+            action=t(
+                "read the branch {branch} of {full_name}", branch=branch, full_name=repo.full_name
+            ),
             not_yet=lambda answer: "Project" in answer.text,  # not visible yet, vs. no commit
         )
         if found is None:
@@ -276,7 +293,7 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
                 "GET",
                 f"projects/{_pid(repo)}/repository/tree",
                 params={"ref": head.sha, "per_page": _PAGE, "page": page},
-                action=f"read the tree of {repo.full_name}'s head",
+                action=t("read the tree of {full_name}'s head", full_name=repo.full_name),
             )
             for entry in listed.json():
                 tree.add(str(entry["name"]).encode(), int(entry["mode"], 8), entry["id"].encode())
@@ -294,7 +311,7 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
                 "per_page": _PAGE,
                 "page": page,
             },
-            action=f"list the files of {repo.full_name}",
+            action=t("list the files of {full_name}", full_name=repo.full_name),
         )
         following = listed.headers.get("x-next-page", "")
         return FilesPage(
@@ -315,7 +332,7 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
                 "commit_message": push.commit_message(),
                 "actions": actions,
             },
-            action=f"commit the files to {repo.full_name}",
+            action=t("commit the files to {full_name}", full_name=repo.full_name),
             scope=self._write_scope,
         )
         return Commit(sha=str(created.json()["id"]), tree_sha=push.tree_sha)
@@ -342,7 +359,9 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
             "POST",
             f"projects/{_pid(repo)}/deploy_keys",
             json={"title": title, "key": public_key, "can_push": False},
-            action=f"add the deploy key {title} to {repo.full_name}",
+            action=t(
+                "add the deploy key {title} to {full_name}", title=title, full_name=repo.full_name
+            ),
             taken=lambda answer: key_in_use(answer.text),
             refused=self._refused(repo),
         )
@@ -356,7 +375,7 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
                 "GET",
                 f"projects/{_pid(repo)}/deploy_keys",
                 params={"per_page": _PAGE, "page": page},
-                action=f"list the deploy keys of {repo.full_name}",
+                action=t("list the deploy keys of {full_name}", full_name=repo.full_name),
                 refused=self._refused(repo),
             )
             keys += map(_deploy_key, listed.json())
@@ -368,7 +387,11 @@ class GitLabForge(ChangeSetWrites, DeployKeyFlows, HttpForge):
         await self._api.optional(
             "DELETE",
             f"projects/{_pid(repo)}/deploy_keys/{_q(key_id)}",
-            action=f"remove the deploy key {key_id} from {repo.full_name}",
+            action=t(
+                "remove the deploy key {key_id} from {full_name}",
+                key_id=key_id,
+                full_name=repo.full_name,
+            ),
             refused=lambda answer: (
                 self._site.deploy_keys_refused(repo.full_name)
                 if answer.status_code == 403

@@ -27,6 +27,7 @@ from lightkube.resources.authorization_v1 import SelfSubjectAccessReview, SelfSu
 
 from slipway import metrics
 from slipway.domain.errors import ClusterError, NotFound
+from slipway.domain.text import t
 from slipway.gitops._errors import SYSTEM, ClusterIdentity, Operation, map_api_errors
 from slipway.gitops._rules import ResourceRule, RulesReview
 from slipway.gitops._tls import cluster_tls
@@ -81,7 +82,7 @@ class ClusterConnection:
     async def _call(self, op: Operation, call: Callable[[], Awaitable[T]]) -> T:
         """One API call, its errors mapped, retried when the server asks for it."""
         if self._closed:
-            raise ClusterError("the cluster client was closed", system=SYSTEM)
+            raise ClusterError(t("the cluster client was closed"), system=SYSTEM)
 
         async def attempt() -> T:
             with map_api_errors(op, self.identity):
@@ -202,7 +203,7 @@ def metered_transport(config: SingleConfig) -> MeteredTransport:
     with lightkube's own `verify_cluster`. Requests routed through a proxy from the
     environment (HTTPS_PROXY) take httpx's proxy transport instead and are not counted."""
     if config.user is None:
-        raise ClusterError("the kubeconfig context names no user", system=SYSTEM)
+        raise ClusterError(t("the kubeconfig context names no user"), system=SYSTEM)
     return MeteredTransport(httpx2.AsyncHTTPTransport(verify=cluster_tls(config, config.user)))
 
 

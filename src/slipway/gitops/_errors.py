@@ -26,11 +26,12 @@ from lightkube import ApiError
 
 from slipway.domain.errors import ClusterError, Conflict, NotFound, SlipwayError
 from slipway.domain.names import ResourceKind
+from slipway.domain.text import Text, t
 from slipway.gitops.kinds import KindInfo
 from slipway.retry import Retryable, parse_retry_after
 
 SYSTEM = "kubernetes"
-FLUX_FIX = (
+FLUX_FIX = t(
     "install Flux on this cluster: `flux install` (or `flux bootstrap github|gitlab|git ...`), "
     "then run `slipway doctor`"
 )
@@ -58,12 +59,14 @@ class Operation:
     def qualified(self) -> str:
         return self.info.qualified if self.info else (self.resource or "the API")
 
-    def describe(self) -> str:
+    def describe(self) -> Text:
         label = str(self.info.kind) if self.info else self.resource
         if label is None:
-            return "the API"
-        what = f'{label} "{self.name}"' if self.name else self.qualified
-        return f'{what} in namespace "{self.namespace}"' if self.namespace else what
+            return t("the API")
+        what = t('{label} "{name}"', label=label, name=self.name) if self.name else self.qualified
+        if self.namespace:
+            return t('{what} in namespace "{namespace}"', what=what, namespace=self.namespace)
+        return what if isinstance(what, Text) else t("{what}", what=what)
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,12 @@ def map_api_errors(op: Operation, who: ClusterIdentity) -> Iterator[None]:
         _raise(error, exc, op)
     except httpx2.TimeoutException as exc:
         raise ClusterError(
-            f"the Kubernetes API at {who.server} did not answer in time "
-            f"({op.verb} {op.describe()})",
+            t(
+                "the Kubernetes API at {server} did not answer in time ({verb} {describe})",
+                server=who.server,
+                verb=op.verb,
+                describe=op.describe(),
+            ),
             system=SYSTEM,
             hint=_reach_hint(who),
             transient=True,
@@ -115,8 +122,13 @@ def map_api_errors(op: Operation, who: ClusterIdentity) -> Iterator[None]:
         # a delete repeated reads NotFound, a lease write Conflict (a lost round), both handled.
         raise Retryable(
             ClusterError(
-                f"the Kubernetes API at {who.server} closed the connection without answering "
-                f"({op.verb} {op.describe()})",
+                t(
+                    "the Kubernetes API at {server} closed the connection "
+                    "without answering ({verb} {describe})",
+                    server=who.server,
+                    verb=op.verb,
+                    describe=op.describe(),
+                ),
                 system=SYSTEM,
                 hint=_reach_hint(who),
             )
@@ -124,17 +136,22 @@ def map_api_errors(op: Operation, who: ClusterIdentity) -> Iterator[None]:
     except httpx2.TransportError as exc:
         reason = str(exc) or type(exc).__name__
         raise ClusterError(
-            f"cannot reach the Kubernetes API at {who.server}: {reason}",
+            t(
+                "cannot reach the Kubernetes API at {server}: {reason}",
+                server=who.server,
+                reason=reason,
+            ),
             system=SYSTEM,
             hint=_reach_hint(who),
             transient=True,
         ) from exc
 
 
-def _reach_hint(who: ClusterIdentity) -> str:
-    return (
-        f"check that the cluster is running and that KUBECONFIG (context '{who.context}') "
-        f"points at it: `kubectl --context {who.context} cluster-info`"
+def _reach_hint(who: ClusterIdentity) -> Text:
+    return t(
+        "check that the cluster is running and that KUBECONFIG (context '{context}') "
+        "points at it: `kubectl --context {context} cluster-info`",
+        context=who.context,
     )
 
 
@@ -160,10 +177,17 @@ def _from_status(
     target = op.describe()
     if code == 401:
         return ClusterError(
-            f"the Kubernetes API at {who.server} rejected the credentials of user "
-            f"'{who.user or 'unknown'}' (401 Unauthorized)",
+            t(
+                "the Kubernetes API at {server} rejected the credentials of "
+                "user '{value}' (401 Unauthorized)",
+                server=who.server,
+                value=who.user or "unknown",
+            ),
             system=SYSTEM,
-            hint=f"refresh the credentials of context '{who.context}' in your kubeconfig",
+            hint=t(
+                "refresh the credentials of context '{context}' in your kubeconfig",
+                context=who.context,
+            ),
         )
     if code == 403:
         return _forbidden(op, who, message)
@@ -177,26 +201,42 @@ def _from_status(
         )
         shown = message if op.info is None or op.info.kind != ResourceKind.SECRET else fields
         return ClusterError(
-            f"the cluster refused {target} as invalid: {shown or 'no details'}",
+            t(
+                "the cluster refused {target} as invalid: {value}",
+                target=target,
+                value=shown or "no details",
+            ),
             system=SYSTEM,
             hint=(
-                "the installed Flux CRDs may be older than v1: upgrade Flux (`flux install`)"
+                t("the installed Flux CRDs may be older than v1: upgrade Flux (`flux install`)")
                 if op.info is not None and op.info.flux_crd
-                else "this is a bug in Slipway; please report it with this message"
+                else t("this is a bug in Slipway; please report it with this message")
             ),
         )
     if code == 429 or code >= 500:
         return Retryable(
             ClusterError(
-                f"the Kubernetes API at {who.server} failed to {op.verb} {target} "
-                f"({code} {reason or 'server error'})",
+                t(
+                    "the Kubernetes API at {server} failed to {verb} {target} ({code} {value})",
+                    server=who.server,
+                    verb=op.verb,
+                    target=target,
+                    code=code,
+                    value=reason or "server error",
+                ),
                 system=SYSTEM,
-                hint="the API server is overloaded or unhealthy; try again shortly",
+                hint=t("the API server is overloaded or unhealthy; try again shortly"),
             ),
             retry_after=parse_retry_after(retry_after),
         )
     return ClusterError(
-        f"{op.verb} {target} failed: {code} {reason or 'error'}",
+        t(
+            "{verb} {target} failed: {code} {value}",
+            verb=op.verb,
+            target=target,
+            code=code,
+            value=reason or "error",
+        ),
         system=SYSTEM,
     )
 
@@ -204,9 +244,13 @@ def _from_status(
 def _forbidden(op: Operation, who: ClusterIdentity, message: str) -> ClusterError:
     if "being terminated" in message:
         return ClusterError(
-            f'namespace "{op.namespace}" is being deleted, so {op.describe()} cannot be created',
+            t(
+                'namespace "{namespace}" is being deleted, so {describe} cannot be created',
+                namespace=op.namespace,
+                describe=op.describe(),
+            ),
             system=SYSTEM,
-            hint="wait until the namespace is gone (`kubectl get ns`), then try again",
+            hint=t("wait until the namespace is gone (`kubectl get ns`), then try again"),
         )
     user_match = _USER.search(message)
     user = user_match.group(1) if user_match else (who.user or "the current user")
@@ -215,14 +259,33 @@ def _forbidden(op: Operation, who: ClusterIdentity, message: str) -> ClusterErro
     if cannot:
         verb, plural = cannot.groups()
         resource = resource if resource.split(".")[0] == plural else plural
-    where = f' in namespace "{op.namespace}"' if op.namespace else " at cluster scope"
     ns_flag = f" -n {op.namespace}" if op.namespace else ""
     return ClusterError(
-        f'forbidden: user "{user}" cannot {verb} {resource}{where}',
+        t(
+            'forbidden: user "{user}" cannot {verb} {resource} in namespace "{namespace}"',
+            user=user,
+            verb=verb,
+            resource=resource,
+            namespace=op.namespace,
+        )
+        if op.namespace
+        else t(
+            'forbidden: user "{user}" cannot {verb} {resource} at cluster scope',
+            user=user,
+            verb=verb,
+            resource=resource,
+        ),
         system=SYSTEM,
         hint=(
-            f"grant '{verb}' on '{resource}' to \"{user}\" (ClusterRole + ClusterRoleBinding); "
-            f"check with `kubectl auth can-i {verb} {resource}{ns_flag}`"
+            t(
+                "grant '{verb}' on '{resource}' to \"{user}\" (ClusterRole + "
+                "ClusterRoleBinding); check with `kubectl auth can-i {verb} "
+                "{resource}{ns_flag}`",
+                verb=verb,
+                resource=resource,
+                user=user,
+                ns_flag=ns_flag,
+            )
         ),
     )
 
@@ -230,10 +293,13 @@ def _forbidden(op: Operation, who: ClusterIdentity, message: str) -> ClusterErro
 def _not_found(op: Operation, message: str, details: dict[str, Any]) -> SlipwayError:
     if details.get("kind") == "namespaces" and op.info is not None and op.info.namespaced:
         return NotFound(
-            f'namespace "{details.get("name") or op.namespace}" does not exist',
+            t('namespace "{value}" does not exist', value=details.get("name") or op.namespace),
             system=SYSTEM,
-            hint="the environment's Namespace is applied first, so it was deleted meanwhile: "
-            "check `kubectl get namespace` and who deletes it",
+            hint=t(
+                "the environment's Namespace is applied first, so it was "
+                "deleted meanwhile: check `kubectl get namespace` and who "
+                "deletes it"
+            ),
         )
     if (
         op.info is not None
@@ -242,11 +308,11 @@ def _not_found(op: Operation, message: str, details: dict[str, Any]) -> SlipwayE
     ):
         served = f"{op.info.qualified}/{op.info.version}"
         return FluxNotInstalled(
-            f"Flux is not installed (the API server does not serve {served})",
+            t("Flux is not installed (the API server does not serve {served})", served=served),
             system=SYSTEM,
             hint=FLUX_FIX,
         )
-    return NotFound(f"{op.describe()} not found", system=SYSTEM)
+    return NotFound(t("{describe} not found", describe=op.describe()), system=SYSTEM)
 
 
 def _conflict(op: Operation, reason: str, message: str, details: dict[str, Any]) -> Conflict:
@@ -268,13 +334,24 @@ def _conflict(op: Operation, reason: str, message: str, details: dict[str, Any])
         who = ", ".join(f'"{m}"' for m in managers)
         owned = f" ({', '.join(fields)})" if fields else ""
         return Conflict(
-            f"{op.describe()} has fields{owned} owned by field manager {who}, "
-            f'so Slipway (field manager "slipway") did not overwrite them',
+            t(
+                "{describe} has fields{owned} owned by field manager {who}, "
+                'so Slipway (field manager "slipway") did not overwrite them',
+                describe=op.describe(),
+                owned=owned,
+                who=who,
+            ),
             system=SYSTEM,
             hint=(
-                f"another tool ({who}) changed this object: change the fields back in that tool, "
-                "or hand them to Slipway with `kubectl apply --server-side --force-conflicts "
-                "--field-manager=slipway`"
+                t(
+                    "another tool ({who}) changed this object: change the fields "
+                    "back in that tool, or hand them to Slipway with `kubectl "
+                    "apply --server-side --force-conflicts "
+                    "--field-manager=slipway`",
+                    who=who,
+                )
             ),
         )
-    return Conflict(f"{op.describe()}: {reason or 'Conflict'}", system=SYSTEM)
+    return Conflict(
+        t("{describe}: {value}", describe=op.describe(), value=reason or "Conflict"), system=SYSTEM
+    )

@@ -16,28 +16,36 @@ from lightkube.config.kubeconfig import SERVICE_ACCOUNT, KubeConfig, SingleConfi
 from lightkube.core.exceptions import ConfigError
 
 from slipway.domain.errors import ClusterError
+from slipway.domain.text import t
 
 _SYSTEM = "kubeconfig"
-_ENV_HINT = "set K3S_KUBECONFIG_PATH or KUBECONFIG to a kubeconfig file"
+_ENV_HINT = t("set K3S_KUBECONFIG_PATH or KUBECONFIG to a kubeconfig file")
 
 
 def load_kubeconfig(path: Path, context: str | None = None) -> SingleConfig:
     path = path.expanduser()
     if not path.is_file():
-        raise ClusterError(f"kubeconfig {path} does not exist", system=_SYSTEM, hint=_ENV_HINT)
+        raise ClusterError(
+            t("kubeconfig {path} does not exist", path=path), system=_SYSTEM, hint=_ENV_HINT
+        )
     try:
         config = KubeConfig.from_file(path).get(context)
     except yaml.YAMLError:
         # The parser's message quotes the file, which holds tokens: name the file only.
-        raise ClusterError(f"kubeconfig {path} is not valid YAML", system=_SYSTEM) from None
+        raise ClusterError(
+            t("kubeconfig {path} is not valid YAML", path=path), system=_SYSTEM
+        ) from None
     except ConfigError as exc:
-        raise ClusterError(f"kubeconfig {path}: {exc}", system=_SYSTEM, hint=_ENV_HINT) from None
+        raise ClusterError(
+            t("kubeconfig {path}: {exc}", path=path, exc=exc), system=_SYSTEM, hint=_ENV_HINT
+        ) from None
     except (KeyError, TypeError, AttributeError):
         raise ClusterError(
-            f"kubeconfig {path} is missing a cluster, context or user entry", system=_SYSTEM
+            t("kubeconfig {path} is missing a cluster, context or user entry", path=path),
+            system=_SYSTEM,
         ) from None
     if config is None:  # pragma: no cover - lightkube returns None only with a default
-        raise ClusterError(f"kubeconfig {path} has no current context", system=_SYSTEM)
+        raise ClusterError(t("kubeconfig {path} has no current context", path=path), system=_SYSTEM)
     return config
 
 
@@ -50,7 +58,9 @@ def load_in_cluster(service_account: Path = Path(SERVICE_ACCOUNT)) -> SingleConf
         config = KubeConfig.from_service_account(service_account).get()
     except (ConfigError, KeyError) as exc:
         raise ClusterError(
-            f"in-cluster configuration is incomplete: {exc}", system=_SYSTEM, hint=_ENV_HINT
+            t("in-cluster configuration is incomplete: {exc}", exc=exc),
+            system=_SYSTEM,
+            hint=_ENV_HINT,
         ) from None
     assert config is not None
     return config
@@ -74,8 +84,12 @@ def resolve(
     if "KUBERNETES_SERVICE_HOST" in os.environ and (service_account / "token").is_file():
         return load_in_cluster(service_account)
     raise ClusterError(
-        "no Kubernetes configuration found (looked at K3S_KUBECONFIG_PATH, KUBECONFIG, "
-        f"{default} and the in-cluster service account)",
+        t(
+            "no Kubernetes configuration found (looked at "
+            "K3S_KUBECONFIG_PATH, KUBECONFIG, {default} and the "
+            "in-cluster service account)",
+            default=default,
+        ),
         system=_SYSTEM,
         hint=_ENV_HINT,
     )

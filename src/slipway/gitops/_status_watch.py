@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from slipway.domain.errors import ClusterError, SlipwayError
 from slipway.domain.names import ResourceKind
+from slipway.domain.text import t
 from slipway.gitops._errors import SYSTEM, Operation, map_api_errors
 from slipway.gitops.kinds import KindInfo, apply_order, kind_info
 from slipway.gitops.results import AppliedObject, ObjectRef, ObjectStatus, object_status
@@ -150,7 +151,7 @@ class StatusWatch:
         """Starts each kind's list+watch unless running (subscribing does this)."""
         loop = asyncio.get_running_loop()
         if self._closed:
-            raise ClusterError("the cluster client was closed", system=SYSTEM)
+            raise ClusterError(t("the cluster client was closed"), system=SYSTEM)
         if self._loop is None:
             self._loop = loop
         elif self._loop is not loop:
@@ -218,7 +219,7 @@ class StatusWatch:
         for task in tasks:
             with suppress(asyncio.CancelledError):
                 await task
-        closed = ClusterError("the cluster client was closed", system=SYSTEM)
+        closed = ClusterError(t("the cluster client was closed"), system=SYSTEM)
         for feed in [*self._everything, *(f for fs in self._followers.values() for f in fs)]:
             feed.fail(closed)
 
@@ -240,9 +241,12 @@ class StatusWatch:
                 version = await self._relist(kind)
                 progressed = await self._follow(kind, version)
                 error = ClusterError(
-                    f"the watch on {kind.info.qualified} keeps expiring (410 Gone)",
+                    t(
+                        "the watch on {qualified} keeps expiring (410 Gone)",
+                        qualified=kind.info.qualified,
+                    ),
                     system=SYSTEM,
-                    hint="the API server is overloaded or its watch cache too small; try again",
+                    hint=t("the API server is overloaded or its watch cache too small; try again"),
                 )
             except Retryable as exc:  # a server error, after the client's retries
                 error, progressed = exc.error, False
@@ -324,7 +328,11 @@ class StatusWatch:
 def _unexpected(info: KindInfo, exc: Exception) -> ClusterError:
     """An error no mapping knows, named by its type only (its text is not vetted)."""
     return ClusterError(
-        f"the watch on {info.qualified} failed: {type(exc).__name__}",
+        t(
+            "the watch on {qualified} failed: {name}",
+            qualified=info.qualified,
+            name=type(exc).__name__,
+        ),
         system=SYSTEM,
-        hint="this is a bug in Slipway; please report it with this message",
+        hint=t("this is a bug in Slipway; please report it with this message"),
     )

@@ -29,6 +29,7 @@ from lightkube.types import PatchType
 from slipway.config import Settings
 from slipway.domain.errors import ClusterError, InvalidInput, NotFound, SlipwayError
 from slipway.domain.names import ResourceKind
+from slipway.domain.text import t
 from slipway.gitops import _environment, _kubeconfig, _watch
 from slipway.gitops._connection import DEFAULT_TIMEOUT, ClusterConnection, as_dict
 from slipway.gitops._errors import SYSTEM, FluxNotInstalled, Operation, map_api_errors
@@ -86,7 +87,7 @@ class ClusterClient(ClusterConnection):
         """The shared watch on every object Slipway manages with a Ready condition; created
         on first use, started by its first subscriber, stopped by `aclose()`."""
         if self._closed:
-            raise ClusterError("the cluster client was closed", system=SYSTEM)
+            raise ClusterError(t("the cluster client was closed"), system=SYSTEM)
         if self._status_watch is None:
             self._status_watch = StatusWatch(self)
         return self._status_watch
@@ -173,7 +174,7 @@ class ClusterClient(ClusterConnection):
         installation."""
         envs = [s.environment for s in specs]
         if len(set(envs)) != len(envs):
-            raise InvalidInput("environment", "each environment may be applied once per call")
+            raise InvalidInput("environment", t("each environment may be applied once per call"))
         await check_ownership(self, specs, adopt=adopt, step=step)
         outcomes = await _environment.apply_all(self, specs, force=force)
         return {
@@ -219,9 +220,15 @@ class ClusterClient(ClusterConnection):
                 return status
             if time.monotonic() > deadline:
                 raise ClusterError(
-                    f"{info.kind} {namespace}/{name} was not reconciled within {within:.0f} s",
+                    t(
+                        "{kind} {namespace}/{name} was not reconciled within {within:.0f} s",
+                        kind=info.kind,
+                        namespace=namespace,
+                        name=name,
+                        within=within,
+                    ),
                     system=SYSTEM,
-                    hint="check that Flux's controllers are running: `flux check`",
+                    hint=t("check that Flux's controllers are running: `flux check`"),
                 )
             await asyncio.sleep(RECONCILE_POLL_SECONDS)
 
@@ -277,9 +284,13 @@ class ClusterClient(ClusterConnection):
                             rereads = 0
                             yield object_status(ref, changed, has_ready=info.has_ready)
                 error: SlipwayError = ClusterError(
-                    f'the watch on {ref.kind} "{name}" keeps expiring (410 Gone)',
+                    t(
+                        'the watch on {kind} "{name}" keeps expiring (410 Gone)',
+                        kind=ref.kind,
+                        name=name,
+                    ),
                     system=SYSTEM,
-                    hint="the API server is overloaded or its watch cache too small; try again",
+                    hint=t("the API server is overloaded or its watch cache too small; try again"),
                 )
             except Retryable as exc:  # a server error starting the watch
                 error = exc.error

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from slipway.domain.errors import Conflict
 from slipway.domain.names import ResourceKind, ResourceNames
+from slipway.domain.text import N_, Text, join, t
 from slipway.gitops.defaults import (
     LABEL_ENVIRONMENT,
     LABEL_INSTALLATION,
@@ -71,18 +72,34 @@ class ObjectOwner:
             installation=labels.get(LABEL_INSTALLATION),
         )
 
-    def describe(self, installation: str, *, project: str | None = None) -> str:
+    def describe(self, installation: str, *, project: str | None = None) -> Text:
         """Whose it is, in words; the environment is named when the project is another
         than `project` (the one asking), where it tells how the names collided."""
         if not self.managed or self.project is None:
-            return "has no Slipway labels (Slipway did not create it)"
-        named = self.environment and self.project != project
-        where = f"environment '{self.environment}' of " if named else ""
+            return t("has no Slipway labels (Slipway did not create it)")
+        environment = self.environment if self.environment and self.project != project else None
         if self.installation == installation:
-            return f"belongs to {where}project '{self.project}' of this installation"
-        other = self.installation or "an older one, without an ID"
-        return (
-            f"belongs to {where}project '{self.project}' of another Slipway installation ({other})"
+            if environment:
+                return t(
+                    "belongs to environment '{environment}' of project '{project}' of this "
+                    "installation",
+                    environment=environment,
+                    project=self.project,
+                )
+            return t("belongs to project '{project}' of this installation", project=self.project)
+        other = self.installation or t("an older one, without an ID")
+        if environment:
+            return t(
+                "belongs to environment '{environment}' of project '{project}' of another "
+                "Slipway installation ({other})",
+                environment=environment,
+                project=self.project,
+                other=other,
+            )
+        return t(
+            "belongs to project '{project}' of another Slipway installation ({other})",
+            project=self.project,
+            other=other,
         )
 
 
@@ -91,7 +108,7 @@ class Refusal:
     """Why a claim may not be applied over an object; `adoptable`: it is this very project's
     environment, only another installation's (`--adopt` takes it over)."""
 
-    why: str
+    why: Text
     adoptable: bool
 
 
@@ -104,35 +121,58 @@ def refusal(spec: Claim, owner: ObjectOwner, *, adopt: bool = False) -> Refusal 
     return Refusal(owner.describe(spec.installation, project=spec.project), adoptable=same)
 
 
-def _plural(why: str) -> str:
-    """The owner's words said of several objects ("belong to", "have no")."""
-    for one, many in (("belongs ", "belong "), ("has ", "have ")):
-        if why.startswith(one):
-            return many + why.removeprefix(one)
-    return why
+# The owner's words said of several objects ("belong to", "have no").
+_PLURALS: Final = {
+    "has no Slipway labels (Slipway did not create it)": N_(
+        "have no Slipway labels (Slipway did not create it)"
+    ),
+    "belongs to environment '{environment}' of project '{project}' of this installation": N_(
+        "belong to environment '{environment}' of project '{project}' of this installation"
+    ),
+    "belongs to project '{project}' of this installation": N_(
+        "belong to project '{project}' of this installation"
+    ),
+    "belongs to environment '{environment}' of project '{project}' of another Slipway "
+    "installation ({other})": N_(
+        "belong to environment '{environment}' of project '{project}' of another Slipway "
+        "installation ({other})"
+    ),
+    "belongs to project '{project}' of another Slipway installation ({other})": N_(
+        "belong to project '{project}' of another Slipway installation ({other})"
+    ),
+}
 
 
-ADOPT_HINT = "pass --adopt to take over this project from the other installation"
+def _plural(why: Text) -> Text:
+    plural = _PLURALS.get(why.template)
+    return Text(plural, why.params) if plural else why
+
+
+ADOPT_HINT = t("pass --adopt to take over this project from the other installation")
 
 
 def conflict(found: Sequence[tuple[ObjectRef, Refusal]], *, step: str | None = None) -> Conflict:
     """One Conflict naming every object in the way and its owner, one line per owner."""
-    by_owner: dict[str, list[str]] = {}
+    by_owner: dict[Text, list[str]] = {}
     for ref, refused in found:
         where = f"{ref.namespace}/" if ref.namespace else ""
         by_owner.setdefault(refused.why, []).append(f"{ref.kind} {where}{ref.name}")
     lines = [
-        f"{', '.join(objects)} {why}"
-        if len(objects) == 1
-        else f"{', '.join(objects)} {_plural(why)}"
+        t(
+            "{objects} {why}",
+            objects=", ".join(objects),
+            why=why if len(objects) == 1 else _plural(why),
+        )
         for why, objects in by_owner.items()
     ]
     hint = (
         ADOPT_HINT
         if all(refused.adoptable for _, refused in found)
-        else "choose another project or environment name; Slipway leaves these objects as they are"
+        else t(
+            "choose another project or environment name; Slipway leaves these objects as they are"
+        )
     )
-    return Conflict("; ".join(lines), step=step, system=SYSTEM, hint=hint)
+    return Conflict(join("; ", lines), step=step, system=SYSTEM, hint=hint)
 
 
 async def check_ownership(

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from slipway.domain.errors import CheckResult, PreflightFailed, SlipwayError
+from slipway.domain.text import t
 from slipway.gitops._errors import FLUX_FIX, ClusterIdentity
 from slipway.gitops._rules import CLUSTER_WIDE, RulesReview
 from slipway.gitops.cluster import ClusterClient
@@ -119,7 +120,10 @@ def forget_preflight(identity: ClusterIdentity | None = None) -> None:
 
 def _not_run(name: str, because: str) -> CheckResult:
     return CheckResult(
-        name=name, ok=False, detail=f"not checked: '{because}' failed first", ran=False
+        name=name,
+        ok=False,
+        detail=t("not checked: '{because}' failed first", because=because),
+        ran=False,
     )
 
 
@@ -134,7 +138,11 @@ async def check_api(client: ClusterClient) -> CheckResult:
         version = await client.server_version()
     except SlipwayError as exc:
         return _failed(API_CHECK, exc)
-    return CheckResult(API_CHECK, True, f"{client.server} answers, Kubernetes {version}")
+    return CheckResult(
+        API_CHECK,
+        True,
+        t("{server} answers, Kubernetes {version}", server=client.server, version=version),
+    )
 
 
 async def check_crd(client: ClusterClient, info: KindInfo) -> CheckResult:
@@ -146,17 +154,21 @@ async def check_crd(client: ClusterClient, info: KindInfo) -> CheckResult:
     except SlipwayError as exc:
         return _failed(name, exc)
     if found is None:
-        return CheckResult(name, False, "not installed: Flux is not installed", fix=FLUX_FIX)
+        return CheckResult(name, False, t("not installed: Flux is not installed"), fix=FLUX_FIX)
     versions = (found.get("spec") or {}).get("versions") or []
     served = [str(v.get("name")) for v in versions if v.get("served")]
     if version not in served:
         return CheckResult(
             name,
             False,
-            f"installed, but {version} is not served (served: {', '.join(served) or 'none'})",
-            fix="upgrade Flux to v2.0 or later: `flux install` (or re-run `flux bootstrap`)",
+            t(
+                "installed, but {version} is not served (served: {served})",
+                version=version,
+                served=", ".join(served) or "none",
+            ),
+            fix=t("upgrade Flux to v2.0 or later: `flux install` (or re-run `flux bootstrap`)"),
         )
-    return CheckResult(name, True, f"installed, {version} served")
+    return CheckResult(name, True, t("installed, {version} served", version=version))
 
 
 def _deployment_available(deployment: dict[str, Any]) -> tuple[bool, str]:
@@ -183,20 +195,42 @@ async def check_controller(client: ClusterClient, controller: str) -> CheckResul
         return CheckResult(
             name,
             False,
-            f"Deployment {FLUX_NAMESPACE}/{controller} not found",
+            t(
+                "Deployment {flux_namespace}/{controller} not found",
+                flux_namespace=FLUX_NAMESPACE,
+                controller=controller,
+            ),
             fix=FLUX_FIX,
         )
     ok, detail = _deployment_available(deployment)
     if ok:
-        return CheckResult(name, True, f"{FLUX_NAMESPACE}/{controller}: {detail}")
+        return CheckResult(
+            name,
+            True,
+            t(
+                "{flux_namespace}/{controller}: {detail}",
+                flux_namespace=FLUX_NAMESPACE,
+                controller=controller,
+                detail=detail,
+            ),
+        )
     return CheckResult(
         name,
         False,
-        f"{FLUX_NAMESPACE}/{controller} is not available: {detail}",
+        t(
+            "{flux_namespace}/{controller} is not available: {detail}",
+            flux_namespace=FLUX_NAMESPACE,
+            controller=controller,
+            detail=detail,
+        ),
         fix=(
-            f"look at `kubectl -n {FLUX_NAMESPACE} get pods` and "
-            f"`kubectl -n {FLUX_NAMESPACE} logs deploy/{controller}`; `flux check` lists "
-            "what is wrong"
+            t(
+                "look at `kubectl -n {flux_namespace} get pods` and `kubectl "
+                "-n {flux_namespace} logs deploy/{controller}`; `flux check` "
+                "lists what is wrong",
+                flux_namespace=FLUX_NAMESPACE,
+                controller=controller,
+            )
         ),
     )
 
@@ -238,16 +272,28 @@ async def check_rbac(
             return _failed(name, exc)
     denied = [verb for verb, (allowed, _) in zip(unsure, answers, strict=True) if not allowed]
     if not denied:
-        return CheckResult(name, True, f"allowed: {', '.join(info.verbs)}")
+        return CheckResult(name, True, t("allowed: {verbs}", verbs=", ".join(info.verbs)))
     user = f"kubeconfig user '{client.identity.user}'" if client.identity.user else "Slipway"
     verbs = ",".join(denied)
     return CheckResult(
         name,
         False,
-        f"{user} may not {', '.join(denied)} {info.qualified}",
+        t(
+            "{user} may not {denied} {qualified}",
+            user=user,
+            denied=", ".join(denied),
+            qualified=info.qualified,
+        ),
         fix=(
-            f"grant them cluster-wide, e.g. `kubectl create clusterrole slipway-{info.plural} "
-            f"--verb={verbs} --resource={info.qualified}` and a ClusterRoleBinding to that user; "
-            f"verify with `kubectl auth can-i {denied[0]} {info.qualified} --all-namespaces`"
+            t(
+                "grant them cluster-wide, e.g. `kubectl create clusterrole "
+                "slipway-{plural} --verb={verbs} --resource={qualified}` and "
+                "a ClusterRoleBinding to that user; verify with `kubectl "
+                "auth can-i {denied} {qualified} --all-namespaces`",
+                plural=info.plural,
+                verbs=verbs,
+                qualified=info.qualified,
+                denied=denied[0],
+            )
         ),
     )

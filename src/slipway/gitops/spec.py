@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from slipway.domain.errors import InvalidInput
 from slipway.domain.names import ResourceNames, project_slug, validate_environment_name
+from slipway.domain.text import t
 from slipway.gitops.defaults import (
     DEFAULT_BRANCH,
     KUSTOMIZATION_INTERVAL,
@@ -39,9 +40,11 @@ class BasicAuth:
 
     def __post_init__(self) -> None:
         if not self.username or any(c.isspace() or c == ":" for c in self.username):
-            raise InvalidInput("credentials.username", "must be non-empty, without ':' or spaces")
+            raise InvalidInput(
+                "credentials.username", t("must be non-empty, without ':' or spaces")
+            )
         if not self.password.get_secret_value():
-            raise InvalidInput("credentials.password", "must not be empty")
+            raise InvalidInput("credentials.password", t("must not be empty"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,12 +58,12 @@ class SSHAuth:
 
     def __post_init__(self) -> None:
         if "PRIVATE KEY" not in self.identity.get_secret_value():
-            raise InvalidInput("credentials.identity", "must be a PEM/OpenSSH private key")
+            raise InvalidInput("credentials.identity", t("must be a PEM/OpenSSH private key"))
         if not self.known_hosts.strip():
             raise InvalidInput(
                 "credentials.known_hosts",
-                "must not be empty",
-                hint="collect it with `ssh-keyscan <forge host>`",
+                t("must not be empty"),
+                hint=t("collect it with `ssh-keyscan <forge host>`"),
             )
 
 
@@ -88,15 +91,19 @@ class EnvironmentSpec:
         project_slug(self.project, [self.environment], field="project")
         _check_url(self.repository_url, self.credentials)
         if not _BRANCH.fullmatch(self.branch):
-            raise InvalidInput("branch", f"'{self.branch}' is not a valid git branch name")
+            raise InvalidInput(
+                "branch", t("'{branch}' is not a valid git branch name", branch=self.branch)
+            )
         for name in ("source_interval", "reconcile_interval", "reconcile_timeout"):
             value = getattr(self, name)
             if not _FLUX_DURATION.fullmatch(value):
-                raise InvalidInput(name, f"'{value}' must be a duration such as 30s, 5m or 1h")
+                raise InvalidInput(
+                    name, t("'{value}' must be a duration such as 30s, 5m or 1h", value=value)
+                )
         if not re.fullmatch(r"[a-z0-9]{1,63}", self.installation):
-            raise InvalidInput("installation", "must be 1-63 lowercase letters and digits")
+            raise InvalidInput("installation", t("must be 1-63 lowercase letters and digits"))
         if not self.reconciler_cluster_role:
-            raise InvalidInput("reconciler_cluster_role", "must not be empty")
+            raise InvalidInput("reconciler_cluster_role", t("must not be empty"))
         object.__setattr__(self, "names", ResourceNames(self.project, self.environment))
 
 
@@ -106,18 +113,22 @@ def _check_url(url: str, credentials: GitCredentials) -> None:
         parts = urlsplit(url)
         _ = parts.port
     except ValueError:
-        raise InvalidInput("repository_url", "is not a valid URL") from None
+        raise InvalidInput("repository_url", t("is not a valid URL")) from None
     ssh = isinstance(credentials, SSHAuth)
     schemes = _SSH_SCHEMES if ssh else _HTTP_SCHEMES
     if parts.scheme not in schemes or not parts.hostname:
         kind = "ssh://" if ssh else "https://"
         raise InvalidInput(
             "repository_url",
-            f"must be a {kind} clone URL for {'SSH' if ssh else 'basic-auth'} credentials",
+            t(
+                "must be a {kind} clone URL for {credentials} credentials",
+                kind=kind,
+                credentials="SSH" if ssh else "basic-auth",
+            ),
         )
     if parts.password is not None or (parts.username and not ssh):
         # Never echo the URL here: it holds the credential.
         raise InvalidInput(
             "repository_url",
-            "must not contain credentials; they belong in the git Secret",
+            t("must not contain credentials; they belong in the git Secret"),
         )

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from slipway.domain.errors import ClusterError, Conflict, NotFound
 from slipway.domain.names import ResourceKind
+from slipway.domain.text import t
 from slipway.gitops._errors import SYSTEM, Operation
 from slipway.gitops._resources import resource_class
 from slipway.gitops.cluster import ClusterClient
@@ -95,14 +96,25 @@ async def check_teardown(
                     strangers.append(f"{kind.kind} {claim.names.namespace}/{meta.get('name')}")
     if strangers:
         raise Conflict(
-            f"{', '.join(strangers)} {'is' if len(strangers) == 1 else 'are'} in the project's "
-            "namespace but not Slipway's: deleting the namespace would delete "
-            f"{'it' if len(strangers) == 1 else 'them'}, so nothing was deleted",
+            t(
+                "{strangers} is in the project's namespace but not Slipway's: deleting "
+                "the namespace would delete it, so nothing was deleted",
+                strangers=strangers[0],
+            )
+            if len(strangers) == 1
+            else t(
+                "{strangers} are in the project's namespace but not Slipway's: deleting "
+                "the namespace would delete them, so nothing was deleted",
+                strangers=", ".join(strangers),
+            ),
             step=step,
             system=SYSTEM,
-            hint="move or delete these objects yourself (or give them to the project's "
-            f"repository, whose Kustomization Flux prunes), then run `slipway project delete "
-            f"{project}` again",
+            hint=t(
+                "move or delete these objects yourself (or give them to the "
+                "project's repository, whose Kustomization Flux prunes), "
+                "then run `slipway project delete {project}` again",
+                project=project,
+            ),
         )
 
 
@@ -154,9 +166,12 @@ async def _discover(client: ClusterClient, path: str) -> list[dict[str, Any]]:
         body = response.json()
         if body.get("kind") != "APIGroupDiscoveryList":
             raise ClusterError(
-                f"the Kubernetes API at {client.server} does not serve aggregated discovery",
+                t(
+                    "the Kubernetes API at {server} does not serve aggregated discovery",
+                    server=client.server,
+                ),
                 system=SYSTEM,
-                hint="Slipway needs Kubernetes 1.30 or newer to check a namespace is empty",
+                hint=t("Slipway needs Kubernetes 1.30 or newer to check a namespace is empty"),
             )
         items: list[dict[str, Any]] = body.get("items") or []
         return items
@@ -282,15 +297,23 @@ def _stuck(
         described.append(f"{ref.kind} {where}{ref.name}" + (f" ({why})" if why else ""))
     flux = any(ref.kind == ResourceKind.KUSTOMIZATION for ref, _ in stuck)
     hint = (
-        "Flux's kustomize-controller removes its finalizer once it has pruned the workloads: "
-        "check that it runs (`flux check`, `kubectl -n flux-system logs "
-        "deploy/kustomize-controller`), then run the delete again to resume"
+        t(
+            "Flux's kustomize-controller removes its finalizer once it has pruned the workloads: "
+            "check that it runs (`flux check`, `kubectl -n flux-system logs "
+            "deploy/kustomize-controller`), then run the delete again to resume"
+        )
         if flux
-        else "check what holds them (`kubectl get <kind> -o yaml`: finalizers, and the "
-        "namespace's conditions), then run the delete again to resume"
+        else t(
+            "check what holds them (`kubectl get <kind> -o yaml`: finalizers, and the "
+            "namespace's conditions), then run the delete again to resume"
+        )
     )
     return ClusterError(
-        f"still there after {within:.0f} s: {'; '.join(described)}",
+        t(
+            "still there after {within:.0f} s: {described}",
+            within=within,
+            described="; ".join(described),
+        ),
         step=step,
         system=SYSTEM,
         hint=hint,

@@ -19,6 +19,7 @@ from slipway.bootstrap import App, ProcessLoop
 from slipway.domain.errors import ClusterError, ForgeError, InvalidInput, NotFound, SlipwayError
 from slipway.domain.model import GitAuthMethod, ResourceStatus, Step
 from slipway.domain.names import ResourceKind
+from slipway.domain.text import t
 from slipway.forges import Repository, generate_deploy_key
 from slipway.gitops import ObjectStatus, SSHAuth
 from slipway.pipeline.progress import report
@@ -41,7 +42,7 @@ def deploy_key(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, str
             project_id,
             Step.DEPLOY_KEY,
             1.0,
-            "Flux will read the repository over HTTPS with the forge token (--git-auth token)",
+            t("Flux will read the repository over HTTPS with the forge token (--git-auth token)"),
         )
         return {"method": GitAuthMethod.TOKEN.value}
     repository = repository_from(repo)
@@ -53,7 +54,7 @@ def deploy_key(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, str
             project_id,
             Step.DEPLOY_KEY,
             0.0,
-            f"adding a read-only deploy key to {repository.full_name}",
+            t("adding a read-only deploy key to {full_name}", full_name=repository.full_name),
         )
         forge_key_id = grant(app, project, repository, key)
     report(
@@ -61,7 +62,11 @@ def deploy_key(app: App, project_id: int, repo: dict[str, Any]) -> dict[str, str
         project_id,
         Step.DEPLOY_KEY,
         1.0,
-        f"read-only deploy key {forge_key_id} on {repository.full_name}: Flux reads over SSH",
+        t(
+            "read-only deploy key {forge_key_id} on {full_name}: Flux reads over SSH",
+            forge_key_id=forge_key_id,
+            full_name=repository.full_name,
+        ),
     )
     return {"method": GitAuthMethod.SSH.value, "forge_key_id": forge_key_id}
 
@@ -117,10 +122,14 @@ async def _grant(
 ) -> str:
     if not repository.ssh_url:
         raise ForgeError(
-            f"{project.forge.value} reported no SSH clone URL for {repository.full_name}",
+            t(
+                "{forge} reported no SSH clone URL for {full_name}",
+                forge=project.forge.value,
+                full_name=repository.full_name,
+            ),
             step=Step.DEPLOY_KEY.value,
             system=project.forge.value,
-            hint="enable SSH on the forge, or create the project with --git-auth token",
+            hint=t("enable SSH on the forge, or create the project with --git-auth token"),
         )
     forge = await loop.forge(
         project.forge, connection_id=project.forge_connection_id, step=Step.DEPLOY_KEY.value
@@ -170,10 +179,10 @@ def flux_key(app: App, project: Project) -> DeployKey:
         key = store.current_deploy_key(session, project_id=project.id)
     if key is None or not key.granted:
         raise NotFound(
-            f"project {project.name} has no deploy key on its repository yet",
+            t("project {name} has no deploy key on its repository yet", name=project.name),
             step=Step.GITOPS_RESOURCES.value,
             system="database",
-            hint="the deploy key step has not finished: a worker resumes it (`slipway worker`)",
+            hint=t("the deploy key step has not finished: a worker resumes it (`slipway worker`)"),
         )
     return key
 
@@ -197,17 +206,20 @@ def rotate(app: App, project_id: int, *, within: float) -> str:
     if project.git_auth is GitAuthMethod.TOKEN:
         raise InvalidInput(
             "project",
-            f"{project.name} reads its repository with the forge token (--git-auth token); "
-            "there is no deploy key to rotate",
+            t(
+                "{name} reads its repository with the forge token "
+                "(--git-auth token); there is no deploy key to rotate",
+                name=project.name,
+            ),
         )
     with app.session() as session:
         row = store.get_repository(session, project_id=project_id)
         keys = store.deploy_keys(session, project_id=project_id)
     if row is None or not row.ssh_url:
         raise NotFound(
-            f"project {project.name} has no repository with an SSH URL yet",
+            t("project {name} has no repository with an SSH URL yet", name=project.name),
             system="database",
-            hint="wait until its creation has finished",
+            hint=t("wait until its creation has finished"),
         )
     repository = recorded_repository(project, row)
     old = [k for k in keys if k.forge_key_id is not None]
@@ -246,11 +258,16 @@ def _apply_and_reconcile(
     for status in app.loop.run(run):
         if status.status is not ResourceStatus.READY:
             raise ClusterError(
-                f"GitRepository {status.ref.namespace}/{status.ref.name} is not Ready with the "
-                f"new deploy key: {status.message}",
+                t(
+                    "GitRepository {namespace}/{name} is not Ready with the new "
+                    "deploy key: {message}",
+                    namespace=status.ref.namespace,
+                    name=status.ref.name,
+                    message=status.message,
+                ),
                 step=Step.DEPLOY_KEY.value,
                 system="Flux",
-                hint="the old key stays on the repository; fix the cause and rotate again",
+                hint=t("the old key stays on the repository; fix the cause and rotate again"),
             )
 
 

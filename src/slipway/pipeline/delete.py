@@ -21,6 +21,7 @@ from dbos import DBOS, SetWorkflowID
 from slipway import store
 from slipway.bootstrap import App
 from slipway.domain.model import EventLevel, ProjectStatus, Step
+from slipway.domain.text import restore
 from slipway.pipeline import delete_steps
 from slipway.pipeline.context import current_app
 from slipway.pipeline.progress import report
@@ -82,8 +83,9 @@ def delete_records_step(project_id: int) -> Outcome:
 
 
 @DBOS.step(name="slipway.delete_failed")
-def delete_failed_step(project_id: int, step: str, text: str) -> None:
-    """The run ends failed: the project stays `deleting`, with the step and the message."""
+def delete_failed_step(project_id: int, step: str, text: str, text_json: object = None) -> None:
+    """The run ends failed: the project stays `deleting`, with the step and the message
+    (`text_json`: its template, so each face shows it in its reader's language)."""
     app = current_app()
     with app.session() as session:
         project = store.get_project_by_id(session, project_id=project_id)
@@ -96,7 +98,8 @@ def delete_failed_step(project_id: int, step: str, text: str) -> None:
             failed_step=step,
             error_message=text,
         )
-    report(app, project_id, Step(step), 0.0, text, level=EventLevel.ERROR, final="failed")
+    message = restore(text_json, text)
+    report(app, project_id, Step(step), 0.0, message, level=EventLevel.ERROR, final="failed")
 
 
 @DBOS.workflow(name=DELETE_WORKFLOW_NAME)
@@ -113,7 +116,9 @@ def delete_project(project_id: int, delete_repo: bool) -> str:
     if not result["ok"]:
         error = result["error"] or {}
         step = str(error.get("step") or Step.DELETE_WORKLOADS.value)
-        delete_failed_step(project_id, step, str(error.get("text") or "unknown error"))
+        delete_failed_step(
+            project_id, step, str(error.get("text") or "unknown error"), error.get("text_json")
+        )
         return "failed"
     # The project's workflow IDs name its row ID, which SQLite may hand out again: forget
     # its other runs (creation, repairs, earlier deletes), so a project recorded later under

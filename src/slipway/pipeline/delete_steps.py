@@ -10,6 +10,7 @@ from slipway.bootstrap import App, ProcessLoop
 from slipway.domain.errors import NotFound
 from slipway.domain.model import GitAuthMethod, Step
 from slipway.domain.names import ResourceKind
+from slipway.domain.text import t
 from slipway.gitops import EnvironmentClaim, kind_info
 from slipway.gitops.teardown import (
     check_teardown,
@@ -44,7 +45,7 @@ def delete_workloads(app: App, project_id: int) -> list[str]:
         project_id,
         step,
         0.0,
-        f"checking that {project.name}'s namespaces hold only its own objects",
+        t("checking that {name}'s namespaces hold only its own objects", name=project.name),
     )
     environments = claims(app, project)
 
@@ -59,10 +60,13 @@ def delete_workloads(app: App, project_id: int) -> list[str]:
             project_id,
             step,
             0.25,
-            f"deleted Kustomization {', '.join(deleted)}: waiting for Flux to prune the workloads",
+            t(
+                "deleted Kustomization {deleted}: waiting for Flux to prune the workloads",
+                deleted=", ".join(deleted),
+            ),
         )
     _wait(app, environments, step)
-    report(app, project_id, step, 1.0, "Kustomizations gone: Flux pruned what they deployed")
+    report(app, project_id, step, 1.0, t("Kustomizations gone: Flux pruned what they deployed"))
     return deleted
 
 
@@ -75,7 +79,7 @@ def delete_objects(app: App, project_id: int) -> list[str]:
     project = load_project(app, project_id)
     step = Step.DELETE_OBJECTS
     environments = claims(app, project)
-    report(app, project_id, step, 0.0, "deleting the sources, Secrets, RBAC and namespaces")
+    report(app, project_id, step, 0.0, t("deleting the sources, Secrets, RBAC and namespaces"))
 
     async def delete(loop: ProcessLoop) -> list[str]:
         # Again: something may have been put in a namespace since the workloads went.
@@ -88,7 +92,13 @@ def delete_objects(app: App, project_id: int) -> list[str]:
 
     deleted = app.loop.run(delete)
     namespaces = [c.names.namespace for c in environments]
-    report(app, project_id, step, 1.0, f"namespaces {', '.join(namespaces)} and their objects gone")
+    report(
+        app,
+        project_id,
+        step,
+        1.0,
+        t("namespaces {namespaces} and their objects gone", namespaces=", ".join(namespaces)),
+    )
     return deleted
 
 
@@ -125,7 +135,7 @@ def delete_repository(app: App, project_id: int, delete_repo: bool) -> str:
             if k.forge_key_id
         }
     if row is None:
-        report(app, project_id, step, 1.0, "no repository was recorded: nothing to remove")
+        report(app, project_id, step, 1.0, t("no repository was recorded: nothing to remove"))
         return "none"
     full_name = f"{row.owner}/{row.name}"
     repository = recorded_repository(project, row)
@@ -156,15 +166,20 @@ def delete_repository(app: App, project_id: int, delete_repo: bool) -> str:
         project_id,
         step,
         0.0,
-        f"deleting the repository {full_name}"
-        if delete_repo
-        else f"removing the deploy key from {full_name} (the repository stays)",
+        (
+            t("deleting the repository {full_name}", full_name=full_name)
+            if delete_repo
+            else t(
+                "removing the deploy key from {full_name} (the repository stays)",
+                full_name=full_name,
+            )
+        ),
     )
     outcome = app.loop.run(remove)
     said = {
-        "deleted": f"repository {full_name} deleted",
-        "gone": f"repository {full_name} was gone already",
-        "kept": f"repository {full_name} kept; Slipway's deploy key removed",
+        "deleted": t("repository {full_name} deleted", full_name=full_name),
+        "gone": t("repository {full_name} was gone already", full_name=full_name),
+        "kept": t("repository {full_name} kept; Slipway's deploy key removed", full_name=full_name),
     }[outcome]
     report(app, project_id, step, 1.0, said)
     return outcome
@@ -181,6 +196,13 @@ def delete_records(app: App, project_id: int) -> bool:
         name = project.name if project is not None else None
     if name is None:
         return False
-    report(app, project_id, Step.DELETE_RECORDS, 1.0, f"project {name} deleted", final="deleted")
+    report(
+        app,
+        project_id,
+        Step.DELETE_RECORDS,
+        1.0,
+        t("project {name} deleted", name=name),
+        final="deleted",
+    )
     with app.session() as session:
         return store.delete_project(session, name=name)

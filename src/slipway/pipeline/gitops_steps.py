@@ -19,6 +19,7 @@ from slipway.bootstrap import App, ProcessLoop
 from slipway.domain.errors import NotFound, SlipwayError
 from slipway.domain.model import EventLevel, GitAuthMethod, ProjectStatus, ResourceStatus, Step
 from slipway.domain.names import ResourceKind, ResourceNames
+from slipway.domain.text import Text, t
 from slipway.gitops import (
     BasicAuth,
     EnvironmentResult,
@@ -45,14 +46,16 @@ def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
     work stays, and the workflow marks the project degraded with the reason and the fix.
     """
     project = load_project(app, project_id)
-    report(app, project_id, Step.GITOPS_RESOURCES, 0.0, "checking the cluster (preflight)")
+    report(app, project_id, Step.GITOPS_RESOURCES, 0.0, t("checking the cluster (preflight)"))
     with app.session() as session:
         repository = store.get_repository(session, project_id=project_id)
         environments = {
             e.name: e.id for e in store.list_environments(session, project_id=project_id)
         }
     if repository is None:
-        raise NotFound(f"project {project.name} has no recorded repository", system="database")
+        raise NotFound(
+            t("project {name} has no recorded repository", name=project.name), system="database"
+        )
     try:
         installation, branch = app.installation, repository.default_branch
         credentials: GitCredentials | None = None  # the token, read inside the loop
@@ -75,9 +78,13 @@ def gitops_resources(app: App, project_id: int) -> dict[str, str | None]:
         error = result.error
         outcome[env] = str(error) if error else None
         message = (
-            f"{env}: {len(result.objects)} objects applied"
+            t("{env}: {count} objects applied", env=env, count=len(result.objects))
             if error is None
-            else f"{env}: failed: {error}"
+            else t(
+                "{env}: failed: {error}",
+                env=env,
+                error=error.text() if isinstance(error, SlipwayError) else str(error),
+            )
         )
         report(
             app,
@@ -200,7 +207,9 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
         project_id,
         Step.FINALIZE,
         0.0,
-        f"waiting for Flux to reconcile {', '.join(healthy) or 'nothing'}",
+        t("waiting for Flux to reconcile {names}", names=", ".join(healthy))
+        if healthy
+        else t("waiting for Flux to reconcile nothing"),
     )
     problems = {env: error for env, error in applied.items() if error is not None}
     with app.session() as session:
@@ -219,12 +228,17 @@ def finalize(app: App, project_id: int, applied: dict[str, str | None]) -> str:
             why = settled.not_ready
             if settled.status is ResourceStatus.FAILED:
                 problems[env] = why or "failed"
-                message, level = f"{env}: not Ready: {why}", EventLevel.WARNING
+                message, level = t("{env}: not Ready: {why}", env=env, why=why), EventLevel.WARNING
             elif why:  # still working when time ran out: not a failure, the sync follows it
                 still_reconciling.append(env)
-                message, level = f"{env}: still reconciling: {why}", EventLevel.INFO
+                message = t("{env}: still reconciling: {why}", env=env, why=why)
+                level = EventLevel.INFO
             else:
-                message = f"{env}: Ready at {settled.revision or 'unknown'}"
+                message = (
+                    t("{env}: Ready at {revision}", env=env, revision=settled.revision)
+                    if settled.revision
+                    else t("{env}: Ready at unknown", env=env)
+                )
                 level = EventLevel.INFO
             report(app, project_id, Step.FINALIZE, done / (len(healthy) + 1), message, level=level)
 
@@ -270,8 +284,12 @@ def _conclude(
             project.id,
             Step.FINALIZE,
             1.0,
-            f"project {project.name} is degraded: {len(problems)} of "
-            f"{_environments(len(project.environments))} not Ready",
+            t(
+                "project {name} is degraded: {problems_count} of {environments} not Ready",
+                name=project.name,
+                problems_count=len(problems),
+                environments=_environments(len(project.environments)),
+            ),
             level=EventLevel.WARNING,
             final="degraded",
         )
@@ -281,15 +299,27 @@ def _conclude(
         project.id,
         Step.FINALIZE,
         1.0,
-        f"project {project.name} is active: {_environments(ready)} Ready"
-        + (f", {', '.join(reconciling)} still reconciling" if reconciling else ""),
+        t(
+            "project {name} is active: {environments} Ready, {reconciling} still reconciling",
+            name=project.name,
+            environments=_environments(ready),
+            reconciling=", ".join(reconciling),
+        )
+        if reconciling
+        else t(
+            "project {name} is active: {environments} Ready",
+            name=project.name,
+            environments=_environments(ready),
+        ),
         final="completed",
     )
     return ProjectStatus.ACTIVE.value
 
 
-def _environments(count: int) -> str:
-    return f"{count} environment" + ("" if count == 1 else "s")
+def _environments(count: int) -> Text:
+    if count == 1:
+        return t("{count} environment", count=count)
+    return t("{count} environments", count=count)
 
 
 def settled_status(app: App, project_id: int) -> str | None:

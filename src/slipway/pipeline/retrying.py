@@ -17,6 +17,7 @@ from slipway import metrics, store
 from slipway.bootstrap import App
 from slipway.domain.errors import SlipwayError
 from slipway.domain.model import DELETE_STEPS, EventLevel, Step
+from slipway.domain.text import Text, join, t
 from slipway.pipeline.progress import report
 
 T = TypeVar("T")
@@ -65,18 +66,27 @@ def with_retries(
                 project_id,
                 step,
                 0.0,
-                f"{where} unreachable ({exc.message}); retrying in {delay:.0f} s, "
-                f"attempt {attempt}",
+                t(
+                    "{where} unreachable ({message}); retrying in {delay:.0f} s, attempt {attempt}",
+                    where=where,
+                    message=exc.message,
+                    delay=delay,
+                    attempt=attempt,
+                ),
                 level=EventLevel.WARNING,
             )
             sleep(delay)
 
 
-def _after_window(app: App, project_id: int, step: Step, hint: str | None, spent: float) -> str:
+def _after_window(app: App, project_id: int, step: Step, hint: str | None, spent: float) -> Text:
     with app.session() as session:
         project = store.get_project_by_id(session, project_id=project_id)
     name = project.name if project else "NAME"
     again = "delete" if step in DELETE_STEPS else "repair"
-    tried = f"Slipway retried for {spent:.0f} s (SLIPWAY_RETRY_WINDOW)"
-    fix = f"once it answers, `slipway project {again} {name}` carries on from this step"
-    return "; ".join(p for p in (hint, tried, fix) if p)
+    tried = t("Slipway retried for {spent:.0f} s (SLIPWAY_RETRY_WINDOW)", spent=spent)
+    fix = t(
+        "once it answers, `slipway project {again} {name}` carries on from this step",
+        again=again,
+        name=name,
+    )
+    return join("; ", [p for p in (hint, tried, fix) if p])

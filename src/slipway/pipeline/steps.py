@@ -26,6 +26,7 @@ from slipway.domain.model import (
     Step,
 )
 from slipway.domain.names import ResourceNames
+from slipway.domain.text import t
 from slipway.forges import Repository
 from slipway.gitops import EnvironmentSpec, GitCredentials
 from slipway.pipeline.progress import report
@@ -38,7 +39,9 @@ def load_project(app: App, project_id: int) -> Project:
     with app.session() as session:
         project = store.get_project_by_id(session, project_id=project_id)
     if project is None:
-        raise NotFound(f"project {project_id} no longer exists", system="database")
+        raise NotFound(
+            t("project {project_id} no longer exists", project_id=project_id), system="database"
+        )
     return project
 
 
@@ -85,16 +88,22 @@ def start(app: App, project_id: int) -> None:
     with app.session() as session:
         project = store.get_project_by_id(session, project_id=project_id)
         if project is None:
-            raise NotFound(f"project {project_id} no longer exists", system="database")
+            raise NotFound(
+                t("project {project_id} no longer exists", project_id=project_id), system="database"
+            )
         if project.status is ProjectStatus.PENDING:
             store.set_project_status(
                 session, project_id=project_id, status=ProjectStatus.INITIALIZING
             )
     said = (
-        f"repairing project {project.name} (run {project.run}): what exists is kept, what is "
-        "missing or failed is done again"
+        t(
+            "repairing project {name} (run {run}): what exists is kept, "
+            "what is missing or failed is done again",
+            name=project.name,
+            run=project.run,
+        )
         if is_repair(project)
-        else f"project {project.name} recorded"
+        else t("project {name} recorded", name=project.name)
     )
     report(app, project_id, Step.CREATE_PROJECT, 1.0, said)
 
@@ -109,7 +118,13 @@ def is_repair(project: Project) -> bool:
 
 def load_template(app: App, project_id: int) -> dict[str, Any]:
     project = load_project(app, project_id)
-    report(app, project_id, Step.LOAD_TEMPLATE, 0.0, f"rendering template {project.template}")
+    report(
+        app,
+        project_id,
+        Step.LOAD_TEMPLATE,
+        0.0,
+        t("rendering template {template}", template=project.template),
+    )
     rendered = render(app, project)
     _rendered.put(project_id, rendered)
     report(
@@ -117,7 +132,11 @@ def load_template(app: App, project_id: int) -> dict[str, Any]:
         project_id,
         Step.LOAD_TEMPLATE,
         1.0,
-        f"template {project.template} rendered: {len(rendered.files)} files",
+        t(
+            "template {template} rendered: {files_count} files",
+            template=project.template,
+            files_count=len(rendered.files),
+        ),
     )
     return {"files": len(rendered.files), "digest": rendered.digest}
 
@@ -139,7 +158,13 @@ def create_environments(app: App, project_id: int) -> list[str]:
                 status=existing.status if existing else ResourceStatus.PENDING,
             )
     names = ", ".join(project.environments)
-    report(app, project_id, Step.CREATE_ENVIRONMENTS, 1.0, f"environments recorded: {names}")
+    report(
+        app,
+        project_id,
+        Step.CREATE_ENVIRONMENTS,
+        1.0,
+        t("environments recorded: {names}", names=names),
+    )
     return list(project.environments)
 
 
@@ -154,7 +179,7 @@ def create_repository(app: App, project_id: int) -> dict[str, Any]:
         project_id,
         Step.CREATE_REPOSITORY,
         0.0,
-        f"creating repository {where} on {project.forge.value}",
+        t("creating repository {where} on {forge}", where=where, forge=project.forge.value),
     )
 
     installation = app.installation
@@ -176,7 +201,13 @@ def create_repository(app: App, project_id: int) -> dict[str, Any]:
         )
 
     repo = app.loop.run(run)
-    report(app, project_id, Step.CREATE_REPOSITORY, 1.0, f"repository ready: {repo.web_url}")
+    report(
+        app,
+        project_id,
+        Step.CREATE_REPOSITORY,
+        1.0,
+        t("repository ready: {web_url}", web_url=repo.web_url),
+    )
     return asdict(repo)
 
 
@@ -200,7 +231,11 @@ def push_template(
         project_id,
         Step.PUSH_TEMPLATE,
         0.0,
-        f"pushing {len(rendered.files)} files to {repository.full_name} in one commit",
+        t(
+            "pushing {files_count} files to {full_name} in one commit",
+            files_count=len(rendered.files),
+            full_name=repository.full_name,
+        ),
     )
 
     async def run(loop: ProcessLoop) -> dict[str, str]:
@@ -233,12 +268,15 @@ def push_template(
 
     commit = app.loop.run(run)
     done = (
-        f"kept the branch as it is at {commit['sha'][:12]}: it holds commits Slipway did not "
-        "write (--adopt), so the template was not pushed"
+        t(
+            "kept the branch as it is at {sha}: it holds commits Slipway "
+            "did not write (--adopt), so the template was not pushed",
+            sha=commit["sha"][:12],
+        )
         if commit.get("kept") and not is_repair(project)
-        else f"the branch holds commits ({commit['sha'][:12]}): kept as it is"
+        else t("the branch holds commits ({sha}): kept as it is", sha=commit["sha"][:12])
         if commit.get("kept")
-        else f"pushed commit {commit['sha'][:12]}"
+        else t("pushed commit {sha}", sha=commit["sha"][:12])
     )
     report(app, project_id, Step.PUSH_TEMPLATE, 1.0, done)
     return commit
@@ -310,4 +348,4 @@ def record_repository(
             default_branch=repository.default_branch,
             initial_commit_sha=first,
         )
-    report(app, project_id, Step.RECORD_REPOSITORY, 1.0, "repository recorded")
+    report(app, project_id, Step.RECORD_REPOSITORY, 1.0, t("repository recorded"))

@@ -30,6 +30,7 @@ from dbos import DBOS, SetWorkflowID
 from slipway import metrics, store
 from slipway.domain.errors import SlipwayError
 from slipway.domain.model import EventLevel, ProjectStatus, Step
+from slipway.domain.text import restore, t, to_json
 from slipway.pipeline import access_steps, gitops_steps, steps
 from slipway.pipeline.context import current_app
 from slipway.pipeline.progress import report
@@ -89,11 +90,13 @@ def run_step(step: Step, project_id: int, call: Callable[[], T]) -> Outcome:
         if exc.step is None:
             exc.step = step.value
         metrics.observe_step(step.value, time.monotonic() - started, cause=type(exc).__name__)
-        return {"ok": False, "value": None, "error": {**exc.to_dict(), "text": str(exc)}}
+        error = {**exc.to_dict(), "text": str(exc), "text_json": to_json(exc.text())}
+        return {"ok": False, "value": None, "error": error}
     except Exception as exc:  # a bug: still end the project with a message, not a hang
         metrics.observe_step(step.value, time.monotonic() - started, cause=metrics.INTERNAL)
-        text = f"internal error in {step.value}: {type(exc).__name__}"
-        return {"ok": False, "value": None, "error": {"step": step.value, "text": text}}
+        text = t("internal error in {step}: {error}", step=step.value, error=type(exc).__name__)
+        error = {"step": step.value, "text": str(text), "text_json": to_json(text)}
+        return {"ok": False, "value": None, "error": error}
 
 
 @DBOS.step(name="slipway.create_project")
@@ -173,8 +176,11 @@ def finalize_step(project_id: int, applied: dict[str, str | None]) -> Outcome:
 
 
 @DBOS.step(name="slipway.settle_failure")
-def settle_failure_step(project_id: int, status: str, step: str, text: str) -> None:
-    """Records a failed (or degraded) end: project status, failed step, message, final event."""
+def settle_failure_step(
+    project_id: int, status: str, step: str, text: str, text_json: object = None
+) -> None:
+    """Records a failed (or degraded) end: project status, failed step, message, final event
+    (`text_json`: the message's template, so each face shows it in its reader's language)."""
     app = current_app()
     if gitops_steps.settled_status(app, project_id) is not None:
         return  # already recorded before a crash
@@ -183,7 +189,8 @@ def settle_failure_step(project_id: int, status: str, step: str, text: str) -> N
             session, project_id=project_id, status=status, failed_step=step, error_message=text
         )
     final = "failed" if status == ProjectStatus.FAILED.value else "degraded"
-    report(app, project_id, Step(step), 0.0, text, level=EventLevel.ERROR, final=final)
+    message = restore(text_json, text)
+    report(app, project_id, Step(step), 0.0, message, level=EventLevel.ERROR, final=final)
 
 
 @DBOS.workflow(name=WORKFLOW_NAME)
@@ -233,5 +240,6 @@ def _settle(project_id: int, result: Outcome, status: ProjectStatus) -> str:
         status.value,
         str(error.get("step") or Step.CREATE_PROJECT.value),
         str(error.get("text") or "unknown error"),
+        error.get("text_json"),
     )
     return status.value

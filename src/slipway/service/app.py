@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from slipway.bootstrap import App, bootstrap
 from slipway.config import Settings, get_settings
 from slipway.domain.errors import ExternalError, InvalidInput
+from slipway.domain.text import t
 
 
 def load_settings() -> Settings:
@@ -24,7 +25,7 @@ def load_settings() -> Settings:
         name = str(first["loc"][0]) if first["loc"] else "settings"
         variable = name if name.isupper() else f"SLIPWAY_{name.upper()}"
         raise InvalidInput(
-            variable, str(first["msg"]), hint="fix it in the environment or in .env"
+            variable, str(first["msg"]), hint=t("fix it in the environment or in .env")
         ) from None
 
 
@@ -38,10 +39,12 @@ def application(settings: Settings | None = None) -> Iterator[App]:
         # The driver's text may quote the URL; name the database with its password hidden.
         where = make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
         raise ExternalError(
-            f"cannot open the database {where} ({type(exc).__name__})",
+            t("cannot open the database {where} ({name})", where=where, name=type(exc).__name__),
             system="database",
-            hint="check SLIPWAY_DATABASE_URL (or SLIPWAY_DATA_DIR): is the database running "
-            "and writable?",
+            hint=t(
+                "check SLIPWAY_DATABASE_URL (or SLIPWAY_DATA_DIR): is the "
+                "database running and writable?"
+            ),
         ) from None
     try:
         yield instance

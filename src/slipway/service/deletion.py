@@ -12,6 +12,7 @@ from slipway.bootstrap import App
 from slipway.domain.actors import OPERATOR, Actor
 from slipway.domain.errors import Conflict
 from slipway.domain.model import ProgressEvent, ProjectStatus, Step
+from slipway.domain.text import t
 from slipway.gitops.teardown import check_teardown
 from slipway.pipeline import delete as deletion
 from slipway.pipeline.delete_steps import claims
@@ -72,11 +73,14 @@ async def start_delete(
         after = latest.sequence if latest is not None else 0
     if await asyncio.to_thread(deletion.creation_in_flight, project_id):
         raise Conflict(
-            f"project {name} is still being created",
+            t("project {name} is still being created", name=name),
             step=Step.DELETE_WORKLOADS.value,
             system="workflow",
-            hint=f"wait for it to end (`slipway project events {name} --follow`; a "
-            "`slipway worker` finishes it), then delete it",
+            hint=t(
+                "wait for it to end (`slipway project events {name} "
+                "--follow`; a `slipway worker` finishes it), then delete it",
+                name=name,
+            ),
         )
     async with app.cluster() as cluster:
         await check_teardown(cluster, environments, project=name, step=Step.DELETE_WORKLOADS.value)

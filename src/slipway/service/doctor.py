@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from slipway.bootstrap import App
 from slipway.domain.errors import CheckResult, SlipwayError
+from slipway.domain.text import t
 from slipway.service.forges import forge_identity
 from slipway.service.preflight import preflight, run_cluster_checks
 
@@ -12,7 +13,12 @@ from slipway.service.preflight import preflight, run_cluster_checks
 async def doctor(app: App) -> list[CheckResult]:
     """Never raises for a failed check."""
     installation = CheckResult(
-        "installation", True, f"{app.installation} (on repository markers and cluster labels)"
+        "installation",
+        True,
+        t(
+            "{installation} (on repository markers and cluster labels)",
+            installation=app.installation,
+        ),
     )
     kind = app.settings.forge
     try:

@@ -24,6 +24,7 @@ from slipway.domain.errors import (
     TokenRejected,
 )
 from slipway.domain.model import ForgeKind
+from slipway.domain.text import Text, t
 from slipway.forges import Account, Forge, TokenKind, build_forge
 from slipway.service.views import ConnectionView
 from slipway.service.visibility import visible_connections
@@ -31,7 +32,7 @@ from slipway.store.models import ForgeConnection
 
 # Every forge's tokens are printable ASCII without spaces (an HTTP header cannot carry more).
 _TOKEN = re.compile(r"[\x21-\x7e]+")
-_PRINTABLE_RULE = "must be printable ASCII without spaces, as forges issue tokens"
+_PRINTABLE_RULE = t("must be printable ASCII without spaces, as forges issue tokens")
 _STORED_KIND = {
     TokenKind.PERSONAL: "pat",
     TokenKind.FINE_GRAINED: "pat",
@@ -97,7 +98,7 @@ async def open_forge(
         await forge.aclose()
 
 
-URL_RULE = "must be an absolute http(s) URL with a host, e.g. https://github.example.com/api/v3"
+URL_RULE = t("must be an absolute http(s) URL with a host, e.g. https://github.example.com/api/v3")
 
 
 def check_forge_url(url: str | None, *, field: str = "url") -> None:
@@ -123,7 +124,7 @@ async def connect_forge(
     and keeps its owner; an account another user connected is a `Conflict` for a user."""
     check_forge_url(url)
     if not token.get_secret_value().strip():
-        raise InvalidInput("token", "must not be empty", hint="pipe it in: --token-stdin")
+        raise InvalidInput("token", t("must not be empty"), hint=t("pipe it in: --token-stdin"))
     token = SecretStr(token.get_secret_value().strip())
     if not _TOKEN.fullmatch(token.get_secret_value()):
         # It goes into an HTTP header, which carries only printable ASCII; the value itself is
@@ -137,7 +138,16 @@ async def connect_forge(
         # The token the user just gave is wrong: bad input (exit 2, HTTP 422), not an outage.
         raise InvalidInput(
             "token",
-            exc.message.removeprefix("token ") + ": invalid, expired or revoked",
+            t(
+                "rejected by {label} at {url}: invalid, expired or revoked",
+                label=exc.message.params["label"],
+                url=exc.message.params["url"],
+            )
+            if isinstance(exc.message, Text) and "label" in exc.message.params
+            else t(
+                "{rejected}: invalid, expired or revoked",
+                rejected=exc.message.removeprefix("token "),
+            ),
             hint=exc.hint,
         ) from None
     finally:
@@ -168,9 +178,14 @@ def store_connection(
         )
         if existing is not None and not actor.may_see(existing.user_id):
             raise Conflict(
-                f"{kind.value} account {account.login} at {base_url} is connected by another user",
+                t(
+                    "{forge} account {login} at {base_url} is connected by another user",
+                    forge=kind.value,
+                    login=account.login,
+                    base_url=base_url,
+                ),
                 system="database",
-                hint="connect a token of an account of your own",
+                hint=t("connect a token of an account of your own"),
             )
         store.save_forge_connection(
             session,
@@ -221,11 +236,17 @@ def disconnect_forge(
             if _at(c, kind, base_url) and (account is None or c.account_name == account)
         )
         if connection is None:
-            whose = f" for {account}" if account else ""
             raise NotFound(
-                f"no {kind.value} connection{whose} at {base_url}",
+                t(
+                    "no {forge} connection for {account} at {base_url}",
+                    forge=kind.value,
+                    account=account,
+                    base_url=base_url,
+                )
+                if account
+                else t("no {forge} connection at {base_url}", forge=kind.value, base_url=base_url),
                 system="database",
-                hint="see the stored ones with `slipway forge list`",
+                hint=t("see the stored ones with `slipway forge list`"),
             )
         view = _view(connection)
         store.delete_forge_connection(session, connection_id=connection.id)
@@ -244,13 +265,17 @@ def _view(connection: ForgeConnection) -> ConnectionView:
     )
 
 
-def scope_problem(kind: ForgeKind, account: Account) -> tuple[str, str] | None:
+def scope_problem(kind: ForgeKind, account: Account) -> tuple[Text, Text] | None:
     """What is wrong with the token's scopes and how to fix it, or None when it has them."""
     if not account.missing_scopes:
         return None
     missing = ", ".join(account.missing_scopes)
     return (
-        f"token of {account.login} lacks scopes: {missing}",
-        f"create a token with the {missing} scope(s) and run `slipway forge connect "
-        f"{kind.value} --token-stdin`",
+        t("token of {login} lacks scopes: {missing}", login=account.login, missing=missing),
+        t(
+            "create a token with the {missing} scope(s) and run `slipway forge connect "
+            "{forge} --token-stdin`",
+            missing=missing,
+            forge=kind.value,
+        ),
     )

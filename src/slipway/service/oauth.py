@@ -24,6 +24,7 @@ from slipway.bootstrap import App
 from slipway.domain.actors import OPERATOR, Actor
 from slipway.domain.errors import InvalidInput
 from slipway.domain.model import ForgeKind
+from slipway.domain.text import t
 from slipway.forges import (
     TokenKind,
     authorization_request,
@@ -84,11 +85,13 @@ async def complete_oauth(
     if not expected_state or not secrets.compare_digest(state.encode(), expected_state.encode()):
         raise InvalidInput(
             "state",
-            "does not match the sign-in this session started",
-            hint=f"start connecting {forge_info(kind).label} again from the same browser",
+            t("does not match the sign-in this session started"),
+            hint=t(
+                "start connecting {label} again from the same browser", label=forge_info(kind).label
+            ),
         )
     if not code.strip():
-        raise InvalidInput("code", "is missing from the forge's answer")
+        raise InvalidInput("code", t("is missing from the forge's answer"))
     client_id, client_secret = _client(app, kind)
     base_url = app.forge_url(kind)
     tokens = await exchange_code(
@@ -131,9 +134,13 @@ def _client(app: App, kind: ForgeKind) -> tuple[str, SecretStr]:
         prefix = f"SLIPWAY_{kind.value.upper()}_OAUTH_CLIENT"
         raise InvalidInput(
             "forge",
-            f"{forge_info(kind).label} has no OAuth application configured",
-            hint=f"set {prefix}_ID and {prefix}_SECRET to the application registered on "
-            f"the forge, or connect with a token: `slipway forge connect {kind.value} "
-            "--token-stdin`",
+            t("{label} has no OAuth application configured", label=forge_info(kind).label),
+            hint=t(
+                "set {prefix}_ID and {prefix}_SECRET to the application "
+                "registered on the forge, or connect with a token: `slipway "
+                "forge connect {forge} --token-stdin`",
+                prefix=prefix,
+                forge=kind.value,
+            ),
         )
     return client

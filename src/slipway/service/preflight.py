@@ -22,6 +22,7 @@ from slipway.domain.errors import (
 )
 from slipway.domain.model import ForgeKind, ProjectSpec, Step
 from slipway.domain.names import ResourceNames
+from slipway.domain.text import join, t
 from slipway.forges import Account, Connection, Repository
 from slipway.gitops import (
     ADOPT_HINT,
@@ -89,10 +90,12 @@ def raise_for_problems(checks: Sequence[CheckResult]) -> None:
         return
     if all(c.conflict for c in failed):
         raise Conflict(
-            "; ".join(c.detail for c in failed),
+            join("; ", [c.detail for c in failed]),
             step=STEP,
             system="preflight",
-            hint="; ".join(dict.fromkeys(c.fix for c in failed if c.fix)) or None,
+            hint=join("; ", fixes)
+            if (fixes := list(dict.fromkeys(c.fix for c in failed if c.fix)))
+            else None,
         )
     raise PreflightFailed(failed, step=STEP)
 
@@ -116,7 +119,7 @@ async def _forge_checks(
                 if problem is not None:
                     return [CheckResult(name, False, *problem)]
                 _accounts.remember(key, account)
-            checks = [CheckResult(name, True, f"token valid for {account.login}")]
+            checks = [CheckResult(name, True, t("token valid for {login}", login=account.login))]
             if spec is None:
                 return checks
             owner = spec.owner or account.login  # known: the adapter need not read it again
@@ -133,26 +136,35 @@ def _repository_check(
     `adopt` this project's from another installation; anything else is in the way."""
     name = "repository name"
     if found is None:
-        return CheckResult(name, True, f"{spec.slug} is free")
+        return CheckResult(name, True, t("{slug} is free", slug=spec.slug))
     full_name, project, installation = found.full_name, found.project, found.installation
     if project == spec.slug and (installation == app.installation or adopt):
-        return CheckResult(name, True, f"{full_name} is this project's own")
+        return CheckResult(name, True, t("{full_name} is this project's own", full_name=full_name))
     if project == spec.slug:
-        other = installation or "an older one, without an ID"
+        other = installation or t("an older one, without an ID")
         return CheckResult(
             name,
             False,
-            f"repository {full_name} belongs to project '{project}' of another Slipway "
-            f"installation ({other})",
+            t(
+                "repository {full_name} belongs to project '{project}' of "
+                "another Slipway installation ({other})",
+                full_name=full_name,
+                project=project,
+                other=other,
+            ),
             ADOPT_HINT,
             conflict=True,
         )
-    whose = f"project '{project}'" if project else "no Slipway project"
+    whose = t("project '{project}'", project=project) if project else t("no Slipway project")
     return CheckResult(
         name,
         False,
-        f"repository {full_name} already exists and belongs to {whose}",
-        "choose another project name or --owner; Slipway leaves that repository as is",
+        t(
+            "repository {full_name} already exists and belongs to {whose}",
+            full_name=full_name,
+            whose=whose,
+        ),
+        t("choose another project name or --owner; Slipway leaves that repository as is"),
         conflict=True,
     )
 

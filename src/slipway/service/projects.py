@@ -22,6 +22,7 @@ from slipway.domain.errors import (
 )
 from slipway.domain.model import ForgeKind, GitAuthMethod, ProjectSpec, Step
 from slipway.domain.names import project_slug, validate_environments, validate_owner
+from slipway.domain.text import t
 from slipway.forges import forge_info
 from slipway.gitops import BasicAuth, EnvironmentSpec, SSHAuth, environment_objects, render_yaml
 from slipway.pipeline.runtime import Worker
@@ -66,7 +67,7 @@ async def _plan(
     slug = project_slug(request.name, envs)
     if not request.template:
         raise InvalidInput(
-            "template", "must not be empty", hint="leave it out to use the default template"
+            "template", t("must not be empty"), hint=t("leave it out to use the default template")
         )
     if request.template not in app.catalog:
         # A request naming a template that is not there is bad input (exit 2, HTTP 422), not a
@@ -74,14 +75,17 @@ async def _plan(
         available = ", ".join(app.catalog.names()) or "none"
         raise InvalidInput(
             "template",
-            f"'{request.template}' is not a known template",
-            hint=f"available templates: {available}; add your own with SLIPWAY_TEMPLATES_PATH",
+            t("'{template}' is not a known template", template=request.template),
+            hint=t(
+                "available templates: {available}; add your own with SLIPWAY_TEMPLATES_PATH",
+                available=available,
+            ),
         )
     info = app.catalog.get(request.template)
     forge = request.forge or app.settings.forge
     if request.owner == "":
         raise InvalidInput(
-            "owner", "must not be empty", hint="leave it out to use the token's own account"
+            "owner", t("must not be empty"), hint=t("leave it out to use the token's own account")
         )
     owner = request.owner or app.settings.forge_owner
     if owner is not None:
@@ -140,10 +144,10 @@ async def create_project(
         with app.session() as session:
             store.delete_project(session, name=spec.name)
         raise ExternalError(
-            f"could not queue the initialization workflow ({type(exc).__name__})",
+            t("could not queue the initialization workflow ({name})", name=type(exc).__name__),
             step=Step.CREATE_PROJECT.value,
             system="workflow database",
-            hint="check SLIPWAY_DATABASE_URL and that the data directory is writable",
+            hint=t("check SLIPWAY_DATABASE_URL and that the data directory is writable"),
         ) from None
     return await asyncio.to_thread(_queued, app, spec.name, project_id, workflow_id, actor)
 
@@ -162,10 +166,10 @@ def _queued(app: App, name: str, project_id: int, workflow_id: str, actor: Actor
 
 def _name_taken(name: str) -> Conflict:
     return Conflict(
-        f"a project named '{name}' already exists",
+        t("a project named '{name}' already exists", name=name),
         step=Step.CREATE_PROJECT.value,
         system="database",
-        hint=f"choose another name, or see it with `slipway project show {name}`",
+        hint=t("choose another name, or see it with `slipway project show {name}`", name=name),
     )
 
 
@@ -200,7 +204,11 @@ def record_project(
             project_id=project.id,
             step=Step.CREATE_PROJECT,
             percent=0,
-            message=f"project {spec.name} queued (template {spec.template})",
+            message=t(
+                "project {name} queued (template {template})",
+                name=spec.name,
+                template=spec.template,
+            ),
         )
         return project.id
 

@@ -13,6 +13,7 @@ from slipway.bootstrap import App
 from slipway.domain.actors import OPERATOR, Actor
 from slipway.domain.errors import Conflict
 from slipway.domain.model import ProjectStatus, ResourceStatus, Step
+from slipway.domain.text import t
 from slipway.pipeline.runtime import Worker, runs_in_progress
 from slipway.pipeline.workflow import workflow_id_for
 from slipway.service.reading import last_sequence
@@ -56,18 +57,21 @@ def repair_project(
         status = project.status
     if status is ProjectStatus.DELETING:
         raise Conflict(
-            f"project {name} is being deleted",
+            t("project {name} is being deleted", name=name),
             step=Step.CREATE_PROJECT.value,
             system="slipway",
-            hint=f"run `slipway project delete {name}` again to finish the deletion",
+            hint=t("run `slipway project delete {name}` again to finish the deletion", name=name),
         )
     if status not in _ENDED and workflow and runs_in_progress(app.settings, [workflow]):
         raise Conflict(
-            f"project {name} has a run in progress",
+            t("project {name} has a run in progress", name=name),
             step=Step.CREATE_PROJECT.value,
             system="slipway",
-            hint=f"follow it with `slipway project events {name} --follow`; if no worker "
-            "runs, start one with `slipway worker`",
+            hint=t(
+                "follow it with `slipway project events {name} --follow`; if "
+                "no worker runs, start one with `slipway worker`",
+                name=name,
+            ),
         )
     after = last_sequence(app, name, actor=actor)
     workflow_id = workflow_id_for(project_id, run)
@@ -83,7 +87,7 @@ def repair_project(
             project_id=project_id,
             step=Step.CREATE_PROJECT,
             percent=0,
-            message=f"repair of project {name} queued (run {run})",
+            message=t("repair of project {name} queued (run {run})", name=name, run=run),
         )
     submit(app, project_id, worker, run)
     return RepairStarted(name, run, workflow_id, after)

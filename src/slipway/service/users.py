@@ -15,12 +15,13 @@ from slipway import store
 from slipway.bootstrap import App
 from slipway.domain.actors import Actor
 from slipway.domain.errors import InvalidInput, Unauthenticated
+from slipway.domain.text import t
 from slipway.store.models import User
 
 TOKEN_PREFIX = "slw_"  # noqa: S105 - marks a Slipway token, not a token
 DISPLAY_PREFIX_LENGTH = 8
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,62}")
-NAME_RULE = "1 to 63 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+NAME_RULE = t("1 to 63 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,12 @@ def authenticate(app: App, token: str | SecretStr | None) -> Actor:
     Looked up by hash, so no comparison of clear tokens happens anywhere."""
     clear = token.get_secret_value() if isinstance(token, SecretStr) else token
     if not clear:
-        raise Unauthenticated("missing API token")
+        raise Unauthenticated(t("missing API token"))
     digest = token_hash(clear)
     with app.session() as session:
         user = store.user_by_token_hash(session, token_hash=digest)
         if user is None:
-            raise Unauthenticated("unknown API token")
+            raise Unauthenticated(t("unknown API token"))
         store.touch_token(session, token_hash=digest)
         return Actor(user_id=user.id, name=user.name, is_admin=user.is_admin)
 

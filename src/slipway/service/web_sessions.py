@@ -18,6 +18,7 @@ from slipway.bootstrap import App
 from slipway.domain.actors import Actor
 from slipway.domain.errors import Unauthenticated
 from slipway.domain.model import ForgeKind
+from slipway.domain.text import t
 from slipway.service.users import authenticate
 
 SESSION_LIFETIME: Final = timedelta(hours=12)
@@ -74,11 +75,11 @@ def sign_in(app: App, token: str | SecretStr) -> SignedIn:
 def session_of(app: App, cookie: str | None) -> WebSessionView:
     """The live session a cookie holds; `Unauthenticated` when none or expired."""
     if not cookie:
-        raise Unauthenticated("not signed in")
+        raise Unauthenticated(t("not signed in"))
     with app.session() as session:
         found = store.web_session(session, session_hash=_hash(cookie))
         if found is None:
-            raise Unauthenticated("the session has ended; sign in again")
+            raise Unauthenticated(t("the session has ended; sign in again"))
         row, user = found
         forge = ForgeKind(row.oauth_forge) if row.oauth_forge else None
         return WebSessionView(

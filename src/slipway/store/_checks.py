@@ -8,6 +8,7 @@ from typing import Literal, TypeVar
 from sqlalchemy.exc import IntegrityError
 
 from slipway.domain.errors import InvalidInput
+from slipway.domain.text import t
 from slipway.retry import RetryPolicy
 
 E = TypeVar("E", bound=StrEnum)
@@ -33,7 +34,9 @@ def as_enum(enum_class: type[E], value: E | str, *, field: str) -> E:
         return enum_class(value)
     except ValueError:
         allowed = ", ".join(m.value for m in enum_class)
-        raise InvalidInput(field, f"'{value}' is not one of: {allowed}") from None
+        raise InvalidInput(
+            field, t("'{value}' is not one of: {allowed}", value=value, allowed=allowed)
+        ) from None
 
 
 def violation(exc: IntegrityError) -> Violation:

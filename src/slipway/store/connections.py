@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from slipway.domain.errors import InvalidInput, NotFound
 from slipway.domain.model import ForgeKind
+from slipway.domain.text import t
 from slipway.store._checks import as_enum, violation
 from slipway.store.crypto import TokenCipher
 from slipway.store.models import TOKEN_KINDS, ForgeConnection
@@ -40,7 +41,14 @@ def save_forge_connection(
     """Stores (or replaces) the token for one account on one forge server; idempotent. A
     token without `refresh_token` (a PAT) drops the refresh token a replaced one had."""
     if token_kind not in TOKEN_KINDS:
-        raise InvalidInput("token_kind", f"'{token_kind}' is not one of: {', '.join(TOKEN_KINDS)}")
+        raise InvalidInput(
+            "token_kind",
+            t(
+                "'{token_kind}' is not one of: {token_kinds}",
+                token_kind=token_kind,
+                token_kinds=", ".join(TOKEN_KINDS),
+            ),
+        )
     kind = as_enum(ForgeKind, provider, field="provider")
     server_url = server_url.rstrip("/")
     values = {
@@ -190,9 +198,9 @@ def _connection(session: Session, connection_id: int) -> ForgeConnection:
     connection = session.get(ForgeConnection, connection_id)
     if connection is None:
         raise NotFound(
-            f"no forge connection with id {connection_id}",
+            t("no forge connection with id {connection_id}", connection_id=connection_id),
             system="database",
-            hint="it was removed: connect one with `slipway forge connect`",
+            hint=t("it was removed: connect one with `slipway forge connect`"),
         )
     return connection
 

@@ -18,11 +18,12 @@ from cryptography.fernet import Fernet, InvalidToken
 from pydantic import SecretStr
 
 from slipway.domain.errors import InvalidInput, SlipwayError
+from slipway.domain.text import t
 
 KEY_FILE_NAME = "secret.key"
 ENV_VAR = "SLIPWAY_SECRET_KEY"
-_KEY_RULE = "must be a Fernet key: 32 random bytes, URL-safe base64 encoded (44 characters)"
-_GENERATE_HINT = (
+_KEY_RULE = t("must be a Fernet key: 32 random bytes, URL-safe base64 encoded (44 characters)")
+_GENERATE_HINT = t(
     'generate one with `python -c "from cryptography.fernet import Fernet; '
     'print(Fernet.generate_key().decode())"`'
 )
@@ -63,11 +64,18 @@ class TokenCipher:
             return SecretStr(self._fernet.decrypt(ciphertext).decode("utf-8"))
         except InvalidToken:
             raise SecretKeyError(
-                "a stored forge token cannot be decrypted: the secret key changed since it "
-                "was saved (or the stored value is damaged)",
+                t(
+                    "a stored forge token cannot be decrypted: the secret key "
+                    "changed since it was saved (or the stored value is damaged)"
+                ),
                 system="token encryption",
-                hint=f"restore the previous key ({ENV_VAR} or <data dir>/{KEY_FILE_NAME}), "
-                "or store the token again with `slipway forge connect`",
+                hint=t(
+                    "restore the previous key ({env_var} or <data "
+                    "dir>/{key_file_name}), or store the token again with "
+                    "`slipway forge connect`",
+                    env_var=ENV_VAR,
+                    key_file_name=KEY_FILE_NAME,
+                ),
             ) from None
 
     def __repr__(self) -> str:
@@ -104,10 +112,13 @@ def _read_key_file(path: Path) -> TokenCipher:
         return TokenCipher(SecretStr(key), source=str(path))
     except InvalidInput:
         raise SecretKeyError(
-            f"the key file {path} is damaged: it {_KEY_RULE}",
+            t("the key file {path} is damaged: it {key_rule}", path=path, key_rule=_KEY_RULE),
             system="token encryption",
-            hint=f"restore it from a backup, or set {ENV_VAR}; a new key cannot read "
-            "tokens stored with the old one",
+            hint=t(
+                "restore it from a backup, or set {env_var}; a new key "
+                "cannot read tokens stored with the old one",
+                env_var=ENV_VAR,
+            ),
         ) from None
 
 

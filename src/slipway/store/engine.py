@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from slipway.domain.errors import InvalidInput
+from slipway.domain.text import t
 
 # How long a SQLite writer waits for another one before "database is locked".
 SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
@@ -34,16 +35,19 @@ def normalize_url(url: str) -> URL:
     except sa.exc.ArgumentError:
         raise InvalidInput(
             "SLIPWAY_DATABASE_URL",
-            "is not a database URL",
-            hint="use sqlite:///path/to/slipway.db or postgresql+psycopg://user@host/db",
+            t("is not a database URL"),
+            hint=t("use sqlite:///path/to/slipway.db or postgresql+psycopg://user@host/db"),
         ) from None
     if parsed.drivername in ("postgres", "postgresql"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         raise InvalidInput(
             "SLIPWAY_DATABASE_URL",
-            f"the '{parsed.get_backend_name()}' database is not supported",
-            hint="use SQLite (sqlite:///...) or PostgreSQL (postgresql+psycopg://...)",
+            t(
+                "the '{get_backend_name}' database is not supported",
+                get_backend_name=parsed.get_backend_name(),
+            ),
+            hint=t("use SQLite (sqlite:///...) or PostgreSQL (postgresql+psycopg://...)"),
         )
     return parsed
 

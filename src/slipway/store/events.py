@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from slipway.domain.errors import Conflict, InvalidInput, NotFound
 from slipway.domain.model import EventLevel, Step
+from slipway.domain.text import Text, t, to_json
 from slipway.retry import Retryable, retry_sync
 from slipway.store._checks import RACE_RETRY, as_enum, violation
 from slipway.store._types import UTCDateTime, utcnow
@@ -34,9 +35,16 @@ def append_event(
     appenders never share a sequence: one that loses the race retries with the next number.
     """
     if not 0 <= percent <= 100:
-        raise InvalidInput("percent", f"{percent} is not between 0 and 100")
+        raise InvalidInput("percent", t("{percent} is not between 0 and 100", percent=percent))
     if final is not None and final not in FINAL_STATES:
-        raise InvalidInput("final", f"'{final}' is not one of: {', '.join(FINAL_STATES)}")
+        raise InvalidInput(
+            "final",
+            t(
+                "'{final}' is not one of: {final_states}",
+                final=final,
+                final_states=", ".join(FINAL_STATES),
+            ),
+        )
     checked_level = as_enum(EventLevel, level, field="level")
     statement = _insert_next(
         project_id, str(step), percent, checked_level, message, final
@@ -48,14 +56,16 @@ def append_event(
                 return int(session.execute(statement).scalar_one())
         except IntegrityError as exc:
             if violation(exc) == "foreign_key":
-                raise NotFound(f"no project with id {project_id}", system="database") from None
+                raise NotFound(
+                    t("no project with id {project_id}", project_id=project_id), system="database"
+                ) from None
             if violation(exc) != "unique":
                 raise
             raise Retryable(
                 Conflict(
-                    "could not number a progress event: too many concurrent writers",
+                    t("could not number a progress event: too many concurrent writers"),
                     system="database",
-                    hint="try again",
+                    hint=t("try again"),
                 )
             ) from None
 
@@ -70,6 +80,7 @@ def _insert_next(
     message: str,
     final: str | None,
 ) -> sa.Insert:
+    template, params = _template(message)
     # One statement reads the run, the last sequence and the run's top percent and inserts
     # after them, so on SQLite (one writer at a time) it cannot collide, and on PostgreSQL a
     # collision is a unique error. No project row: no run, no insert, a foreign-key error.
@@ -85,12 +96,25 @@ def _insert_next(
         sa.case((top_percent > wanted, top_percent), else_=wanted),
         sa.literal(step, sa.String()),
         sa.literal(level.value, sa.String()),
-        sa.literal(message, sa.Text()),
+        sa.literal(str(message), sa.Text()),
+        sa.literal(template, sa.Text()),
+        sa.literal(params, sa.JSON()),
         sa.literal(final, sa.String()),
         sa.literal(utcnow(), UTCDateTime()),
     ).where(_E.project_id == project_id)
-    columns = ["project_id", "run", "sequence", "percent", "step", "level", "message", "final"]
+    columns = [
+        *("project_id", "run", "sequence", "percent", "step", "level", "message"),
+        *("message_template", "message_params", "final"),
+    ]
     return sa.insert(ProjectEvent).from_select([*columns, "created_at"], source)
+
+
+def _template(message: str) -> tuple[str | None, dict[str, object] | None]:
+    """A Text's template and its parameters as JSON (nested Texts keep theirs); a plain
+    message has none and is shown as it is."""
+    if not isinstance(message, Text):
+        return None, None
+    return message.template, {key: to_json(value) for key, value in message.params.items()}
 
 
 def events_after(

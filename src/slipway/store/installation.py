@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from slipway.domain.errors import SlipwayError
+from slipway.domain.text import t
 from slipway.store.models import Installation
 
 
@@ -14,8 +15,8 @@ def installation_id(session: Session) -> str:
     found = session.scalars(sa.select(Installation.id).order_by(Installation.created_at)).first()
     if found is None:
         raise SlipwayError(
-            "the database has no installation ID",
+            t("the database has no installation ID"),
             system="database",
-            hint="run the migrations again (`slipway doctor` applies them)",
+            hint=t("run the migrations again (`slipway doctor` applies them)"),
         )
     return found

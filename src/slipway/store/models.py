@@ -22,6 +22,7 @@ from slipway.domain.model import (
     ResourceKind,
     ResourceStatus,
 )
+from slipway.domain.text import restore
 from slipway.store._types import StrEnumType, UTCDateTime, utcnow
 
 # Deterministic constraint names, so later migrations can refer to them on both engines.
@@ -287,6 +288,10 @@ class ProjectEvent(Base):
     percent: Mapped[int] = mapped_column()
     level: Mapped[EventLevel] = mapped_column(StrEnumType(EventLevel, 16))
     message: Mapped[str] = mapped_column(sa.Text())
+    # The message's template and parameters (`slipway.domain.text`), to show it translated;
+    # None for a plain message and for rows from before they were kept.
+    message_template: Mapped[str | None] = mapped_column(sa.Text())
+    message_params: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON())
     final: Mapped[str | None] = mapped_column(sa.String(16))
     run: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = _created()
@@ -299,7 +304,12 @@ class ProjectEvent(Base):
             step=self.step,
             percent=self.percent,
             level=self.level,
-            message=self.message,
+            message=restore(
+                {"t": self.message_template, "p": self.message_params or {}}
+                if self.message_template is not None
+                else None,
+                self.message,
+            ),
             created_at=self.created_at,
             final=self.final,
             run=self.run,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from slipway.domain.errors import Conflict, NotFound
 from slipway.domain.model import ForgeKind, GitAuthMethod, ProjectStatus, ResourceStatus
 from slipway.domain.names import ResourceNames
+from slipway.domain.text import join, t
 from slipway.store._checks import as_enum, violation
 from slipway.store.crypto import TokenCipher
 from slipway.store.models import Environment, Project, Repository
@@ -92,10 +93,10 @@ def create_project(
         if get_project(session, name=name) is None:
             _refuse_taken_namespaces(session, namespaces, project=name)  # lost a race
         raise Conflict(
-            f"a project named '{name}' already exists",
+            t("a project named '{name}' already exists", name=name),
             step="create_project",
             system=_SYSTEM,
-            hint=f"choose another name, or see it with `slipway project show {name}`",
+            hint=t("choose another name, or see it with `slipway project show {name}`", name=name),
         ) from None
     return project
 
@@ -116,14 +117,25 @@ def namespace_conflict(
     if not taken:
         return None
     return Conflict(
-        "; ".join(
-            f"namespace {namespace} is already environment '{env}' of project '{other}'"
-            for namespace, env, other in taken
+        join(
+            "; ",
+            [
+                t(
+                    "namespace {namespace} is already environment '{env}' of project '{other}'",
+                    namespace=namespace,
+                    env=env,
+                    other=other,
+                )
+                for namespace, env, other in taken
+            ],
         ),
         step="create_project",
         system=_SYSTEM,
-        hint="choose another project name or environment name: project and environment "
-        "names compose into the namespace project-<name>-<environment>",
+        hint=t(
+            "choose another project name or environment name: project "
+            "and environment names compose into the namespace "
+            "project-<name>-<environment>"
+        ),
     )
 
 
@@ -162,9 +174,9 @@ def require_project(session: Session, *, name: str) -> Project:
 def project_not_found(name: str) -> NotFound:
     """The error for no project by that name; also what another user's project answers."""
     return NotFound(
-        f"no project named '{name}'",
+        t("no project named '{name}'", name=name),
         system=_SYSTEM,
-        hint="list projects with `slipway project list`",
+        hint=t("list projects with `slipway project list`"),
     )
 
 
@@ -278,7 +290,10 @@ def set_environment_status(
 ) -> Environment:
     environment = session.get(Environment, environment_id)
     if environment is None:
-        raise NotFound(f"no environment with id {environment_id}", system=_SYSTEM)
+        raise NotFound(
+            t("no environment with id {environment_id}", environment_id=environment_id),
+            system=_SYSTEM,
+        )
     environment.status = as_enum(ResourceStatus, status, field="status")
     session.flush()
     return environment
@@ -335,12 +350,14 @@ def get_repository(session: Session, *, project_id: int) -> Repository | None:
 def _require_by_id(session: Session, project_id: int) -> Project:
     project = session.get(Project, project_id)
     if project is None:
-        raise NotFound(f"no project with id {project_id}", system=_SYSTEM)
+        raise NotFound(t("no project with id {project_id}", project_id=project_id), system=_SYSTEM)
     return project
 
 
 def _not_found_if_fk(exc: IntegrityError, project_id: int) -> None:
     if violation(exc) == "foreign_key":
         raise NotFound(
-            f"no project with id {project_id}", system=_SYSTEM, hint="it may have been deleted"
+            t("no project with id {project_id}", project_id=project_id),
+            system=_SYSTEM,
+            hint=t("it may have been deleted"),
         ) from None

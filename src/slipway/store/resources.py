@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from slipway.domain.errors import NotFound
 from slipway.domain.model import ResourceKind, ResourceStatus
+from slipway.domain.text import t
 from slipway.store._checks import as_enum, violation
 from slipway.store.models import GitopsResource
 
@@ -65,9 +66,13 @@ def upsert_gitops_resource(
         except IntegrityError as exc:
             if violation(exc) == "foreign_key":
                 raise NotFound(
-                    f"no environment {environment_id} in project {project_id}",
+                    t(
+                        "no environment {environment_id} in project {project_id}",
+                        environment_id=environment_id,
+                        project_id=project_id,
+                    ),
                     system="database",
-                    hint="it may have been deleted",
+                    hint=t("it may have been deleted"),
                 ) from None
             resource = _find(session, *key)
             if resource is None:

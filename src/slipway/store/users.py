@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from slipway.domain.errors import Conflict
+from slipway.domain.text import t
 from slipway.store._checks import violation
 from slipway.store._types import utcnow
 from slipway.store.models import ApiToken, User
@@ -26,9 +27,9 @@ def create_user(session: Session, *, name: str, is_admin: bool = False) -> User:
         if violation(exc) != "unique":
             raise
         raise Conflict(
-            f"a user named '{name}' already exists",
+            t("a user named '{name}' already exists", name=name),
             system="database",
-            hint="choose another name; see them with `slipway user list`",
+            hint=t("choose another name; see them with `slipway user list`"),
         ) from None
     return user
 

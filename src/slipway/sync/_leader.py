@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 import structlog
 
 from slipway.domain.errors import ClusterError, Conflict, NotFound, SlipwayError
+from slipway.domain.text import t
 from slipway.gitops import ClusterClient
 from slipway.gitops.leases import LeaseRecord, create_lease, read_lease, replace_lease
 
@@ -129,10 +130,15 @@ class LeaderElector:
             won = await self._try_acquire_or_renew()
         except NotFound:
             raise ClusterError(
-                f'the namespace "{self.namespace}" of the status sync\'s Lease does not exist',
+                t(
+                    'the namespace "{namespace}" of the status sync\'s Lease does not exist',
+                    namespace=self.namespace,
+                ),
                 system="kubernetes",
-                hint="set SLIPWAY_LEASE_NAMESPACE to a namespace that exists "
-                "(kube-system is in every cluster)",
+                hint=t(
+                    "set SLIPWAY_LEASE_NAMESPACE to a namespace that exists "
+                    "(kube-system is in every cluster)"
+                ),
             ) from None
         except (Conflict, ClusterError) as exc:
             log.info("sync.leader.attempt_failed", error=str(exc))

@@ -10,6 +10,7 @@ from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from slipway.domain.errors import InvalidInput
+from slipway.domain.text import t
 from slipway.templates.catalog import (
     INJECTED,
     ParameterValue,
@@ -37,14 +38,14 @@ def validate_parameters(
     for name in raw:
         if name in INJECTED:
             raise InvalidInput(
-                f"param.{name}", "is set by Slipway from the project and cannot be given"
+                f"param.{name}", t("is set by Slipway from the project and cannot be given")
             )
         if info.parameter(name) is None:
             known = ", ".join(p.name for p in info.parameters) or "none"
             raise InvalidInput(
                 f"param.{name}",
-                f"is not a parameter of template '{info.name}'",
-                hint=f"its parameters are: {known}",
+                t("is not a parameter of template '{name}'", name=info.name),
+                hint=t("its parameters are: {known}", known=known),
             )
     result: dict[str, ParameterValue] = {}
     for param in info.parameters:
@@ -53,9 +54,10 @@ def validate_parameters(
         elif param.default is None:
             raise InvalidInput(
                 f"param.{param.name}",
-                "is required",
-                hint=f"pass --param {param.name}=VALUE"
-                + (f" ({param.help})" if param.help else ""),
+                t("is required"),
+                hint=t("pass --param {name}=VALUE ({help})", name=param.name, help=param.help)
+                if param.help
+                else t("pass --param {name}=VALUE", name=param.name),
             )
         elif _is_jinja(param.default):
             if project is None:
@@ -73,12 +75,14 @@ def coerce_value(param: TemplateParameter, value: ParameterValue) -> ParameterVa
     field = f"param.{param.name}"
     if param.type == "int":
         if isinstance(value, bool):
-            raise InvalidInput(field, "must be an integer, not a boolean")
+            raise InvalidInput(field, t("must be an integer, not a boolean"))
         if isinstance(value, int):
             return value
         text = str(value).strip()
         if not _INT.fullmatch(text) or len(text) > 19:
-            raise InvalidInput(field, f"must be an integer, got {_shown(param, value)}")
+            raise InvalidInput(
+                field, t("must be an integer, got {shown}", shown=_shown(param, value))
+            )
         return int(text)
     if param.type == "bool":
         if isinstance(value, bool):
@@ -88,10 +92,12 @@ def coerce_value(param: TemplateParameter, value: ParameterValue) -> ParameterVa
             return True
         if text in _FALSE:
             return False
-        raise InvalidInput(field, f"must be true or false, got {_shown(param, value)}")
+        raise InvalidInput(
+            field, t("must be true or false, got {shown}", shown=_shown(param, value))
+        )
     if isinstance(value, bool):
         # str(True) would silently become "True"; a string parameter wants text.
-        raise InvalidInput(field, "must be text, not a boolean")
+        raise InvalidInput(field, t("must be text, not a boolean"))
     return str(value)
 
 
@@ -100,25 +106,45 @@ def check_value(param: TemplateParameter, value: ParameterValue) -> None:
     field = f"param.{param.name}"
     if param.type == "choice" and value not in param.choices:
         raise InvalidInput(
-            field, f"must be one of {', '.join(param.choices)}, got {_shown(param, value)}"
+            field,
+            t(
+                "must be one of {choices}, got {shown}",
+                choices=", ".join(param.choices),
+                shown=_shown(param, value),
+            ),
         )
     if isinstance(value, str):
         if len(value) > _MAX_STR:
-            raise InvalidInput(field, f"must be at most {_MAX_STR} characters")
+            raise InvalidInput(field, t("must be at most {max_str} characters", max_str=_MAX_STR))
         if "\x00" in value:
-            raise InvalidInput(field, "must not contain NUL characters")
+            raise InvalidInput(field, t("must not contain NUL characters"))
         if param.pattern is not None and re.fullmatch(param.pattern, value) is None:
             raise InvalidInput(
-                field, f"{_shown(param, value)} does not match the pattern {param.pattern}"
+                field,
+                t(
+                    "{shown} does not match the pattern {pattern}",
+                    shown=_shown(param, value),
+                    pattern=param.pattern,
+                ),
             )
     if isinstance(value, int) and not isinstance(value, bool):
         if param.minimum is not None and value < param.minimum:
             raise InvalidInput(
-                field, f"must be at least {param.minimum}, got {_shown(param, value)}"
+                field,
+                t(
+                    "must be at least {minimum}, got {shown}",
+                    minimum=param.minimum,
+                    shown=_shown(param, value),
+                ),
             )
         if param.maximum is not None and value > param.maximum:
             raise InvalidInput(
-                field, f"must be at most {param.maximum}, got {_shown(param, value)}"
+                field,
+                t(
+                    "must be at most {maximum}, got {shown}",
+                    maximum=param.maximum,
+                    shown=_shown(param, value),
+                ),
             )
 
 
@@ -135,7 +161,7 @@ def _render_default(
         return env.from_string(str(param.default)).render(**earlier, project_name=project)
     except TemplateError as exc:
         raise InvalidInput(
-            f"param.{param.name}", f"its default does not render: {exc.message}"
+            f"param.{param.name}", t("its default does not render: {message}", message=exc.message)
         ) from None
 
 

@@ -26,6 +26,7 @@ from jinja2 import TemplateError
 
 from slipway.domain.errors import InvalidInput
 from slipway.domain.names import DEFAULT_ENVIRONMENTS, project_slug, validate_environments
+from slipway.domain.text import Text, t
 from slipway.templates._parameters import validate_parameters
 from slipway.templates.catalog import ParameterValue, TemplateInfo
 
@@ -97,17 +98,20 @@ def _plain(parameters: Mapping[str, object]) -> dict[str, ParameterValue]:
     result: dict[str, ParameterValue] = {}
     for name, value in parameters.items():
         if not isinstance(value, str | int | bool):
-            raise InvalidInput(f"param.{name}", "must be a string, an integer or a boolean")
+            raise InvalidInput(f"param.{name}", t("must be a string, an integer or a boolean"))
         result[name] = value
     return result
 
 
-def _unsafe(info: TemplateInfo, rule: str) -> InvalidInput:
+def _unsafe(info: TemplateInfo, rule: Text) -> InvalidInput:
     return InvalidInput(
         f"template.{info.name}",
         rule,
-        hint=f"fix the template in {info.path}; Slipway renders only regular files that stay "
-        "inside the project folder",
+        hint=t(
+            "fix the template in {path}; Slipway renders only regular "
+            "files that stay inside the project folder",
+            path=info.path,
+        ),
     )
 
 
@@ -121,9 +125,11 @@ def _stage(info: TemplateInfo, target: Path) -> None:
             rel = path.relative_to(root).as_posix()
             mode = path.lstat().st_mode
             if stat.S_ISLNK(mode):
-                raise _unsafe(info, f"'{rel}' is a symlink; templates may not contain symlinks")
+                raise _unsafe(
+                    info, t("'{rel}' is a symlink; templates may not contain symlinks", rel=rel)
+                )
             if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-                raise _unsafe(info, f"'{rel}' is not a regular file or folder")
+                raise _unsafe(info, t("'{rel}' is not a regular file or folder", rel=rel))
     shutil.copytree(
         root, target, symlinks=True, ignore=shutil.ignore_patterns(*_SKIPPED_SOURCE_DIRS)
     )
@@ -143,16 +149,18 @@ def _run_copier(info: TemplateInfo, source: Path, output: Path, data: dict[str, 
             overwrite=True,
         )
     except (ForbiddenPathError, PathError) as exc:
-        raise _unsafe(info, f"a file would be written outside the project folder ({exc})") from None
+        raise _unsafe(
+            info, t("a file would be written outside the project folder ({exc})", exc=exc)
+        ) from None
     except UnsafeTemplateError:
         raise _unsafe(
-            info, "uses copier tasks, migrations or Jinja extensions, which Slipway never runs"
+            info, t("uses copier tasks, migrations or Jinja extensions, which Slipway never runs")
         ) from None
     except (CopierError, TemplateError, ValueError) as exc:
         raise InvalidInput(
             f"template.{info.name}",
-            f"does not render: {exc}",
-            hint=f"check {info.path} and the parameters given",
+            t("does not render: {exc}", exc=exc),
+            hint=t("check {path} and the parameters given", path=info.path),
         ) from None
 
 
@@ -169,9 +177,13 @@ def _collect(info: TemplateInfo, output: Path) -> tuple[dict[str, bytes], dict[s
             rel = PurePosixPath(path.relative_to(output).as_posix())
             st = path.lstat()
             if stat.S_ISLNK(st.st_mode):
-                raise _unsafe(info, f"the rendered project contains a symlink at '{rel}'")
+                raise _unsafe(
+                    info, t("the rendered project contains a symlink at '{rel}'", rel=rel)
+                )
             if rel.is_absolute() or any(part in ("", ".", "..") for part in rel.parts):
-                raise _unsafe(info, f"the rendered path '{rel}' is not a plain relative path")
+                raise _unsafe(
+                    info, t("the rendered path '{rel}' is not a plain relative path", rel=rel)
+                )
             if stat.S_ISREG(st.st_mode):
                 files[str(rel)] = path.read_bytes()
                 modes[str(rel)] = EXECUTABLE_MODE if st.st_mode & 0o111 else REGULAR_MODE

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from slipway.domain.errors import InvalidInput, NotFound
+from slipway.domain.text import t
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 CONFIG_FILES = ("copier.yml", "copier.yaml")
@@ -129,10 +130,13 @@ class TemplateCatalog:
         except KeyError:
             available = ", ".join(self.names()) or "none"
             raise NotFound(
-                f"template '{name}' does not exist",
+                t("template '{name}' does not exist", name=name),
                 step="load_template",
                 system="templates",
-                hint=f"available templates: {available}; add your own with SLIPWAY_TEMPLATES_PATH",
+                hint=t(
+                    "available templates: {available}; add your own with SLIPWAY_TEMPLATES_PATH",
+                    available=available,
+                ),
             ) from None
 
     def __contains__(self, name: object) -> bool:
@@ -154,9 +158,11 @@ def load_catalog(extra_paths: Sequence[Path] = ()) -> TemplateCatalog:
         if not path.is_dir():
             raise InvalidInput(
                 "templates_path",
-                f"'{path}' is not a directory",
-                hint="SLIPWAY_TEMPLATES_PATH lists folders (colon-separated) that hold "
-                "template folders, each with a copier.yml",
+                t("'{path}' is not a directory", path=path),
+                hint=t(
+                    "SLIPWAY_TEMPLATES_PATH lists folders (colon-separated) that "
+                    "hold template folders, each with a copier.yml"
+                ),
             )
         found.extend(read_template(folder) for folder in _template_folders(path))
     found.extend(read_template(folder, builtin=True) for folder in _template_folders(BUILTIN_DIR))
@@ -179,26 +185,30 @@ def read_template(folder: Path, *, builtin: bool = False) -> TemplateInfo:
     name = folder.name
     where = f"template.{name}"
     if not _TEMPLATE_NAME.fullmatch(name):
-        raise InvalidInput(where, f"folder name '{name}' must be lowercase letters, digits and '-'")
+        raise InvalidInput(
+            where, t("folder name '{name}' must be lowercase letters, digits and '-'", name=name)
+        )
     config_path = _config_file(folder)
     if config_path is None:
-        raise InvalidInput(where, f"'{folder}' has no copier.yml")
+        raise InvalidInput(where, t("'{folder}' has no copier.yml", folder=folder))
     try:
         config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InvalidInput(where, f"{config_path.name} is not valid YAML: {exc}") from None
+        raise InvalidInput(
+            where, t("{name} is not valid YAML: {exc}", name=config_path.name, exc=exc)
+        ) from None
     if not isinstance(config, dict):
-        raise InvalidInput(where, f"{config_path.name} must be a mapping")
+        raise InvalidInput(where, t("{name} must be a mapping", name=config_path.name))
     if "_external_data" in config:
         raise InvalidInput(
-            f"{where}._external_data", "is not supported: a template may read only its own files"
+            f"{where}._external_data", t("is not supported: a template may read only its own files")
         )
     meta = config.get(METADATA_KEY) or {}
     if not isinstance(meta, dict):
-        raise InvalidInput(f"{where}.{METADATA_KEY}", "must be a mapping")
+        raise InvalidInput(f"{where}.{METADATA_KEY}", t("must be a mapping"))
     rules = meta.get("parameters") or {}
     if not isinstance(rules, dict):
-        raise InvalidInput(f"{where}.{METADATA_KEY}.parameters", "must be a mapping")
+        raise InvalidInput(f"{where}.{METADATA_KEY}.parameters", t("must be a mapping"))
     parameters = tuple(
         _parameter(where, key, question, rules.get(key) or {})
         for key, question in config.items()
@@ -208,7 +218,7 @@ def read_template(folder: Path, *, builtin: bool = False) -> TemplateInfo:
     if unknown:
         raise InvalidInput(
             f"{where}.{METADATA_KEY}.parameters",
-            f"rules for {', '.join(unknown)} match no user-settable question",
+            t("rules for {unknown} match no user-settable question", unknown=", ".join(unknown)),
         )
     return TemplateInfo(
         name=name,
@@ -235,24 +245,30 @@ def _parameter(
     copier_type = str(question.get("type") or _infer_type(default))
     if copier_type not in _COPIER_TYPES:
         raise InvalidInput(
-            field_name, f"type '{copier_type}' is not supported; use str, int or bool"
+            field_name,
+            t(
+                "type '{copier_type}' is not supported; use str, int or bool",
+                copier_type=copier_type,
+            ),
         )
     if question.get("multiselect"):
-        raise InvalidInput(field_name, "multiselect questions are not supported")
+        raise InvalidInput(field_name, t("multiselect questions are not supported"))
     choices = _choices(field_name, question.get("choices"))
     kind: ParameterType = "choice" if choices else _COPIER_TYPES[copier_type]
     if default is not None and not isinstance(default, str | int | bool):
-        raise InvalidInput(field_name, "default must be a string, number or boolean")
+        raise InvalidInput(field_name, t("default must be a string, number or boolean"))
     pattern = rules.get("pattern")
     if pattern is not None:
         try:
             re.compile(str(pattern))
         except re.error as exc:
-            raise InvalidInput(field_name, f"pattern is not a valid regex: {exc}") from None
+            raise InvalidInput(
+                field_name, t("pattern is not a valid regex: {exc}", exc=exc)
+            ) from None
     minimum, maximum = rules.get("min"), rules.get("max")
     for bound in (minimum, maximum):
         if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool)):
-            raise InvalidInput(field_name, "min and max must be integers")
+            raise InvalidInput(field_name, t("min and max must be integers"))
     if kind == "choice" and isinstance(default, int | bool):
         default = str(default)
     return TemplateParameter(
@@ -283,5 +299,5 @@ def _choices(field_name: str, raw: object) -> tuple[str, ...]:
     if isinstance(raw, dict):
         raw = list(raw.values())
     if not isinstance(raw, list) or not all(isinstance(c, str | int) for c in raw):
-        raise InvalidInput(field_name, "choices must be a list of strings or numbers")
+        raise InvalidInput(field_name, t("choices must be a list of strings or numbers"))
     return tuple(str(c) for c in raw)

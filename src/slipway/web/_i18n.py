@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import functools
 import gettext
-import io
 from pathlib import Path
 from typing import Final
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from slipway.i18n import LANGUAGES, compile_po, negotiate
+
+__all__ = ["LANGUAGES", "N_", "catalog_path", "negotiate", "translations"]
 
 LOCALE_DIR: Final = Path(__file__).parent / "locale"
 DEFAULT: Final = "en"
-LANGUAGES: Final = ("en", "zh_CN")
-# Traditional Chinese is not Simplified: those tags fall through to the next preference.
-_TRADITIONAL: Final = ("zh-tw", "zh-hk", "zh-mo", "zh-hant")
 
 
 def N_(message: str) -> str:
@@ -32,43 +29,7 @@ def catalog_path(language: str) -> Path:
 @functools.cache
 def translations(language: str) -> gettext.NullTranslations:
     """The compiled catalog of `language` (English: the msgids themselves)."""
-    with catalog_path(language).open("rb") as po:
-        catalog = read_po(po, locale=language)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
-
-
-def _tag_language(tag: str) -> str | None:
-    tag = tag.strip().lower().replace("_", "-")
-    if tag == "zh" or (tag.startswith("zh-") and not tag.startswith(_TRADITIONAL)):
-        return "zh_CN"
-    if tag == "en" or tag.startswith("en-"):
-        return "en"
-    return None
-
-
-def negotiate(accept_language: str | None) -> str:
-    """The first supported language of an Accept-Language header, by its q values."""
-    ranked: list[tuple[float, int, str]] = []
-    for index, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.partition(";")
-        quality = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if quality > 0:
-            ranked.append((-quality, index, tag))
-    for _, _, tag in sorted(ranked):
-        language = _tag_language(tag)
-        if language is not None:
-            return language
-    return DEFAULT
+    return compile_po(catalog_path(language), language)
 
 
 # Values the pages show as words: statuses, health and resource states (templates translate

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from slipway import service
 from slipway.domain.errors import Unauthenticated
+from slipway.i18n import localize
 from slipway.service import web_sessions
 
 from ._i18n import negotiate, translations
@@ -64,7 +65,13 @@ def environment(language: str) -> jinja2.Environment:
     )
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters["when"] = _when
+    # Slipway's own messages (events, errors, rules) in the page's language.
+    env.filters["text"] = functools.partial(_text, language=language)
     return env
+
+
+def _text(value: str | None, language: str) -> str:
+    return localize(value, language) or ""
 
 
 def _when(moment: datetime | None) -> str:

@@ -86,7 +86,7 @@ async def connect(request: Request) -> Response:
     except ValueError:
         return _page(request, session, error=NO_SIGN_IN, status=422)
     except SlipwayError as exc:
-        return _page(request, session, detail=str(exc), status=exc.http_status)
+        return _page(request, session, detail=exc.text(), status=exc.http_status)
     web_sessions.keep_oauth(
         app,
         request.cookies[COOKIE],
@@ -120,7 +120,7 @@ async def callback(request: Request, code: str = "", state: str = "", error: str
             actor=session.actor,
         )
     except SlipwayError as exc:
-        return _page(request, session, detail=str(exc), status=exc.http_status)
+        return _page(request, session, detail=exc.text(), status=exc.http_status)
     return RedirectResponse("/settings/connections?done=connected", status_code=303)
 
 
@@ -143,5 +143,5 @@ async def remove(request: Request) -> Response:
     except ValueError:
         return _page(request, session, error=NO_SIGN_IN, status=422)
     except SlipwayError as exc:
-        return _page(request, session, detail=str(exc), status=exc.http_status)
+        return _page(request, session, detail=exc.text(), status=exc.http_status)
     return RedirectResponse("/settings/connections?done=removed", status_code=303)

@@ -75,7 +75,7 @@ async def repair(request: Request, name: str) -> Response:
     try:
         service.repair_project(web.app, name, worker=web.worker, actor=session.actor)
     except SlipwayError as exc:
-        return _page(request, session, name, general=str(exc), status=exc.http_status)
+        return _page(request, session, name, general=exc.text(), status=exc.http_status)
     return RedirectResponse(f"/projects/{name}", status_code=303)
 
 
@@ -97,5 +97,5 @@ async def delete(request: Request, name: str) -> Response:
             actor=session.actor,
         )
     except SlipwayError as exc:
-        return _page(request, session, name, general=str(exc), status=exc.http_status)
+        return _page(request, session, name, general=exc.text(), status=exc.http_status)
     return RedirectResponse(f"/projects/{name}", status_code=303)

@@ -161,5 +161,5 @@ async def submit_new_project(request: Request) -> Response:
             request, session, values, errors={field_id(exc.field): exc.rule}, status=422
         )
     except SlipwayError as exc:
-        return _form_page(request, session, values, general=str(exc), status=exc.http_status)
+        return _form_page(request, session, values, general=exc.text(), status=exc.http_status)
     return RedirectResponse(f"/projects/{view.name}", status_code=303)

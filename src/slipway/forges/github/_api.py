@@ -180,7 +180,7 @@ class GitHubApi:
         except (GitHubException, pydantic.ValidationError) as exc:
             raise site.error(
                 t(
-                    ("unexpected answer from GitHub at {url} while trying to {action}"),
+                    "unexpected answer from GitHub at {url} while trying to {action}",
                     url=site.url,
                     action=action,
                 ),

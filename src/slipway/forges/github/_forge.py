@@ -22,6 +22,7 @@ import structlog
 
 from slipway.domain.errors import SlipwayError
 from slipway.domain.model import ForgeKind
+from slipway.domain.text import t
 from slipway.forges._deploy_keys import DeployKeyFlows, key_in_use
 from slipway.forges._flows import Head, OrgOwners, Owner, Push
 from slipway.forges._marker import (
@@ -79,7 +80,7 @@ class GitHubForge(OrgOwners, DeployKeyFlows):
     # --- account ----------------------------------------------------------------------------
     async def validate_token(self) -> Account:
         response = await self._api.call(
-            "read the token's account", self._gh.rest.users.async_get_authenticated
+            t("read the token's account"), self._gh.rest.users.async_get_authenticated
         )
         self._login = login = response.parsed_data.login
         kind = self._token_kind()
@@ -163,7 +164,7 @@ class GitHubForge(OrgOwners, DeployKeyFlows):
         self, owner: str | None, name: str, *, description: str, private: bool
     ) -> Repository:
         repos = self._gh.rest.repos
-        action = f"create the repository {self._full_name(owner, name)}"
+        action = t("create the repository {full_name}", full_name=self._full_name(owner, name))
         if owner is None:
             created = await self._api.call(
                 action,
@@ -182,9 +183,15 @@ class GitHubForge(OrgOwners, DeployKeyFlows):
                 scope=self._write_scope,
                 taken=True,
                 not_found=self._site.not_found(
-                    f"organization {owner} not found on GitHub at {self.base_url}",
-                    hint="check the owner name, and that the token's account is a member "
-                    "allowed to create repositories there",
+                    t(
+                        "organization {owner} not found on GitHub at {base_url}",
+                        owner=owner,
+                        base_url=self.base_url,
+                    ),
+                    hint=t(
+                        "check the owner name, and that the token's account is a "
+                        "member allowed to create repositories there"
+                    ),
                 ),
             )
         return self._repository(created.parsed_data)
@@ -192,7 +199,7 @@ class GitHubForge(OrgOwners, DeployKeyFlows):
     async def _tag(self, created: Repository) -> Repository:
         owner, name = created.owner, created.name
         await self._api.call(
-            f"set the topics of {created.full_name}",
+            t("set the topics of {full_name}", full_name=created.full_name),
             lambda: self._gh.rest.repos.async_replace_all_topics(owner, name, names=[TOPIC]),
             retry_404=True,
         )
@@ -200,7 +207,7 @@ class GitHubForge(OrgOwners, DeployKeyFlows):
 
     async def _set_description(self, repo: Repository, description: str) -> Repository:
         updated = await self._api.call(
-            f"update the description of {repo.full_name}",
+            t("update the description of {full_name}", full_name=repo.full_name),
             lambda: self._gh.rest.repos.async_update(
                 repo.owner, repo.name, description=description
             ),
@@ -236,7 +243,7 @@ class GitHubForge(OrgOwners, DeployKeyFlows):
             else ref.parsed_data.object_.sha
         )
         read = await self._api.call(
-            f"read the head commit of {repo.full_name}",
+            t("read the head commit of {full_name}", full_name=repo.full_name),
             lambda: self._gh.rest.git.async_get_commit(repo.owner, repo.name, sha),
         )
         data = read.parsed_data
@@ -253,7 +260,7 @@ class GitHubForge(OrgOwners, DeployKeyFlows):
         the Git Data API refuses writes to it; the push then replaces that commit (it is
         what `auto_init` would have written, so a re-run after a failure replaces it too)."""
         created = await self._api.call(
-            f"initialise the empty repository {repo.full_name}",
+            t("initialise the empty repository {full_name}", full_name=repo.full_name),
             lambda: self._gh.rest.repos.async_create_or_update_file_contents(
                 repo.owner,
                 repo.name,
@@ -266,8 +273,11 @@ class GitHubForge(OrgOwners, DeployKeyFlows):
         sha = created.parsed_data.commit.sha
         if not isinstance(sha, str):
             raise self._site.error(
-                f"GitHub did not report the first commit of {repo.full_name}",
-                hint="run the command again",
+                t(
+                    "GitHub did not report the first commit of {full_name}",
+                    full_name=repo.full_name,
+                ),
+                hint=t("run the command again"),
             )
         return sha
 
@@ -275,24 +285,32 @@ class GitHubForge(OrgOwners, DeployKeyFlows):
         owner, name, branch, git = repo.owner, repo.name, repo.default_branch, self._gh.rest.git
         entries = await self._tree_entries(repo, push.files)
         tree = await self._api.call(
-            f"write the file tree of {repo.full_name}",
+            t("write the file tree of {full_name}", full_name=repo.full_name),
             lambda: git.async_create_tree(owner, name, tree=entries),
         )
         tree_id = tree.parsed_data.sha
         text = push.commit_message(tree_id)
         commit = await self._api.call(
-            f"write the commit of {repo.full_name}",
+            t("write the commit of {full_name}", full_name=repo.full_name),
             lambda: git.async_create_commit(owner, name, message=text, tree=tree_id, parents=[]),
         )
         sha = commit.parsed_data.sha
         if head is None:
             await self._api.call(
-                f"create the branch {branch} of {repo.full_name}",
+                t(
+                    "create the branch {branch} of {full_name}",
+                    branch=branch,
+                    full_name=repo.full_name,
+                ),
                 lambda: git.async_create_ref(owner, name, ref=f"refs/heads/{branch}", sha=sha),
             )
         else:
             await self._api.call(
-                f"move the branch {branch} of {repo.full_name}",
+                t(
+                    "move the branch {branch} of {full_name}",
+                    branch=branch,
+                    full_name=repo.full_name,
+                ),
                 lambda: git.async_update_ref(owner, name, f"heads/{branch}", sha=sha, force=True),
             )
         return Commit(sha=sha, tree_sha=tree_id)
@@ -321,7 +339,7 @@ class GitHubForge(OrgOwners, DeployKeyFlows):
     async def _upload_blob(self, repo: Repository, path: str, data: bytes) -> str:
         encoded = base64.b64encode(data).decode()
         blob = await self._api.call(
-            f"upload {path} to {repo.full_name}",
+            t("upload {path} to {full_name}", path=path, full_name=repo.full_name),
             lambda: self._gh.rest.git.async_create_blob(
                 repo.owner, repo.name, content=encoded, encoding="base64"
             ),
@@ -380,8 +398,12 @@ class GitHubForge(OrgOwners, DeployKeyFlows):
         if await self._read_repository(repo.owner, repo.name) is not None:
             return self._site.deploy_keys_refused(repo.full_name)
         return self._site.not_found(
-            f"the repository {repo.full_name} was not found on GitHub at {self.base_url}",
-            hint="check that it exists and that the token may see it",
+            t(
+                "the repository {full_name} was not found on GitHub at {base_url}",
+                full_name=repo.full_name,
+                base_url=self.base_url,
+            ),
+            hint=t("check that it exists and that the token may see it"),
         )
 
 
