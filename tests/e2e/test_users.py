@@ -6,6 +6,7 @@ only as its hash."""
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from slipway.domain.errors import Conflict, ForgeNotConnected, NotFound, Unauthe
 from slipway.domain.model import ForgeKind
 from slipway.pipeline.runtime import Worker
 from slipway.sandbox.runner import SANDBOX_SCOPES, Sandbox
+from slipway.service import web_sessions
 from slipway.service.deletion import delete_project
 from slipway.service.users import token_hash
 
@@ -160,3 +162,51 @@ def test_each_user_sees_only_their_own_projects_and_creates_with_their_own_conne
     with pytest.raises(NotFound, match="no github connection"):
         service.disconnect_forge(app, ForgeKind.GITHUB, account=logins[bob], actor=alice)
     assert {c.account for c in service.list_connections(app)} == set(logins.values())
+
+
+def test_a_new_token_revokes_the_old_one_and_its_web_sessions(
+    app: App, sandbox_cli: InProcessCli
+) -> None:
+    old = _user(sandbox_cli, "carol")
+    cookie = web_sessions.sign_in(app, old).cookie.get_secret_value()
+    assert web_sessions.session_of(app, cookie).actor.name == "carol"
+
+    done = sandbox_cli("--json", "user", "token", "carol")
+    assert done.returncode == 0, done.stderr
+    new = done.json()["token"]
+    assert new.startswith("slw_") and new != old
+    with pytest.raises(Unauthenticated):
+        service.authenticate(app, old)
+    assert service.authenticate(app, new).name == "carol"
+    with pytest.raises(Unauthenticated):  # signed out of the web UI too
+        web_sessions.session_of(app, cookie)
+
+    missing = sandbox_cli("--json", "user", "token", "nobody")
+    assert missing.returncode == 3
+    assert json.loads(missing.stdout)["error"]["type"] == "NotFound"
+
+
+def test_a_user_is_deleted_only_once_their_projects_are_gone(
+    app: App, worker: Worker, sandbox: Sandbox, sandbox_cli: InProcessCli
+) -> None:
+    token = _user(sandbox_cli, "dave")
+    dave = service.authenticate(app, token)
+    _forge_account(app, sandbox, dave, "dave-gh")
+    request = service.CreateRequest(name="daves", template="static-site", environments=("dev",))
+    asyncio.run(service.create_project(app, request, worker=worker, actor=dave))
+    assert wait_final(app, "daves") == "completed"
+
+    refused = sandbox_cli("--json", "user", "delete", "dave")
+    assert refused.returncode == 4
+    assert "daves" in json.loads(refused.stdout)["error"]["message"]
+    assert service.authenticate(app, token).name == "dave"  # nothing was deleted
+
+    deletion = delete_project(app, "daves", delete_repo=True, worker=worker, actor=dave)
+    assert asyncio.run(deletion).outcome == "deleted"
+    done = sandbox_cli("user", "delete", "dave")
+    assert done.returncode == 0, done.stderr
+    assert "user dave deleted" in done.stdout
+    with pytest.raises(Unauthenticated):
+        service.authenticate(app, token)
+    assert [c.account for c in service.list_connections(app)] == []  # their forge token too
+    assert "dave" not in [u.name for u in service.list_users(app)]

@@ -1,5 +1,5 @@
-"""`slipway user create|list`: the users of the API. A token is printed once, at creation;
-nothing else ever shows one."""
+"""`slipway user create|list|token|delete`: the users of the API. A token is printed once,
+when it is issued (`create`, `token`); nothing else ever shows one."""
 
 from __future__ import annotations
 
@@ -61,3 +61,45 @@ def user_list(json_output: JsonOption = False) -> None:
             u.name, "yes" if u.admin else "no", u.created_at.isoformat(timespec="seconds")
         )
     out.print(table)
+
+
+@user_app.command("token")
+def user_token(
+    name: Annotated[str, typer.Argument(help="The user whose token to replace.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Replace a user's API token and print the new one, once: every old token and web
+    session of theirs stops working at once."""
+    from slipway import service
+
+    with service.application() as instance:
+        created = service.new_token(instance, name)
+    token = created.token.get_secret_value()
+    if wants_json(json_output):
+        emit_json({"name": created.user.name, "admin": created.user.admin, "token": token})
+        return
+    err.print(
+        tr(t("new API token of {name}; the old ones are revoked (shown only now):", name=name))
+    )
+    print(token, flush=True)
+
+
+@user_app.command("delete")
+def user_delete(
+    name: Annotated[str, typer.Argument(help="The user to delete.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Delete a user with their tokens, web sessions and forge connections; refused while
+    they still own projects."""
+    from slipway import service
+
+    with service.application() as instance:
+        deleted = service.delete_user(instance, name)
+    if wants_json(json_output):
+        emit_json({"name": deleted.name, "deleted": True})
+        return
+    out.print(
+        tr(t("user {name} deleted, with their tokens and forge connections", name=name)),
+        highlight=False,
+        markup=False,
+    )

@@ -32,7 +32,15 @@ from slipway.service.reading import (
     show_template,
 )
 from slipway.service.repair import RepairStarted, repair_project, stuck_projects
-from slipway.service.users import CreatedUser, UserView, authenticate, create_user, list_users
+from slipway.service.users import (
+    CreatedUser,
+    UserView,
+    authenticate,
+    create_user,
+    delete_user,
+    list_users,
+    new_token,
+)
 from slipway.service.views import (
     ConnectionView,
     DryRun,
@@ -69,6 +77,7 @@ __all__ = [
     "create_project",
     "create_user",
     "delete_project",
+    "delete_user",
     "disconnect_forge",
     "doctor",
     "dry_run",
@@ -80,6 +89,7 @@ __all__ = [
     "list_users",
     "load_settings",
     "metrics_exposition",
+    "new_token",
     "plan_project",
     "project_events",
     "readiness",

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import SecretStr
+from sqlalchemy.orm import Session
 
 from slipway import store
 from slipway.bootstrap import App
 from slipway.domain.actors import Actor
-from slipway.domain.errors import InvalidInput, Unauthenticated
+from slipway.domain.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from slipway.domain.text import t
 from slipway.store.models import User
 
@@ -50,17 +51,61 @@ def create_user(app: App, name: str, *, admin: bool) -> CreatedUser:
     taken one."""
     if not _NAME.fullmatch(name):
         raise InvalidInput("name", NAME_RULE)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with app.session() as session:
         user = store.create_user(session, name=name, is_admin=admin)
-        store.add_token(
-            session,
-            user_id=user.id,
-            token_hash=token_hash(token),
-            prefix=token[:DISPLAY_PREFIX_LENGTH],
-        )
+        return CreatedUser(_view(user), _new_token(session, user.id))
+
+
+def new_token(app: App, name: str) -> CreatedUser:
+    """Replaces the user's API tokens with a new one, shown once: every old token and every
+    web session signed in with one stop working at once (a token that leaked is revoked by
+    issuing the next)."""
+    with app.session() as session:
+        user = _require_user(session, name)
+        store.revoke_tokens(session, user_id=user.id)
+        return CreatedUser(_view(user), _new_token(session, user.id))
+
+
+def delete_user(app: App, name: str) -> UserView:
+    """Deletes the user with their tokens, web sessions and forge connections. `Conflict`
+    while they still own projects: those act as their forge connection, so they are deleted
+    (or left to an admin) first."""
+    with app.session() as session:
+        user = _require_user(session, name)
+        owned = store.projects_of(session, user_id=user.id)
+        if owned:
+            raise Conflict(
+                t(
+                    "user {name} still owns {count} project(s): {projects}",
+                    name=name,
+                    count=len(owned),
+                    projects=", ".join(owned),
+                ),
+                system="database",
+                hint=t("delete them first with `slipway project delete NAME`"),
+            )
         view = _view(user)
-    return CreatedUser(view, SecretStr(token))
+        store.delete_user(session, user_id=user.id)
+    return view
+
+
+def _require_user(session: Session, name: str) -> User:
+    user = store.get_user(session, name=name)
+    if user is None:
+        raise NotFound(
+            t("no user named '{name}'", name=name),
+            system="database",
+            hint=t("see them with `slipway user list`"),
+        )
+    return user
+
+
+def _new_token(session: Session, user_id: int) -> SecretStr:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    store.add_token(
+        session, user_id=user_id, token_hash=token_hash(token), prefix=token[:DISPLAY_PREFIX_LENGTH]
+    )
+    return SecretStr(token)
 
 
 def list_users(app: App) -> list[UserView]:

@@ -81,7 +81,17 @@ from slipway.store.projects import (
     upsert_environment,
 )
 from slipway.store.resources import list_gitops_resources, upsert_gitops_resource
-from slipway.store.users import add_token, create_user, list_users, touch_token, user_by_token_hash
+from slipway.store.users import (
+    add_token,
+    create_user,
+    delete_user,
+    get_user,
+    list_users,
+    projects_of,
+    revoke_tokens,
+    touch_token,
+    user_by_token_hash,
+)
 from slipway.store.web_sessions import (
     add_web_session,
     delete_web_session,
@@ -124,6 +134,7 @@ __all__ = [
     "delete_deploy_key",
     "delete_forge_connection",
     "delete_project",
+    "delete_user",
     "delete_web_session",
     "deploy_keys",
     "events_after",
@@ -132,6 +143,7 @@ __all__ = [
     "get_project",
     "get_project_by_id",
     "get_repository",
+    "get_user",
     "head_revision",
     "installation_id",
     "latest_event",
@@ -152,8 +164,10 @@ __all__ = [
     "project_not_found",
     "project_overviews",
     "project_parameters",
+    "projects_of",
     "record_repository",
     "require_project",
+    "revoke_tokens",
     "save_forge_connection",
     "session_factory",
     "set_environment_status",

@@ -13,7 +13,7 @@ from slipway.domain.errors import Conflict
 from slipway.domain.text import t
 from slipway.store._checks import violation
 from slipway.store._types import utcnow
-from slipway.store.models import ApiToken, User
+from slipway.store.models import ApiToken, ForgeConnection, Project, User, WebSession
 
 
 def create_user(session: Session, *, name: str, is_admin: bool = False) -> User:
@@ -37,6 +37,30 @@ def create_user(session: Session, *, name: str, is_admin: bool = False) -> User:
 def list_users(session: Session) -> list[User]:
     """Every user, by name."""
     return list(session.scalars(sa.select(User).order_by(User.name)))
+
+
+def get_user(session: Session, *, name: str) -> User | None:
+    return session.scalars(sa.select(User).where(User.name == name)).first()
+
+
+def projects_of(session: Session, *, user_id: int) -> list[str]:
+    """The names of the projects `user_id` created, by name."""
+    query = sa.select(Project.name).where(Project.user_id == user_id).order_by(Project.name)
+    return list(session.scalars(query))
+
+
+def revoke_tokens(session: Session, *, user_id: int) -> None:
+    """Every API token of `user_id` and every web session signed in with one: gone at once."""
+    session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user_id))
+    session.execute(sa.delete(WebSession).where(WebSession.user_id == user_id))
+
+
+def delete_user(session: Session, *, user_id: int) -> None:
+    """The user with their tokens, web sessions and forge connections (encrypted tokens
+    included); their projects must be gone first (`projects_of`)."""
+    revoke_tokens(session, user_id=user_id)
+    session.execute(sa.delete(ForgeConnection).where(ForgeConnection.user_id == user_id))
+    session.execute(sa.delete(User).where(User.id == user_id))
 
 
 def add_token(session: Session, *, user_id: int, token_hash: str, prefix: str) -> ApiToken:
