@@ -273,7 +273,11 @@ async def check_rbac(
     denied = [verb for verb, (allowed, _) in zip(unsure, answers, strict=True) if not allowed]
     if not denied:
         return CheckResult(name, True, t("allowed: {verbs}", verbs=", ".join(info.verbs)))
-    user = f"kubeconfig user '{client.identity.user}'" if client.identity.user else "Slipway"
+    user = (
+        t("kubeconfig user '{user}'", user=client.identity.user)
+        if client.identity.user
+        else "Slipway"
+    )
     verbs = ",".join(denied)
     return CheckResult(
         name,
