@@ -255,6 +255,9 @@ def test_forms_and_cookie_signed_api_calls_without_the_csrf_token_are_refused(
     api = person.browser.post("/api/v1/projects/preview", json=body)
     assert api.status_code == 403
     assert api.headers["content-type"].startswith("application/problem+json")
+    problem = api.json()
+    assert (problem["error"], problem["title"]) == ("Forbidden", "Forbidden")
+    assert "X-CSRF-Token" in problem["detail"] and "WWW-Authenticate" not in api.headers
     token = _csrf(person.browser.get("/projects").text)
     allowed = person.browser.post(
         "/api/v1/projects/preview", json=body, headers={"X-CSRF-Token": token}

@@ -24,7 +24,7 @@ def create_api(app: service.App, *, worker: service.Worker) -> FastAPI:
         "progress bar; then status, health, repair and delete.",
         responses={
             status: {"model": Problem, "content": {_problems.MEDIA_TYPE: {}}}
-            for status in (400, 401, 404, 409, 422, 424, 500, 502)
+            for status in (400, 401, 403, 404, 409, 422, 424, 500, 502)
         },
     )
     api.state.slipway = Context(app=app, worker=worker)

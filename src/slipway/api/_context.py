@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Final
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from slipway import service
 from slipway.domain.actors import Actor
+from slipway.domain.errors import Forbidden
+from slipway.domain.text import t
 from slipway.service import web_sessions
 
 SESSION_COOKIE: Final = web_sessions.COOKIE_NAME
@@ -58,7 +60,10 @@ def current_actor(
     if request.method not in _SAFE_METHODS and not web_sessions.csrf_matches(
         signed_in, request.headers.get(CSRF_HEADER)
     ):
-        raise HTTPException(403, f"a request signed in by cookie needs the {CSRF_HEADER} header")
+        raise Forbidden(
+            t("a request signed in by cookie needs the {header} header", header=CSRF_HEADER),
+            hint=t("send the session's CSRF token in it, as Slipway's pages do"),
+        )
     return signed_in.actor
 
 

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from slipway.domain.errors import InvalidInput, SlipwayError, Unauthenticated
+from slipway.domain.errors import InvalidInput, SlipwayError
 from slipway.domain.text import t
 from slipway.i18n import localize, negotiate
 
@@ -34,6 +34,7 @@ log = structlog.get_logger(__name__)
 _TITLES: Final = {
     400: t("Bad request"),
     401: t("Unauthenticated"),
+    403: t("Forbidden"),
     404: t("Not found"),
     405: t("Method not allowed"),
     409: t("Conflict"),
@@ -46,7 +47,7 @@ _ERROR_TITLE: Final = t("Error")
 # The Content-Language of each language's problem details.
 _CONTENT_LANGUAGE: Final = {"en": "en", "zh_CN": "zh-CN"}
 # The CLI's exit code for an HTTP status no SlipwayError maps to.
-_EXIT_CODES: Final = {400: 2, 401: 7, 404: 3, 405: 2, 409: 4, 422: 2, 424: 5, 502: 6}
+_EXIT_CODES: Final = {400: 2, 401: 7, 403: 7, 404: 3, 405: 2, 409: 4, 422: 2, 424: 5, 502: 6}
 
 
 def problem_type(error: str) -> str:
@@ -113,7 +114,7 @@ def install(api: FastAPI) -> None:
 
     async def slipway_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SlipwayError)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
         language = request_language(request)
         return problem_response(
             from_error(exc, request.url.path, language), headers, language=language

@@ -10,6 +10,7 @@ bodies or headers, so a secret cannot leak through an exception.
     │   ├── ForgeError
     │   └── ClusterError
     └── Unauthenticated                  no API token, or an unknown one     (CLI 7, HTTP 401)
+        └── Forbidden                    signed in by cookie, without the CSRF token (HTTP 403)
 """
 
 from __future__ import annotations
@@ -178,3 +179,14 @@ class Unauthenticated(SlipwayError):
             system="slipway",
             hint=t("pass a token from `slipway user create` as a bearer token"),
         )
+
+
+class Forbidden(Unauthenticated):
+    """A request signed in by the web session's cookie that does not prove it came from
+    Slipway's own page (no CSRF token): the browser sends the cookie on any site's behalf."""
+
+    http_status = 403
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
