@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from slipway import service
 
 from . import connections, project_page, projects, sign_in
-from ._render import Web
+from ._render import LeavePage, Web
 
 STATIC = Path(__file__).parent / "static"
 
@@ -34,6 +35,12 @@ def install(api: FastAPI, app: service.App, worker: service.Worker) -> None:
     for router in (sign_in.router, projects.router, project_page.router, connections.router):
         api.include_router(router)
     api.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    async def leave(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LeavePage)
+        return exc.response
+
+    api.add_exception_handler(LeavePage, leave)
 
 
 __all__ = ["install"]

@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from urllib.parse import parse_qs
 
 import jinja2
-from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from slipway import service
 from slipway.domain.errors import Unauthenticated
@@ -135,6 +135,44 @@ def first(form: Mapping[str, list[str]], name: str, default: str = "") -> str:
 
 def forbidden(request: Request) -> HTMLResponse:
     return render(request, "forbidden.html", code=403)
+
+
+class LeavePage(Exception):
+    """Ends a page before its route runs, answering `response` (`install` registers the
+    handler): to sign-in when no one is signed in, 403 when a form lacks its CSRF token."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("leave page")
+        self.response = response
+
+
+def signed_in(request: Request) -> web_sessions.WebSessionView:
+    """The page's session; no session: off to sign-in."""
+    session = session_of(request)
+    if session is None:
+        raise LeavePage(to_sign_in())
+    return session
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A form posted by a signed-in browser from one of Slipway's pages (its CSRF token
+    matched)."""
+
+    session: web_sessions.WebSessionView
+    form: dict[str, list[str]]
+
+
+async def posted(request: Request) -> Posted:
+    session = signed_in(request)
+    form = await form_of(request)
+    if not csrf_ok(session, form):
+        raise LeavePage(forbidden(request))
+    return Posted(session, form)
+
+
+SignedIn = Annotated[web_sessions.WebSessionView, Depends(signed_in)]
+PostedForm = Annotated[Posted, Depends(posted)]
 
 
 def csrf_ok(session: web_sessions.WebSessionView, form: Mapping[str, list[str]]) -> bool:

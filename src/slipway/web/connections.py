@@ -16,13 +16,10 @@ from slipway.service import oauth, web_sessions
 from ._i18n import N_
 from ._render import (
     COOKIE,
-    csrf_ok,
+    PostedForm,
+    SignedIn,
     first,
-    forbidden,
-    form_of,
     render,
-    session_of,
-    to_sign_in,
     web_of,
 )
 
@@ -63,22 +60,14 @@ def _page(
 
 
 @router.get("/settings/connections")
-def connections_page(request: Request, done: str = "") -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
+def connections_page(request: Request, session: SignedIn, done: str = "") -> Response:
     notice = {"connected": CONNECTED, "removed": REMOVED}.get(done)
     return _page(request, session, notice=notice)
 
 
 @router.post("/settings/connections/connect")
-async def connect(request: Request) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
-    form = await form_of(request)
-    if not csrf_ok(session, form):
-        return forbidden(request)
+async def connect(request: Request, posted: PostedForm) -> Response:
+    session, form = posted.session, posted.form
     app = web_of(request).app
     try:
         kind = ForgeKind(first(form, "forge"))
@@ -98,10 +87,9 @@ async def connect(request: Request) -> Response:
 
 
 @router.get(CALLBACK)
-async def callback(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
+async def callback(
+    request: Request, session: SignedIn, code: str = "", state: str = "", error: str = ""
+) -> Response:
     app = web_of(request).app
     web_sessions.forget_oauth(app, request.cookies[COOKIE])
     if session.oauth_forge is None or not session.oauth_state or not session.oauth_verifier:
@@ -125,13 +113,8 @@ async def callback(request: Request, code: str = "", state: str = "", error: str
 
 
 @router.post("/settings/connections/remove")
-async def remove(request: Request) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
-    form = await form_of(request)
-    if not csrf_ok(session, form):
-        return forbidden(request)
+async def remove(request: Request, posted: PostedForm) -> Response:
+    session, form = posted.session, posted.form
     try:
         service.disconnect_forge(
             web_of(request).app,

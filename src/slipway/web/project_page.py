@@ -13,7 +13,13 @@ from slipway.domain.errors import NotFound, SlipwayError
 from slipway.service import web_sessions
 
 from ._i18n import N_
-from ._render import csrf_ok, first, forbidden, form_of, render, session_of, to_sign_in, web_of
+from ._render import (
+    PostedForm,
+    SignedIn,
+    first,
+    render,
+    web_of,
+)
 
 router = APIRouter(include_in_schema=False)
 CONFIRM_MISMATCH: Final = N_("Type the project's name exactly to delete it.")
@@ -57,20 +63,13 @@ def _page(
 
 
 @router.get("/projects/{name}")
-def project_page(request: Request, name: str) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
+def project_page(request: Request, name: str, session: SignedIn) -> Response:
     return _page(request, session, name)
 
 
 @router.post("/projects/{name}/repair")
-async def repair(request: Request, name: str) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
-    if not csrf_ok(session, await form_of(request)):
-        return forbidden(request)
+async def repair(request: Request, name: str, posted: PostedForm) -> Response:
+    session = posted.session
     web = web_of(request)
     try:
         service.repair_project(web.app, name, worker=web.worker, actor=session.actor)
@@ -80,13 +79,8 @@ async def repair(request: Request, name: str) -> Response:
 
 
 @router.post("/projects/{name}/delete")
-async def delete(request: Request, name: str) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
-    form = await form_of(request)
-    if not csrf_ok(session, form):
-        return forbidden(request)
+async def delete(request: Request, name: str, posted: PostedForm) -> Response:
+    session, form = posted.session, posted.form
     if first(form, "confirm").strip() != name:
         return _page(request, session, name, errors={"confirm": CONFIRM_MISMATCH}, status=422)
     try:

@@ -15,7 +15,13 @@ from slipway.domain.model import ForgeKind, ProjectStatus
 from slipway.service import web_sessions
 
 from ._i18n import N_
-from ._render import csrf_ok, first, forbidden, form_of, render, session_of, to_sign_in, web_of
+from ._render import (
+    PostedForm,
+    SignedIn,
+    first,
+    render,
+    web_of,
+)
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE: Final = 50
@@ -25,10 +31,9 @@ NO_TEMPLATE = N_("Choose a template.")
 
 
 @router.get("/projects")
-def projects_page(request: Request, status: str = "", after: str = "") -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
+def projects_page(
+    request: Request, session: SignedIn, status: str = "", after: str = ""
+) -> Response:
     chosen = status if status in {s.value for s in ProjectStatus} else ""
     views = service.list_projects(
         web_of(request).app,
@@ -93,10 +98,7 @@ def _form_page(
 
 
 @router.get("/projects/new")
-def new_project_page(request: Request, template: str = "") -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
+def new_project_page(request: Request, session: SignedIn, template: str = "") -> Response:
     names = [t.name for t in _templates(web_of(request).app)]
     chosen = template if template in names else web_of(request).app.settings.default_template
     return _form_page(request, session, {"template": chosen if chosen in names else ""})
@@ -137,13 +139,8 @@ def _kept_values(form: Mapping[str, list[str]], info: service.TemplateInfo) -> d
 
 
 @router.post("/projects/new")
-async def submit_new_project(request: Request) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
-    form = await form_of(request)
-    if not csrf_ok(session, form):
-        return forbidden(request)
+async def submit_new_project(request: Request, posted: PostedForm) -> Response:
+    session, form = posted.session, posted.form
     web = web_of(request)
     info = next((t for t in _templates(web.app) if t.name == first(form, "template")), None)
     if info is None:

@@ -14,7 +14,7 @@ from ._i18n import N_
 from ._render import (
     COOKIE,
     SIGN_IN_COOKIE,
-    csrf_ok,
+    PostedForm,
     first,
     forbidden,
     form_of,
@@ -82,12 +82,7 @@ async def sign_in(request: Request) -> Response:
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
-    if not csrf_ok(session, await form_of(request)):
-        return forbidden(request)
+async def sign_out(request: Request, posted: PostedForm) -> Response:
     web_sessions.sign_out(web_of(request).app, request.cookies.get(COOKIE))
     response = to_sign_in()
     response.delete_cookie(COOKIE, path="/")
