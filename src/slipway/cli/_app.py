@@ -97,6 +97,11 @@ def tr(text: str) -> str:
     return localize(text, language()) or ""
 
 
+def headers(*names: str) -> list[str]:
+    """A table's column headers in the shell's language."""
+    return [tr(name) for name in names]
+
+
 def _print_error(kind: str, message: str, hint: str | None) -> None:
     """One line on stderr, or one `{"error": ...}` document on stdout under --json."""
     if state.json:

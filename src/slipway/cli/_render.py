@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from slipway.cli._app import err, out, tr
+from slipway.cli._app import err, headers, out, tr
 from slipway.domain.text import t
 
 if TYPE_CHECKING:
@@ -98,7 +98,17 @@ def print_project(view: ProjectView) -> None:
     if not view.resources:  # nothing applied yet: no health to speak of
         return
     _print_health(view)
-    table = Table("environment", "kind", "name", "namespace", "status", "revision", "message")
+    table = Table(
+        *headers(
+            t("environment"),
+            t("kind"),
+            t("name"),
+            t("namespace"),
+            t("status"),
+            t("revision"),
+            t("message"),
+        )
+    )
     for r in view.resources:
         table.add_row(
             r.environment,

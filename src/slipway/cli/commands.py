@@ -20,6 +20,7 @@ from slipway.cli._app import (
     emit_json,
     err,
     forge_app,
+    headers,
     out,
     templates_app,
     tr,
@@ -54,7 +55,7 @@ def templates_list(json_output: JsonOption = False) -> None:
     if wants_json(json_output):
         emit_json([info.to_dict() for info in infos])
         return
-    table = Table("template", "description", "parameters")
+    table = Table(*headers(t("template"), t("description"), t("parameters")))
     for info in infos:
         params = ", ".join(
             f"{p.name}={p.default}" if p.default is not None else p.name for p in info.parameters
@@ -139,7 +140,7 @@ def forge_list(json_output: JsonOption = False) -> None:
     if not connections:
         out.print(tr(t("no stored forge connections; add one with `slipway forge connect`")))
         return
-    table = Table("forge", "url", "account", "token", "scopes")
+    table = Table(*headers(t("forge"), t("url"), t("account"), t("token"), t("scopes")))
     for c in connections:
         table.add_row(c.forge, c.url, c.account, c.token_kind, ", ".join(c.scopes or ()))
     out.print(table)

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from slipway import service
-from slipway.cli._app import tr
+from slipway.cli._app import headers, tr
 from slipway.config import Settings
 from slipway.domain.model import ForgeKind
 from slipway.domain.text import t
@@ -163,7 +163,7 @@ def _summary(
     from slipway.cli._render import print_project
 
     print_project(view)
-    table = Table("environment", "namespace", "status")
+    table = Table(*headers(t("environment"), t("namespace"), t("status")))
     for env in view.environments:
         table.add_row(env.name, env.namespace, env.status)
     out.print(table)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from slipway.cli._app import JsonOption, emit_json, out, project_app, tr, wants_json
+from slipway.cli._app import JsonOption, emit_json, headers, out, project_app, tr, wants_json
 from slipway.cli._render import follow, print_project
 from slipway.domain.errors import InvalidInput
 from slipway.domain.model import ForgeKind, GitAuthMethod, ProgressEvent, ProjectStatus
@@ -206,7 +206,17 @@ def project_list(
     if wants_json(json_output):
         emit_json([v.to_dict() for v in views])
         return
-    table = Table("name", "status", "health", "template", "forge", "environments", "progress")
+    table = Table(
+        *headers(
+            t("name"),
+            t("status"),
+            t("health"),
+            t("template"),
+            t("forge"),
+            t("environments"),
+            t("progress"),
+        )
+    )
     for v in views:
         envs = ", ".join(f"{e.name}:{e.status}" for e in v.environments)
         table.add_row(v.name, v.status, v.health, v.template, v.forge, envs, f"{v.progress}%")

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from slipway.cli._app import JsonOption, emit_json, err, out, tr, user_app, wants_json
+from slipway.cli._app import JsonOption, emit_json, err, headers, out, tr, user_app, wants_json
 from slipway.domain.text import t
 
 
@@ -55,7 +55,7 @@ def user_list(json_output: JsonOption = False) -> None:
     if not users:
         out.print(tr(t("no users; add one with `slipway user create NAME`")))
         return
-    table = Table("name", "admin", "created")
+    table = Table(*headers(t("name"), t("admin"), t("created")))
     for u in users:
         table.add_row(
             u.name, "yes" if u.admin else "no", u.created_at.isoformat(timespec="seconds")
