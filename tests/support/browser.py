@@ -27,14 +27,17 @@ MISSING_CHROMIUM: Final = (
 # axe-core's impact levels that fail a page; "moderate" and "minor" are reported, not failed.
 FAILING_IMPACTS: Final = frozenset({"serious", "critical"})
 
-# Words that stay as they are in every language: product and forge names, Kubernetes and
-# Flux kinds, protocol names. A test adds its own data (project, template, environment names).
+# Words that stay as they are in every language, matched with their case (so a badge's
+# untranslated "ready" is still caught): product and forge names (and the forges' ids),
+# Kubernetes and Flux kinds, Flux's `Ready` condition (the catalogs keep it), protocol names.
+# A test adds its own data (project, template, environment names), in any case.
 UNTRANSLATED: Final = frozenset(
     {
-        "Slipway", "GitHub", "GitLab", "Gitea", "Flux", "Kubernetes", "OAuth", "API", "URL",
+        "Slipway", "GitHub", "GitLab", "Gitea", "github", "gitlab", "gitea",
+        "Flux", "Kubernetes", "OAuth", "API", "URL",
         "Git", "SSH", "HTTPS", "HTTP", "YAML", "JSON", "CSRF", "UTC", "ID",
         "Namespace", "Secret", "ServiceAccount", "GitRepository", "Kustomization", "Role",
-        "RoleBinding", "Deployment", "Service", "Ingress", "ConfigMap",
+        "RoleBinding", "Deployment", "Service", "Ingress", "ConfigMap", "Ready",
     }
 )  # fmt: skip
 _URL: Final = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
@@ -161,13 +164,13 @@ def visible_texts(page: Page) -> list[str]:
 def english_words(texts: Iterable[str], *, allowed: Iterable[str] = ()) -> list[str]:
     """The English words in `texts`: runs of two or more Latin letters standing alone (not
     part of a name, path or revision with digits or punctuation), less URLs, `code spans`,
-    numbers and the `allowed` tokens (plus `UNTRANSLATED`), compared case-insensitively."""
-    permitted = {a.lower() for a in (*UNTRANSLATED, *allowed)}
+    numbers, `UNTRANSLATED` and the `allowed` tokens (compared case-insensitively)."""
+    permitted = {a.lower() for a in allowed}
     found: list[str] = []
     for text in texts:
         for token in _TOKEN.findall(_CODE_SPAN.sub(" ", _URL.sub(" ", text))):
             bare = token.rstrip(".:")
-            if bare.lower() in permitted or not _WORD.fullmatch(bare):
+            if bare in UNTRANSLATED or bare.lower() in permitted or not _WORD.fullmatch(bare):
                 continue
             found.append(bare)
     return found

@@ -21,6 +21,7 @@ function followProgress(bar) {
     item.dataset.sequence = String(event.sequence);
     const step = document.createElement("span");
     step.className = "step";
+    step.translate = false; // the step's identifier, as the CLI and API name it
     step.textContent = event.step;
     item.append(step, " " + event.message);
     log.append(item);
