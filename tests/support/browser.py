@@ -18,12 +18,15 @@ from importlib import resources
 from typing import Any, Final
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 MISSING_CHROMIUM: Final = (
     "no `chromium` on PATH: the browser tests drive Debian's Chromium "
     "(`apt-get install chromium`; .ci/run installs it)"
 )
+# How long an action or an `expect` waits for the page: Playwright's 5 s default for `expect`
+# is short on a loaded CI machine; a test that waits for a whole run passes its own timeout.
+WAIT_MS: Final = 30_000
 # axe-core's impact levels that fail a page; "moderate" and "minor" are reported, not failed.
 FAILING_IMPACTS: Final = frozenset({"serious", "critical"})
 
@@ -91,6 +94,7 @@ def chromium_path() -> str:
 def chromium() -> Iterator[Browser]:
     """A headless Chromium for the block (one per test: the sync API owns its own loop)."""
     executable = chromium_path()
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True)
         try:
@@ -115,7 +119,9 @@ def new_page(
         base_url=base_url,
         viewport={"width": width, "height": height},
     )
-    return context.new_page()
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    return page
 
 
 @dataclass(frozen=True)
