@@ -56,16 +56,23 @@ def events_url(name: str) -> str:
     return f"{router.prefix}/{name}/events/stream"
 
 
+def project_out(view: service.ProjectView, language: str) -> ProjectOut:
+    """The project as the API shows it, its recorded error in `language`."""
+    return ProjectOut.model_validate(view).model_copy(
+        update={"error_message": localize(view.error_message, language)}
+    )
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectOut)
 async def create_project(
-    body: ProjectCreate, ctx: ContextDep, actor: ActorDep, response: Response
+    request: Request, body: ProjectCreate, ctx: ContextDep, actor: ActorDep, response: Response
 ) -> ProjectOut:
     """Validates, runs preflight, records the project and queues its creation; follow it at
     `/projects/{name}/events/stream`. Nothing is created when this fails."""
     with _named_by_body():
         view = await service.create_project(ctx.app, _request(body), worker=ctx.worker, actor=actor)
     response.headers["Location"] = f"/api/v1/projects/{view.name}"
-    return ProjectOut.model_validate(view)
+    return project_out(view, request_language(request))
 
 
 @router.post("/preview", response_model=PreviewOut)
@@ -102,6 +109,7 @@ async def preview_project(
 
 @router.get("", response_model=ProjectPage)
 def list_projects(
+    request: Request,
     ctx: ContextDep,
     actor: ActorDep,
     status: Annotated[
@@ -117,16 +125,17 @@ def list_projects(
     page = views[:limit]
     more = len(views) > limit
     return ProjectPage(
-        items=[ProjectOut.model_validate(v) for v in page],
+        items=[project_out(v, request_language(request)) for v in page],
         next_cursor=page[-1].name if more and page else None,
     )
 
 
 @router.get("/{name}", response_model=ProjectOut)
-def show_project(name: str, ctx: ContextDep, actor: ActorDep) -> ProjectOut:
+def show_project(request: Request, name: str, ctx: ContextDep, actor: ActorDep) -> ProjectOut:
     """The project with its environments, repository, resources and health; another user's
     project answers 404, as a missing one does."""
-    return ProjectOut.model_validate(service.show_project(ctx.app, name, actor=actor))
+    view = service.show_project(ctx.app, name, actor=actor)
+    return project_out(view, request_language(request))
 
 
 @router.post("/{name}/repair", status_code=status.HTTP_202_ACCEPTED, response_model=RunStarted)

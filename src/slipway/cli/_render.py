@@ -90,7 +90,7 @@ def print_project(view: ProjectView) -> None:
     if view.error_message:
         step = view.failed_step or "error"
         # Messages recorded by the pipeline already start with "[step]": do not say it twice.
-        message = view.error_message.removeprefix(f"[{step}] ")
+        message = tr(view.error_message).removeprefix(f"[{step}] ")
         out.print(
             f"[red]{escape(step)}:[/red] {escape(message)}",
             highlight=False,

@@ -65,7 +65,7 @@ def project_delete(
         )
     else:
         step = view.failed_step or "error"
-        message = (view.error_message or "").removeprefix(f"[{step}] ")
+        message = tr(view.error_message or "").removeprefix(f"[{step}] ")
         out.print(
             tr(
                 t(

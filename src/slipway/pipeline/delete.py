@@ -87,6 +87,7 @@ def delete_failed_step(project_id: int, step: str, text: str, text_json: object 
     """The run ends failed: the project stays `deleting`, with the step and the message
     (`text_json`: its template, so each face shows it in its reader's language)."""
     app = current_app()
+    message = restore(text_json, text)
     with app.session() as session:
         project = store.get_project_by_id(session, project_id=project_id)
         if project is None or project.failed_step is not None:
@@ -96,9 +97,8 @@ def delete_failed_step(project_id: int, step: str, text: str, text_json: object 
             project_id=project_id,
             status=ProjectStatus.DELETING,
             failed_step=step,
-            error_message=text,
+            error_message=message,
         )
-    message = restore(text_json, text)
     report(app, project_id, Step(step), 0.0, message, level=EventLevel.ERROR, final="failed")
 
 

@@ -19,7 +19,7 @@ from slipway.bootstrap import App, ProcessLoop
 from slipway.domain.errors import NotFound, SlipwayError
 from slipway.domain.model import EventLevel, GitAuthMethod, ProjectStatus, ResourceStatus, Step
 from slipway.domain.names import ResourceKind, ResourceNames
-from slipway.domain.text import Text, t
+from slipway.domain.text import Text, join, t
 from slipway.gitops import (
     BasicAuth,
     EnvironmentResult,
@@ -268,7 +268,9 @@ def _conclude(
     records when they turn Ready (or fail)."""
     with app.session() as session:
         if problems:
-            summary = " | ".join(f"{env}: {why}" for env, why in problems.items())
+            summary = join(
+                " | ", [t("{env}: {why}", env=env, why=why) for env, why in problems.items()]
+            )
             store.set_project_status(
                 session,
                 project_id=project.id,

@@ -184,12 +184,12 @@ def settle_failure_step(
     app = current_app()
     if gitops_steps.settled_status(app, project_id) is not None:
         return  # already recorded before a crash
+    message = restore(text_json, text)
     with app.session() as session:
         store.set_project_status(
-            session, project_id=project_id, status=status, failed_step=step, error_message=text
+            session, project_id=project_id, status=status, failed_step=step, error_message=message
         )
     final = "failed" if status == ProjectStatus.FAILED.value else "degraded"
-    message = restore(text_json, text)
     report(app, project_id, Step(step), 0.0, message, level=EventLevel.ERROR, final=final)
 
 

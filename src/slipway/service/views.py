@@ -152,7 +152,7 @@ def project_view(
         forge=project.forge.value,
         owner=project.owner,
         failed_step=project.failed_step,
-        error_message=project.error_message,
+        error_message=project.error_text,
         environments=[_environment_view(e, states[e.name]) for e in environments],
         repository=None if repository is None else _repository_view(repository),
         resources=[_resource_view(r, env_names.get(r.environment_id, "?")) for r in resources],

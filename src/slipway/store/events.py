@@ -80,7 +80,7 @@ def _insert_next(
     message: str,
     final: str | None,
 ) -> sa.Insert:
-    template, params = _template(message)
+    template, params = message_template(message)
     # One statement reads the run, the last sequence and the run's top percent and inserts
     # after them, so on SQLite (one writer at a time) it cannot collide, and on PostgreSQL a
     # collision is a unique error. No project row: no run, no insert, a foreign-key error.
@@ -109,7 +109,7 @@ def _insert_next(
     return sa.insert(ProjectEvent).from_select([*columns, "created_at"], source)
 
 
-def _template(message: str) -> tuple[str | None, dict[str, object] | None]:
+def message_template(message: str | None) -> tuple[str | None, dict[str, object] | None]:
     """A Text's template and its parameters as JSON (nested Texts keep theirs); a plain
     message has none and is shown as it is."""
     if not isinstance(message, Text):

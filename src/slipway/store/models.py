@@ -150,6 +150,9 @@ class Project(Base):
     status: Mapped[ProjectStatus] = mapped_column(StrEnumType(ProjectStatus, 16))
     failed_step: Mapped[str | None] = mapped_column(sa.String(64))
     error_message: Mapped[str | None] = mapped_column(sa.Text())
+    # The error's template and parameters (`slipway.domain.text`), to show it translated.
+    error_template: Mapped[str | None] = mapped_column(sa.Text())
+    error_params: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON())
     template: Mapped[str] = mapped_column(sa.String(255))
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The template parameters marked `secret: true`, as encrypted JSON; never in `parameters`.
@@ -177,6 +180,13 @@ class Project(Base):
     run: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
+
+    @property
+    def error_text(self) -> str | None:
+        """The error as translatable text when its template was kept, else as stored."""
+        if self.error_message is None or self.error_template is None:
+            return self.error_message
+        return restore({"t": self.error_template, "p": self.error_params or {}}, self.error_message)
 
 
 class Environment(Base):

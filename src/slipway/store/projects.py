@@ -17,6 +17,7 @@ from slipway.domain.names import ResourceNames
 from slipway.domain.text import join, t
 from slipway.store._checks import as_enum, violation
 from slipway.store.crypto import TokenCipher
+from slipway.store.events import message_template
 from slipway.store.models import Environment, Project, Repository
 
 ParameterValue = str | int | bool
@@ -200,7 +201,8 @@ def set_project_status(
     project = _require_by_id(session, project_id)
     project.status = as_enum(ProjectStatus, status, field="status")
     project.failed_step = failed_step
-    project.error_message = error_message
+    project.error_message = None if error_message is None else str(error_message)
+    project.error_template, project.error_params = message_template(error_message)
     session.flush()
     return project
 
@@ -222,7 +224,7 @@ def start_run(
     project.run += 1
     project.status = as_enum(ProjectStatus, status, field="status")
     project.failed_step = None
-    project.error_message = None
+    project.error_message = project.error_template = project.error_params = None
     project.workflow_id = workflow_id
     session.flush()
     return project.run

@@ -3,6 +3,7 @@ stream when JavaScript runs), its environments and resources, and repair and del
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
 from fastapi import APIRouter, Request
@@ -10,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from slipway import service
 from slipway.domain.errors import NotFound, SlipwayError
+from slipway.i18n import localize
 from slipway.service import web_sessions
 
 from ._i18n import N_
@@ -17,6 +19,7 @@ from ._render import (
     PostedForm,
     SignedIn,
     first,
+    language_of,
     render,
     web_of,
 )
@@ -51,7 +54,8 @@ def _page(
         request,
         "project.html",
         session=session,
-        project=view,
+        # The project's recorded error in the page's language, as its step log is.
+        project=replace(view, error_message=localize(view.error_message, language_of(request))),
         events=current,
         last_sequence=last,
         live=live,

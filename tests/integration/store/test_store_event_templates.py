@@ -8,7 +8,16 @@ from collections.abc import Callable
 from slipway.domain.model import Step
 from slipway.domain.text import Text, t
 from slipway.i18n import localize
-from slipway.store import Project, SessionFactory, append_event, events_after, unit_of_work
+from slipway.store import (
+    Project,
+    SessionFactory,
+    append_event,
+    events_after,
+    get_project_by_id,
+    set_project_status,
+    start_run,
+    unit_of_work,
+)
 
 NewProject = Callable[..., Project]
 
@@ -39,3 +48,31 @@ def test_a_translatable_message_comes_back_translatable(
     assert second.message == "plain"
     assert not isinstance(second.message, Text)
     assert localize(second.message, "zh_CN") == "plain"
+
+
+def test_a_projects_error_comes_back_translatable_and_a_new_run_clears_it(
+    factory: SessionFactory, new_project: NewProject
+) -> None:
+    with unit_of_work(factory) as session:
+        project_id = new_project(session, "shop").id
+        set_project_status(
+            session,
+            project_id=project_id,
+            status="failed",
+            failed_step="create_repository",
+            error_message=t("project {name} has no recorded repository", name="shop"),
+        )
+    with unit_of_work(factory) as session:
+        project = get_project_by_id(session, project_id=project_id)
+        assert project is not None
+        assert project.error_message == "project shop has no recorded repository"
+        assert localize(project.error_text, "zh_CN") == "项目 shop 没有已记录的仓库"
+        start_run(session, project_id=project_id, status="initializing", workflow_id="w-2")
+    with unit_of_work(factory) as session:
+        project = get_project_by_id(session, project_id=project_id)
+        assert project is not None
+        assert (project.error_message, project.error_text, project.error_template) == (
+            None,
+            None,
+            None,
+        )

@@ -26,7 +26,7 @@ TABLES = {
     "executor_leases",
 }
 
-HEAD = "0008"  # the newest migration; every start brings a database up to it
+HEAD = "0009"  # the newest migration; every start brings a database up to it
 
 SEED_RUNBOOK_QUERY = (
     "SELECT id, project_id, environment_id, type, name, namespace, status, error_message, "
