@@ -161,9 +161,10 @@ def test_every_documented_exit_code_is_produced(
         failed = run("project", "create", "day2-failed", "--wait")
     produced[1] = failed.returncode
     assert run("project", "events", "day2-failed", "--follow").returncode == 1
-    with forge_faulted(sandbox, 401, path_prefix="/user", method="GET", count=5):
+    # The forge failing (5xx through every retry), not a token it refuses (that is bad input).
+    with forge_faulted(sandbox, 503, path_prefix="/user", method="GET", count=5):
         produced[6] = run(
-            "forge", "connect", "github", "--token-stdin", stdin="ghp_wrong\n"
+            "forge", "connect", "github", "--token-stdin", stdin=f"{sandbox.forge_token}\n"
         ).returncode
 
     follow = run.spawn("project", "events", "day2-taken", "--follow")  # queued: it waits

@@ -152,7 +152,7 @@ def test_a_forge_token_and_a_secret_parameter_appear_nowhere_in_clear(
 
             # Refusals first: a token the forge does not know, and a secret value that
             # breaks its rule (the value has the sentinel in it) are refused without echo.
-            call("POST", "/connections", 502, json={"forge": "github", "token": forge_token + "x"})
+            call("POST", "/connections", 422, json={"forge": "github", "token": forge_token + "x"})
             call("POST", "/connections", 201, json={"forge": "github", "token": forge_token})
             broken = {**create, "parameters": {SECRET_PARAMETER: secret_value + "<>"}}
             refused = call("POST", "/projects", 422, json=broken)
