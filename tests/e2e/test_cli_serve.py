@@ -204,11 +204,11 @@ def test_serve_answers_probes_and_hands_a_creation_over_on_sigterm(
             assert connected.status_code == 201, connected.text
 
             def reached_push() -> bool:
-                events = http.get("/projects/handover/events").json()
+                events = http.get("/projects/serve-handover/events").json()
                 return any(e["step"] == Step.PUSH_TEMPLATE.value for e in events)
 
             with forge_slowed(sandbox, 300):  # the run is still going when SIGTERM comes
-                body = {"name": "handover", "template": "static-site"}
+                body = {"name": "serve-handover", "template": "static-site"}
                 assert http.post("/projects", json=body).status_code == 201
                 wait_until(reached_push, message="the run to reach push_template", timeout=60)
                 lease = lease_of(cli_app, server.pid)
@@ -227,5 +227,5 @@ def test_serve_answers_probes_and_hands_a_creation_over_on_sigterm(
 
     worker = slipway_process("worker", "--until-idle", env=long_lease)
     assert worker.returncode == 0, worker.stderr
-    assert re.search(r"^resumed handover at step \S+ \(", worker.stdout, re.M), worker.stdout
-    assert_project_complete(cli_app, sandbox, "handover", tmp_path)
+    assert re.search(r"^resumed serve-handover at step \S+ \(", worker.stdout, re.M), worker.stdout
+    assert_project_complete(cli_app, sandbox, "serve-handover", tmp_path)
