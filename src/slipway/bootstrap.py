@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Final, TypeVar
 
+import structlog
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -35,8 +36,14 @@ from slipway.templates import TemplateCatalog, load_catalog
 
 T = TypeVar("T")
 
+log = structlog.get_logger("slipway.oauth")
+
 # An OAuth token expiring sooner than this is refreshed before it is used.
 REFRESH_MARGIN: Final = timedelta(minutes=5)
+
+# Told a connection's ID once this process stored a refreshed token for it (the service layer
+# registers the re-apply of the git Secrets that carry the token).
+TokenListener = Callable[["App", int], Awaitable[None]]
 
 
 @dataclass
@@ -47,6 +54,7 @@ class App:
     cipher: store.TokenCipher
     # One refresh at a time per connection in this process (a refresh token works once).
     _refreshing: dict[int, threading.Lock] = field(default_factory=dict, init=False, repr=False)
+    token_listeners: list[TokenListener] = field(default_factory=list, init=False, repr=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -122,7 +130,8 @@ class App:
         new pair (encrypted) before anything uses it; True when the token changed. Clients
         built afterwards carry the new token (ForgeClients keys by its fingerprint). A
         connection without a refresh token, or not expiring, is left alone; a refresh the
-        forge refuses or cannot answer raises `ForgeError` only once the token has expired."""
+        forge refuses or cannot answer raises `ForgeError` only once the token has expired.
+        After a refresh made here, `token_listeners` are awaited (their failures logged)."""
         with self.session() as session:
             expires_at, refreshable = store.token_expiry(session, connection_id=connection_id)
         if not _expiring(expires_at) or not refreshable:
@@ -133,22 +142,37 @@ class App:
         while not lock.acquire(blocking=False):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         try:
-            return await self._refresh(connection_id)
+            changed, here = await self._refresh(connection_id)
         finally:
             lock.release()
+        if here:
+            await self._tell_listeners(connection_id)
+        return changed
 
-    async def _refresh(self, connection_id: int) -> bool:
+    async def _tell_listeners(self, connection_id: int) -> None:
+        for listener in list(self.token_listeners):
+            try:
+                await listener(self, connection_id)
+            except Exception as exc:  # a refresh stands even when what follows it fails
+                log.warning(
+                    "oauth.token_listener_failed",
+                    connection_id=connection_id,
+                    error=type(exc).__name__,
+                )
+
+    async def _refresh(self, connection_id: int) -> tuple[bool, bool]:
+        """Whether the token changed, and whether this call changed it."""
         with self.session() as session:
             stored = store.load_forge_refresh(
                 session, connection_id=connection_id, cipher=self.cipher
             )
         if stored is None or not _expiring(stored.expires_at):
-            return stored is not None  # refreshed meanwhile, by whoever held the lock
+            return stored is not None, False  # refreshed meanwhile, by whoever held the lock
         kind = stored.provider
         client = self.settings.oauth_client(kind)
         if client is None:
             if stored.expires_at is not None and stored.expires_at > datetime.now(UTC):
-                return False  # still good for a while; nothing can renew it here
+                return False, False  # still good for a while; nothing can renew it here
             raise ForgeError(
                 t(
                     "the {forge} OAuth token of this connection expired and this "
@@ -178,9 +202,9 @@ class App:
             with self.session() as session:
                 now_expires, _ = store.token_expiry(session, connection_id=connection_id)
             if now_expires != stored.expires_at:
-                return True
+                return True, False
             if stored.expires_at is not None and stored.expires_at > datetime.now(UTC):
-                return False  # the token still works: use it, and try again next time
+                return False, False  # the token still works: use it, and try again next time
             raise
         with self.session() as session:
             store.update_forge_tokens(
@@ -192,7 +216,7 @@ class App:
                 cipher=self.cipher,
                 scopes=tokens.scopes,
             )
-        return True
+        return True, True
 
     def cluster(self) -> ClusterClient:
         return ClusterClient.from_settings(self.settings)

@@ -2,15 +2,16 @@
 (httpx here) follows the forge emulator's sign-in page and its redirect, the service
 completes; the connection is the user's own, listed with its account and scopes, and a
 project is created with it. A GitLab token about to expire is refreshed before it is used
-and the new pair stored encrypted; a callback whose state is not the session's is refused
-with nothing stored."""
+and the new pair stored encrypted, and the git Secrets of `--git-auth token` projects get the
+new token at once; the status sync's leader refreshes a token near expiry that nothing uses; a
+callback whose state is not the session's is refused with nothing stored."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -23,7 +24,7 @@ from tests.e2e.test_pipeline import wait_final
 from tests.support.waiting import wait_until
 
 from slipway import service, store
-from slipway.bootstrap import App, bootstrap
+from slipway.bootstrap import App
 from slipway.domain.actors import Actor
 from slipway.domain.errors import ForgeError, InvalidInput
 from slipway.domain.model import ForgeKind, GitAuthMethod
@@ -32,6 +33,7 @@ from slipway.pipeline.runtime import Worker
 from slipway.sandbox.forge import ForgeEmulator, RequestRecorder
 from slipway.sandbox.runner import Sandbox
 from slipway.service.oauth import OAuthStart, begin_oauth, complete_oauth
+from slipway.service.sync import running_sync
 
 REDIRECT = "http://127.0.0.1:8000/settings/connections/callback"
 GRANTED = {
@@ -61,9 +63,9 @@ def oauth_app(sandbox: Sandbox, tmp_path: Path) -> Iterator[App]:
         forge_urls={kind: forge.url for kind in ForgeKind},
         **clients,
     )
-    instance = bootstrap(settings)
-    yield instance
-    instance.close()
+    # Opened as the faces open it, so a refresh is followed by the Secrets it feeds.
+    with service.application(settings) as instance:
+        yield instance
 
 
 @pytest.fixture
@@ -272,16 +274,14 @@ def test_a_refused_refresh_keeps_a_working_token_and_names_the_fix_once_it_expir
     assert pair.refresh_token.get_secret_value() not in str(refused.value)
 
 
-def test_a_git_auth_token_secret_keeps_the_old_token_after_a_refresh_until_a_repair(
-    oauth_app: App, sandbox: Sandbox, user: Actor
-) -> None:
-    """What a refresh does not reach yet (service.oauth): the token in a `--git-auth token`
-    project's Secret. A repair re-applies the Secret with the current token."""
-    forge, kube = _emulator(sandbox), sandbox.kube
+def _token_project(app: App, sandbox: Sandbox, user: Actor) -> tuple[int, Callable[[], str]]:
+    """A GitLab connection by OAuth and a `--git-auth token` project created with it; returns
+    the connection's ID and a reader of the token in the project's git Secret."""
+    kube = sandbox.kube
     assert kube is not None
     login = _forge_account(sandbox)
-    _connect(oauth_app, ForgeKind.GITLAB, login, user)
-    stored = _stored(oauth_app, ForgeKind.GITLAB, login)
+    _connect(app, ForgeKind.GITLAB, login, user)
+    stored = _stored(app, ForgeKind.GITLAB, login)
     name = f"ot-{secrets.token_hex(3)}"
     request = service.CreateRequest(
         name=name,
@@ -290,35 +290,79 @@ def test_a_git_auth_token_secret_keeps_the_old_token_after_a_refresh_until_a_rep
         forge=ForgeKind.GITLAB,
         git_auth=GitAuthMethod.TOKEN,
     )
-    worker = Worker(oauth_app).start()
+    worker = Worker(app).start()
     try:
-        asyncio.run(service.create_project(oauth_app, request, worker=worker, actor=user))
-        assert wait_final(oauth_app, name) == "completed"
-        names = ResourceNames(service.show_project(oauth_app, name, actor=user).slug, "dev")
-
-        def in_secret() -> str:
-            secret = kube.get("v1", "Secret", names.git_secret, names.namespace)
-            assert secret is not None
-            return base64.b64decode(secret["data"]["password"]).decode()
-
-        first = _token(oauth_app, stored.id).get_secret_value()
-        assert in_secret() == first
-        _expire_soon(oauth_app, stored.id)
-        assert asyncio.run(oauth_app.refresh_if_expiring(stored.id)) is True
-        second = _token(oauth_app, stored.id).get_secret_value()
-        assert forge.state.token(first) is None  # revoked by the refresh
-        assert in_secret() == first  # stale until the Secret is applied again
-
-        started = service.repair_project(oauth_app, name, worker=worker, actor=user)
-
-        def repaired() -> str | None:
-            events = [e for e in service.project_events(oauth_app, name) if e.run == started.run]
-            return events[-1].final if events else None
-
-        assert wait_until(repaired, message=f"{name} repaired", timeout=120) == "completed"
-        assert in_secret() == second
+        asyncio.run(service.create_project(app, request, worker=worker, actor=user))
+        assert wait_final(app, name) == "completed"
     finally:
         worker.stop()
+    names = ResourceNames(service.show_project(app, name, actor=user).slug, "dev")
+
+    def in_secret() -> str:
+        secret = kube.get("v1", "Secret", names.git_secret, names.namespace)
+        assert secret is not None
+        return base64.b64decode(secret["data"]["password"]).decode()
+
+    assert in_secret() == _token(app, stored.id).get_secret_value()
+    return stored.id, in_secret
+
+
+def test_a_git_auth_token_secret_holds_the_new_token_right_after_a_refresh(
+    oauth_app: App, sandbox: Sandbox, user: Actor
+) -> None:
+    """A refresh revokes the old token: a `--git-auth token` project's Secret is applied
+    again with the new one, with no repair."""
+    connection_id, in_secret = _token_project(oauth_app, sandbox, user)
+    first = _token(oauth_app, connection_id).get_secret_value()
+    _expire_soon(oauth_app, connection_id)
+    assert asyncio.run(oauth_app.refresh_if_expiring(connection_id)) is True
+    second = _token(oauth_app, connection_id).get_secret_value()
+    assert _emulator(sandbox).state.token(first) is None  # revoked by the refresh
+    assert in_secret() == second
+
+
+def test_a_secret_a_refresh_did_not_reach_is_caught_up_by_the_leader(
+    oauth_app: App, sandbox: Sandbox, user: Actor
+) -> None:
+    """A refresh in a process that could not apply the Secret (here: none told of it): the
+    status sync's leader applies the current token at its next pass."""
+    connection_id, in_secret = _token_project(oauth_app, sandbox, user)
+    first = _token(oauth_app, connection_id).get_secret_value()
+    oauth_app.token_listeners.clear()
+    _expire_soon(oauth_app, connection_id)
+    assert asyncio.run(oauth_app.refresh_if_expiring(connection_id)) is True
+    second = _token(oauth_app, connection_id).get_secret_value()
+    assert in_secret() == first  # stale: nothing carried the refresh on
+    with running_sync(oauth_app, refresh_every=0.2):
+        wait_until(lambda: in_secret() == second, message="the Secret caught up", timeout=60)
+
+
+def test_the_leader_refreshes_a_token_near_expiry_that_nothing_uses(
+    oauth_app: App, sandbox: Sandbox, user: Actor
+) -> None:
+    forge = _emulator(sandbox)
+    login = _forge_account(sandbox)
+    forge.set_oauth_token_lifetime("gitlab", 60)  # within the 5 minute margin
+    try:
+        _connect(oauth_app, ForgeKind.GITLAB, login, user)
+    finally:
+        forge.set_oauth_token_lifetime("gitlab", 7200)
+    stored = _stored(oauth_app, ForgeKind.GITLAB, login)
+    first = _token(oauth_app, stored.id).get_secret_value()
+
+    with running_sync(oauth_app, refresh_every=0.2):
+
+        def refreshed() -> str | None:
+            token = _token(oauth_app, stored.id).get_secret_value()
+            return token if token != first else None
+
+        second = wait_until(refreshed, message="the token refreshed", timeout=60)
+    after = _stored(oauth_app, ForgeKind.GITLAB, login)
+    assert after.expires_at is not None
+    assert after.expires_at - datetime.now(UTC) > timedelta(hours=1)
+    assert forge.state.token(first) is None
+    acting = forge.state.token(second)
+    assert acting is not None and acting.login == login
 
 
 def _expire_soon(app: App, connection_id: int) -> None:

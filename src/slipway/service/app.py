@@ -14,6 +14,7 @@ from slipway.bootstrap import App, bootstrap
 from slipway.config import Settings, get_settings
 from slipway.domain.errors import ExternalError, InvalidInput
 from slipway.domain.text import t
+from slipway.service.token_refresh import watch_token_refreshes
 
 
 def load_settings() -> Settings:
@@ -31,7 +32,8 @@ def load_settings() -> Settings:
 
 @contextmanager
 def application(settings: Settings | None = None) -> Iterator[App]:
-    """The wired application (database migrated, key loaded), closed on exit."""
+    """The wired application (database migrated, key loaded), closed on exit; a token it
+    refreshes is carried on to the git Secrets that hold it (`watch_token_refreshes`)."""
     settings = settings or load_settings()
     try:
         instance = bootstrap(settings)
@@ -46,6 +48,7 @@ def application(settings: Settings | None = None) -> Iterator[App]:
                 "database running and writable?"
             ),
         ) from None
+    watch_token_refreshes(instance)
     try:
         yield instance
     finally:

@@ -1,6 +1,7 @@
 """The status sync as use cases: one pass by hand (`slipway sync --once`), or the sync running
 in this process beside a worker (`slipway worker`), elected through a Lease so only one process
-of the installation follows the cluster at a time."""
+of the installation follows the cluster at a time; the leader also keeps OAuth tokens fresh
+and the git Secrets that carry them current (`token_refresh`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from dataclasses import dataclass
 from typing import Final
 
 from slipway.bootstrap import App, ProcessLoop
+from slipway.service.token_refresh import (
+    REFRESH_PASS_SECONDS,
+    TokenRefresher,
+    watch_token_refreshes,
+)
 from slipway.sync import StatusSync, SyncReport, sync_once
 
 STOP_SECONDS: Final = 10.0
@@ -53,15 +59,20 @@ async def sync_now(app: App) -> SyncSummary:
 
 
 @contextmanager
-def running_sync(app: App) -> Iterator[StatusSync]:
+def running_sync(app: App, *, refresh_every: float = REFRESH_PASS_SECONDS) -> Iterator[StatusSync]:
     """The status sync on the process's event loop for the duration of the block: it stands
-    by until elected, then follows the cluster; on exit it stops and releases the Lease."""
+    by until elected, then follows the cluster and, every `refresh_every` seconds, refreshes
+    expiring OAuth tokens (`TokenRefresher`); on exit it stops and releases the Lease."""
     sync = StatusSync(app)
+    refresher = TokenRefresher(app, leading=lambda: sync.leading, every=refresh_every)
+    watch_token_refreshes(app)
 
     async def start(loop: ProcessLoop) -> None:
         await sync.start(loop.cluster)
+        await refresher.start(loop.cluster)
 
     async def stop(loop: ProcessLoop) -> None:
+        await refresher.stop()
         # An unreachable cluster must not hold the shutdown: the Lease then expires instead.
         with suppress(TimeoutError):
             await asyncio.wait_for(sync.stop(), timeout=STOP_SECONDS)
