@@ -6,12 +6,11 @@ Expiring tokens are refreshed where they are used (`App.refresh_if_expiring`, ca
 `service.forges.open_forge` and by the worker's `ProcessLoop.forge`); the forge clients built
 afterwards carry the new token, since `ForgeClients` keys its clients by token fingerprint.
 
-Not yet propagated: a project created with `--git-auth token` holds the token in its
-environments' git Secrets. A refresh revokes that token (GitLab), and a GitLab or Gitea
-token expires within hours even unrefreshed, so Flux's fetch then fails until the Secrets
-are re-applied: `slipway project repair` does that (its GitOps step reads the current token),
-`rotate_credentials` does not (it rotates deploy keys only). The default, deploy keys, does
-not depend on the user's token at all."""
+A project created with `--git-auth token` holds the token in its environments' git Secrets:
+after every refresh, and on the status sync leader's periodic pass (which also refreshes
+tokens nobody is using before they expire), those Secrets are applied again with the current
+token (`service.token_refresh`). The default, deploy keys, does not depend on the user's
+token at all."""
 
 from __future__ import annotations
 
