@@ -224,6 +224,21 @@ def _problem(response: httpx.Response) -> str:
     return f"{body.get('error')}: {body.get('detail')}" if isinstance(body, dict) else str(body)
 
 
+async def _get(
+    client: httpx.AsyncClient, path: str, params: dict[str, str | int]
+) -> httpx.Response:
+    """A GET, sent again when the server closed a kept-alive connection as it went out
+    (uvicorn drops connections idle for 5 s; a GET is safe to repeat)."""
+    for attempt in range(3):
+        try:
+            return await client.get(path, params=params)
+        except httpx.TransportError:
+            if attempt == 2:
+                raise
+            await asyncio.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
 async def _list_all(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     """Every project of the user, a page at a time."""
     items: list[dict[str, Any]] = []
@@ -232,7 +247,7 @@ async def _list_all(client: httpx.AsyncClient) -> list[dict[str, Any]]:
         params: dict[str, str | int] = {"limit": PAGE}
         if cursor is not None:
             params["cursor"] = cursor
-        response = await client.get("/api/v1/projects", params=params)
+        response = await _get(client, "/api/v1/projects", params)
         response.raise_for_status()
         page = response.json()
         items += page["items"]
