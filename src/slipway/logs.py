@@ -46,3 +46,35 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
         logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+class _CurrentStderr:
+    """Whatever `sys.stderr` is at the time of each write: a handler bound to the stream of
+    the moment it was built keeps writing to it after a test runner swaps and closes it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+DBOS_LOGGER = "dbos"
+
+
+def route_dbos_logs() -> None:
+    """Give DBOS's logger its console handler before DBOS builds one bound to the stderr of
+    that moment (DBOS adds its own only to a logger without handlers). Same format as DBOS's."""
+    logger = logging.getLogger(DBOS_LOGGER)
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler(_CurrentStderr())
+    handler.name = "__dbos_console_log_handler__"  # DBOS's console level applies to it by name
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s [%(levelname)8s] (%(name)s:%(filename)s:%(lineno)s) %(message)s",
+            datefmt="%H:%M:%S",
+        )
+    )
+    logger.propagate = False
+    logger.addHandler(handler)

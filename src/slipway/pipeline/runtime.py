@@ -21,6 +21,7 @@ from slipway import __version__, store
 from slipway.bootstrap import App
 from slipway.config import Settings
 from slipway.domain.model import ProjectStatus
+from slipway.logs import route_dbos_logs
 from slipway.pipeline.context import set_current_app
 from slipway.pipeline.workflow import (
     INITIALIZE_QUEUE,
@@ -124,6 +125,7 @@ class Worker:
         with self.app.session() as session:
             leases.acquire(session, self.executor_id, self._ttl)
         set_current_app(self.app)
+        route_dbos_logs()
         DBOS(
             config={
                 "name": "slipway",
