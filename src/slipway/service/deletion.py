@@ -17,9 +17,9 @@ from slipway.gitops.teardown import check_teardown
 from slipway.pipeline import delete as deletion
 from slipway.pipeline.delete_steps import claims
 from slipway.pipeline.runtime import Worker
+from slipway.service._event_bell import event_bell
 from slipway.service.visibility import visible_project
 
-FOLLOW_POLL_SECONDS = 0.2
 RUN_END_SECONDS = 30.0
 
 
@@ -141,7 +141,7 @@ async def _follow(
                 on_event(event)
             if event.final is not None:
                 return event.final
-        await asyncio.sleep(FOLLOW_POLL_SECONDS)
+        await event_bell(app).wait_past(project_id, after)
 
 
 def _view(app: App, name: str, final: str, *, delete_repo: bool, run: int) -> DeletionView:

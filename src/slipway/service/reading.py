@@ -11,11 +11,10 @@ from slipway.bootstrap import App
 from slipway.config import Settings
 from slipway.domain.actors import OPERATOR, Actor
 from slipway.domain.model import ProgressEvent, ProjectStatus
+from slipway.service._event_bell import event_bell
 from slipway.service.views import ProjectView, project_view
 from slipway.service.visibility import visible_project
 from slipway.templates import TemplateInfo, load_catalog
-
-FOLLOW_POLL_SECONDS = 0.2
 
 
 def list_templates(settings: Settings) -> list[TemplateInfo]:
@@ -80,17 +79,17 @@ async def follow_events(
     name: str,
     *,
     after: int = 0,
-    poll: float = FOLLOW_POLL_SECONDS,
     actor: Actor = OPERATOR,
 ) -> AsyncIterator[ProgressEvent]:
     """Every event after `after` as it is recorded, ending with the final event of the
     project's current run (earlier runs' finals are history; the progress bar, `events
     --follow` and the SSE stream all read this). A follower already past that final event
-    gets nothing and ends at once. The database is read off the event loop, so many
-    followers share one process."""
-    run, ended_at = await asyncio.to_thread(_current_run, app, name, actor)
+    gets nothing and ends at once. Between events a follower waits on the process's event
+    bell (one query for all followers) and reads the database off the event loop."""
+    project_id, run, ended_at = await asyncio.to_thread(_current_run, app, name, actor)
     if ended_at is not None and ended_at <= after:
         return
+    bell = event_bell(app)
     while True:
         events = await asyncio.to_thread(project_events, app, name, after=after, actor=actor)
         for event in events:
@@ -98,16 +97,16 @@ async def follow_events(
             yield event
             if event.final is not None and event.run >= run:
                 return
-        await asyncio.sleep(poll)
+        await bell.wait_past(project_id, after)
 
 
-def _current_run(app: App, name: str, actor: Actor) -> tuple[int, int | None]:
-    """The project's current run, and the sequence of its final event if it has ended."""
+def _current_run(app: App, name: str, actor: Actor) -> tuple[int, int, int | None]:
+    """The project's ID and current run, and the sequence of its final event if it ended."""
     with app.session() as session:
         project = visible_project(session, name, actor)
         latest = store.latest_event(session, project_id=project.id)
         ended = latest is not None and latest.final is not None and latest.run >= project.run
-        return project.run, latest.sequence if ended and latest is not None else None
+        return project.id, project.run, latest.sequence if ended and latest is not None else None
 
 
 def last_sequence(app: App, name: str, *, actor: Actor = OPERATOR) -> int:

@@ -39,7 +39,7 @@ from slipway.store.engine import (
     session_factory,
     unit_of_work,
 )
-from slipway.store.events import append_event, events_after, latest_event
+from slipway.store.events import append_event, events_after, latest_event, newest_sequences
 from slipway.store.installation import installation_id
 from slipway.store.migrate import alembic_config, current_revision, head_revision, migrate
 from slipway.store.models import (
@@ -158,6 +158,7 @@ __all__ = [
     "load_or_create_key",
     "migrate",
     "namespace_conflict",
+    "newest_sequences",
     "normalize_url",
     "private_key",
     "project_counts",

@@ -3,6 +3,8 @@ percent never goes backwards. The CLI bar, the web page and the SSE stream all r
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -130,6 +132,21 @@ def events_after(
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+def newest_sequences(session: Session, project_ids: Collection[int]) -> dict[int, int]:
+    """Each of these projects' newest event sequence (0 before its first event), in one query
+    for any number of projects; a project that is gone is absent. Live followers are woken by
+    this rather than each polling its own project."""
+    if not project_ids:
+        return {}
+    rows = session.execute(
+        sa.select(Project.id, sa.func.coalesce(sa.func.max(_E.sequence), 0))
+        .outerjoin(_E, _E.project_id == Project.id)
+        .where(Project.id.in_(sorted(set(project_ids))))
+        .group_by(Project.id)
+    )
+    return {project_id: int(sequence) for project_id, sequence in rows}
 
 
 def latest_event(session: Session, *, project_id: int) -> ProjectEvent | None:
