@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Final
 
+import httpx
 from tests.support.cli import SlipwayProcesses, stop
 from tests.support.deploy import Permission, allows, find, render
+from tests.support.serve import SERVING, Lines, follow, stopped
 from tests.support.waiting import wait_until
 
 from slipway.config import Settings
@@ -143,38 +145,52 @@ def _resource_statuses(run: SlipwayProcesses) -> set[str]:
     return {r["status"] for r in run.json("project", "show", PROJECT)["resources"]}
 
 
+Scopes = dict[str, tuple[list[dict[str, Any]], str | None]]
+
+
+def _scopes() -> Scopes:
+    """Where each rendered rule counts: the ClusterRole everywhere, each Role in its own
+    namespace."""
+    objects = render()
+    lease_role = find(objects, "Role", "slipway-sync-lease")
+    assert lease_role["metadata"]["namespace"] == LEASE_NAMESPACE
+    return {
+        "ClusterRole slipway": (find(objects, "ClusterRole", "slipway")["rules"], None),
+        f"Role {LEASE_NAMESPACE}/slipway-sync-lease": (lease_role["rules"], LEASE_NAMESPACE),
+        "Role flux-system/slipway-flux-controllers": (
+            find(objects, "Role", "slipway-flux-controllers")["rules"],
+            "flux-system",
+        ),
+    }
+
+
+def _granted_by(
+    scopes: dict[str, tuple[list[dict[str, Any]], str | None]], need: Permission
+) -> list[str]:
+    return [
+        scope
+        for scope, (rules, namespace) in scopes.items()
+        if namespace in (None, need.namespace) and any(allows(r, need) for r in rules)
+    ]
+
+
+def _denied(requests: Iterable[KubeRequest]) -> list[Permission]:
+    scopes = _scopes()
+    return sorted((n for n in {_need(r) for r in requests} if not _granted_by(scopes, n)), key=repr)
+
+
 def test_the_cluster_role_holds_exactly_what_slipway_asks_for(
     slipway_process: SlipwayProcesses, sandbox: Sandbox
 ) -> None:
     requests = _run_everything(slipway_process, sandbox)
-    objects = render()
-    cluster_rules = find(objects, "ClusterRole", "slipway")["rules"]
-    flux_rules = find(objects, "Role", "slipway-flux-controllers")["rules"]
-    lease_role = find(objects, "Role", "slipway-sync-lease")
-    assert lease_role["metadata"]["namespace"] == LEASE_NAMESPACE
-    lease_rules = lease_role["rules"]
-
-    # Where each rule counts: the ClusterRole everywhere, each Role in its own namespace.
-    scopes = {
-        "ClusterRole slipway": (cluster_rules, None),
-        "Role kube-system/slipway-sync-lease": (lease_rules, LEASE_NAMESPACE),
-        "Role flux-system/slipway-flux-controllers": (flux_rules, "flux-system"),
-    }
-    needs = {_need(r) for r in requests}
-
-    def granted_by(need: Permission) -> list[str]:
-        return [
-            scope
-            for scope, (rules, namespace) in scopes.items()
-            if namespace in (None, need.namespace) and any(allows(r, need) for r in rules)
-        ]
-
-    denied = sorted((n for n in needs if not granted_by(n)), key=repr)
+    denied = _denied(requests)
     assert not denied, f"the rendered RBAC does not allow: {denied}"
 
     # Nothing beyond: each permission a rule names is one a request needed, where that rule
     # counts and only there (a ClusterRole rule that only ever served kube-system's Lease
     # belongs in the Role); a wildcard is needed by a request nothing narrower allows.
+    scopes = _scopes()
+    needs = {_need(r) for r in requests}
     for scope, (rules, namespace) in scopes.items():
         for atom in _atoms(rules):
             if atom in UNREQUESTED:
@@ -183,7 +199,7 @@ def test_the_cluster_role_holds_exactly_what_slipway_asks_for(
                 n
                 for n in needs
                 if allows(_as_rule(atom), n)
-                and (namespace == n.namespace if namespace else granted_by(n) == [scope])
+                and (namespace == n.namespace if namespace else _granted_by(scopes, n) == [scope])
             ]
             if _wildcard(atom):
                 narrower = [r for r in rules if not _wildcard_rule(r)]
@@ -192,3 +208,61 @@ def test_the_cluster_role_holds_exactly_what_slipway_asks_for(
     # And the allow-list names only what the rules grant (it does not outlive a rule).
     granted = set().union(*(_atoms(rules) for rules, _ in scopes.values()))
     assert set(UNREQUESTED) <= granted, set(UNREQUESTED) - granted
+
+
+def test_serve_asks_the_cluster_for_nothing_the_cluster_role_does_not_grant(
+    slipway_process: SlipwayProcesses, sandbox: Sandbox
+) -> None:
+    """`slipway serve` (deploy/serve.yaml runs it under the same ServiceAccount) through the
+    API: create, its stream, a change its sync records, repair and delete."""
+    assert sandbox.kube is not None
+    name = "rbac-serve"
+    names = ResourceNames(name, "dev")
+    token = slipway_process.json("user", "create", "rbac-ops", "--admin")["token"]
+    with sandbox.kube.recording() as log:
+        server = slipway_process.spawn(
+            "serve", "--port", "0", env={"SLIPWAY_SYNC_LEASE_SECONDS": "4"}
+        )
+        try:
+            url = Lines(server).until(SERVING).group(1)
+            auth = {"Authorization": f"Bearer {token}"}
+            with httpx.Client(base_url=url, headers=auth, timeout=60.0) as http:
+                connected = http.post(
+                    "/api/v1/connections", json={"forge": "github", "token": sandbox.forge_token}
+                )
+                assert connected.status_code == 201, connected.text
+                body = {"name": name, "template": "static-site", "environments": ["dev"]}
+                created = http.post("/api/v1/projects", json=body)
+                assert created.status_code == 201, created.text
+                assert follow(http, name)[-1]["final"] == "completed"
+
+                def resources() -> set[str]:
+                    shown = http.get(f"/api/v1/projects/{name}").json()
+                    return {r["status"] for r in shown["resources"]}
+
+                sandbox.kube.delete(
+                    KUSTOMIZE, "Kustomization", names.kustomization, names.namespace
+                )
+                wait_until(
+                    lambda: "missing" in resources(),
+                    message="serve's sync to record the Kustomization missing",
+                    timeout=60,
+                )
+                assert http.post(f"/api/v1/projects/{name}/repair").status_code == 202
+                assert follow(http, name)[-1]["final"] == "completed"
+                assert resources() == {"ready"}
+                assert http.delete(f"/api/v1/projects/{name}").status_code == 202
+                wait_until(
+                    lambda: http.get(f"/api/v1/projects/{name}").status_code == 404,
+                    message="the delete run to remove the project",
+                    timeout=120,
+                )
+            assert stopped(server) == 0
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait(timeout=10)
+    requests = log.requests(user=DEFAULT_USER)
+    assert any(r.verb == "delete" for r in requests)  # the log holds serve's whole story
+    denied = _denied(requests)
+    assert not denied, f"the rendered RBAC does not allow what serve asked for: {denied}"
