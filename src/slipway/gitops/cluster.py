@@ -251,6 +251,39 @@ class ClusterClient(ClusterConnection):
             return None
         return as_dict(obj)
 
+    async def get_json(
+        self,
+        path: str,
+        *,
+        op: Operation,
+        params: Mapping[str, str] | None = None,
+        accept: str | None = None,
+    ) -> dict[str, Any]:
+        """One GET of a raw API path as JSON (discovery, a collection of a kind found at run
+        time, which lightkube has no class for), errors mapped and retried as every call."""
+
+        async def get() -> dict[str, Any]:
+            headers = {"Accept": accept} if accept else None
+            response = await self._http.get(path, params=dict(params or {}), headers=headers)
+            response.raise_for_status()
+            body: dict[str, Any] = response.json()
+            return body
+
+        return await self._call(op, get)
+
+    async def delete_object(self, ref: ObjectRef) -> None:
+        """Deletes one object (in the background, as kubectl does); already gone is success."""
+        info = kind_info(ref.kind)
+        try:
+            await self._call(
+                Operation("delete", info, ref.name, ref.namespace),
+                lambda: self._client.delete(
+                    resource_class(info), ref.name, namespace=ref.namespace
+                ),
+            )
+        except NotFound:
+            return
+
     async def read_status(
         self, kind: ResourceKind | str, name: str, namespace: str | None = None
     ) -> ObjectStatus:

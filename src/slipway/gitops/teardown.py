@@ -26,7 +26,6 @@ from slipway.domain.errors import ClusterError, Conflict, NotFound
 from slipway.domain.names import ResourceKind
 from slipway.domain.text import t
 from slipway.gitops._errors import SYSTEM, Operation
-from slipway.gitops._resources import resource_class
 from slipway.gitops.cluster import ClusterClient
 from slipway.gitops.kinds import KindInfo, delete_order, kind_info
 from slipway.gitops.ownership import Claim, ObjectOwner, refusal
@@ -160,44 +159,36 @@ async def served_kinds(client: ClusterClient) -> list[ServedKind]:
 
 
 async def _discover(client: ClusterClient, path: str) -> list[dict[str, Any]]:
-    async def get() -> list[dict[str, Any]]:
-        response = await client._http.get(path, headers={"Accept": AGGREGATED_DISCOVERY})
-        response.raise_for_status()
-        body = response.json()
-        if body.get("kind") != "APIGroupDiscoveryList":
-            raise ClusterError(
-                t(
-                    "the Kubernetes API at {server} does not serve aggregated discovery",
-                    server=client.server,
-                ),
-                system=SYSTEM,
-                hint=t("Slipway needs Kubernetes 1.30 or newer to check a namespace is empty"),
-            )
-        items: list[dict[str, Any]] = body.get("items") or []
-        return items
-
-    return await client._call(Operation("get", resource=f"discovery {path}"), get)
+    op = Operation("get", resource=f"discovery {path}")
+    body = await client.get_json(path, op=op, accept=AGGREGATED_DISCOVERY)
+    if body.get("kind") != "APIGroupDiscoveryList":
+        raise ClusterError(
+            t(
+                "the Kubernetes API at {server} does not serve aggregated discovery",
+                server=client.server,
+            ),
+            system=SYSTEM,
+            hint=t("Slipway needs Kubernetes 1.30 or newer to check a namespace is empty"),
+        )
+    items: list[dict[str, Any]] = body.get("items") or []
+    return items
 
 
 async def _list(client: ClusterClient, kind: ServedKind, namespace: str) -> list[dict[str, Any]]:
-    async def get() -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        params: dict[str, str] = {"limit": "500"}
+    """Every object of `kind` in `namespace`, page by page; none when the kind or the
+    namespace went away meanwhile."""
+    op = Operation("list", namespace=namespace, resource=kind.qualified)
+    items: list[dict[str, Any]] = []
+    params = {"limit": "500"}
+    try:
         while True:
-            response = await client._http.get(kind.collection(namespace), params=params)
-            response.raise_for_status()
-            body = response.json()
+            body = await client.get_json(kind.collection(namespace), op=op, params=params)
             items += body.get("items") or []
             more = (body.get("metadata") or {}).get("continue")
             if not more:
                 return items
             params = {"limit": "500", "continue": str(more)}
-
-    try:
-        return await client._call(
-            Operation("list", namespace=namespace, resource=kind.qualified), get
-        )
-    except NotFound:  # the kind went away meanwhile, or the namespace did
+    except NotFound:
         return []
 
 
@@ -242,21 +233,9 @@ async def _delete_kinds(
             for (claim, ref), obj in zip(refs, found, strict=True)
             if obj is not None and refusal(claim, ObjectOwner.of(obj)) is None
         ]
-        await asyncio.gather(*(delete_object(client, ref) for ref in doomed))
+        await asyncio.gather(*(client.delete_object(ref) for ref in doomed))
         remaining += doomed
     return remaining
-
-
-async def delete_object(client: ClusterClient, ref: ObjectRef) -> None:
-    """Deletes one object (in the background, as kubectl does); already gone is success."""
-    info = kind_info(ref.kind)
-    try:
-        await client._call(
-            Operation("delete", info, ref.name, ref.namespace),
-            lambda: client._client.delete(resource_class(info), ref.name, namespace=ref.namespace),
-        )
-    except NotFound:
-        return
 
 
 async def wait_gone(
