@@ -8,6 +8,9 @@ project show` prints it. Pure: the status sync and the views both derive it from
     else                        -> progressing (Flux is still reconciling)
 
 `environment_status` is the same rule in `ResourceStatus` terms, the environment row's.
+
+Every reason is a `Text` (`slipway.domain.text`), so each face renders it in its reader's
+language; what a controller said (a failed object's message) stays a parameter, as Flux wrote it.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Final
 
 from slipway.domain.model import ResourceStatus
+from slipway.domain.text import t
 
 
 class Health(StrEnum):
@@ -27,6 +32,10 @@ class Health(StrEnum):
     DEGRADED = "degraded"
     UNHEALTHY = "unhealthy"
 
+
+# What the status sync records for an object deleted out of band.
+MISSING_TEXT: Final = t("not in the cluster any more: it was deleted outside Slipway")
+MISSING_MESSAGE: Final = str(MISSING_TEXT)
 
 # Worst first: a project is as healthy as its least healthy environment.
 _SEVERITY = (Health.UNHEALTHY, Health.DEGRADED, Health.PROGRESSING, Health.PENDING, Health.HEALTHY)
@@ -71,21 +80,30 @@ def environment_health(resources: Sequence[ResourceState]) -> HealthReport:
     status = environment_status(r.status for r in resources)
     if status is ResourceStatus.FAILED:
         first = next(r for r in resources if r.status is ResourceStatus.FAILED)
-        reason = f"{first.kind} {first.name} failed" + (
-            f": {first.message}" if first.message else ""
+        reason = (
+            t(
+                "{kind} {name} failed: {message}",
+                kind=first.kind,
+                name=first.name,
+                message=first.message,
+            )
+            if first.message
+            else t("{kind} {name} failed", kind=first.kind, name=first.name)
         )
         return HealthReport(Health.UNHEALTHY, reason, observed)
     if status is ResourceStatus.MISSING:
-        gone = [f"{r.kind} {r.name}" for r in resources if r.status is ResourceStatus.MISSING]
+        gone = _named(r for r in resources if r.status is ResourceStatus.MISSING)
         return HealthReport(
-            Health.DEGRADED, f"missing from the cluster: {', '.join(gone)}", observed
+            Health.DEGRADED, t("missing from the cluster: {objects}", objects=gone), observed
         )
     if status is ResourceStatus.READY:
         return HealthReport(Health.HEALTHY, None, observed)
     if status is ResourceStatus.PENDING:
         return HealthReport(Health.PENDING, None, observed)
-    waiting = [f"{r.kind} {r.name}" for r in resources if r.status is not ResourceStatus.READY]
-    return HealthReport(Health.PROGRESSING, f"not ready yet: {', '.join(waiting)}", observed)
+    waiting = _named(r for r in resources if r.status is not ResourceStatus.READY)
+    return HealthReport(
+        Health.PROGRESSING, t("not ready yet: {objects}", objects=waiting), observed
+    )
 
 
 def project_health(environments: Mapping[str, Sequence[ResourceState]]) -> HealthReport:
@@ -98,11 +116,35 @@ def project_health(environments: Mapping[str, Sequence[ResourceState]]) -> Healt
         return HealthReport(Health.PENDING, None, observed)
     if verdicts == {Health.HEALTHY, Health.PENDING}:
         pending = [env for env, report in reports.items() if report.health is Health.PENDING]
-        return HealthReport(Health.PROGRESSING, f"not applied yet: {', '.join(pending)}", observed)
+        return HealthReport(
+            Health.PROGRESSING,
+            t("not applied yet: {environments}", environments=", ".join(pending)),
+            observed,
+        )
     worst = min(verdicts, key=_SEVERITY.index)
     env, report = next((e, r) for e, r in reports.items() if r.health is worst)
-    reason = f"{env}: {report.reason}" if report.reason else None
+    reason = (
+        t("{environment}: {reason}", environment=env, reason=report.reason)
+        if report.reason
+        else None
+    )
     return HealthReport(worst, reason, observed)
+
+
+def resource_message(message: str | None) -> str | None:
+    """A resource row's stored message as a face shows it: the sync's own missing message
+    becomes its `Text` again, anything else (a controller's words) is kept as it is.
+
+    The row stores only the English (`gitops_resources` has no template columns): this one
+    message has no parameters, so its English names it exactly, and recognising it here
+    spares a migration and a second column pair that would hold one constant; rows written
+    before this change translate too."""
+    return MISSING_TEXT if message == MISSING_MESSAGE else message
+
+
+def _named(resources: Iterable[ResourceState]) -> str:
+    """`Kind name, Kind name`: object identifiers, the same in every language."""
+    return ", ".join(f"{r.kind} {r.name}" for r in resources)
 
 
 def _latest(times: Iterable[datetime | None]) -> datetime | None:

@@ -3,13 +3,20 @@ them, the API serialises them, the web UI renders them; none of them holds a sec
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from slipway.domain.errors import CheckResult, Conflict, PreflightFailed
-from slipway.domain.health import Health, ResourceState, environment_health, project_health
+from slipway.domain.health import (
+    Health,
+    ResourceState,
+    environment_health,
+    project_health,
+    resource_message,
+)
 from slipway.domain.model import ProjectSpec
+from slipway.i18n import localize
 from slipway.store.models import Environment, GitopsResource, Project, ProjectEvent, Repository
 
 
@@ -71,6 +78,21 @@ class ProjectView:
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of `--json` and the API."""
         return asdict(self)
+
+    def localized(self, language: str) -> ProjectView:
+        """The view with Slipway's own words (its recorded error, the health reasons, the
+        sync's message for a missing resource) rendered in `language`, so a face shows them
+        as its reader asked; a controller's message stays as it was written."""
+        return replace(
+            self,
+            error_message=localize(self.error_message, language),
+            health_reason=localize(self.health_reason, language),
+            environments=[
+                replace(e, health_reason=localize(e.health_reason, language))
+                for e in self.environments
+            ],
+            resources=[replace(r, message=localize(r.message, language)) for r in self.resources],
+        )
 
 
 @dataclass(frozen=True)
@@ -139,7 +161,7 @@ def project_view(
                 kind=row.type.value,
                 name=row.name,
                 status=row.status,
-                message=row.error_message or row.ready_message,
+                message=resource_message(row.error_message or row.ready_message),
                 observed_at=row.last_synced_at,
             )
         )
@@ -198,7 +220,8 @@ def _resource_view(row: GitopsResource, environment: str) -> ResourceView:
         namespace=row.namespace,
         status=row.status.value,
         reason=row.ready_reason,
-        message=row.error_message or row.ready_message,
+        # Slipway's own message (the sync's `missing`) as a Text, a controller's as it said it.
+        message=resource_message(row.error_message or row.ready_message),
         revision=row.last_applied_revision,
         updated_at=row.updated_at,
     )

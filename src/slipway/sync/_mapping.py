@@ -15,12 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from slipway.domain.health import environment_status
+from slipway.domain.health import MISSING_MESSAGE as MISSING_MESSAGE
+from slipway.domain.health import MISSING_TEXT, environment_status
 from slipway.domain.model import ResourceStatus
 from slipway.gitops import ObjectRef, ObjectStatus
 from slipway.store.status_sync import ResourceChange, SyncedEnvironment, SyncedResource
 
-MISSING_MESSAGE = "not in the cluster any more: it was deleted outside Slipway"
+# A missing row stores `MISSING_MESSAGE`, the English of `MISSING_TEXT`; the views turn it
+# back into the Text (`domain.health.resource_message`) to show it translated.
 # An absent object leaves these rows as they are: nothing was applied yet, or it is known gone.
 _KEPT_WHEN_ABSENT = frozenset({ResourceStatus.PENDING, ResourceStatus.MISSING})
 
@@ -115,7 +117,7 @@ def observe(
         wanted = ResourceChange(
             id=row.id,
             status=ResourceStatus.MISSING,
-            error_message=MISSING_MESSAGE,
+            error_message=MISSING_TEXT,
             ready_reason=None,
             ready_message=None,
             revision=row.revision,
