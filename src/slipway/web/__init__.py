@@ -7,10 +7,12 @@ header `#nav-projects`, `#nav-new-project`, `#nav-connections`, `#sign-out`; pro
 `#status-filter`, `#projects` (rows `tr[data-project=NAME]`); new project
 `#template-NAME` radios + `#choose-template`, `#name`, `#environments`, `#param-NAME`,
 `#forge`, `#owner`, `#private`, `#preview-button`, `#create-button`, errors `#error-FIELD`
-(`#form-error` for the rest), `#preview-files`, `#preview-manifests`; project page
-`#progress` (role=progressbar), `#progress-percent`, `#step-log`, `#environment-ENV`
-tables, `#repair-button`, `#confirm`, `#delete-repo`, `#delete-button`, `#error-confirm`;
-connections `#connect-FORGE`, `#connections` (rows `tr[data-forge][data-account]`),
+(`#form-error` for the rest), `#preview-ok`, `#preview-files`, `#preview-manifests`; project
+page `#progress` (role=progressbar; `[data-stream]` while it follows a run),
+`#progress-percent`, `#step-log` (items `li[data-sequence]`), `#environment-ENV` tables
+(a Ready resource's badge `.resource-ready`), `#repair-button`, `#confirm`, `#delete-repo`,
+`#delete-button`, `#error-confirm`; connections `#no-connections`, `#connect-FORGE`,
+`#connections` (rows `tr[data-forge][data-account]`, their `.scopes` cell),
 `#remove-FORGE-ACCOUNT`, `#notice`, `#connections-error`."""
 
 from __future__ import annotations
