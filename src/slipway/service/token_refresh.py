@@ -7,46 +7,44 @@ a `TokenRefresher`: every pass it refreshes each OAuth token about to expire, an
 every Secret whose token it has not applied yet in its term (a propagation that failed
 elsewhere, or here, is retried by the next pass). Only the Secret is applied (server-side,
 field manager `slipway`), built by the same `gitops.manifests.build` creation uses.
+
+Both reads are filtered in SQL (`store.token_secrets`): a pass reads only the connections to
+refresh and the token projects' rows, and tells a connection's tokens apart by a digest of
+the stored ciphertext, so it decrypts a token only to apply it. A project still in a run
+(`initializing`) whose Secret was applied is covered too, and applied again on every pass
+until the run ends: its GitOps step may have read the token just before a refresh revoked it
+and write it after this pass applied the new one, which no fingerprint would show.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
 import structlog
 
-from slipway import store
 from slipway.bootstrap import REFRESH_MARGIN, App
 from slipway.domain.errors import SlipwayError
-from slipway.domain.model import GitAuthMethod, ProjectStatus
 from slipway.domain.names import ResourceKind
 from slipway.gitops import BasicAuth, ClusterClient
 from slipway.gitops.manifests import build
 from slipway.pipeline.steps import environment_specs
 from slipway.store.models import Project
+from slipway.store.token_secrets import (
+    TokenSecretProject,
+    expiring_connection_ids,
+    token_secret_projects,
+)
 
 log = structlog.get_logger("slipway.oauth")
 
 REFRESH_PASS_SECONDS: Final = 60.0
-# A project in these states has had its environments applied: its Secret exists to update.
-_APPLIED: Final = frozenset({ProjectStatus.ACTIVE, ProjectStatus.DEGRADED})
 
-
-@dataclass(frozen=True)
-class TokenProject:
-    """A project whose Flux reads with its connection's token, and where from."""
-
-    project: Project
-    connection_id: int
-    clone_url: str
-    branch: str
-    fingerprint: str  # of the connection's token when listed (never the token)
+# A project whose Flux reads with its connection's token (`store.token_secrets`).
+TokenProject = TokenSecretProject
 
 
 def watch_token_refreshes(app: App) -> None:
@@ -70,42 +68,18 @@ async def propagate_refresh(app: App, connection_id: int) -> None:
 
 
 def token_projects(app: App, connection_id: int | None = None) -> list[TokenProject]:
-    """Every applied `--git-auth token` project acting as a stored connection (only
-    `connection_id`'s when given), with its repository and its token's fingerprint."""
-    found: list[TokenProject] = []
-    fingerprints: dict[int, str] = {}
+    """Every `--git-auth token` project acting as a stored connection (only `connection_id`'s
+    when given) whose Secret was applied, with its repository and its token's version."""
     with app.session() as session:
-        for project in store.list_projects(session):
-            cid = project.forge_connection_id
-            if (
-                project.git_auth is not GitAuthMethod.TOKEN
-                or project.status not in _APPLIED
-                or cid is None
-                or (connection_id is not None and cid != connection_id)
-            ):
-                continue
-            repository = store.get_repository(session, project_id=project.id)
-            if repository is None:
-                continue
-            if cid not in fingerprints:
-                try:
-                    token = store.load_forge_token(session, connection_id=cid, cipher=app.cipher)
-                except SlipwayError:
-                    continue  # removed meanwhile, or a key that no longer decrypts it
-                fingerprints[cid] = _fingerprint(token.get_secret_value())
-            found.append(
-                TokenProject(
-                    project, cid, repository.clone_url, repository.default_branch, fingerprints[cid]
-                )
-            )
-    return found
+        return token_secret_projects(session, connection_id=connection_id)
 
 
 async def apply_token_secrets(
     app: App, cluster: ClusterClient, projects: list[TokenProject]
 ) -> dict[int, str]:
     """Each project's git Secret in every environment, applied with its connection's current
-    token; returns project ID -> fingerprint of the token applied, for those that succeeded."""
+    token; returns project ID -> the token version listed with it, for those that succeeded
+    (the token applied was read after the listing: that version or a newer one)."""
     applied: dict[int, str] = {}
     credentials: dict[int, BasicAuth | None] = {}
     for item in projects:
@@ -123,7 +97,7 @@ async def apply_token_secrets(
         except SlipwayError as exc:
             log.warning("oauth.token_secret_failed", project=project.name, error=str(exc))
             continue
-        applied[project.id] = _fingerprint(auth.password.get_secret_value())
+        applied[project.id] = item.token_version
     return applied
 
 
@@ -143,15 +117,8 @@ async def _credentials(app: App, project: Project, connection_id: int) -> BasicA
 
 def expiring_connections(app: App) -> list[int]:
     """The stored OAuth connections whose token expires within the refresh margin."""
-    soon = datetime.now(UTC) + REFRESH_MARGIN
     with app.session() as session:
-        return [
-            c.id
-            for c in store.list_forge_connections(session)
-            if c.expires_at is not None
-            and c.encrypted_refresh_token is not None
-            and c.expires_at <= soon
-        ]
+        return expiring_connection_ids(session, before=datetime.now(UTC) + REFRESH_MARGIN)
 
 
 class TokenRefresher:
@@ -163,7 +130,7 @@ class TokenRefresher:
     ) -> None:
         self._app, self._leading, self._every = app, leading, every
         self._task: asyncio.Task[None] | None = None
-        self._applied: dict[int, str] = {}  # project ID -> fingerprint applied this term
+        self._applied: dict[int, str] = {}  # project ID -> token version applied this term
         self.passes = 0
 
     async def start(self, cluster: ClusterClient) -> None:
@@ -192,7 +159,7 @@ class TokenRefresher:
 
     async def run_pass(self, cluster: ClusterClient) -> None:
         """Refreshes every token about to expire, then applies each token project's Secret
-        whose current token this term has not applied yet."""
+        whose current token this term has not applied yet, and every running project's."""
         app = self._app
         for connection_id in await asyncio.to_thread(expiring_connections, app):
             try:
@@ -200,12 +167,12 @@ class TokenRefresher:
             except SlipwayError as exc:
                 log.warning("oauth.refresh_failed", connection_id=connection_id, error=str(exc))
         projects = await asyncio.to_thread(token_projects, app)
-        stale = [p for p in projects if self._applied.get(p.project.id) != p.fingerprint]
+        stale = [
+            p for p in projects if p.running or self._applied.get(p.project.id) != p.token_version
+        ]
         if stale:
-            self._applied.update(await apply_token_secrets(app, cluster, stale))
+            applied = await apply_token_secrets(app, cluster, stale)
+            # A running project is applied again next pass (see the module's docstring).
+            running = {p.project.id for p in stale if p.running}
+            self._applied.update((k, v) for k, v in applied.items() if k not in running)
         self.passes += 1
-
-
-def _fingerprint(token: str) -> str:
-    """Tells tokens apart without keeping one."""
-    return hashlib.sha256(token.encode()).hexdigest()[:16]
