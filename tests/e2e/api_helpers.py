@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tests.e2e.conftest import sandbox_settings
-from tests.support.api import api_server
+from tests.support.api import Served as Served  # re-exported: the API tests import it here
+from tests.support.api import connect_new_account, served_app
 from tests.support.waiting import WaitTimeout
 
 from slipway import service
-from slipway.bootstrap import App, bootstrap
-from slipway.pipeline.runtime import Worker
-from slipway.sandbox.runner import SANDBOX_SCOPES, Sandbox
+from slipway.sandbox.runner import Sandbox
 
 API = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -30,25 +30,18 @@ READ_TIMEOUT = 40.0
 STREAM_TIMEOUT = 180.0
 
 
-@dataclass(frozen=True)
-class Served:
-    """The API listening at `url` over `app`, with one worker (DBOS allows one per process)."""
-
-    app: App
-    url: str
-    sandbox: Sandbox
-
-
 @contextmanager
 def served_api(sandbox: Sandbox, directory: Path) -> Iterator[Served]:
-    app = bootstrap(sandbox_settings(sandbox, directory))
-    worker = Worker(app).start()
-    try:
-        with api_server(app, worker) as url:
-            yield Served(app, url, sandbox)
-    finally:
-        worker.stop()
-        app.close()
+    with served_app(sandbox_settings(sandbox, directory), sandbox) as served:
+        yield served
+
+
+@pytest.fixture(scope="module", name="served")
+def served_fixture(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One server (and worker) for a test module, as `served = served_fixture` there: each
+    test makes its own users and names."""
+    with served_api(sandbox, tmp_path_factory.mktemp("api") / "data") as running:
+        yield running
 
 
 def client(served: Served, token: str | None = None) -> httpx.Client:
@@ -96,12 +89,9 @@ class Users:
         """A fresh sandbox forge account, connected through the API as `user`'s own."""
         forge = self.served.sandbox.forge
         assert forge is not None
-        login, forge_token = f"{user.name}-acct", f"sandbox_{secrets.token_hex(16)}"
-        forge.add_user(login, forge_token, scopes=SANDBOX_SCOPES)
-        done = user.http.post("/connections", json={"forge": "github", "token": forge_token})
-        assert done.status_code == 201, done.text
-        user.login, user.forge_token = login, forge_token
-        return done
+        connected = connect_new_account(forge, user.http, user.name)
+        user.login, user.forge_token = connected.login, connected.token
+        return connected.response
 
     def close(self) -> None:
         for user in self._made:
@@ -115,6 +105,13 @@ def users_of(served: Served) -> Iterator[Users]:
         yield made
     finally:
         made.close()
+
+
+@pytest.fixture(name="users")
+def users_fixture(served: Served) -> Iterator[Users]:
+    """The test's users (as `users = users_fixture` in its module), closed at its end."""
+    with users_of(served) as made:
+        yield made
 
 
 @dataclass(frozen=True)

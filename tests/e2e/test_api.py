@@ -22,28 +22,19 @@ from tests.e2e.api_helpers import (
     progress,
     project_name,
     read_stream,
-    served_api,
+    served_fixture,
+    users_fixture,
     users_of,
 )
 from tests.e2e.conftest import forge_slowed
-
-from slipway.sandbox.runner import Sandbox
 
 # Held back per forge request while a test needs a run still under way (as test_durability).
 HOLDING_LATENCY_MS = 300
 
 
-@pytest.fixture(scope="module")
-def served(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """One server (and worker) for the module: each test makes its own users and names."""
-    with served_api(sandbox, tmp_path_factory.mktemp("api") / "data") as running:
-        yield running
-
-
-@pytest.fixture
-def users(served: Served) -> Iterator[Users]:
-    with users_of(served) as made:
-        yield made
+# One server (and worker) for the module: each test makes its own users and names.
+served = served_fixture
+users = users_fixture
 
 
 def _no_secret(user: ApiUser, *responses: httpx.Response) -> None:

@@ -4,10 +4,8 @@ exactly the events they are owed, once, in order, and the stream closes after th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from tests.e2e.api_helpers import (
     Served,
     Users,
@@ -16,29 +14,20 @@ from tests.e2e.api_helpers import (
     progress,
     project_name,
     read_stream,
-    served_api,
+    served_fixture,
     sse_events,
-    users_of,
+    users_fixture,
 )
 from tests.e2e.conftest import forge_slowed
-
-from slipway.sandbox.runner import Sandbox
 
 # Held back per forge request so the run is still under way when the second client joins
 # (as test_durability holds its runs); the premise is checked, not assumed.
 HOLDING_LATENCY_MS = 300
 
 
-@pytest.fixture(scope="module")
-def served(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with served_api(sandbox, tmp_path_factory.mktemp("api-events") / "data") as running:
-        yield running
-
-
-@pytest.fixture
-def users(served: Served) -> Iterator[Users]:
-    with users_of(served) as made:
-        yield made
+# One server (and worker) for the module: each test makes its own users and names.
+served = served_fixture
+users = users_fixture
 
 
 def _sequences(events: list[dict[str, Any]]) -> list[int]:
