@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import pytest
 from pydantic import SecretStr
 from tests.e2e.conftest import sandbox_settings
 from tests.e2e.test_pipeline import wait_final
 from tests.support.waiting import wait_until
+from tests.support.web import forge_sign_in, oauth_settings, tokenless_account
 
 from slipway import service, store
 from slipway.bootstrap import App
@@ -51,18 +51,7 @@ def _emulator(sandbox: Sandbox) -> ForgeEmulator:
 @pytest.fixture
 def oauth_app(sandbox: Sandbox, tmp_path: Path) -> Iterator[App]:
     """Slipway with all three forges at the sandbox and their OAuth applications set."""
-    forge = _emulator(sandbox)
-    clients: dict[str, object] = {}
-    for kind in ForgeKind:
-        registered = forge.oauth_app(kind.value)
-        clients[f"{kind.value}_oauth_client_id"] = registered.client_id
-        clients[f"{kind.value}_oauth_client_secret"] = SecretStr(registered.client_secret)
-    settings = sandbox_settings(
-        sandbox,
-        tmp_path / "data",
-        forge_urls={kind: forge.url for kind in ForgeKind},
-        **clients,
-    )
+    settings = sandbox_settings(sandbox, tmp_path / "data", **oauth_settings(_emulator(sandbox)))
     # Opened as the faces open it, so a refresh is followed by the Secrets it feeds.
     with service.application(settings) as instance:
         yield instance
@@ -74,28 +63,9 @@ def user(oauth_app: App) -> Actor:
     return service.authenticate(oauth_app, created.token)
 
 
-def _forge_account(sandbox: Sandbox) -> str:
-    """A new account on the forge, with no token: it can only be connected by signing in."""
-    login = f"oauth-{secrets.token_hex(4)}"
-    _emulator(sandbox).add_user(login)
-    return login
-
-
 def _sign_in(start: OAuthStart, login: str) -> dict[str, str]:
-    """What a browser does: open the authorize URL, fill in the sign-in form, press
-    "Authorize", and land on the redirect; returns the callback's query parameters."""
-    with httpx.Client(follow_redirects=False, timeout=10) as browser:
-        page = browser.get(start.authorize_url)
-        assert page.status_code == 200, page.text
-        form = {}
-        for chunk in page.text.split('<input type="hidden" ')[1:]:
-            name = chunk.split('name="', 1)[1].split('"', 1)[0]
-            value = chunk.split('value="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
-            form[name] = value
-        action = start.authorize_url.split("?", 1)[0]
-        answer = browser.post(action, data={**form, "login": login, "decision": "allow"})
-    assert answer.status_code == 302, answer.text
-    location = answer.headers["location"]
+    """Signing in on the forge's page and authorizing; returns the callback's query."""
+    location = forge_sign_in(start.authorize_url, login)
     assert location.startswith(REDIRECT + "?")
     return dict(parse_qsl(urlsplit(location).query))
 
@@ -115,6 +85,19 @@ def _connect(app: App, kind: ForgeKind, login: str, actor: Actor) -> service.Con
             actor=actor,
         )
     )
+
+
+def _connect_expiring(app: App, sandbox: Sandbox, actor: Actor) -> str:
+    """A new GitLab account connected by OAuth with a token that expires within the 5 minute
+    refresh margin; returns its login."""
+    forge = _emulator(sandbox)
+    login = tokenless_account(forge)
+    forge.set_oauth_token_lifetime("gitlab", 60)
+    try:
+        _connect(app, ForgeKind.GITLAB, login, actor)
+    finally:
+        forge.set_oauth_token_lifetime("gitlab", 7200)
+    return login
 
 
 def _stored(app: App, kind: ForgeKind, login: str) -> store.ForgeConnection:
@@ -140,7 +123,7 @@ def _database(app: App) -> bytes:
 def test_a_user_connects_a_forge_by_signing_in(
     oauth_app: App, sandbox: Sandbox, user: Actor, kind: ForgeKind
 ) -> None:
-    login = _forge_account(sandbox)
+    login = tokenless_account(_emulator(sandbox))
     view = _connect(oauth_app, kind, login, user)
     assert (view.forge, view.account, view.token_kind) == (kind.value, login, "oauth")
     assert view.scopes == GRANTED[kind]
@@ -161,12 +144,7 @@ def test_a_gitlab_token_about_to_expire_is_refreshed_before_use_and_creates_the_
     oauth_app: App, sandbox: Sandbox, user: Actor
 ) -> None:
     forge = _emulator(sandbox)
-    login = _forge_account(sandbox)
-    forge.set_oauth_token_lifetime("gitlab", 60)  # within the 5 minute margin
-    try:
-        _connect(oauth_app, ForgeKind.GITLAB, login, user)
-    finally:
-        forge.set_oauth_token_lifetime("gitlab", 7200)
+    login = _connect_expiring(oauth_app, sandbox, user)
     before = _stored(oauth_app, ForgeKind.GITLAB, login)
     old_token = _token(oauth_app, before.id).get_secret_value()
     assert before.expires_at is not None
@@ -204,7 +182,7 @@ def test_a_gitlab_token_about_to_expire_is_refreshed_before_use_and_creates_the_
 def test_a_callback_with_another_state_is_refused_and_nothing_is_stored(
     oauth_app: App, sandbox: Sandbox, user: Actor, forge_requests: RequestRecorder
 ) -> None:
-    login = _forge_account(sandbox)
+    login = tokenless_account(_emulator(sandbox))
     start = begin_oauth(oauth_app, ForgeKind.GITLAB, redirect_uri=REDIRECT)
     back = _sign_in(start, login)
     forged = begin_oauth(oauth_app, ForgeKind.GITLAB, redirect_uri=REDIRECT)
@@ -241,12 +219,7 @@ def test_a_refused_refresh_keeps_a_working_token_and_names_the_fix_once_it_expir
     oauth_app: App, sandbox: Sandbox, user: Actor
 ) -> None:
     forge = _emulator(sandbox)
-    login = _forge_account(sandbox)
-    forge.set_oauth_token_lifetime("gitlab", 60)
-    try:
-        _connect(oauth_app, ForgeKind.GITLAB, login, user)
-    finally:
-        forge.set_oauth_token_lifetime("gitlab", 7200)
+    login = _connect_expiring(oauth_app, sandbox, user)
     stored = _stored(oauth_app, ForgeKind.GITLAB, login)
     token = _token(oauth_app, stored.id)
     with oauth_app.session() as session:
@@ -279,7 +252,7 @@ def _token_project(app: App, sandbox: Sandbox, user: Actor) -> tuple[int, Callab
     the connection's ID and a reader of the token in the project's git Secret."""
     kube = sandbox.kube
     assert kube is not None
-    login = _forge_account(sandbox)
+    login = tokenless_account(_emulator(sandbox))
     _connect(app, ForgeKind.GITLAB, login, user)
     stored = _stored(app, ForgeKind.GITLAB, login)
     name = f"ot-{secrets.token_hex(3)}"
@@ -341,12 +314,7 @@ def test_the_leader_refreshes_a_token_near_expiry_that_nothing_uses(
     oauth_app: App, sandbox: Sandbox, user: Actor
 ) -> None:
     forge = _emulator(sandbox)
-    login = _forge_account(sandbox)
-    forge.set_oauth_token_lifetime("gitlab", 60)  # within the 5 minute margin
-    try:
-        _connect(oauth_app, ForgeKind.GITLAB, login, user)
-    finally:
-        forge.set_oauth_token_lifetime("gitlab", 7200)
+    login = _connect_expiring(oauth_app, sandbox, user)
     stored = _stored(oauth_app, ForgeKind.GITLAB, login)
     first = _token(oauth_app, stored.id).get_secret_value()
 
@@ -384,7 +352,7 @@ def test_uses_at_once_refresh_once(
     oauth_app: App, sandbox: Sandbox, user: Actor, forge_requests: RequestRecorder
 ) -> None:
     """A refresh token works once: uses racing to refresh share the one refresh."""
-    login = _forge_account(sandbox)
+    login = tokenless_account(_emulator(sandbox))
     _connect(oauth_app, ForgeKind.GITLAB, login, user)
     stored = _stored(oauth_app, ForgeKind.GITLAB, login)
     _expire_soon(oauth_app, stored.id)
