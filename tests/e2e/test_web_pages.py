@@ -19,17 +19,14 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from pydantic import SecretStr
 from tests.e2e.conftest import sandbox_settings
-from tests.support.api import api_server
+from tests.support.api import Served, connect_new_account, served_app
 from tests.support.waiting import wait_until
+from tests.support.web import forge_sign_in, oauth_settings, tokenless_account
 
 from slipway import service
-from slipway.bootstrap import App, bootstrap
 from slipway.domain.errors import NotFound
-from slipway.domain.model import ForgeKind
-from slipway.pipeline.runtime import Worker
-from slipway.sandbox.runner import SANDBOX_SCOPES, Sandbox
+from slipway.sandbox.runner import Sandbox
 
 BUILTIN = Path(service.__file__).parent.parent / "templates" / "builtin" / "static-site"
 TEMPLATE = "web-form-site"
@@ -58,41 +55,22 @@ def _template(root: Path) -> Path:
     return root
 
 
-@dataclass(frozen=True)
-class Site:
-    app: App
-    url: str
-    sandbox: Sandbox
-
-
 @pytest.fixture(scope="module")
-def site(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The API and the pages over an App with the extra template and the emulator's OAuth
     applications for all three forges; one worker (one per process)."""
     root = tmp_path_factory.mktemp("web")
     forge = sandbox.forge
     assert forge is not None
-    clients: dict[str, Any] = {}
-    for kind in ForgeKind:
-        registered = forge.oauth_app(kind.value)
-        clients[f"{kind.value}_oauth_client_id"] = registered.client_id
-        clients[f"{kind.value}_oauth_client_secret"] = SecretStr(registered.client_secret)
     settings = sandbox_settings(
         sandbox,
         root / "data",
         templates_path=[_template(root / "templates")],
-        forge_urls={kind: forge.url for kind in ForgeKind},
         environments=("dev",),
-        **clients,
+        **oauth_settings(forge),
     )
-    app = bootstrap(settings)
-    worker = Worker(app).start()
-    try:
-        with api_server(app, worker) as url:
-            yield Site(app, url, sandbox)
-    finally:
-        worker.stop()
-        app.close()
+    with served_app(settings, sandbox) as served:
+        yield served
 
 
 @dataclass
@@ -103,7 +81,7 @@ class Person:
     login: str | None = None
 
 
-def _browser(site: Site, language: str = "en") -> httpx.Client:
+def _browser(site: Served, language: str = "en") -> httpx.Client:
     return httpx.Client(
         base_url=site.url,
         follow_redirects=False,
@@ -113,7 +91,7 @@ def _browser(site: Site, language: str = "en") -> httpx.Client:
 
 
 @pytest.fixture
-def people(site: Site) -> Iterator[Any]:
+def people(site: Served) -> Iterator[Any]:
     made: list[Person] = []
 
     def new(*, connect: bool = True, language: str = "en", sign_in: bool = True) -> Person:
@@ -124,15 +102,10 @@ def people(site: Site) -> Iterator[Any]:
         if connect:
             forge = site.sandbox.forge
             assert forge is not None
-            login, forge_token = f"{name}-acct", f"sandbox_{secrets.token_hex(16)}"
-            forge.add_user(login, forge_token, scopes=SANDBOX_SCOPES)
-            done = person.browser.post(
-                "/api/v1/connections",
-                json={"forge": "github", "token": forge_token},
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            assert done.status_code == 201, done.text
-            person.login = login
+            bearer = {"Authorization": f"Bearer {token}"}
+            person.login = connect_new_account(
+                forge, person.browser, name, path="/api/v1/connections", headers=bearer
+            ).login
         if sign_in:
             assert _sign_in(person.browser, token).status_code == 303
         return person
@@ -176,7 +149,7 @@ def _post_project(
     )
 
 
-def _names(site: Site, person: Person) -> list[str]:
+def _names(site: Served, person: Person) -> list[str]:
     listed = httpx.get(
         site.url + "/api/v1/projects",
         headers={"Authorization": f"Bearer {person.token}"},
@@ -186,7 +159,7 @@ def _names(site: Site, person: Person) -> list[str]:
     return [p["name"] for p in listed.json()["items"]]
 
 
-def _run_final(site: Site, name: str, run: int) -> str:
+def _run_final(site: Served, name: str, run: int) -> str:
     def final() -> str | None:
         events = service.project_events(site.app, name)
         ended = [e.final for e in events if e.run == run and e.final]
@@ -196,7 +169,7 @@ def _run_final(site: Site, name: str, run: int) -> str:
 
 
 def test_sign_in_exchanges_a_token_for_an_httponly_samesite_session(
-    site: Site, people: Any
+    site: Served, people: Any
 ) -> None:
     person = people(connect=False, sign_in=False)
     browser = person.browser
@@ -239,7 +212,7 @@ def test_sign_in_exchanges_a_token_for_an_httponly_samesite_session(
 
 
 def test_forms_and_cookie_signed_api_calls_without_the_csrf_token_are_refused(
-    site: Site, people: Any
+    site: Served, people: Any
 ) -> None:
     person = people()
     fields = {"template": "static-site", "name": "csrf-less", "action": "create"}
@@ -266,7 +239,7 @@ def test_forms_and_cookie_signed_api_calls_without_the_csrf_token_are_refused(
     assert "csrf-less" not in _names(site, person)
 
 
-def test_the_projects_table_lists_only_the_users_own_projects(site: Site, people: Any) -> None:
+def test_the_projects_table_lists_only_the_users_own_projects(site: Served, people: Any) -> None:
     mine, theirs = people(), people()
     for person, name in (
         (mine, f"mine-{secrets.token_hex(2)}"),
@@ -288,42 +261,47 @@ def test_the_projects_table_lists_only_the_users_own_projects(site: Site, people
         assert person  # the runs end before the next test's
 
 
-def test_the_new_project_form_has_a_typed_field_per_parameter(site: Site, people: Any) -> None:
+def test_the_new_project_form_has_a_typed_field_per_parameter(site: Served, people: Any) -> None:
     page = _form(people())
     assert "static-site with every kind of parameter" in page
     for name in ("region", SECRET, "replicas", "debug", "image", "port", "page_title"):
-        assert re.search(f'<label for="param-{name}"[^>]*>', page), name
-    region = re.search(r'<select id="param-region".*?</select>', page, re.S)
+        assert re.search(f'<label for="parameters.{name}"[^>]*>', page), name
+    region = re.search(r'<select id="parameters.region".*?</select>', page, re.S)
     assert region is not None
     assert re.findall(r'<option value="(\w+)"', region.group(0)) == ["eu", "us", "ap"]
     assert '<option value="us" selected>' in region.group(0)
-    secret = _by_id(page, f"param-{SECRET}")
+    secret = _by_id(page, f"parameters.{SECRET}")
     assert 'type="password"' in secret and 'value=""' in secret
-    replicas = _by_id(page, "param-replicas")
+    replicas = _by_id(page, "parameters.replicas")
     assert 'type="number"' in replicas
     assert all(a in replicas for a in ('min="1"', 'max="5"', 'value="2"'))
-    debug = _by_id(page, "param-debug")
+    debug = _by_id(page, "parameters.debug")
     assert 'type="checkbox"' in debug and "checked" not in debug
-    assert 'value="8080"' in _by_id(page, "param-port")
+    assert 'value="8080"' in _by_id(page, "parameters.port")
     assert 'value="dev"' in _by_id(page, "environments")
     assert "<fieldset" in page and "<legend>" in page
 
 
 def test_a_bad_field_shows_the_services_message_next_to_it_and_records_nothing(
-    site: Site, people: Any
+    site: Served, people: Any
 ) -> None:
     person = people()
     answer = _post_project(
         person,
-        {"name": "bad-replicas", "param.replicas": "9", "param.api_key": "k-1", "action": "create"},
+        {
+            "name": "bad-replicas",
+            "parameters.replicas": "9",
+            "parameters.api_key": "k-1",
+            "action": "create",
+        },
     )
     assert answer.status_code == 422
-    error = _by_id(answer.text, "error-param-replicas")
+    error = _by_id(answer.text, "error-parameters.replicas")
     assert "must be at most 5, got 9" in error
-    field = _by_id(answer.text, "param-replicas")
-    assert 'aria-invalid="true"' in field and "error-param-replicas" in field
+    field = _by_id(answer.text, "parameters.replicas")
+    assert 'aria-invalid="true"' in field and "error-parameters.replicas" in field
     assert 'value="bad-replicas"' in _by_id(answer.text, "name")  # what was typed stays
-    assert 'value=""' in _by_id(answer.text, f"param-{SECRET}")  # but never a secret
+    assert 'value=""' in _by_id(answer.text, f"parameters.{SECRET}")  # but never a secret
     assert "bad-replicas" not in _names(site, person)
 
     bad_name = _post_project(person, {"name": "Bad Name!", "action": "create"})
@@ -331,12 +309,17 @@ def test_a_bad_field_shows_the_services_message_next_to_it_and_records_nothing(
     assert _by_id(bad_name.text, "error-name").split(">", 1)[1].strip()
 
 
-def test_preview_shows_files_and_manifests_but_no_secret_value(site: Site, people: Any) -> None:
+def test_preview_shows_files_and_manifests_but_no_secret_value(site: Served, people: Any) -> None:
     person = people()
     secret = f"s3cret-{secrets.token_hex(6)}"
     answer = _post_project(
         person,
-        {"name": "previewed", "param.api_key": secret, "param.debug": "true", "action": "preview"},
+        {
+            "name": "previewed",
+            "parameters.api_key": secret,
+            "parameters.debug": "true",
+            "action": "preview",
+        },
     )
     assert answer.status_code == 200, answer.text
     files = re.search(r'<ul id="preview-files">(.*?)</ul>', answer.text, re.S)
@@ -344,12 +327,12 @@ def test_preview_shows_files_and_manifests_but_no_secret_value(site: Site, peopl
     manifests = re.search(r'<pre id="preview-manifests"[^>]*>(.*?)</pre>', answer.text, re.S)
     assert manifests is not None and "Kustomization" in html.unescape(manifests.group(1))
     assert secret not in answer.text
-    assert "checked" in _by_id(answer.text, "param-debug")
+    assert "checked" in _by_id(answer.text, "parameters.debug")
     assert "previewed" not in _names(site, person)
 
 
 def test_create_then_the_project_page_repair_and_delete_confirmed_by_name(
-    site: Site, people: Any
+    site: Served, people: Any
 ) -> None:
     person = people()
     name = f"web-{secrets.token_hex(2)}"
@@ -407,33 +390,14 @@ def test_create_then_the_project_page_repair_and_delete_confirmed_by_name(
     assert person.browser.get(f"/projects/{name}").status_code == 404
 
 
-def _forge_sign_in(authorize_url: str, login: str, decision: str = "allow") -> str:
-    """What a browser does on the emulator's page: fill in the sign-in form and authorize;
-    returns the redirect back to Slipway."""
-    with httpx.Client(follow_redirects=False, timeout=30) as browser:
-        page = browser.get(authorize_url)
-        assert page.status_code == 200, page.text
-        form = {}
-        for chunk in page.text.split('<input type="hidden" ')[1:]:
-            name = chunk.split('name="', 1)[1].split('"', 1)[0]
-            value = chunk.split('value="', 1)[1].split('"', 1)[0]
-            form[name] = html.unescape(value)
-        answer = browser.post(
-            authorize_url.split("?", 1)[0], data={**form, "login": login, "decision": decision}
-        )
-    assert answer.status_code == 302, answer.text
-    return answer.headers["location"]
-
-
 @pytest.mark.parametrize("kind", ["github", "gitlab"])
 def test_a_forge_is_connected_by_oauth_listed_and_removed(
-    site: Site, people: Any, kind: str
+    site: Served, people: Any, kind: str
 ) -> None:
     person = people(connect=False)
     forge = site.sandbox.forge
     assert forge is not None
-    login = f"oauth-{secrets.token_hex(4)}"
-    forge.add_user(login)
+    login = tokenless_account(forge)
     page = person.browser.get("/settings/connections")
     assert 'id="no-connections"' in page.text
     assert f'id="connect-{kind}"' in page.text
@@ -441,7 +405,7 @@ def test_a_forge_is_connected_by_oauth_listed_and_removed(
         "/settings/connections/connect", data={"csrf_token": _csrf(page.text), "forge": kind}
     )
     assert started.status_code == 303
-    back = _forge_sign_in(started.headers["location"], login)
+    back = forge_sign_in(started.headers["location"], login)
     assert back.startswith(site.url + "/settings/connections/callback?")
 
     # The callback in another browser (another session) is refused and stores nothing.
@@ -478,7 +442,7 @@ def test_a_forge_is_connected_by_oauth_listed_and_removed(
     assert login not in person.browser.get("/settings/connections").text
 
 
-def test_pages_are_in_chinese_for_accept_language_zh_cn(site: Site, people: Any) -> None:
+def test_pages_are_in_chinese_for_accept_language_zh_cn(site: Served, people: Any) -> None:
     person = people(language="zh-CN")
     sign_in = person.browser.get("/sign-in", follow_redirects=False)
     assert sign_in.status_code == 303  # already signed in
@@ -493,14 +457,14 @@ def test_pages_are_in_chinese_for_accept_language_zh_cn(site: Site, people: Any)
         assert "Sign in" in english.get("/sign-in").text
 
 
-def test_a_cancelled_forge_sign_in_connects_nothing(site: Site, people: Any) -> None:
+def test_a_cancelled_forge_sign_in_connects_nothing(site: Served, people: Any) -> None:
     person = people(connect=False)
     page = person.browser.get("/settings/connections")
     started = person.browser.post(
         "/settings/connections/connect", data={"csrf_token": _csrf(page.text), "forge": "gitea"}
     )
     assert started.status_code == 303
-    back = _forge_sign_in(started.headers["location"], "nobody", decision="deny")
+    back = forge_sign_in(started.headers["location"], "nobody", decision="deny")
     answer = person.browser.get(back.removeprefix(site.url))
     assert answer.status_code == 400
     assert "cancelled" in _by_id(answer.text, "connections-error")
