@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
-from pydantic import SecretStr
 from tests.e2e.conftest import forge_slowed, sandbox_settings
-from tests.support.api import api_server
+from tests.support.api import serving
 from tests.support.browser import (
     Violation,
     chromium,
@@ -32,12 +31,11 @@ from tests.support.browser import (
     serious_violations,
 )
 from tests.support.waiting import wait_until
+from tests.support.web import oauth_settings, tokenless_account
 
 from slipway import service
 from slipway.bootstrap import App, bootstrap
 from slipway.domain.errors import NotFound
-from slipway.domain.model import ForgeKind
-from slipway.pipeline.runtime import Worker
 from slipway.sandbox.runner import Sandbox
 
 # Per forge request while the run must still be under way at the reload (as test_api does).
@@ -82,28 +80,16 @@ def web_app(sandbox: Sandbox, tmp_path: Path) -> Iterator[App]:
     """Slipway with the emulator's OAuth applications for all three forges."""
     forge = sandbox.forge
     assert forge is not None
-    clients: dict[str, object] = {}
-    for kind in ForgeKind:
-        registered = forge.oauth_app(kind.value)
-        clients[f"{kind.value}_oauth_client_id"] = registered.client_id
-        clients[f"{kind.value}_oauth_client_secret"] = SecretStr(registered.client_secret)
-    settings = sandbox_settings(
-        sandbox, tmp_path / "data", forge_urls={kind: forge.url for kind in ForgeKind}, **clients
-    )
-    instance = bootstrap(settings)
+    instance = bootstrap(sandbox_settings(sandbox, tmp_path / "data", **oauth_settings(forge)))
     yield instance
     instance.close()
 
 
 @pytest.fixture
-def base_url(web_app: App) -> Iterator[str]:
+def base_url(web_app: App, sandbox: Sandbox) -> Iterator[str]:
     chromium_path()  # before starting anything: fail (CI) or skip (here) without a browser
-    worker = Worker(web_app).start()
-    try:
-        with api_server(web_app, worker) as url:
-            yield url
-    finally:
-        worker.stop()
+    with serving(web_app, sandbox) as served:
+        yield served.url
 
 
 # In every document the page loads: a name for it, the bar and step log as the server
@@ -203,8 +189,7 @@ def test_a_user_creates_watches_repairs_and_deletes_a_project_in_the_browser(
     forge = sandbox.forge
     assert forge is not None
     user = service.create_user(web_app, f"web-{secrets.token_hex(3)}", admin=False)
-    login = f"web-{secrets.token_hex(4)}"
-    forge.add_user(login)  # an account with no token: only the OAuth sign-in connects it
+    login = tokenless_account(forge, prefix="web")  # only the OAuth sign-in connects it
     wanted = os.environ.get(SCREENSHOTS_ENV) if language == "en" else None
     # Relative to the repository: each test runs in a folder of its own.
     screenshots = pytestconfig.rootpath / wanted if wanted else None
