@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from slipway import __version__, service
 
-from . import _problems, catalog, connections, events, probes, projects
+from . import _problems, access, catalog, connections, events, probes, projects
 from ._context import ActorDep, Context
 from .schemas import Me, Problem
 
@@ -32,6 +32,7 @@ def create_api(app: service.App, *, worker: service.Worker) -> FastAPI:
     for router in (projects.router, events.router, catalog.router, connections.router):
         api.include_router(router, prefix=API_PREFIX)
     api.include_router(probes.router)
+    api.include_router(access.router, prefix=API_PREFIX)  # POST .../rotate-credentials
 
     @api.get(f"{API_PREFIX}/me", response_model=Me, tags=["users"])
     def me(actor: ActorDep) -> Me:

@@ -61,7 +61,8 @@ class EventLevel(StrEnum):
 
 class Step(StrEnum):
     """The steps of a run, in order; each owns a slice of its 0-100 progress bar. Creation
-    and repair run the first nine, deletion the last four."""
+    and repair run the first nine, deletion the next four, a deploy-key rotation the last
+    three."""
 
     CREATE_PROJECT = "create_project"
     LOAD_TEMPLATE = "load_template"
@@ -76,6 +77,9 @@ class Step(StrEnum):
     DELETE_OBJECTS = "delete_objects"
     DELETE_REPOSITORY = "delete_repository"
     DELETE_RECORDS = "delete_records"
+    GRANT_NEW_KEY = "grant_new_key"
+    APPLY_NEW_KEY = "apply_new_key"
+    REMOVE_OLD_KEYS = "remove_old_keys"
 
     @property
     def progress_range(self) -> tuple[int, int]:
@@ -97,14 +101,25 @@ STEP_PROGRESS: dict[Step, tuple[int, int]] = {
     Step.DELETE_OBJECTS: (40, 80),
     Step.DELETE_REPOSITORY: (80, 95),
     Step.DELETE_RECORDS: (95, 100),
+    # A rotation: the new key on the forge, then in every Secret with Flux Ready on it (the
+    # long part), then the old keys off the forge.
+    Step.GRANT_NEW_KEY: (0, 30),
+    Step.APPLY_NEW_KEY: (30, 90),
+    Step.REMOVE_OLD_KEYS: (90, 100),
 }
 
 
-# The steps of a delete run; creation and repair run the others, in order.
+# The steps of a delete run; creation and repair run CREATION_STEPS, in order.
 DELETE_STEPS: frozenset[Step] = frozenset(
     {Step.DELETE_WORKLOADS, Step.DELETE_OBJECTS, Step.DELETE_REPOSITORY, Step.DELETE_RECORDS}
 )
-CREATION_STEPS: tuple[Step, ...] = tuple(s for s in Step if s not in DELETE_STEPS)
+# The steps of a deploy-key rotation run.
+ROTATE_STEPS: frozenset[Step] = frozenset(
+    {Step.GRANT_NEW_KEY, Step.APPLY_NEW_KEY, Step.REMOVE_OLD_KEYS}
+)
+CREATION_STEPS: tuple[Step, ...] = tuple(
+    s for s in Step if s not in DELETE_STEPS and s not in ROTATE_STEPS
+)
 
 
 def step_progress(step: Step, fraction: float = 1.0) -> int:

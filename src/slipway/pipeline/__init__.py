@@ -1,5 +1,7 @@
 """The project initialization workflow: ordered, idempotent, durable steps (DBOS), with
 persisted progress from 0 to 100 %."""
 
-# Registers the delete workflow with DBOS at import, so every worker can recover a delete run.
+# Registers the delete and rotation workflows with DBOS at import, so every worker can run
+# and recover them.
 from slipway.pipeline import delete as delete
+from slipway.pipeline import rotate as rotate

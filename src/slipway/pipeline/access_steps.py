@@ -4,7 +4,8 @@ git Secret is built from them, so the user's own token never leaves Slipway.
 
 Idempotent: the key pair is generated once and stored (its private half encrypted) before it
 is sent; the forge's "already there" is success; a re-run only fills in what is missing. The
-private key is never a step argument or result. `rotate_credentials` (service) reuses `grant`.
+private key is never a step argument or result. A rotation (`pipeline.rotate`) runs
+`grant_new_key`, `apply_new_key` and `remove_old_keys`, which reuse `grant`.
 """
 
 from __future__ import annotations
@@ -197,11 +198,9 @@ def ssh_credentials(app: App, project: Project) -> SSHAuth:
     )
 
 
-def rotate(app: App, project_id: int, *, within: float) -> str:
-    """Replaces the project's deploy key without downtime: the new key is added to the
-    repository, every environment's Secret is updated, each GitRepository is reconciled and
-    must be Ready with the new key, and only then is the old key removed from the forge.
-    Safe to re-run after a crash (an ungranted new key is reused). Returns the new forge key ID."""
+def rotation_start(app: App, project_id: int) -> list[int]:
+    """Checks that the project has a deploy key to rotate and returns the IDs of the keys on
+    the forge now: the ones the rotation removes once Flux is Ready with the new key."""
     project = load_project(app, project_id)
     if project.git_auth is GitAuthMethod.TOKEN:
         raise InvalidInput(
@@ -212,23 +211,98 @@ def rotate(app: App, project_id: int, *, within: float) -> str:
                 name=project.name,
             ),
         )
+    _rotated_repository(app, project)
     with app.session() as session:
-        row = store.get_repository(session, project_id=project_id)
         keys = store.deploy_keys(session, project_id=project_id)
+    return [k.id for k in keys if k.forge_key_id is not None]
+
+
+def _rotated_repository(app: App, project: Project) -> tuple[Repository, str, str]:
+    """The repository whose key is rotated, with its SSH URL and branch for the Secrets."""
+    with app.session() as session:
+        row = store.get_repository(session, project_id=project.id)
     if row is None or not row.ssh_url:
         raise NotFound(
             t("project {name} has no repository with an SSH URL yet", name=project.name),
             system="database",
             hint=t("wait until its creation has finished"),
         )
-    repository = recorded_repository(project, row)
-    old = [k for k in keys if k.forge_key_id is not None]
-    pending = [k for k in keys if k.forge_key_id is None]
-    new = pending[-1] if pending else current_or_new_key(app, project, new=True)
+    return recorded_repository(project, row), row.ssh_url, row.default_branch
+
+
+def grant_new_key(app: App, project_id: int, old_key_ids: list[int]) -> dict[str, Any]:
+    """Rotation, first step: a new key (the one an interrupted attempt stored, else a fresh
+    pair) added to the repository beside the old ones. Returns its IDs (no key material)."""
+    project = load_project(app, project_id)
+    repository, _, _ = _rotated_repository(app, project)
+    step = Step.GRANT_NEW_KEY
+    with app.session() as session:
+        fresh = [
+            k for k in store.deploy_keys(session, project_id=project_id) if k.id not in old_key_ids
+        ]
+    new = fresh[-1] if fresh else current_or_new_key(app, project, new=True)
+    report(
+        app,
+        project_id,
+        step,
+        0.0,
+        t("adding a new read-only deploy key to {full_name}", full_name=repository.full_name),
+    )
     forge_key_id = grant(app, project, repository, new)
-    _apply_and_reconcile(app, project, row.ssh_url, row.default_branch, within=within)
-    _remove(app, project, repository, [k for k in old if k.id != new.id])
-    return forge_key_id
+    report(
+        app,
+        project_id,
+        step,
+        1.0,
+        t(
+            "new deploy key {forge_key_id} on {full_name}; the old one still works",
+            forge_key_id=forge_key_id,
+            full_name=repository.full_name,
+        ),
+    )
+    return {"key_id": new.id, "forge_key_id": forge_key_id}
+
+
+def apply_new_key(app: App, project_id: int, *, within: float) -> int:
+    """Rotation, second step: every environment's Secret carries the new key and each
+    GitRepository is Ready with it. Returns how many environments."""
+    project = load_project(app, project_id)
+    _, url, branch = _rotated_repository(app, project)
+    step = Step.APPLY_NEW_KEY
+    report(
+        app,
+        project_id,
+        step,
+        0.0,
+        t(
+            "putting the new key in the Secrets of {environments} and waiting for Flux",
+            environments=", ".join(project.environments),
+        ),
+    )
+    _apply_and_reconcile(app, project, url, branch, within=within)
+    report(app, project_id, step, 1.0, t("every GitRepository is Ready with the new key"))
+    return len(project.environments)
+
+
+def remove_old_keys(app: App, project_id: int, old_key_ids: list[int]) -> int:
+    """Rotation, last step: the keys that were on the forge before it began removed (one
+    already gone is fine). Returns how many were still recorded."""
+    project = load_project(app, project_id)
+    repository, _, _ = _rotated_repository(app, project)
+    with app.session() as session:
+        keys = store.deploy_keys(session, project_id=project_id)
+    old = [k for k in keys if k.id in old_key_ids and k.forge_key_id is not None]
+    step = Step.REMOVE_OLD_KEYS
+    report(
+        app,
+        project_id,
+        step,
+        0.0,
+        t("removing the old deploy key from {full_name}", full_name=repository.full_name),
+    )
+    _remove(app, project, repository, old)
+    report(app, project_id, step, 1.0, t("the old deploy key is gone from the forge"))
+    return len(old)
 
 
 def _apply_and_reconcile(
@@ -239,7 +313,7 @@ def _apply_and_reconcile(
     specs = environment_specs(project, app.installation, url, branch, ssh_credentials(app, project))
 
     async def run(loop: ProcessLoop) -> list[ObjectStatus]:
-        results = await loop.cluster.apply_environments(specs, step=Step.DEPLOY_KEY.value)
+        results = await loop.cluster.apply_environments(specs, step=Step.APPLY_NEW_KEY.value)
         for result in results.values():
             if result.error is not None:
                 raise result.error
@@ -265,7 +339,7 @@ def _apply_and_reconcile(
                     name=status.ref.name,
                     message=status.message,
                 ),
-                step=Step.DEPLOY_KEY.value,
+                step=Step.APPLY_NEW_KEY.value,
                 system="Flux",
                 hint=t("the old key stays on the repository; fix the cause and rotate again"),
             )
@@ -276,7 +350,9 @@ def _remove(app: App, project: Project, repository: Repository, old: list[Deploy
 
     async def run(loop: ProcessLoop) -> None:
         forge = await loop.forge(
-            project.forge, connection_id=project.forge_connection_id, step=Step.DEPLOY_KEY.value
+            project.forge,
+            connection_id=project.forge_connection_id,
+            step=Step.REMOVE_OLD_KEYS.value,
         )
         for key in old:
             assert key.forge_key_id is not None

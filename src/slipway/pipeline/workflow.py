@@ -40,7 +40,7 @@ WORKFLOW_NAME = "slipway.initialize_project"
 SETTLE_WORKFLOW_NAME = "slipway.settle_project"
 INITIALIZE_QUEUE = "slipway-initialize"
 T = TypeVar("T")
-_RUN_ID = re.compile(r"slipway-(?:(?:init|settle)-(\d+)(?:-r\d+)?|delete-(\d+)-\d+)")
+_RUN_ID = re.compile(r"slipway-(?:(?:init|settle)-(\d+)(?:-r\d+)?|(?:delete|rotate)-(\d+)-\d+)")
 
 
 def workflow_id_for(project_id: int, run: int = 1) -> str:
@@ -54,7 +54,8 @@ def settle_workflow_id(initialize_id: str) -> str:
 
 
 def project_of_workflow(workflow_id: str) -> int | None:
-    """The project a creation, repair, settle or delete workflow ID belongs to (else None)."""
+    """The project a creation, repair, settle, delete or rotation workflow ID belongs to
+    (else None)."""
     matched = _RUN_ID.fullmatch(workflow_id)
     return int(matched.group(1) or matched.group(2)) if matched else None
 

@@ -8,7 +8,7 @@ synchronous face uses `asyncio.run`); those that only read the database are plai
 from slipway.bootstrap import App
 from slipway.domain.actors import Actor
 from slipway.pipeline.runtime import Worker
-from slipway.service.access import rotate_credentials
+from slipway.service.access import RotationStarted, rotate_credentials, start_rotation
 from slipway.service.app import application, load_settings
 from slipway.service.deletion import DeleteStarted, DeletionView, delete_project, start_delete
 from slipway.service.doctor import doctor
@@ -68,6 +68,7 @@ __all__ = [
     "RepositoryView",
     "ResourceView",
     "ResumedRun",
+    "RotationStarted",
     "TemplateInfo",
     "UserView",
     "Worker",
@@ -102,5 +103,6 @@ __all__ = [
     "show_project",
     "show_template",
     "start_delete",
+    "start_rotation",
     "stuck_projects",
 ]

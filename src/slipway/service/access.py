@@ -1,22 +1,155 @@
-"""Who may read a project's repository: rotating its read-only deploy key."""
+"""Who may read a project's repository: rotating its read-only deploy key, as a durable run
+(`pipeline.rotate`) with progress events, like a repair."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict, dataclass
 
+from slipway import store
 from slipway.bootstrap import App
+from slipway.domain import errors
 from slipway.domain.actors import OPERATOR, Actor
+from slipway.domain.errors import Conflict, SlipwayError
+from slipway.domain.model import ProjectStatus, Step
+from slipway.domain.text import restore, t
 from slipway.pipeline import access_steps
-from slipway.service.reading import show_project
+from slipway.pipeline import rotate as rotation
+from slipway.pipeline.runtime import Worker, runs_in_progress
+from slipway.service._event_bell import event_bell
+from slipway.service.reading import last_sequence, show_project
 from slipway.service.views import ProjectView
 from slipway.service.visibility import visible_project
+from slipway.service.workers import running_worker
+
+RUN_END_SECONDS = 30.0
+_ENDED = (ProjectStatus.ACTIVE, ProjectStatus.DEGRADED, ProjectStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class RotationStarted:
+    """A rotation run started (or queued): the project, its run number, and the last event
+    before it, after which a follower sees only this run."""
+
+    project: str
+    run: int
+    workflow_id: str
+    after_sequence: int
+
+    def to_dict(self) -> dict[str, str | int]:
+        return asdict(self)
+
+
+def start_rotation(
+    app: App, name: str, *, worker: Worker | None = None, actor: Actor = OPERATOR
+) -> RotationStarted:
+    """Starts the project's next run: a new deploy key on the repository and in every
+    environment's Secret, Flux Ready with it, then the old key off the forge. Runs in this
+    process's `worker` when given, else in whichever worker takes it. `Conflict` while
+    another run of the project is under way; `InvalidInput` for a `--git-auth token`
+    project and `NotFound` without a repository, before anything changes."""
+    return _start(app, name, actor=actor, here=worker is not None)
+
+
+def _start(app: App, name: str, *, actor: Actor, here: bool) -> RotationStarted:
+    with app.session() as session:
+        project = visible_project(session, name, actor)
+        project_id, status, workflow = project.id, project.status, project.workflow_id
+        prior = rotation.prior_state(project)
+    if status is ProjectStatus.DELETING:
+        raise Conflict(
+            t("project {name} is being deleted", name=name),
+            step=Step.GRANT_NEW_KEY.value,
+            system="slipway",
+            hint=t("run `slipway project delete {name}` again to finish the deletion", name=name),
+        )
+    if status not in _ENDED:
+        if workflow and runs_in_progress(app.settings, [workflow]):
+            raise Conflict(
+                t("project {name} has a run in progress", name=name),
+                step=Step.GRANT_NEW_KEY.value,
+                system="slipway",
+                hint=t(
+                    "follow it with `slipway project events {name} --follow`; if "
+                    "no worker runs, start one with `slipway worker`",
+                    name=name,
+                ),
+            )
+        raise Conflict(
+            t("project {name} has not finished its creation", name=name),
+            step=Step.GRANT_NEW_KEY.value,
+            system="slipway",
+            hint=t("repair it first: `slipway project repair {name}`", name=name),
+        )
+    old_key_ids = access_steps.rotation_start(app, project_id)
+    after = last_sequence(app, name, actor=actor)
+    workflow_id, run = rotation.start_rotation_run(
+        app, project_id, old_key_ids=old_key_ids, prior=prior, here=here
+    )
+    return RotationStarted(name, run, workflow_id, after)
 
 
 async def rotate_credentials(app: App, name: str, *, actor: Actor = OPERATOR) -> ProjectView:
-    """A new deploy key on the repository and in every environment's Secret, Flux Ready with
-    it, then the old key removed from the forge: no moment without a working key."""
+    """`start_rotation`, run in this process (its worker, or a private one for the while),
+    followed to its end. Returns the project; raises the failed step's error."""
+    if rotation.worker_here():
+        return await _rotate_here(app, name, actor)
+    with running_worker(app):
+        return await _rotate_here(app, name, actor)
+
+
+async def _rotate_here(app: App, name: str, actor: Actor) -> ProjectView:
+    started = _start(app, name, actor=actor, here=True)
     with app.session() as session:
         project_id = visible_project(session, name, actor).id
-    within = app.settings.ready_timeout
-    await asyncio.to_thread(access_steps.rotate, app, project_id, within=within)
+    await _follow(app, project_id, started.run, started.after_sequence)
+    # The run's last act follows its final event: let it end before a private worker stops.
+    result = await asyncio.wait_for(
+        asyncio.to_thread(rotation.outcome, started.workflow_id), RUN_END_SECONDS
+    )
+    if result.get("error") is not None:
+        raise _error(result["error"])
     return show_project(app, name, actor=actor)
+
+
+async def _follow(app: App, project_id: int, run: int, after: int) -> str:
+    """Waits for the run's final event; returns it."""
+    while True:
+        with app.session() as session:
+            rows = store.events_after(session, project_id=project_id, after_sequence=after)
+            seen = [(r.sequence, r.run, r.final) for r in rows]
+        for sequence, event_run, final in seen:
+            after = sequence
+            if event_run == run and final is not None:
+                return str(final)
+        await event_bell(app).wait_past(project_id, after)
+
+
+_KINDS: dict[str, type[SlipwayError]] = {
+    kind.__name__: kind
+    for kind in (
+        errors.NotFound,
+        errors.Conflict,
+        errors.ExternalError,
+        errors.ForgeError,
+        errors.TokenRejected,
+        errors.ClusterError,
+    )
+}
+
+
+def _error(error: dict[str, object]) -> SlipwayError:
+    """The failed step's error again, as the caller of a rotation in-process saw it before
+    it became a run."""
+    kind = _KINDS.get(str(error.get("type")), SlipwayError)
+    message = error.get("message")
+    if not isinstance(message, str):
+        message = restore(error.get("text_json"), str(error.get("text") or "unknown error"))
+    hint = error.get("hint")
+    system = error.get("system")
+    return kind(
+        message,
+        step=str(error.get("step") or Step.GRANT_NEW_KEY.value),
+        system=system if isinstance(system, str) else None,
+        hint=hint if isinstance(hint, str) else None,
+    )
