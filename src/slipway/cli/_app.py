@@ -14,9 +14,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from slipway.domain.errors import SlipwayError
+from slipway.cli._help import framework_words, localize_tree, show_usage_error
+from slipway.domain.errors import InvalidInput, SlipwayError
 from slipway.domain.text import t
-from slipway.i18n import from_environment, localize
+from slipway.i18n import DEFAULT, from_environment, localize
 
 # Locals can hold tokens: never print them in a traceback.
 app = typer.Typer(pretty_exceptions_show_locals=False, no_args_is_help=True, add_completion=False)
@@ -114,7 +115,26 @@ def _print_error(kind: str, message: str, hint: str | None) -> None:
     err.print(f"[red]error:[/red] {escape(text)}", highlight=False)
 
 
+def _in_cli_terms(exc: SlipwayError) -> SlipwayError:
+    """Bad input as the command line names it: the service names a request's fields
+    (`environments`, `parameters.NAME`), the CLI has always said `environment` (`--env`) and
+    `param.NAME` (`--param NAME=...`), in its text and its --json `field` alike."""
+    if not isinstance(exc, InvalidInput):
+        return exc
+    head, dot, rest = exc.field.partition(".")
+    if exc.field == "environments":
+        field = "environment"
+    elif head == "parameters" and dot and rest:
+        field = f"param.{rest}"
+    else:
+        return exc
+    named = InvalidInput(field, exc.rule, hint=exc.hint)
+    named.step, named.system = exc.step, exc.system
+    return named
+
+
 def _render_error(exc: SlipwayError) -> int:
+    exc = _in_cli_terms(exc)
     if state.json:
         emit_json({"error": exc.to_dict()}, indent=None)
     else:
@@ -154,25 +174,31 @@ def main(argv: list[str] | None = None) -> int:
     state.json = "--json" in args
     state.debug = "--debug" in args
     command = typer.main.get_command(app)
-    try:
-        # Outside standalone mode click *returns* the code of a `typer.Exit` (and 130 for
-        # Ctrl-C) instead of raising it; a command that returns normally gives None.
-        result = command.main(args=args, prog_name="slipway", standalone_mode=False)
-    except SlipwayError as exc:
-        if state.debug:
-            raise
-        return _render_error(exc)
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        err.print(tr(t("aborted")))
-        return 130
-    except KeyboardInterrupt:
-        return 130
-    except typer.TyperException as exc:  # usage errors: bad option, unknown command
-        return _render_usage_error(exc)
-    except Exception as exc:
-        if state.debug:
-            raise
-        return _render_unexpected(exc)
+    shown = language()
+    if shown != DEFAULT:
+        localize_tree(command, shown)
+    with framework_words(shown):
+        try:
+            # Outside standalone mode click *returns* the code of a `typer.Exit` (and 130 for
+            # Ctrl-C) instead of raising it; a command that returns normally gives None.
+            result = command.main(args=args, prog_name="slipway", standalone_mode=False)
+        except SlipwayError as exc:
+            if state.debug:
+                raise
+            return _render_error(exc)
+        except typer.Exit as exc:
+            return exc.exit_code
+        except typer.Abort:
+            err.print(tr(t("aborted")))
+            return 130
+        except KeyboardInterrupt:
+            return 130
+        except typer.TyperException as exc:  # usage errors: bad option, unknown command
+            if shown != DEFAULT and not state.json and getattr(exc, "show", None) is not None:
+                return show_usage_error(exc, shown)
+            return _render_usage_error(exc)
+        except Exception as exc:
+            if state.debug:
+                raise
+            return _render_unexpected(exc)
     return result if isinstance(result, int) and not isinstance(result, bool) else 0
