@@ -39,27 +39,27 @@ def test_cli_strings_become_the_declared_types() -> None:
 @pytest.mark.parametrize(
     ("info", "raw", "field", "rule"),
     [
-        (STATIC, {"port": "http"}, "param.port", "must be an integer, got 'http'"),
-        (STATIC, {"port": "80"}, "param.port", "must be at least 1024, got 80"),
-        (STATIC, {"port": 70000}, "param.port", "must be at most 65535, got 70000"),
-        (STATIC, {"port": True}, "param.port", "not a boolean"),
+        (STATIC, {"port": "http"}, "parameters.port", "must be an integer, got 'http'"),
+        (STATIC, {"port": "80"}, "parameters.port", "must be at least 1024, got 80"),
+        (STATIC, {"port": 70000}, "parameters.port", "must be at most 65535, got 70000"),
+        (STATIC, {"port": True}, "parameters.port", "not a boolean"),
         (
             FASTAPI,
             {"python_version": "2.7"},
-            "param.python_version",
+            "parameters.python_version",
             "must be one of 3.11, 3.12, 3.13",
         ),
-        (STATIC, {"image": "GHCR.io/Acme/Shop"}, "param.image", "does not match the pattern"),
-        (STATIC, {"page_title": "<script>"}, "param.page_title", "does not match the pattern"),
-        (STATIC, {"page_title": False}, "param.page_title", "must be text"),
+        (STATIC, {"image": "GHCR.io/Acme/Shop"}, "parameters.image", "does not match the pattern"),
+        (STATIC, {"page_title": "<script>"}, "parameters.page_title", "does not match the pattern"),
+        (STATIC, {"page_title": False}, "parameters.page_title", "must be text"),
         (
             STATIC,
             {"colour": "blue"},
-            "param.colour",
+            "parameters.colour",
             "is not a parameter of template 'static-site'",
         ),
-        (STATIC, {"project_name": "x"}, "param.project_name", "set by Slipway"),
-        (STATIC, {"environments": "qa"}, "param.environments", "set by Slipway"),
+        (STATIC, {"project_name": "x"}, "parameters.project_name", "set by Slipway"),
+        (STATIC, {"environments": "qa"}, "parameters.environments", "set by Slipway"),
     ],
 )
 def test_each_error_names_the_parameter_and_the_rule(
@@ -88,7 +88,7 @@ def test_a_question_without_default_is_required(tmp_path: Path) -> None:
     info = load_catalog([tmp_path]).get("needs-db")
     with pytest.raises(InvalidInput) as caught:
         validate_parameters(info, {})
-    assert (caught.value.field, caught.value.rule) == ("param.database_url", "is required")
+    assert (caught.value.field, caught.value.rule) == ("parameters.database_url", "is required")
     assert caught.value.hint is not None and "where the data lives" in caught.value.hint
     values = validate_parameters(info, {"database_url": "postgres://db", "verbose": "yes"})
     assert values == {"database_url": "postgres://db", "verbose": True}
@@ -119,7 +119,7 @@ def test_a_bool_that_is_not_one_is_refused(tmp_path: Path) -> None:
     info = load_catalog([tmp_path]).get("flags")
     with pytest.raises(InvalidInput) as caught:
         validate_parameters(info, {"debug": "maybe"})
-    assert caught.value.field == "param.debug"
+    assert caught.value.field == "parameters.debug"
     assert caught.value.rule == "must be true or false, got 'maybe'"
 
 
@@ -138,7 +138,7 @@ def test_every_port_in_range_is_accepted_from_its_text(port: int, padded: bool) 
 def test_every_port_out_of_range_is_refused_with_the_bound(port: int) -> None:
     with pytest.raises(InvalidInput) as caught:
         validate_parameters(STATIC, {"port": str(port)})
-    assert caught.value.field == "param.port"
+    assert caught.value.field == "parameters.port"
     bound = "at least 1024" if port < 1024 else "at most 65535"
     assert caught.value.rule == f"must be {bound}, got {port}"
 
@@ -147,7 +147,7 @@ def test_every_port_out_of_range_is_refused_with_the_bound(port: int) -> None:
 def test_text_that_is_no_integer_is_refused(text: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         validate_parameters(STATIC, {"port": text})
-    assert caught.value.field == "param.port"
+    assert caught.value.field == "parameters.port"
     assert caught.value.rule.startswith("must be an integer")
 
 
@@ -160,7 +160,7 @@ def test_a_secret_question_never_shows_its_value_in_errors(tmp_path: Path) -> No
     info = load_catalog([tmp_path]).get("with-key")
     with pytest.raises(InvalidInput) as caught:
         validate_parameters(info, {"api_key": "hunter2-SECRET"})
-    assert caught.value.field == "param.api_key"
+    assert caught.value.field == "parameters.api_key"
     assert "does not match the pattern" in caught.value.rule
     assert "hunter2" not in str(caught.value)
     assert "hunter2" not in repr(caught.value.to_dict())

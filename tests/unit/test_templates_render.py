@@ -86,8 +86,8 @@ def test_write_to_keeps_contents_and_modes(tmp_path: Path) -> None:
     [
         ("Shop", DEFAULT_ENVS, "project"),
         ("a" * 60, DEFAULT_ENVS, "project"),
-        ("shop", [], "environment"),
-        ("shop", ["QA"], "environment"),
+        ("shop", [], "environments"),
+        ("shop", ["QA"], "environments"),
     ],
 )
 def test_bad_project_or_environments_are_refused(
@@ -101,10 +101,10 @@ def test_bad_project_or_environments_are_refused(
 def test_parameters_are_validated_before_rendering() -> None:
     with pytest.raises(InvalidInput) as caught:
         render_template(STATIC, project="shop", environments=DEFAULT_ENVS, parameters={"port": "1"})
-    assert caught.value.field == "param.port"
+    assert caught.value.field == "parameters.port"
     with pytest.raises(InvalidInput) as caught:
         render_template(STATIC, project="shop", environments=DEFAULT_ENVS, parameters={"port": [1]})
-    assert caught.value.field == "param.port"
+    assert caught.value.field == "parameters.port"
 
 
 # --- templates that try to write outside the project --------------------------------------

@@ -3,14 +3,11 @@ repair and delete. Each route is one use case of the service layer and nothing e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Final
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
 from slipway import service
-from slipway.domain.errors import InvalidInput
 from slipway.domain.model import ProjectStatus
 from slipway.i18n import localize
 
@@ -33,23 +30,8 @@ def _request(body: ProjectCreate) -> service.CreateRequest:
         private=body.private,
         git_auth=body.git_auth,
         adopt=body.adopt,
+        connection=body.connection,
     )
-
-
-# The service names a bad value by the CLI's option (`--env`, `--param NAME=`); a client of
-# the API is told the body's field it sent (`environments`, `parameters.NAME`).
-_BODY_FIELDS: Final = {"environment": "environments", "param": "parameters"}
-
-
-@contextmanager
-def _named_by_body() -> Iterator[None]:
-    try:
-        yield
-    except InvalidInput as exc:
-        head, dot, rest = exc.field.partition(".")
-        if head not in _BODY_FIELDS:
-            raise
-        raise InvalidInput(_BODY_FIELDS[head] + dot + rest, exc.rule, hint=exc.hint) from None
 
 
 def events_url(name: str) -> str:
@@ -69,8 +51,7 @@ async def create_project(
 ) -> ProjectOut:
     """Validates, runs preflight, records the project and queues its creation; follow it at
     `/projects/{name}/events/stream`. Nothing is created when this fails."""
-    with _named_by_body():
-        view = await service.create_project(ctx.app, _request(body), worker=ctx.worker, actor=actor)
+    view = await service.create_project(ctx.app, _request(body), worker=ctx.worker, actor=actor)
     response.headers["Location"] = f"/api/v1/projects/{view.name}"
     return project_out(view, request_language(request))
 
@@ -82,8 +63,7 @@ async def preview_project(
     """What a create would push and apply, and every problem it would meet (their detail and
     fix in the request's Accept-Language); creates nothing."""
     language = request_language(request)
-    with _named_by_body():
-        dry = await service.dry_run(ctx.app, _request(body), actor=actor)
+    dry = await service.dry_run(ctx.app, _request(body), actor=actor)
     spec = dry.spec
     return PreviewOut(
         name=spec.name,

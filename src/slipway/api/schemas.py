@@ -39,6 +39,11 @@ class ProjectCreate(BaseModel):
     private: bool = True
     git_auth: GitAuthMethod = GitAuthMethod.SSH
     adopt: bool = False
+    connection: int | None = Field(
+        None,
+        description="id of the stored forge connection to act as; it sets the forge and its "
+        "server. Empty: your newest connection at the installation's forge URL",
+    )
 
 
 class RepositoryOut(_View):

@@ -44,6 +44,14 @@ def project_create(
         list[str] | None, typer.Option("--param", "-p", help="key=value (repeat).")
     ] = None,
     forge: Annotated[ForgeKind | None, typer.Option("--forge")] = None,
+    connection: Annotated[
+        int | None,
+        typer.Option(
+            "--connection",
+            help="The stored forge connection (its id) to act as; it sets the forge and "
+            "server. Default: the newest at the configured URL.",
+        ),
+    ] = None,
     owner: Annotated[str | None, typer.Option("--owner", help="Organisation or group.")] = None,
     public: Annotated[bool, typer.Option("--public", help="Public repository.")] = False,
     git_auth: Annotated[
@@ -83,6 +91,7 @@ def project_create(
             private=not public,
             git_auth=git_auth,
             adopt=adopt,
+            connection=connection,
         )
         if dry_run:
             plan = asyncio.run(service.dry_run(app, request))

@@ -80,12 +80,12 @@ def validate_environments(names: Iterable[str]) -> tuple[str, ...]:
     """Checks each name and refuses duplicates; order is kept (it is the display order)."""
     result: list[str] = []
     for name in names:
-        validate_environment_name(name)
+        validate_environment_name(name, field="environments")
         if name in result:
-            raise InvalidInput("environment", t("'{name}' is given twice", name=name))
+            raise InvalidInput("environments", t("'{name}' is given twice", name=name))
         result.append(name)
     if not result:
-        raise InvalidInput("environment", t("at least one environment is required"))
+        raise InvalidInput("environments", t("at least one environment is required"))
     return tuple(result)
 
 

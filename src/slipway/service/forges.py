@@ -72,6 +72,44 @@ def forge_identity(app: App, kind: ForgeKind, *, actor: Actor = OPERATOR) -> For
     raise ForgeNotConnected(kind.value, base_url)
 
 
+UNUSABLE_CONNECTION = t("is not a forge connection of yours")
+
+
+def connection_identity(
+    app: App, connection_id: int, *, actor: Actor = OPERATOR
+) -> tuple[ForgeKind, ForgeIdentity]:
+    """The forge and account of the stored connection `connection_id`, chosen by the request
+    rather than the newest at the configured URL. Only one `actor` may act as: a user's own
+    (admins too, as `forge_identity`), the operator's any. Another user's answers exactly as
+    a missing one, so an id never tells that someone else's connection exists."""
+    with app.session() as session:
+        # An id no database column could hold is as missing as any other.
+        in_range = 0 < connection_id < 2**31
+        connection = session.get(ForgeConnection, connection_id) if in_range else None
+        if connection is None or not _usable(connection, actor):
+            raise InvalidInput(
+                "connection",
+                UNUSABLE_CONNECTION,
+                hint=t("connect one with `slipway forge connect`, or leave it out"),
+            )
+        return connection.provider, ForgeIdentity(connection.id, connection.account_name)
+
+
+def usable_connections(app: App, *, actor: Actor = OPERATOR) -> list[tuple[int, ConnectionView]]:
+    """The connections a new project of `actor`'s may act as, each with the id a request
+    names it by (`CreateRequest.connection`)."""
+    with app.session() as session:
+        return [
+            (c.id, _view(c)) for c in store.list_forge_connections(session) if _usable(c, actor)
+        ]
+
+
+def _usable(connection: ForgeConnection, actor: Actor) -> bool:
+    """A user acts only as their own connections (an admin sees others' but never acts as
+    them); the operator as any stored one."""
+    return actor.user_id is None or connection.user_id == actor.user_id
+
+
 def _at(connection: ForgeConnection, kind: ForgeKind, base_url: str) -> bool:
     return connection.provider is kind and connection.server_url == base_url.rstrip("/")
 

@@ -26,7 +26,12 @@ from slipway.domain.text import t
 from slipway.forges import forge_info
 from slipway.gitops import BasicAuth, EnvironmentSpec, SSHAuth, environment_objects, render_yaml
 from slipway.pipeline.runtime import Worker
-from slipway.service.forges import ForgeIdentity, forge_identity, open_forge
+from slipway.service.forges import (
+    ForgeIdentity,
+    connection_identity,
+    forge_identity,
+    open_forge,
+)
 from slipway.service.preflight import preflight, raise_for_problems
 from slipway.service.reading import show_project
 from slipway.service.views import DryRun, ProjectView
@@ -45,6 +50,9 @@ class CreateRequest:
     private: bool = True
     git_auth: GitAuthMethod = GitAuthMethod.SSH
     adopt: bool = False
+    # The stored forge connection (its id) the project acts as; None: the newest of the
+    # actor's own at the configured URL (the operator: or the configured token).
+    connection: int | None = None
 
 
 async def plan_project(
@@ -61,8 +69,9 @@ async def plan_project(
 async def _plan(
     app: App, request: CreateRequest, *, offline: bool = False, actor: Actor = OPERATOR
 ) -> tuple[ProjectSpec, ForgeIdentity | None]:
-    """The validated spec, and the forge account the project's runs will act as: `actor`'s
-    own connection (the operator: the configured one)."""
+    """The validated spec, and the forge account the project's runs will act as: the
+    connection the request names, else `actor`'s own newest (the operator: the configured
+    one). A named connection sets the forge and the server the project lives on."""
     envs = validate_environments(request.environments or app.settings.environments)
     slug = project_slug(request.name, envs)
     if not request.template:
@@ -82,7 +91,22 @@ async def _plan(
             ),
         )
     info = app.catalog.get(request.template)
-    forge = request.forge or app.settings.forge
+    chosen = (
+        None
+        if request.connection is None
+        else await asyncio.to_thread(connection_identity, app, request.connection, actor=actor)
+    )
+    if chosen is not None and request.forge is not None and request.forge is not chosen[0]:
+        raise InvalidInput(
+            "connection",
+            t(
+                "is a {kind} connection, not {forge}",
+                kind=chosen[0].value,
+                forge=request.forge.value,
+            ),
+            hint=t("leave the forge out: the connection sets it"),
+        )
+    forge = chosen[0] if chosen is not None else request.forge or app.settings.forge
     if request.owner == "":
         raise InvalidInput(
             "owner", t("must not be empty"), hint=t("leave it out to use the token's own account")
@@ -90,7 +114,12 @@ async def _plan(
     owner = request.owner or app.settings.forge_owner
     if owner is not None:
         validate_owner(owner, nested=forge_info(forge).nested_owners)
-    identity = None if offline else await asyncio.to_thread(forge_identity, app, forge, actor=actor)
+    if offline:
+        identity = None
+    elif chosen is not None:
+        identity = chosen[1]
+    else:
+        identity = await asyncio.to_thread(forge_identity, app, forge, actor=actor)
     if owner is not None and identity is not None:
         # An owner that does not exist, or where the token's account may not create
         # repositories, is bad input: refuse it here, before anything is recorded or created.

@@ -1,5 +1,5 @@
 """Template parameters: coerce CLI strings to the declared types and check every rule before
-anything is created. Each failure is an `InvalidInput(field="param.<name>", rule=...)`."""
+anything is created. Each failure is an `InvalidInput(field="parameters.<name>", rule=...)`."""
 
 from __future__ import annotations
 
@@ -38,12 +38,12 @@ def validate_parameters(
     for name in raw:
         if name in INJECTED:
             raise InvalidInput(
-                f"param.{name}", t("is set by Slipway from the project and cannot be given")
+                f"parameters.{name}", t("is set by Slipway from the project and cannot be given")
             )
         if info.parameter(name) is None:
             known = ", ".join(p.name for p in info.parameters) or "none"
             raise InvalidInput(
-                f"param.{name}",
+                f"parameters.{name}",
                 t("is not a parameter of template '{name}'", name=info.name),
                 hint=t("its parameters are: {known}", known=known),
             )
@@ -53,7 +53,7 @@ def validate_parameters(
             value = coerce_value(param, raw[param.name])
         elif param.default is None:
             raise InvalidInput(
-                f"param.{param.name}",
+                f"parameters.{param.name}",
                 t("is required"),
                 hint=t("pass --param {name}=VALUE ({help})", name=param.name, help=param.help)
                 if param.help
@@ -72,7 +72,7 @@ def validate_parameters(
 
 def coerce_value(param: TemplateParameter, value: ParameterValue) -> ParameterValue:
     """Turns a CLI string (or a JSON value) into the parameter's declared type."""
-    field = f"param.{param.name}"
+    field = f"parameters.{param.name}"
     if param.type == "int":
         if isinstance(value, bool):
             raise InvalidInput(field, t("must be an integer, not a boolean"))
@@ -103,7 +103,7 @@ def coerce_value(param: TemplateParameter, value: ParameterValue) -> ParameterVa
 
 def check_value(param: TemplateParameter, value: ParameterValue) -> None:
     """Applies the declared rules (choices, pattern, min/max) to an already typed value."""
-    field = f"param.{param.name}"
+    field = f"parameters.{param.name}"
     if param.type == "choice" and value not in param.choices:
         raise InvalidInput(
             field,
@@ -161,7 +161,8 @@ def _render_default(
         return env.from_string(str(param.default)).render(**earlier, project_name=project)
     except TemplateError as exc:
         raise InvalidInput(
-            f"param.{param.name}", t("its default does not render: {message}", message=exc.message)
+            f"parameters.{param.name}",
+            t("its default does not render: {message}", message=exc.message),
         ) from None
 
 

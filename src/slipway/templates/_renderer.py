@@ -98,7 +98,7 @@ def _plain(parameters: Mapping[str, object]) -> dict[str, ParameterValue]:
     result: dict[str, ParameterValue] = {}
     for name, value in parameters.items():
         if not isinstance(value, str | int | bool):
-            raise InvalidInput(f"param.{name}", t("must be a string, an integer or a boolean"))
+            raise InvalidInput(f"parameters.{name}", t("must be a string, an integer or a boolean"))
         result[name] = value
     return result
 

@@ -11,8 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from slipway import service
 from slipway.domain.errors import InvalidInput, SlipwayError
-from slipway.domain.model import ForgeKind, ProjectStatus
+from slipway.domain.model import ProjectStatus
 from slipway.service import web_sessions
+from slipway.service.forges import usable_connections
 
 from ._i18n import N_
 from ._render import (
@@ -25,8 +26,6 @@ from ._render import (
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE: Final = 50
-# The service names a field by the CLI's option; the form's field ids.
-_FIELD_IDS: Final = {"environment": "environments", "environments": "environments"}
 NO_TEMPLATE = N_("Choose a template.")
 
 
@@ -55,14 +54,6 @@ def projects_page(
     )
 
 
-def field_id(field: str) -> str:
-    """The form field an `InvalidInput` names (`param.port` → `param-port`)."""
-    head, _, rest = field.partition(".")
-    if head in ("param", "parameters") and rest:
-        return f"param-{rest}"
-    return _FIELD_IDS.get(head, head)
-
-
 def _templates(web: service.App) -> list[service.TemplateInfo]:
     return service.list_templates(web.settings)
 
@@ -80,7 +71,7 @@ def _form_page(
     web = web_of(request)
     templates = _templates(web.app)
     chosen = next((t for t in templates if t.name == values.get("template")), None)
-    connections = service.list_connections(web.app, actor=session.actor)
+    connections = usable_connections(web.app, actor=session.actor)
     return render(
         request,
         "new_project.html",
@@ -109,7 +100,7 @@ def _create_request(
 ) -> service.CreateRequest:
     parameters: dict[str, str | int | bool] = {}
     for param in info.parameters:
-        key = f"param.{param.name}"
+        key = f"parameters.{param.name}"
         if param.type == "bool":
             parameters[param.name] = first(form, key) == "true"
             continue
@@ -117,22 +108,24 @@ def _create_request(
         if value.strip() or param.default is None:
             parameters[param.name] = value
     environments = [e for e in first(form, "environments").replace(",", " ").split() if e]
-    forge = first(form, "forge")
+    # The picked connection sets the forge; a value that is no id is refused by the service
+    # as a missing connection would be.
+    connection = first(form, "connection").strip()
     return service.CreateRequest(
         name=first(form, "name").strip(),
         template=info.name,
         environments=tuple(environments),
         parameters=parameters,
-        forge=ForgeKind(forge) if forge in {k.value for k in ForgeKind} else None,
         owner=first(form, "owner").strip() or None,
         private=first(form, "private") == "true",
+        connection=(int(connection) if connection.isdecimal() else 0) if connection else None,
     )
 
 
 def _kept_values(form: Mapping[str, list[str]], info: service.TemplateInfo) -> dict[str, str]:
     """What the form shows again: everything typed except secrets, which never go back to
     the page."""
-    secret = {f"param.{p.name}" for p in info.parameters if p.secret}
+    secret = {f"parameters.{p.name}" for p in info.parameters if p.secret}
     values = {k: v[0] for k, v in form.items() if v and k not in secret and k != "csrf_token"}
     values.setdefault("private", "false")
     return values
@@ -154,9 +147,7 @@ async def submit_new_project(request: Request, posted: PostedForm) -> Response:
             return _form_page(request, session, values, preview=dry)
         view = await service.create_project(web.app, create, worker=web.worker, actor=session.actor)
     except InvalidInput as exc:
-        return _form_page(
-            request, session, values, errors={field_id(exc.field): exc.rule}, status=422
-        )
+        return _form_page(request, session, values, errors={exc.field: exc.rule}, status=422)
     except SlipwayError as exc:
         return _form_page(request, session, values, general=exc.text(), status=exc.http_status)
     return RedirectResponse(f"/projects/{view.name}", status_code=303)
