@@ -8,7 +8,12 @@ synchronous face uses `asyncio.run`); those that only read the database are plai
 from slipway.bootstrap import App
 from slipway.domain.actors import Actor
 from slipway.pipeline.runtime import Worker
-from slipway.service.access import RotationStarted, rotate_credentials, start_rotation
+from slipway.service.access import (
+    RotationStarted,
+    has_deploy_key,
+    rotate_credentials,
+    start_rotation,
+)
 from slipway.service.app import application, load_settings
 from slipway.service.deletion import DeleteStarted, DeletionView, delete_project, start_delete
 from slipway.service.doctor import doctor
@@ -83,6 +88,7 @@ __all__ = [
     "doctor",
     "dry_run",
     "follow_events",
+    "has_deploy_key",
     "last_sequence",
     "list_connections",
     "list_projects",

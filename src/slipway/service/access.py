@@ -11,7 +11,7 @@ from slipway.bootstrap import App
 from slipway.domain import errors
 from slipway.domain.actors import OPERATOR, Actor
 from slipway.domain.errors import Conflict, SlipwayError
-from slipway.domain.model import ProjectStatus, Step
+from slipway.domain.model import GitAuthMethod, ProjectStatus, Step
 from slipway.domain.text import restore, t
 from slipway.pipeline import access_steps
 from slipway.pipeline import rotate as rotation
@@ -87,6 +87,13 @@ def _start(app: App, name: str, *, actor: Actor, here: bool) -> RotationStarted:
         app, project_id, old_key_ids=old_key_ids, prior=prior, here=here
     )
     return RotationStarted(name, run, workflow_id, after)
+
+
+def has_deploy_key(app: App, name: str, *, actor: Actor = OPERATOR) -> bool:
+    """Whether Flux reads the project's repository with a deploy key (`--git-auth ssh`), the
+    only kind a rotation applies to; the web page offers it only then."""
+    with app.session() as session:
+        return visible_project(session, name, actor).git_auth is GitAuthMethod.SSH
 
 
 async def rotate_credentials(app: App, name: str, *, actor: Actor = OPERATOR) -> ProjectView:

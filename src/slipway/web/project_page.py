@@ -1,5 +1,6 @@
 """One project: the progress bar and step log of its current run (live over the API's SSE
-stream when JavaScript runs), its environments and resources, and repair and delete."""
+stream when JavaScript runs), its environments and resources, and repair, deploy-key rotation
+and delete."""
 
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ def _page(
         last_sequence=last,
         live=live,
         percent=percent,
+        rotatable=service.has_deploy_key(app, name, actor=session.actor),
         errors=errors or {},
         general=general,
         code=status,
@@ -77,6 +79,18 @@ async def repair(request: Request, name: str, posted: PostedForm) -> Response:
     web = web_of(request)
     try:
         service.repair_project(web.app, name, worker=web.worker, actor=session.actor)
+    except SlipwayError as exc:
+        return _page(request, session, name, general=exc.text(), status=exc.http_status)
+    return RedirectResponse(f"/projects/{name}", status_code=303)
+
+
+@router.post("/projects/{name}/rotate-credentials")
+async def rotate_credentials(request: Request, name: str, posted: PostedForm) -> Response:
+    """Starts the rotation run; the page it redirects to follows it on its progress bar."""
+    session = posted.session
+    web = web_of(request)
+    try:
+        service.start_rotation(web.app, name, worker=web.worker, actor=session.actor)
     except SlipwayError as exc:
         return _page(request, session, name, general=exc.text(), status=exc.http_status)
     return RedirectResponse(f"/projects/{name}", status_code=303)
