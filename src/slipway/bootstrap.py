@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Final, TypeVar
 
 import structlog
 from pydantic import SecretStr
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from slipway import store
@@ -41,6 +42,10 @@ log = structlog.get_logger("slipway.oauth")
 # An OAuth token expiring sooner than this is refreshed before it is used.
 REFRESH_MARGIN: Final = timedelta(minutes=5)
 
+# A connection's expiry this process read is trusted this long without reading it again: its
+# own writes are seen at once (`_ExpiryCache`), another process's within this bound.
+EXPIRY_RECHECK_SECONDS: Final = 60.0
+
 # Told a connection's ID once this process stored a refreshed token for it (the service layer
 # registers the re-apply of the git Secrets that carry the token).
 TokenListener = Callable[["App", int], Awaitable[None]]
@@ -55,6 +60,10 @@ class App:
     # One refresh at a time per connection in this process (a refresh token works once).
     _refreshing: dict[int, threading.Lock] = field(default_factory=dict, init=False, repr=False)
     token_listeners: list[TokenListener] = field(default_factory=list, init=False, repr=False)
+    _expiry: _ExpiryCache = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._expiry = _ExpiryCache(self.sessions)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -131,10 +140,17 @@ class App:
         built afterwards carry the new token (ForgeClients keys by its fingerprint). A
         connection without a refresh token, or not expiring, is left alone; a refresh the
         forge refuses or cannot answer raises `ForgeError` only once the token has expired.
-        After a refresh made here, `token_listeners` are awaited (their failures logged)."""
+        After a refresh made here, `token_listeners` are awaited (their failures logged).
+
+        A connection read as far from expiry is not read again until it nears it, for at most
+        EXPIRY_RECHECK_SECONDS, or until this process writes its row (`_ExpiryCache`)."""
+        if self._expiry.far(connection_id):
+            return False  # known not to need a refresh: no read for a step's client
+        version = self._expiry.version(connection_id)
         with self.session() as session:
             expires_at, refreshable = store.token_expiry(session, connection_id=connection_id)
         if not _expiring(expires_at) or not refreshable:
+            self._expiry.remember(connection_id, expires_at, refreshable, version)
             return False
         lock = self._refreshing.setdefault(connection_id, threading.Lock())
         # Polled: an asyncio primitive belongs to one event loop and this lock spans the
@@ -229,6 +245,72 @@ class App:
         if "loop" in self.__dict__:
             self.loop.close()
         self.engine.dispose()
+
+
+@dataclass(frozen=True)
+class _KnownExpiry:
+    expires_at: datetime | None
+    refreshable: bool
+    read_at: float  # time.monotonic() of the read
+
+
+class _ExpiryCache:
+    """What `refresh_if_expiring` last read of each connection, so the steps' clients of a
+    token far from expiry read nothing. Every commit through the App's sessions that wrote a
+    connection row (connect, disconnect, refresh, whatever the code path) forgets that
+    connection, and a read older than EXPIRY_RECHECK_SECONDS is not trusted: another process
+    (`slipway forge connect` beside `serve`) may have replaced the token. A read that began
+    before such a commit is not kept (`version`)."""
+
+    def __init__(self, sessions: store.SessionFactory) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[int, _KnownExpiry] = {}
+        self._versions: dict[int, int] = {}
+        event.listen(sessions, "after_flush", self._written)
+        event.listen(sessions, "after_commit", self._committed)
+
+    def far(self, connection_id: int) -> bool:
+        """Read recently enough, and not expiring (or not refreshable) for a while yet."""
+        with self._lock:
+            known = self._known.get(connection_id)
+        if known is None or time.monotonic() - known.read_at > EXPIRY_RECHECK_SECONDS:
+            return False
+        if not known.refreshable:
+            # Nothing to refresh; an expiring one is read again, so it raises when it must.
+            return known.expires_at is None or not _expiring(known.expires_at)
+        return not _expiring(known.expires_at)
+
+    def version(self, connection_id: int) -> int:
+        with self._lock:
+            return self._versions.get(connection_id, 0)
+
+    def remember(
+        self, connection_id: int, expires_at: datetime | None, refreshable: bool, version: int
+    ) -> None:
+        with self._lock:
+            if self._versions.get(connection_id, 0) == version:
+                self._known[connection_id] = _KnownExpiry(expires_at, refreshable, time.monotonic())
+
+    def forget(self, connection_ids: set[int]) -> None:
+        with self._lock:
+            for connection_id in connection_ids:
+                self._known.pop(connection_id, None)
+                self._versions[connection_id] = self._versions.get(connection_id, 0) + 1
+
+    def _written(self, session: Session, _context: object) -> None:
+        touched = {
+            obj.id
+            for obj in (*session.new, *session.dirty, *session.deleted)
+            if isinstance(obj, store.ForgeConnection) and obj.id is not None
+        }
+        if touched:
+            session.info.setdefault("slipway_connections", set()).update(touched)
+            self.forget(touched)  # a read meanwhile sees the old row: not kept either
+
+    def _committed(self, session: Session) -> None:
+        touched = session.info.pop("slipway_connections", None)
+        if touched:
+            self.forget(touched)
 
 
 class ProcessLoop:
