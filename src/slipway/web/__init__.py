@@ -5,15 +5,16 @@ our one script adds live progress (the API's SSE stream, signed in by the sessio
 Element ids tests rely on (keep them stable): sign-in `#token`, `#sign-in`, `#error-token`;
 header `#nav-projects`, `#nav-new-project`, `#nav-connections`, `#sign-out`; projects
 `#status-filter`, `#projects` (rows `tr[data-project=NAME]`); new project
-`#template-NAME` radios + `#choose-template`, `#name`, `#environments`, `#param-NAME`,
-`#forge`, `#owner`, `#private`, `#preview-button`, `#create-button`, errors `#error-FIELD`
-(`#form-error` for the rest), `#preview-ok`, `#preview-files`, `#preview-manifests`; project
-page `#progress` (role=progressbar; `[data-stream]` while it follows a run),
-`#progress-percent`, `#step-log` (items `li[data-sequence]`), `#environment-ENV` tables
-(a Ready resource's badge `.resource-ready`), `#repair-button`, `#confirm`, `#delete-repo`,
-`#delete-button`, `#error-confirm`; connections `#no-connections`, `#connect-FORGE`,
-`#connections` (rows `tr[data-forge][data-account]`, their `.scopes` cell),
-`#remove-FORGE-ACCOUNT`, `#notice`, `#connections-error`."""
+`#template-NAME` radios + `#choose-template`, `#name`, `#environments`, `#parameters.NAME`
+(a dot in the id: `[id="parameters.NAME"]` in CSS), `#connection`, `#owner`, `#private`,
+`#preview-button`, `#create-button`, errors `#error-FIELD` (`#form-error` for the rest),
+`#preview-ok`, `#preview-files`, `#preview-manifests`; project page `#progress`
+(role=progressbar; `[data-stream]` while it follows a run), `#progress-percent`,
+`#step-log` (items `li[data-sequence]`), `#environment-ENV` tables (a Ready resource's
+badge `.resource-ready`), `#repair-button`, `#confirm`, `#delete-repo`, `#delete-button`,
+`#error-confirm`; connections `#no-connections`, `#connect-FORGE`, `#connections` (rows
+`tr[data-forge][data-account]`, their `.scopes` cell), `#remove-FORGE-ACCOUNT`, `#notice`,
+`#connections-error`."""
 
 from __future__ import annotations
 
