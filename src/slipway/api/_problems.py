@@ -6,12 +6,13 @@ rules: one `errors` item per field, naming the field and the rule.
 
 `title`, `detail`, `hint` and each `errors[].rule` are in the language the request's
 Accept-Language chooses (English or Simplified Chinese), named by `Content-Language`; the
-other fields are identifiers and stay as they are. pydantic's own rules are English."""
+other fields are identifiers and stay as they are. pydantic's and Starlette's own English
+never reaches a response: their refusals are rewritten as Slipway's rules (`_validation`)."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Final
 
 import structlog
 from fastapi import FastAPI, Request
@@ -20,9 +21,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from slipway.domain.errors import InvalidInput, SlipwayError
-from slipway.domain.text import t
+from slipway.domain.text import Text, join, t
 from slipway.i18n import localize, negotiate
 
+from . import _validation
 from .schemas import Problem, ProblemFieldError
 
 MEDIA_TYPE: Final = "application/problem+json"
@@ -101,12 +103,24 @@ def from_error(exc: SlipwayError, instance: str | None, language: str = "en") ->
     )
 
 
-def _field(location: tuple[Any, ...]) -> str:
-    """pydantic's location without its source (`body`, `query`), joined with dots."""
-    parts = [str(p) for p in location]
-    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
-        parts = parts[1:]
-    return ".".join(parts) or "body"
+def _http_detail(exc: StarletteHTTPException, request: Request) -> Text:
+    """What the framework's own refusal means, as Slipway says it: its details are English
+    status phrases ("Not Found"), so only a detail that is itself a Text is kept."""
+    if isinstance(exc.detail, Text):
+        return exc.detail
+    path = request.url.path
+    if exc.status_code == 404:
+        return t("there is nothing at {path}", path=path)
+    if exc.status_code == 405:
+        return t(
+            "{path} does not take {method}; it takes {allowed}",
+            path=path,
+            method=request.method,
+            allowed=(exc.headers or {}).get("Allow", ""),
+        )
+    if exc.status_code == 400:
+        return t("the request's body could not be read")
+    return t("the request was refused (HTTP {status})", status=exc.status_code)
 
 
 def install(api: FastAPI) -> None:
@@ -122,20 +136,24 @@ def install(api: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        # pydantic's messages describe the rule; the input value is never echoed back (it may
-        # be a token).
-        errors = [
-            ProblemFieldError(field=_field(tuple(e.get("loc", ()))), rule=str(e.get("msg", "")))
-            for e in exc.errors()
-        ]
-        summary = "; ".join(f"{e.field}: {e.rule}" for e in errors)
+        # Each rule is Slipway's template for pydantic's error type (never pydantic's English);
+        # the input value is never echoed back (it may be a token).
         language = request_language(request)
+        found = _validation.field_rules(exc.errors())
+        errors = [
+            ProblemFieldError(field=name, rule=localize(rule, language) or "")
+            for name, rule in found
+        ]
+        summary = join("; ", [t("{field}: {rule}", field=name, rule=rule) for name, rule in found])
         return problem_response(
             Problem(
                 type=problem_type(InvalidInput.__name__),
                 title=_title(422, language),
                 status=422,
-                detail=summary or localize(t("the request does not match its schema"), language),
+                detail=localize(
+                    summary if found else t("the request does not match its schema"), language
+                )
+                or "",
                 instance=request.url.path,
                 error=InvalidInput.__name__,
                 exit_code=InvalidInput.exit_code,
@@ -157,7 +175,7 @@ def install(api: FastAPI) -> None:
                 type=problem_type(error),
                 title=_title(status, language),
                 status=status,
-                detail=str(exc.detail),
+                detail=localize(_http_detail(exc, request), language) or "",
                 instance=request.url.path,
                 error=error,
                 exit_code=_EXIT_CODES.get(status, 1),
