@@ -27,6 +27,14 @@ def _choices(ctx: Mapping[str, Any]) -> Text:
     return t("must be one of {choices}", choices=", ".join(values)) if values else _NOT_VALID
 
 
+def _raised(ctx: Mapping[str, Any]) -> Text:
+    # A validator's ValueError: its message is kept when it is a translatable Text; any
+    # other message is English from elsewhere.
+    error = ctx.get("error")
+    message = error.args[0] if isinstance(error, Exception) and error.args else None
+    return message if isinstance(message, Text) else _NOT_VALID
+
+
 def _too_short(ctx: Mapping[str, Any]) -> Text:
     length = ctx.get("min_length")
     if length == 1:
@@ -79,6 +87,8 @@ RULES: Final[Mapping[str, Rule]] = {
     "string_pattern_mismatch": lambda ctx: t(
         "must match the pattern {pattern}", pattern=ctx.get("pattern")
     ),
+    "value_error": _raised,
+    "assertion_error": _raised,
     "url_type": lambda _: t("is not a valid URL"),
     "url_parsing": lambda _: t("is not a valid URL"),
     "url_scheme": lambda _: t("is not a valid URL"),
