@@ -31,6 +31,7 @@ from tests.support.cli import InProcessCli, SlipwayProcesses
 from slipway import service
 from slipway.bootstrap import App
 from slipway.domain.actors import Actor
+from slipway.sandbox.forge import RequestRecorder
 from slipway.sandbox.runner import SANDBOX_SCOPES, Sandbox
 from slipway.service.forges import usable_connections
 
@@ -245,3 +246,36 @@ def test_the_cli_creates_in_the_connection_it_is_given(
     assert done.returncode == 0, done.stderr
     slug = done.json()["slug"]
     assert _owns(sandbox, older, slug) and not _owns(sandbox, newer, slug)
+
+
+def test_a_connection_at_another_server_url_is_reached_there(
+    served: Served, users: Users, forge_requests: RequestRecorder
+) -> None:
+    """github.com and a GitHub Enterprise server: the same emulator answers both, the
+    Enterprise one under /api/v3, so the path of each request tells which URL was used."""
+    forge = served.sandbox.forge
+    assert forge is not None
+    user = users.new("ghe")  # its first account at the default URL
+    ghe_login, ghe_token = f"{user.name}-ent", f"sandbox_{secrets.token_hex(16)}"
+    forge.add_user(ghe_login, ghe_token, scopes=SANDBOX_SCOPES)
+    done = user.http.post(
+        "/connections",
+        json={"forge": "github", "token": ghe_token, "url": forge.github_enterprise_url},
+    )
+    assert done.status_code == 201, done.text
+    actor = service.authenticate(served.app, user.token)
+    urls = {
+        view.account: (id_, view.url) for id_, view in usable_connections(served.app, actor=actor)
+    }
+    assert urls[ghe_login][1] == forge.github_enterprise_url
+    assert set(urls) == {user.login, ghe_login}
+
+    name = project_name("ghe")
+    created = user.http.post("/projects", json=create_body(name, connection=urls[ghe_login][0]))
+    assert created.status_code == 201, created.text
+    assert wait_final(served.app, name) == "completed"
+    assert _owns(served.sandbox, ghe_login, created.json()["slug"])
+    made = [
+        r for r in forge_requests.requests() if r.method == "POST" and r.path.endswith("/repos")
+    ]
+    assert [r.path for r in made] == ["/api/v3/user/repos"], made
