@@ -20,7 +20,6 @@ from slipway.service._event_bell import event_bell
 from slipway.service.reading import last_sequence, show_project
 from slipway.service.views import ProjectView
 from slipway.service.visibility import visible_project
-from slipway.service.workers import running_worker
 
 RUN_END_SECONDS = 30.0
 _ENDED = (ProjectStatus.ACTIVE, ProjectStatus.DEGRADED, ProjectStatus.FAILED)
@@ -101,12 +100,17 @@ async def rotate_credentials(app: App, name: str, *, actor: Actor = OPERATOR) ->
     followed to its end. Returns the project; raises the failed step's error."""
     if rotation.worker_here():
         return await _rotate_here(app, name, actor)
-    with running_worker(app):
+    # DBOS refuses its blocking calls on a running event loop: the worker starts and stops
+    # in a thread.
+    worker = await asyncio.to_thread(Worker(app, shared=False).start)
+    try:
         return await _rotate_here(app, name, actor)
+    finally:
+        await asyncio.to_thread(worker.stop)
 
 
 async def _rotate_here(app: App, name: str, actor: Actor) -> ProjectView:
-    started = _start(app, name, actor=actor, here=True)
+    started = await asyncio.to_thread(_start, app, name, actor=actor, here=True)
     with app.session() as session:
         project_id = visible_project(session, name, actor).id
     await _follow(app, project_id, started.run, started.after_sequence)
