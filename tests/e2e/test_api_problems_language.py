@@ -194,16 +194,27 @@ def test_an_unknown_api_route_answers_in_either_language(user: ApiUser) -> None:
     assert (chinese["status"], chinese["error"], chinese["title"]) == (404, "NotFound", "未找到")
 
 
-def test_a_method_a_route_does_not_take_answers_in_either_language(user: ApiUser) -> None:
-    path = f"{API}/me"
-    english = user.http.delete("/me", headers=EN)
+@pytest.mark.parametrize(
+    ("method", "route", "allowed"),
+    [
+        ("DELETE", "/me", "GET"),
+        # Two routes share the path: both methods are named, not only the first route's.
+        ("PUT", "/projects", "GET, POST"),
+        ("PATCH", "/projects/some-name", "DELETE, GET"),
+    ],
+)
+def test_a_method_a_route_does_not_take_answers_in_either_language(
+    user: ApiUser, method: str, route: str, allowed: str
+) -> None:
+    path = f"{API}{route}"
+    english = user.http.request(method, route, headers=EN)
     problem = assert_problem(english, 405, "HTTPError")
-    assert english.headers["allow"] == "GET"
+    assert english.headers["allow"] == allowed
     assert (problem["title"], problem["detail"]) == (
         "Method not allowed",
-        f"{path} does not take DELETE; it takes GET",
+        f"{path} does not take {method}; it takes {allowed}",
     )
-    answer = user.http.delete("/me", headers=ZH)
-    assert answer.headers["allow"] == "GET"
-    chinese = assert_chinese(answer, "DELETE", "GET")
+    answer = user.http.request(method, route, headers=ZH)
+    assert answer.headers["allow"] == allowed
+    chinese = assert_chinese(answer, method, *allowed.split(", "))
     assert (chinese["status"], chinese["title"]) == (405, "不允许的方法")

@@ -31,6 +31,9 @@ MEDIA_TYPE: Final = "application/problem+json"
 # Before a capital that follows a lower-case letter or digit, or that starts a word after a run
 # of capitals (`HTTPError` → `HTTP-Error`).
 _WORD_BREAK: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# A `{name}` of an OpenAPI path template, once re.escape'd.
+_PATH_PARAMETER: Final = re.compile(r"\\\{[^}]*\\\}")
+_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 log = structlog.get_logger(__name__)
 
 _TITLES: Final = {
@@ -103,7 +106,20 @@ def from_error(exc: SlipwayError, instance: str | None, language: str = "en") ->
     )
 
 
-def _http_detail(exc: StarletteHTTPException, request: Request) -> Text:
+def _allowed(request: Request, exc: StarletteHTTPException) -> str:
+    """Every method the API takes at the request's path, from its OpenAPI description:
+    Starlette's own Allow names only the first route there (POST where GET answers too)."""
+    methods: set[str] = set()
+    app = request.scope.get("app")
+    paths = app.openapi().get("paths", {}) if isinstance(app, FastAPI) else {}
+    for template, operations in paths.items():
+        pattern = _PATH_PARAMETER.sub("[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {m.upper() for m in operations if m.upper() in _METHODS}
+    return ", ".join(sorted(methods)) or (exc.headers or {}).get("Allow", "")
+
+
+def _http_detail(exc: StarletteHTTPException, request: Request, allowed: str) -> Text:
     """What the framework's own refusal means, as Slipway says it: its details are English
     status phrases ("Not Found"), so only a detail that is itself a Text is kept."""
     if isinstance(exc.detail, Text):
@@ -116,7 +132,7 @@ def _http_detail(exc: StarletteHTTPException, request: Request) -> Text:
             "{path} does not take {method}; it takes {allowed}",
             path=path,
             method=request.method,
-            allowed=(exc.headers or {}).get("Allow", ""),
+            allowed=allowed,
         )
     if exc.status_code == 400:
         return t("the request's body could not be read")
@@ -170,17 +186,21 @@ def install(api: FastAPI) -> None:
             status, "HTTPError"
         )
         language = request_language(request)
+        headers = dict(exc.headers) if exc.headers else {}
+        allowed = _allowed(request, exc) if status == 405 else ""
+        if allowed:
+            headers["Allow"] = allowed
         return problem_response(
             Problem(
                 type=problem_type(error),
                 title=_title(status, language),
                 status=status,
-                detail=localize(_http_detail(exc, request), language) or "",
+                detail=localize(_http_detail(exc, request, allowed), language) or "",
                 instance=request.url.path,
                 error=error,
                 exit_code=_EXIT_CODES.get(status, 1),
             ),
-            dict(exc.headers) if exc.headers else None,
+            headers or None,
             language=language,
         )
 
