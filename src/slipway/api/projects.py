@@ -39,10 +39,9 @@ def events_url(name: str) -> str:
 
 
 def project_out(view: service.ProjectView, language: str) -> ProjectOut:
-    """The project as the API shows it, its recorded error in `language`."""
-    return ProjectOut.model_validate(view).model_copy(
-        update={"error_message": localize(view.error_message, language)}
-    )
+    """The project as the API shows it, Slipway's words in it (its recorded error, health
+    reasons, a missing resource's message) in `language`."""
+    return ProjectOut.model_validate(view.localized(language))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProjectOut)

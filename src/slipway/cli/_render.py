@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from slipway.cli._app import err, headers, out, tr
+from slipway.cli._app import err, headers, language, out, tr
 from slipway.domain.text import t
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ async def follow(app: App, name: str, *, quiet: bool = False, after: int = 0) ->
 
 
 def print_project(view: ProjectView) -> None:
+    view = view.localized(language())  # Slipway's words in the shell's language
     colour = {"active": "green", "degraded": "yellow", "failed": "red"}.get(view.status, "white")
     out.print(
         tr(
@@ -90,7 +91,7 @@ def print_project(view: ProjectView) -> None:
     if view.error_message:
         step = view.failed_step or "error"
         # Messages recorded by the pipeline already start with "[step]": do not say it twice.
-        message = tr(view.error_message).removeprefix(f"[{step}] ")
+        message = view.error_message.removeprefix(f"[{step}] ")
         out.print(
             f"[red]{escape(step)}:[/red] {escape(message)}",
             highlight=False,

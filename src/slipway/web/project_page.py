@@ -4,7 +4,6 @@ and delete."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Final
 
 from fastapi import APIRouter, Request
@@ -12,7 +11,6 @@ from fastapi.responses import RedirectResponse, Response
 
 from slipway import service
 from slipway.domain.errors import NotFound, SlipwayError
-from slipway.i18n import localize
 from slipway.service import web_sessions
 
 from ._i18n import N_
@@ -55,8 +53,8 @@ def _page(
         request,
         "project.html",
         session=session,
-        # The project's recorded error in the page's language, as its step log is.
-        project=replace(view, error_message=localize(view.error_message, language_of(request))),
+        # Slipway's words (recorded error, health) in the page's language, as its step log is.
+        project=view.localized(language_of(request)),
         events=current,
         last_sequence=last,
         live=live,
