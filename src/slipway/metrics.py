@@ -42,7 +42,7 @@ step_duration: Final = Histogram(
     buckets=STEP_BUCKETS,
     registry=REGISTRY,
 )
-"""Labelled by the step (a `Step` value) and ok/failed: at most 13 x 2 series."""
+"""Labelled by the step (a `Step` value) and ok/failed: at most 16 x 2 series."""
 
 step_failures: Final = Counter(
     "slipway_step_failures",

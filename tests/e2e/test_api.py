@@ -58,6 +58,7 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/projects/{name}", None),
     ("DELETE", "/projects/{name}", None),
     ("POST", "/projects/{name}/repair", None),
+    ("POST", "/projects/{name}/rotate-credentials", None),
     ("GET", "/projects/{name}/events", None),
     ("GET", "/projects/{name}/events/stream", None),
 ]

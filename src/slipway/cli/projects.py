@@ -165,22 +165,34 @@ def project_rotate_credentials(name: str, json_output: JsonOption = False) -> No
     """Replace the project's read-only deploy key everywhere, without downtime."""
     from slipway import service
 
-    with service.application() as app:
-        view = asyncio.run(service.rotate_credentials(app, name))
+    with service.application() as app, service.running_worker(app) as worker:
+
+        async def rotate_and_follow() -> str | None:
+            started = service.start_rotation(app, name, worker=worker)
+            return await follow(
+                app, name, quiet=wants_json(json_output), after=started.after_sequence
+            )
+
+        final = asyncio.run(rotate_and_follow())
+        view = service.show_project(app, name)
     if wants_json(json_output):
         emit_json(view.to_dict())
-        return
-    out.print(
-        tr(
-            t(
-                "project {name}: new deploy key in use by every environment; "
-                "the old one is removed",
-                name=name,
-            )
-        ),
-        highlight=False,
-        markup=False,
-    )
+    elif final == "completed":
+        out.print(
+            tr(
+                t(
+                    "project {name}: new deploy key in use by every environment; "
+                    "the old one is removed",
+                    name=name,
+                )
+            ),
+            highlight=False,
+            markup=False,
+        )
+    else:
+        print_project(view)
+    if final != "completed":
+        raise typer.Exit(1)
 
 
 def _parse_status(value: str | None) -> ProjectStatus | None:

@@ -25,6 +25,7 @@ from slipway.domain.text import restore
 from slipway.pipeline import delete_steps
 from slipway.pipeline.context import current_app
 from slipway.pipeline.progress import report
+from slipway.pipeline.rotate import ROTATE_PREFIX
 from slipway.pipeline.workflow import Outcome, run_step
 from slipway.store import leases
 
@@ -32,7 +33,7 @@ DELETE_WORKFLOW_NAME: Final = "slipway.delete_project"
 DELETE_PREFIX: Final = "slipway-delete-"
 # The project's creation and repair runs: `slipway-init-<id>[-r<run>]` does the work and
 # `slipway-settle-<id>[...]` waits for Flux.
-RUN_PREFIXES: Final = ("slipway-init-", "slipway-settle-")
+RUN_PREFIXES: Final = ("slipway-init-", "slipway-settle-", ROTATE_PREFIX)
 ACTIVE: Final = ("PENDING", "ENQUEUED")
 T = TypeVar("T")
 
@@ -129,7 +130,8 @@ def delete_project(project_id: int, delete_repo: bool) -> str:
 
 
 def _project_runs(project_id: int, *, deletes: bool = False) -> list[Any]:
-    """DBOS's records of the project's creation and repair runs (and its delete runs)."""
+    """DBOS's records of the project's creation, repair and rotation runs (and its delete
+    runs)."""
     prefixes = (*RUN_PREFIXES, DELETE_PREFIX) if deletes else RUN_PREFIXES
     found = DBOS.list_workflows(
         workflow_id_prefix=[f"{prefix}{project_id}" for prefix in prefixes],

@@ -16,7 +16,7 @@ import structlog
 from slipway import metrics, store
 from slipway.bootstrap import App
 from slipway.domain.errors import SlipwayError
-from slipway.domain.model import DELETE_STEPS, EventLevel, Step
+from slipway.domain.model import DELETE_STEPS, ROTATE_STEPS, EventLevel, Step
 from slipway.domain.text import Text, join, t
 from slipway.pipeline.progress import report
 
@@ -82,7 +82,13 @@ def _after_window(app: App, project_id: int, step: Step, hint: str | None, spent
     with app.session() as session:
         project = store.get_project_by_id(session, project_id=project_id)
     name = project.name if project else "NAME"
-    again = "delete" if step in DELETE_STEPS else "repair"
+    again = (
+        "delete"
+        if step in DELETE_STEPS
+        else "rotate-credentials"
+        if step in ROTATE_STEPS
+        else "repair"
+    )
     tried = t("Slipway retried for {spent:.0f} s (SLIPWAY_RETRY_WINDOW)", spent=spent)
     fix = t(
         "once it answers, `slipway project {again} {name}` carries on from this step",

@@ -9,7 +9,6 @@ from slipway.bootstrap import App
 from slipway.domain.actors import Actor
 from slipway.pipeline.runtime import Worker
 from slipway.service.access import (
-    RotationStarted,
     has_deploy_key,
     rotate_credentials,
     start_rotation,
@@ -36,7 +35,7 @@ from slipway.service.reading import (
     show_project,
     show_template,
 )
-from slipway.service.repair import RepairStarted, repair_project, stuck_projects
+from slipway.service.repair import repair_project, stuck_projects
 from slipway.service.users import (
     CreatedUser,
     UserView,
@@ -53,6 +52,7 @@ from slipway.service.views import (
     ProjectView,
     RepositoryView,
     ResourceView,
+    RunStarted,
 )
 from slipway.service.workers import ResumedRun, run_worker, running_service, running_worker
 from slipway.templates import TemplateInfo
@@ -69,11 +69,10 @@ __all__ = [
     "EnvironmentView",
     "ProjectView",
     "Readiness",
-    "RepairStarted",
     "RepositoryView",
     "ResourceView",
     "ResumedRun",
-    "RotationStarted",
+    "RunStarted",
     "TemplateInfo",
     "UserView",
     "Worker",

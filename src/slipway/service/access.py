@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
 
-from slipway import store
 from slipway.bootstrap import App
 from slipway.domain import errors
 from slipway.domain.actors import OPERATOR, Actor
@@ -16,32 +14,17 @@ from slipway.domain.text import restore, t
 from slipway.pipeline import access_steps
 from slipway.pipeline import rotate as rotation
 from slipway.pipeline.runtime import Worker, runs_in_progress
-from slipway.service._event_bell import event_bell
-from slipway.service.reading import last_sequence, show_project
-from slipway.service.views import ProjectView
+from slipway.service.reading import follow_events, last_sequence, show_project
+from slipway.service.views import ProjectView, RunStarted
 from slipway.service.visibility import visible_project
 
 RUN_END_SECONDS = 30.0
 _ENDED = (ProjectStatus.ACTIVE, ProjectStatus.DEGRADED, ProjectStatus.FAILED)
 
 
-@dataclass(frozen=True)
-class RotationStarted:
-    """A rotation run started (or queued): the project, its run number, and the last event
-    before it, after which a follower sees only this run."""
-
-    project: str
-    run: int
-    workflow_id: str
-    after_sequence: int
-
-    def to_dict(self) -> dict[str, str | int]:
-        return asdict(self)
-
-
 def start_rotation(
     app: App, name: str, *, worker: Worker | None = None, actor: Actor = OPERATOR
-) -> RotationStarted:
+) -> RunStarted:
     """Starts the project's next run: a new deploy key on the repository and in every
     environment's Secret, Flux Ready with it, then the old key off the forge. Runs in this
     process's `worker` when given, else in whichever worker takes it. `Conflict` while
@@ -50,7 +33,7 @@ def start_rotation(
     return _start(app, name, actor=actor, here=worker is not None)
 
 
-def _start(app: App, name: str, *, actor: Actor, here: bool) -> RotationStarted:
+def _start(app: App, name: str, *, actor: Actor, here: bool) -> RunStarted:
     with app.session() as session:
         project = visible_project(session, name, actor)
         project_id, status, workflow = project.id, project.status, project.workflow_id
@@ -85,7 +68,7 @@ def _start(app: App, name: str, *, actor: Actor, here: bool) -> RotationStarted:
     workflow_id, run = rotation.start_rotation_run(
         app, project_id, old_key_ids=old_key_ids, prior=prior, here=here
     )
-    return RotationStarted(name, run, workflow_id, after)
+    return RunStarted(name, run, workflow_id, after)
 
 
 def has_deploy_key(app: App, name: str, *, actor: Actor = OPERATOR) -> bool:
@@ -111,9 +94,8 @@ async def rotate_credentials(app: App, name: str, *, actor: Actor = OPERATOR) ->
 
 async def _rotate_here(app: App, name: str, actor: Actor) -> ProjectView:
     started = await asyncio.to_thread(_start, app, name, actor=actor, here=True)
-    with app.session() as session:
-        project_id = visible_project(session, name, actor).id
-    await _follow(app, project_id, started.run, started.after_sequence)
+    async for _ in follow_events(app, name, after=started.after_sequence, actor=actor):
+        pass  # until the run's final event
     # The run's last act follows its final event: let it end before a private worker stops.
     result = await asyncio.wait_for(
         asyncio.to_thread(rotation.outcome, started.workflow_id), RUN_END_SECONDS
@@ -121,19 +103,6 @@ async def _rotate_here(app: App, name: str, actor: Actor) -> ProjectView:
     if result.get("error") is not None:
         raise _error(result["error"])
     return show_project(app, name, actor=actor)
-
-
-async def _follow(app: App, project_id: int, run: int, after: int) -> str:
-    """Waits for the run's final event; returns it."""
-    while True:
-        with app.session() as session:
-            rows = store.events_after(session, project_id=project_id, after_sequence=after)
-            seen = [(r.sequence, r.run, r.final) for r in rows]
-        for sequence, event_run, final in seen:
-            after = sequence
-            if event_run == run and final is not None:
-                return str(final)
-        await event_bell(app).wait_past(project_id, after)
 
 
 _KINDS: dict[str, type[SlipwayError]] = {

@@ -5,7 +5,6 @@ kept); a failed or degraded creation carries on past the step that failed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from slipway import store
@@ -17,6 +16,7 @@ from slipway.domain.text import t
 from slipway.pipeline.runtime import Worker, runs_in_progress
 from slipway.pipeline.workflow import workflow_id_for
 from slipway.service.reading import last_sequence
+from slipway.service.views import RunStarted
 from slipway.service.visibility import visible_project
 from slipway.service.workers import submit
 
@@ -27,28 +27,9 @@ _UNSETTLED = (ResourceStatus.PENDING, ResourceStatus.RECONCILING)
 _ENDED = (ProjectStatus.ACTIVE, ProjectStatus.DEGRADED, ProjectStatus.FAILED)
 
 
-@dataclass(frozen=True)
-class RepairStarted:
-    """A repair run queued (or started in this process): the project, its run number, and
-    the last event before it, after which a follower sees only this run."""
-
-    project: str
-    run: int
-    workflow_id: str
-    after_sequence: int
-
-    def to_dict(self) -> dict[str, str | int]:
-        return {
-            "project": self.project,
-            "run": self.run,
-            "workflow_id": self.workflow_id,
-            "after_sequence": self.after_sequence,
-        }
-
-
 def repair_project(
     app: App, name: str, *, worker: Worker | None = None, actor: Actor = OPERATOR
-) -> RepairStarted:
+) -> RunStarted:
     """Starts the project's next run; `Conflict` while another of its runs is under way or
     it is being deleted. Runs in `worker` when given, else in whichever worker takes it."""
     with app.session() as session:
@@ -90,7 +71,7 @@ def repair_project(
             message=t("repair of project {name} queued (run {run})", name=name, run=run),
         )
     submit(app, project_id, worker, run)
-    return RepairStarted(name, run, workflow_id, after)
+    return RunStarted(name, run, workflow_id, after)
 
 
 def stuck_projects(

@@ -96,6 +96,20 @@ class ProjectView:
 
 
 @dataclass(frozen=True)
+class RunStarted:
+    """A project's next run (a repair or a key rotation) queued or started in this process:
+    its number, and the last event before it, after which a follower sees only this run."""
+
+    project: str
+    run: int
+    workflow_id: str
+    after_sequence: int
+
+    def to_dict(self) -> dict[str, str | int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class DryRun:
     """What `create` would do, and every problem preflight found (none: it would go ahead)."""
 
