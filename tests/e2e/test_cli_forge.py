@@ -162,7 +162,10 @@ def test_list_and_disconnect_never_show_the_token_and_projects_let_go(
     assert slipway(*connect, stdin=token + "\n").returncode == 0
     listed = slipway("forge", "list", "--json").json()
     assert [(c["forge"], c["url"], c["account"]) for c in listed] == [("github", url, SANDBOX_USER)]
-    created = slipway("project", "create", "let-go", "-t", "static-site", "--env", "dev")
+    # The listed id is what `create --connection` takes.
+    assert f" {listed[0]['id']} " in slipway("forge", "list").stdout
+    create = ("project", "create", "let-go", "-t", "static-site", "--env", "dev")
+    created = slipway(*create, "--connection", str(listed[0]["id"]))
     assert created.returncode == 0, created.stderr
 
     def acting_connection() -> object:
@@ -170,7 +173,7 @@ def test_list_and_disconnect_never_show_the_token_and_projects_let_go(
             sql = "SELECT forge_connection_id FROM projects WHERE name = 'let-go'"
             return conn.execute(sql).fetchone()[0]
 
-    assert acting_connection() is not None
+    assert acting_connection() == listed[0]["id"]
     gone = slipway("forge", "disconnect", "github", "--url", url, "--json").json()
     assert (gone["forge"], gone["account"]) == ("github", SANDBOX_USER)
     assert connections(data_dir) == [] and acting_connection() is None

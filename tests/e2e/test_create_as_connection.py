@@ -48,7 +48,7 @@ def _second_account(served: Served, user: ApiUser) -> str:
 
 def _ids(app: App, actor: Actor) -> dict[str, int]:
     """The ids of `actor`'s usable connections, by account."""
-    return {view.account: id_ for id_, view in usable_connections(app, actor=actor)}
+    return {view.account: view.id for view in usable_connections(app, actor=actor)}
 
 
 def _owns(sandbox: Sandbox, login: str, slug: str) -> bool:
@@ -66,9 +66,12 @@ def test_the_api_creates_in_the_account_the_request_names(served: Served, users:
     user = users.new("two-accts")
     assert user.login is not None
     older, newer = user.login, _second_account(served, user)
-    actor = service.authenticate(served.app, user.token)
-    ids = _ids(served.app, actor)
+    # The ids a request names come from the user's own connection list.
+    listed = user.http.get("/connections")
+    assert listed.status_code == 200, listed.text
+    ids = {c["account"]: c["id"] for c in listed.json()}
     assert set(ids) == {older, newer}
+    assert ids == _ids(served.app, service.authenticate(served.app, user.token))
 
     # The preview acts as the named account: the image is named after it.
     shown = user.http.post("/projects/preview", json=create_body("pv", connection=ids[older]))
@@ -265,7 +268,7 @@ def test_a_connection_at_another_server_url_is_reached_there(
     assert done.status_code == 201, done.text
     actor = service.authenticate(served.app, user.token)
     urls = {
-        view.account: (id_, view.url) for id_, view in usable_connections(served.app, actor=actor)
+        view.account: (view.id, view.url) for view in usable_connections(served.app, actor=actor)
     }
     assert urls[ghe_login][1] == forge.github_enterprise_url
     assert set(urls) == {user.login, ghe_login}

@@ -185,6 +185,7 @@ class ConnectionCreate(BaseModel):
 
 
 class ConnectionOut(_View):
+    id: int = Field(description="what a new project names it by: `connection` in its body")
     forge: str
     url: str
     account: str

@@ -140,9 +140,9 @@ def forge_list(json_output: JsonOption = False) -> None:
     if not connections:
         out.print(tr(t("no stored forge connections; add one with `slipway forge connect`")))
         return
-    table = Table(*headers(t("forge"), t("url"), t("account"), t("token"), t("scopes")))
+    table = Table(*headers(t("id"), t("forge"), t("url"), t("account"), t("token"), t("scopes")))
     for c in connections:
-        table.add_row(c.forge, c.url, c.account, c.token_kind, ", ".join(c.scopes or ()))
+        table.add_row(str(c.id), c.forge, c.url, c.account, c.token_kind, ", ".join(c.scopes or ()))
     out.print(table)
 
 

@@ -95,13 +95,11 @@ def connection_identity(
         return connection.provider, ForgeIdentity(connection.id, connection.account_name)
 
 
-def usable_connections(app: App, *, actor: Actor = OPERATOR) -> list[tuple[int, ConnectionView]]:
-    """The connections a new project of `actor`'s may act as, each with the id a request
-    names it by (`CreateRequest.connection`)."""
+def usable_connections(app: App, *, actor: Actor = OPERATOR) -> list[ConnectionView]:
+    """The connections a new project of `actor`'s may act as (`CreateRequest.connection`
+    names one by its id)."""
     with app.session() as session:
-        return [
-            (c.id, _view(c)) for c in store.list_forge_connections(session) if _usable(c, actor)
-        ]
+        return [_view(c) for c in store.list_forge_connections(session) if _usable(c, actor)]
 
 
 def _usable(connection: ForgeConnection, actor: Actor) -> bool:
@@ -225,7 +223,7 @@ def store_connection(
                 system="database",
                 hint=t("connect a token of an account of your own"),
             )
-        store.save_forge_connection(
+        saved = store.save_forge_connection(
             session,
             provider=kind,
             server_url=base_url,
@@ -238,7 +236,9 @@ def store_connection(
             refresh_token=refresh_token,
             expires_at=expires_at,
         )
+        connection_id = saved.id
     return ConnectionView(
+        id=connection_id,
         forge=kind.value,
         url=base_url,
         account=account.login,
@@ -294,6 +294,7 @@ def disconnect_forge(
 def _view(connection: ForgeConnection) -> ConnectionView:
     scopes = tuple(connection.scopes)
     return ConnectionView(
+        id=connection.id,
         forge=connection.provider.value,
         url=connection.server_url,
         account=connection.account_name,

@@ -142,8 +142,10 @@ class DryRun:
 
 @dataclass(frozen=True)
 class ConnectionView:
-    """A stored forge connection as `forge connect` reports it; never the token."""
+    """A stored forge connection as `forge connect` reports it; never the token. `id` is
+    what a new project names it by to act as this account (`--connection`)."""
 
+    id: int
     forge: str
     url: str
     account: str
