@@ -469,3 +469,24 @@ def test_a_cancelled_forge_sign_in_connects_nothing(site: Served, people: Any) -
     assert answer.status_code == 400
     assert "cancelled" in _by_id(answer.text, "connections-error")
     assert 'id="no-connections"' in answer.text
+
+
+def test_a_wrong_address_is_a_page_for_a_browser_and_a_problem_for_the_api(site: Served) -> None:
+    html_accept = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    for language, words in (
+        ("en", "There is no page at this address:"),
+        ("zh-CN", "此地址没有页面"),
+    ):
+        with _browser(site, language) as browser:
+            page = browser.get("/projectz", headers=html_accept)
+            assert page.status_code == 404
+            assert page.headers["content-type"].startswith("text/html")
+            found = _by_id(page.text, "not-found")
+            assert words in found and "<code>/projectz</code>" in page.text
+            assert 'href="/projects"' in page.text  # a way back
+
+            # The API, and anyone not asking for a page, keep the problem document.
+            for path, accept in (("/api/v1/nothing", html_accept), ("/projectz", {})):
+                answer = browser.get(path, headers=accept)
+                assert answer.status_code == 404
+                assert answer.headers["content-type"].startswith("application/problem+json")

@@ -19,15 +19,20 @@ badge `.resource-ready`), `#repair-button`, `#confirm`, `#delete-repo`, `#delete
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from slipway import service
 
 from . import connections, project_page, projects, sign_in
-from ._render import LeavePage, Web
+from ._i18n import N_
+from ._render import LeavePage, Web, render, session_of
+
+NO_PAGE: Final = N_("There is no page at this address:")
 
 STATIC = Path(__file__).parent / "static"
 
@@ -44,6 +49,27 @@ def install(api: FastAPI, app: service.App, worker: service.Worker) -> None:
         return exc.response
 
     api.add_exception_handler(LeavePage, leave)
+
+    # A browser that follows a wrong link gets a page it can leave by, not the API's JSON;
+    # a client of the API (any /api/ path, or one not asking for HTML) still gets the problem.
+    api_answer = api.exception_handlers[HTTPException]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if exc.status_code != 404 or request.url.path.startswith("/api/") or not wants_page:
+            answered = api_answer(request, exc)
+            return answered if isinstance(answered, Response) else await answered
+        return render(
+            request,
+            "not_found.html",
+            session=session_of(request),
+            message=NO_PAGE,
+            name=request.url.path,
+            code=404,
+        )
+
+    api.add_exception_handler(HTTPException, not_found)
 
 
 __all__ = ["install"]
