@@ -9,12 +9,15 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from tests.e2e.conftest import sandbox_settings
 from tests.e2e.test_pipeline import create, wait_final
+from tests.support.api import api_server
 
 from slipway import service
 from slipway.bootstrap import App, bootstrap
+from slipway.cli import print_project
 from slipway.domain.names import ResourceNames
 from slipway.i18n import localize
 from slipway.pipeline.runtime import Worker
@@ -33,7 +36,7 @@ def app(sandbox: Sandbox, tmp_path: Path) -> Iterator[App]:
 
 
 def test_a_deleted_namespace_reads_missing_in_chinese_and_english(
-    app: App, sandbox: Sandbox
+    app: App, sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert sandbox.kube is not None
     worker = Worker(app).start()
@@ -77,3 +80,27 @@ def test_a_deleted_namespace_reads_missing_in_chinese_and_english(
     assert [e.health_reason for e in chinese.environments] == [f"集群中缺失：{gone}"]
     assert {r.message for r in chinese.resources if r.status == "missing"} == {MISSING_ZH}
     assert view.localized("en").to_dict() == view.to_dict()
+
+    # The faces: the API by Accept-Language, the CLI by LANG.
+    admin = service.create_user(app, "babel-admin", admin=True)
+    worker = Worker(app).start()
+    try:
+        with api_server(app, worker) as url:
+            auth = {"Authorization": f"Bearer {admin.token.get_secret_value()}"}
+            with httpx.Client(base_url=url, headers=auth, timeout=60) as http:
+                zh = http.get("/api/v1/projects/babel", headers={"Accept-Language": "zh-CN"})
+                en = http.get("/api/v1/projects/babel", headers={"Accept-Language": "en"})
+    finally:
+        worker.stop()
+    assert zh.json()["health_reason"] == f"dev：集群中缺失：{gone}"
+    assert {r["message"] for r in zh.json()["resources"] if r["status"] == "missing"} == {
+        MISSING_ZH
+    }
+    assert en.json()["health_reason"] == f"dev: missing from the cluster: {gone}"
+
+    capsys.readouterr()
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    monkeypatch.setenv("COLUMNS", "400")
+    print_project(service.show_project(app, "babel"))
+    shown = capsys.readouterr().out
+    assert f"集群中缺失：{gone}" in shown and "missing from the cluster" not in shown
