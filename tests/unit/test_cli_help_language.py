@@ -169,3 +169,20 @@ def test_a_message_matching_no_template_is_shown_as_written() -> None:
     assert translate_message("No such option: --x (Possible options: --y)", "zh_CN") == (
         "没有这个选项：--x（可能的选项：--y）"
     )
+
+
+def test_slipways_own_errors_are_labelled_in_the_language(
+    slipway_cli: InProcessCli, shell: Callable[[str | None], None]
+) -> None:
+    """The one-line error a refused command prints: its label too, not only its text."""
+    shell("zh_CN.UTF-8")
+    shown = slipway_cli("project", "create", "Bad Name", "--dry-run")
+    assert shown.returncode == 2
+    line = shown.stderr.splitlines()[-1]  # after any log line
+    assert line.startswith("错误：name："), shown.stderr
+    assert "error" not in line
+
+    shell(None)
+    shown = slipway_cli("project", "create", "Bad Name", "--dry-run")
+    assert shown.returncode == 2
+    assert shown.stderr.splitlines()[-1].startswith("error: name: "), shown.stderr

@@ -112,7 +112,9 @@ def _print_error(kind: str, message: str, hint: str | None) -> None:
     shown = tr(t("{message} — {hint}", message=message, hint=hint)) if hint else tr(message)
     text = " ".join(shown.split())
     # The text may hold brackets (`[step]`): never read it as Rich markup.
-    err.print(f"[red]error:[/red] {escape(text)}", highlight=False)
+    label = tr(t("error:"))
+    space = "" if label.endswith("：") else " "  # a full-width colon carries its own space
+    err.print(f"[red]{escape(label)}[/red]{space}{escape(text)}", highlight=False)
 
 
 def _in_cli_terms(exc: SlipwayError) -> SlipwayError:

@@ -36,14 +36,19 @@ def _parse_params(values: list[str]) -> dict[str, str]:
 @project_app.command("create")
 def project_create(
     name: Annotated[str, typer.Argument(help="Project name (a DNS-1123 label).")],
-    template: Annotated[str | None, typer.Option("--template", "-t")] = None,
+    template: Annotated[
+        str | None,
+        typer.Option("--template", "-t", help="The template (default: SLIPWAY_DEFAULT_TEMPLATE)."),
+    ] = None,
     env: Annotated[
         list[str] | None, typer.Option("--env", "-e", help="Environment (repeat).")
     ] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="key=value (repeat).")
     ] = None,
-    forge: Annotated[ForgeKind | None, typer.Option("--forge")] = None,
+    forge: Annotated[
+        ForgeKind | None, typer.Option("--forge", help="The forge (default: SLIPWAY_FORGE).")
+    ] = None,
     connection: Annotated[
         int | None,
         typer.Option(
@@ -260,7 +265,9 @@ def project_show(name: str, json_output: JsonOption = False) -> None:
 @project_app.command("events")
 def project_events(
     name: str,
-    follow_events: Annotated[bool, typer.Option("--follow", "-f")] = False,
+    follow_events: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing events as they happen.")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """The project's progress events (replayed from the start); --follow waits for the end
