@@ -150,22 +150,17 @@ def start_rotation_run(
         project = store.get_project_by_id(session, project_id=project_id)
         assert project is not None
         workflow_id = rotate_workflow_id(project_id, project.run + 1)
+        queued = t(
+            "rotation of the deploy key of {name} queued (run {run})",
+            name=project.name,
+            run=project.run + 1,
+        )
         run = store.start_run(
             session,
             project_id=project_id,
             status=ProjectStatus.INITIALIZING,
             workflow_id=workflow_id,
-        )
-        store.append_event(
-            session,
-            project_id=project_id,
-            step=Step.GRANT_NEW_KEY,
-            percent=0,
-            message=t(
-                "rotation of the deploy key of {name} queued (run {run})",
-                name=project.name,
-                run=run,
-            ),
+            queued=(Step.GRANT_NEW_KEY, queued),
         )
     args = (project_id, run, old_key_ids, prior)
     if here:

@@ -9,17 +9,17 @@ from slipway.bootstrap import App
 from slipway.domain import errors
 from slipway.domain.actors import OPERATOR, Actor
 from slipway.domain.errors import Conflict, SlipwayError
-from slipway.domain.model import GitAuthMethod, ProjectStatus, Step
+from slipway.domain.model import GitAuthMethod, Step
 from slipway.domain.text import restore, t
 from slipway.pipeline import access_steps
 from slipway.pipeline import rotate as rotation
-from slipway.pipeline.runtime import Worker, runs_in_progress
+from slipway.pipeline.runtime import Worker
+from slipway.service._runs import ENDED, refuse_while_busy
 from slipway.service.reading import follow_events, last_sequence, show_project
 from slipway.service.views import ProjectView, RunStarted
 from slipway.service.visibility import visible_project
 
 RUN_END_SECONDS = 30.0
-_ENDED = (ProjectStatus.ACTIVE, ProjectStatus.DEGRADED, ProjectStatus.FAILED)
 
 
 def start_rotation(
@@ -38,25 +38,8 @@ def _start(app: App, name: str, *, actor: Actor, here: bool) -> RunStarted:
         project = visible_project(session, name, actor)
         project_id, status, workflow = project.id, project.status, project.workflow_id
         prior = rotation.prior_state(project)
-    if status is ProjectStatus.DELETING:
-        raise Conflict(
-            t("project {name} is being deleted", name=name),
-            step=Step.GRANT_NEW_KEY.value,
-            system="slipway",
-            hint=t("run `slipway project delete {name}` again to finish the deletion", name=name),
-        )
-    if status not in _ENDED:
-        if workflow and runs_in_progress(app.settings, [workflow]):
-            raise Conflict(
-                t("project {name} has a run in progress", name=name),
-                step=Step.GRANT_NEW_KEY.value,
-                system="slipway",
-                hint=t(
-                    "follow it with `slipway project events {name} --follow`; if "
-                    "no worker runs, start one with `slipway worker`",
-                    name=name,
-                ),
-            )
+    refuse_while_busy(app, name, status=status, workflow=workflow, step=Step.GRANT_NEW_KEY)
+    if status not in ENDED:
         raise Conflict(
             t("project {name} has not finished its creation", name=name),
             step=Step.GRANT_NEW_KEY.value,

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from slipway import store
 from slipway.bootstrap import App
 from slipway.domain.actors import OPERATOR, Actor
-from slipway.domain.errors import Conflict
 from slipway.domain.model import ProjectStatus, ResourceStatus, Step
 from slipway.domain.text import t
 from slipway.pipeline.runtime import Worker, runs_in_progress
 from slipway.pipeline.workflow import workflow_id_for
+from slipway.service._runs import refuse_while_busy
 from slipway.service.reading import last_sequence
 from slipway.service.views import RunStarted
 from slipway.service.visibility import visible_project
@@ -24,7 +24,6 @@ from slipway.service.workers import submit
 STUCK_AFTER_SECONDS = 900.0
 _BROKEN = (ResourceStatus.FAILED, ResourceStatus.MISSING)
 _UNSETTLED = (ResourceStatus.PENDING, ResourceStatus.RECONCILING)
-_ENDED = (ProjectStatus.ACTIVE, ProjectStatus.DEGRADED, ProjectStatus.FAILED)
 
 
 def repair_project(
@@ -36,24 +35,7 @@ def repair_project(
         project = visible_project(session, name, actor)
         project_id, run, workflow = project.id, project.run + 1, project.workflow_id
         status = project.status
-    if status is ProjectStatus.DELETING:
-        raise Conflict(
-            t("project {name} is being deleted", name=name),
-            step=Step.CREATE_PROJECT.value,
-            system="slipway",
-            hint=t("run `slipway project delete {name}` again to finish the deletion", name=name),
-        )
-    if status not in _ENDED and workflow and runs_in_progress(app.settings, [workflow]):
-        raise Conflict(
-            t("project {name} has a run in progress", name=name),
-            step=Step.CREATE_PROJECT.value,
-            system="slipway",
-            hint=t(
-                "follow it with `slipway project events {name} --follow`; if "
-                "no worker runs, start one with `slipway worker`",
-                name=name,
-            ),
-        )
+    refuse_while_busy(app, name, status=status, workflow=workflow, step=Step.CREATE_PROJECT)
     after = last_sequence(app, name, actor=actor)
     workflow_id = workflow_id_for(project_id, run)
     with app.session() as session:
@@ -62,13 +44,10 @@ def repair_project(
             project_id=project_id,
             status=ProjectStatus.INITIALIZING,
             workflow_id=workflow_id,
-        )
-        store.append_event(
-            session,
-            project_id=project_id,
-            step=Step.CREATE_PROJECT,
-            percent=0,
-            message=t("repair of project {name} queued (run {run})", name=name, run=run),
+            queued=(
+                Step.CREATE_PROJECT,
+                t("repair of project {name} queued (run {run})", name=name, run=run),
+            ),
         )
     submit(app, project_id, worker, run)
     return RunStarted(name, run, workflow_id, after)

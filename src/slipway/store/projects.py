@@ -12,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from slipway.domain.errors import Conflict, NotFound
-from slipway.domain.model import ForgeKind, GitAuthMethod, ProjectStatus, ResourceStatus
+from slipway.domain.model import ForgeKind, GitAuthMethod, ProjectStatus, ResourceStatus, Step
 from slipway.domain.names import ResourceNames
 from slipway.domain.text import join, t
 from slipway.store._checks import as_enum, violation
 from slipway.store.crypto import TokenCipher
-from slipway.store.events import message_template
+from slipway.store.events import append_event, message_template
 from slipway.store.models import Environment, Project, Repository
 
 ParameterValue = str | int | bool
@@ -216,10 +216,16 @@ def set_project_workflow(session: Session, *, project_id: int, workflow_id: str)
 
 
 def start_run(
-    session: Session, *, project_id: int, status: ProjectStatus | str, workflow_id: str
+    session: Session,
+    *,
+    project_id: int,
+    status: ProjectStatus | str,
+    workflow_id: str,
+    queued: tuple[Step | str, str] | None = None,
 ) -> int:
-    """Starts the project's next run (a repair or a delete) in `status`, driven by
-    `workflow_id`; returns its number. Its events climb from 0 % again."""
+    """Starts the project's next run (a repair, a key rotation or a delete) in `status`,
+    driven by `workflow_id`; returns its number. Its events climb from 0 % again, from the
+    `queued` (step, message) event when one is given."""
     project = _require_by_id(session, project_id)
     project.run += 1
     project.status = as_enum(ProjectStatus, status, field="status")
@@ -227,6 +233,9 @@ def start_run(
     project.error_message = project.error_template = project.error_params = None
     project.workflow_id = workflow_id
     session.flush()
+    if queued is not None:
+        step, message = queued
+        append_event(session, project_id=project_id, step=step, percent=0, message=message)
     return project.run
 
 
