@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 from slipway import service
 
 from ._context import ActorDep, ContextDep
-from .projects import events_url
+from .projects import run_started
 from .schemas import RunStarted
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -28,9 +28,4 @@ def rotate_credentials(name: str, ctx: ContextDep, actor: ActorDep) -> RunStarte
     `completed` (or `failed`) event. 409 while another run of the project is under way, 422
     for a project that reads its repository with the forge token (`git_auth: token`)."""
     started = service.start_rotation(ctx.app, name, worker=ctx.worker, actor=actor)
-    return RunStarted(
-        project=started.project,
-        run=started.run,
-        after_sequence=started.after_sequence,
-        events_url=f"/api/v1{events_url(name)}",
-    )
+    return run_started(started)

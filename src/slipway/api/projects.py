@@ -3,7 +3,7 @@ repair and delete. Each route is one use case of the service layer and nothing e
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Query, Request, Response, status
 
@@ -36,6 +36,27 @@ def _request(body: ProjectCreate) -> service.CreateRequest:
 
 def events_url(name: str) -> str:
     return f"{router.prefix}/{name}/events/stream"
+
+
+class _Started(Protocol):
+    """What the service's started runs (repair, rotation, delete) have in common."""
+
+    @property
+    def project(self) -> str: ...
+    @property
+    def run(self) -> int: ...
+    @property
+    def after_sequence(self) -> int: ...
+
+
+def run_started(started: _Started) -> RunStarted:
+    """A run started by the service (repair, rotation, delete), with where to follow it."""
+    return RunStarted(
+        project=started.project,
+        run=started.run,
+        after_sequence=started.after_sequence,
+        events_url=f"/api/v1{events_url(started.project)}",
+    )
 
 
 def project_out(view: service.ProjectView, language: str) -> ProjectOut:
@@ -122,12 +143,7 @@ def repair_project(name: str, ctx: ContextDep, actor: ActorDep) -> RunStarted:
     """Starts a run that re-creates whatever is missing or failed (a healthy project is left
     as it is); 409 while another run is under way."""
     started = service.repair_project(ctx.app, name, worker=ctx.worker, actor=actor)
-    return RunStarted(
-        project=started.project,
-        run=started.run,
-        after_sequence=started.after_sequence,
-        events_url=f"/api/v1{events_url(name)}",
-    )
+    return run_started(started)
 
 
 @router.delete("/{name}", status_code=status.HTTP_202_ACCEPTED, response_model=RunStarted)
@@ -141,9 +157,4 @@ async def delete_project(
     Secrets, namespaces, optionally the repository, then the records. 409 when a namespace
     holds an object that is not Slipway's, or while the creation still runs."""
     started = await service.start_delete(ctx.app, name, delete_repo=delete_repo, actor=actor)
-    return RunStarted(
-        project=started.project,
-        run=started.run,
-        after_sequence=started.after_sequence,
-        events_url=f"/api/v1{events_url(name)}",
-    )
+    return run_started(started)

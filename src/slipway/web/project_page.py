@@ -4,6 +4,7 @@ and delete."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from slipway.service import web_sessions
 
 from ._i18n import N_
 from ._render import (
+    Posted,
     PostedForm,
     SignedIn,
     first,
@@ -73,22 +75,23 @@ def project_page(request: Request, name: str, session: SignedIn) -> Response:
 
 @router.post("/projects/{name}/repair")
 async def repair(request: Request, name: str, posted: PostedForm) -> Response:
-    session = posted.session
-    web = web_of(request)
-    try:
-        service.repair_project(web.app, name, worker=web.worker, actor=session.actor)
-    except SlipwayError as exc:
-        return _page(request, session, name, general=exc.text(), status=exc.http_status)
-    return RedirectResponse(f"/projects/{name}", status_code=303)
+    return _start_run(request, name, posted, service.repair_project)
 
 
 @router.post("/projects/{name}/rotate-credentials")
 async def rotate_credentials(request: Request, name: str, posted: PostedForm) -> Response:
-    """Starts the rotation run; the page it redirects to follows it on its progress bar."""
+    return _start_run(request, name, posted, service.start_rotation)
+
+
+def _start_run(
+    request: Request, name: str, posted: Posted, start: Callable[..., object]
+) -> Response:
+    """Starts the project's next run in this server's worker; the page it redirects to
+    follows it on its progress bar (a refusal shows on the page)."""
     session = posted.session
     web = web_of(request)
     try:
-        service.start_rotation(web.app, name, worker=web.worker, actor=session.actor)
+        start(web.app, name, worker=web.worker, actor=session.actor)
     except SlipwayError as exc:
         return _page(request, session, name, general=exc.text(), status=exc.http_status)
     return RedirectResponse(f"/projects/{name}", status_code=303)
