@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from dbos import DBOS, DBOSClient, SetWorkflowID
+from dbos import DBOS, SetWorkflowID
 
 from slipway import store
 from slipway.bootstrap import App
@@ -23,8 +23,8 @@ from slipway.domain.text import restore, t, to_json
 from slipway.pipeline import access_steps
 from slipway.pipeline.context import current_app
 from slipway.pipeline.progress import report
-from slipway.pipeline.runtime import WORKFLOW_VERSION, system_database_url
-from slipway.pipeline.workflow import INITIALIZE_QUEUE, Outcome, run_step
+from slipway.pipeline.runtime import enqueue
+from slipway.pipeline.workflow import Outcome, run_step
 
 ROTATE_WORKFLOW_NAME: Final = "slipway.rotate_deploy_key"
 ROTATE_PREFIX: Final = "slipway-rotate-"
@@ -167,21 +167,7 @@ def start_rotation_run(
         with SetWorkflowID(workflow_id):
             DBOS.start_workflow(rotate_deploy_key, *args)
         return workflow_id, run
-    url = system_database_url(app.settings)
-    DBOS.migrate(url)
-    client = DBOSClient(system_database_url=url)
-    try:
-        client.enqueue(
-            {
-                "workflow_name": ROTATE_WORKFLOW_NAME,
-                "queue_name": INITIALIZE_QUEUE,
-                "workflow_id": workflow_id,
-                "app_version": WORKFLOW_VERSION,
-            },
-            *args,
-        )
-    finally:
-        client.destroy()
+    enqueue(app.settings, ROTATE_WORKFLOW_NAME, workflow_id, *args)
     return workflow_id, run
 
 

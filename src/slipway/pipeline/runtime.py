@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,43 +57,51 @@ def system_database_url(settings: Settings) -> str:
 
 def submit_initialization(settings: Settings, project_id: int, run: int = 1) -> str:
     """Enqueues the project's workflow for `run` (1: creation; later: a repair) without
-    running a worker in this process.
+    running a worker in this process."""
+    workflow_id = workflow_id_for(project_id, run)
+    enqueue(settings, WORKFLOW_NAME, workflow_id, project_id)
+    return workflow_id
 
-    The client never creates DBOS's tables, and on a fresh install no worker has run yet, so
-    the system database is migrated first (a no-op when it is up to date)."""
-    url = system_database_url(settings)
-    DBOS.migrate(url)
-    client = DBOSClient(system_database_url=url)
-    try:
+
+def enqueue(settings: Settings, workflow_name: str, workflow_id: str, *args: Any) -> None:
+    """Queues a run of `workflow_name` for whichever worker takes it, from a process that
+    runs none."""
+    with _dbos_client(settings) as client:
         client.enqueue(
             {
-                "workflow_name": WORKFLOW_NAME,
+                "workflow_name": workflow_name,
                 "queue_name": INITIALIZE_QUEUE,
-                "workflow_id": workflow_id_for(project_id, run),
+                "workflow_id": workflow_id,
                 "app_version": WORKFLOW_VERSION,
             },
-            project_id,
+            *args,
         )
-    finally:
-        client.destroy()
-    return workflow_id_for(project_id, run)
 
 
 def runs_in_progress(settings: Settings, workflow_ids: list[str]) -> list[str]:
     """Those of `workflow_ids` queued or running, or whose settle child is (a dead worker's
     run counts: a worker takes it over); read from DBOS's database without launching."""
     wanted = [*workflow_ids, *(settle_workflow_id(w) for w in workflow_ids)]
+    with _dbos_client(settings) as client:
+        active = client.list_workflows(
+            workflow_ids=wanted, status=list(ACTIVE_STATES), load_input=False, load_output=False
+        )
+    busy = {w.workflow_id for w in active}
+    return [w for w in workflow_ids if w in busy or settle_workflow_id(w) in busy]
+
+
+@contextmanager
+def _dbos_client(settings: Settings) -> Iterator[DBOSClient]:
+    """A client of DBOS's database for a process without a worker. The client never creates
+    DBOS's tables, and on a fresh install no worker has run yet, so the system database is
+    migrated first (a no-op when it is up to date)."""
     url = system_database_url(settings)
     DBOS.migrate(url)
     client = DBOSClient(system_database_url=url)
     try:
-        active = client.list_workflows(
-            workflow_ids=wanted, status=list(ACTIVE_STATES), load_input=False, load_output=False
-        )
+        yield client
     finally:
         client.destroy()
-    busy = {w.workflow_id for w in active}
-    return [w for w in workflow_ids if w in busy or settle_workflow_id(w) in busy]
 
 
 class Worker:
