@@ -43,9 +43,6 @@ log = structlog.get_logger("slipway.oauth")
 
 REFRESH_PASS_SECONDS: Final = 60.0
 
-# A project whose Flux reads with its connection's token (`store.token_secrets`).
-TokenProject = TokenSecretProject
-
 
 def watch_token_refreshes(app: App) -> None:
     """Registers `propagate_refresh` with `app` (once): every refresh this process makes is
@@ -67,7 +64,7 @@ async def propagate_refresh(app: App, connection_id: int) -> None:
         log.warning("oauth.token_secrets_failed", connection_id=connection_id, error=str(exc))
 
 
-def token_projects(app: App, connection_id: int | None = None) -> list[TokenProject]:
+def token_projects(app: App, connection_id: int | None = None) -> list[TokenSecretProject]:
     """Every `--git-auth token` project acting as a stored connection (only `connection_id`'s
     when given) whose Secret was applied, with its repository and its token's version."""
     with app.session() as session:
@@ -75,7 +72,7 @@ def token_projects(app: App, connection_id: int | None = None) -> list[TokenProj
 
 
 async def apply_token_secrets(
-    app: App, cluster: ClusterClient, projects: list[TokenProject]
+    app: App, cluster: ClusterClient, projects: list[TokenSecretProject]
 ) -> dict[int, str]:
     """Each project's git Secret in every environment, applied with its connection's current
     token; returns project ID -> the token version listed with it, for those that succeeded
