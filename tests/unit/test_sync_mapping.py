@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from slipway.domain.model import Condition, ResourceKind, ResourceStatus
 from slipway.gitops import ObjectRef, ObjectStatus
+from slipway.gitops.results import object_status
 from slipway.store.status_sync import SyncedEnvironment, SyncedResource
 from slipway.sync._mapping import MISSING_MESSAGE, observe, plan_sync
 
@@ -71,6 +72,21 @@ def test_an_absent_object_is_missing_only_from_a_complete_list_and_never_when_pe
     assert observe(ready, None, listed=False, at=AT) is None
     assert observe(_row(KS, ResourceStatus.PENDING), None, listed=True, at=AT) is None
     assert observe(_row(KS, ResourceStatus.MISSING), None, listed=True, at=AT) is None
+
+
+def test_an_object_marked_for_deletion_is_missing_before_its_finalizers_end() -> None:
+    """Flux keeps a deleted Kustomization while it prunes; the row says missing at once, not
+    reconciling (the deletion bumps the generation past the observed one)."""
+    marked = {
+        "metadata": {"name": "shop", "generation": 3, "deletionTimestamp": "2026-01-01T00:00:00Z"},
+        "status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    terminating = object_status(KS, marked, has_ready=True)
+    for listed in (True, False):
+        gone = observe(_row(KS, ResourceStatus.READY), terminating, listed=listed, at=AT)
+        assert gone is not None
+        assert (gone.status, gone.error_message) == (ResourceStatus.MISSING, MISSING_MESSAGE)
+    assert observe(_row(KS, ResourceStatus.MISSING), terminating, listed=False, at=AT) is None
 
 
 def test_an_unchanged_row_is_not_written() -> None:

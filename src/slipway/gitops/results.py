@@ -74,6 +74,8 @@ class ObjectStatus:
     generation: int | None = None
     observed_generation: int | None = None
     resource_version: str | None = None
+    # Marked for deletion (deletionTimestamp set): its finalizers run, then it is gone.
+    terminating: bool = False
 
     @property
     def message(self) -> str:
@@ -123,6 +125,7 @@ def object_status(ref: ObjectRef, obj: dict[str, Any] | None, *, has_ready: bool
         generation=generation,
         observed_generation=observed,
         resource_version=meta.get("resourceVersion"),
+        terminating=bool(meta.get("deletionTimestamp")),
     )
 
 

@@ -4,7 +4,8 @@ without a cluster.
 Per row: an object that exists gives its status as `record_status` writes it (Ready True:
 ready; Unknown, or a generation not yet observed: reconciling; False: failed with reason and
 message; the revision and observed generation). An object absent from a complete list was
-deleted out of band: its row becomes missing, unless it is still pending (never applied).
+deleted out of band, and so is one marked for deletion (its finalizers are running: Flux
+prunes, then it goes): its row becomes missing, unless it is still pending (never applied).
 Per environment: `domain.health.environment_status` of its rows. Only differences are
 returned, so an unchanged cluster writes nothing.
 """
@@ -111,8 +112,9 @@ def observe(
     row: SyncedResource, seen: ObjectStatus | None, *, listed: bool, at: datetime
 ) -> ResourceChange | None:
     """The row's new columns, or None when they would not change."""
-    if seen is None or not seen.exists:
-        if not listed or row.status in _KEPT_WHEN_ABSENT:
+    if seen is None or not seen.exists or seen.terminating:
+        known_gone = listed or (seen is not None and seen.terminating)
+        if not known_gone or row.status in _KEPT_WHEN_ABSENT:
             return None
         wanted = ResourceChange(
             id=row.id,
