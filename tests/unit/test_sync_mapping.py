@@ -89,6 +89,37 @@ def test_an_object_marked_for_deletion_is_missing_before_its_finalizers_end() ->
     assert observe(_row(KS, ResourceStatus.MISSING), terminating, listed=False, at=AT) is None
 
 
+def test_a_kustomization_waiting_for_its_source_is_reconciling_not_failed() -> None:
+    """Right after creation kustomize-controller says Ready=False "Source artifact not found,
+    retrying": the row (and so the health) says reconciling with that message; a missing
+    overlay path (also ArtifactFailed) stays a failure."""
+
+    def seen(reason: str, message: str) -> ObjectStatus:
+        ready = {"type": "Ready", "status": "False", "reason": reason, "message": message}
+        obj = {"metadata": {"generation": 1}, "status": {"conditions": [ready]}}
+        return object_status(KS, obj, has_ready=True)
+
+    waiting = observe(
+        _row(KS, ResourceStatus.PENDING),
+        seen("ArtifactFailed", "Source artifact not found, retrying in 30s"),
+        listed=True,
+        at=AT,
+    )
+    assert waiting is not None
+    assert (waiting.status, waiting.error_message, waiting.ready_message) == (
+        ResourceStatus.RECONCILING,
+        None,
+        "Source artifact not found, retrying in 30s",
+    )
+    for reason, message in [
+        ("DependencyNotReady", "dependency 'x' is not ready"),
+        ("ArtifactFailed", 'GitRepository.source.toolkit.fluxcd.io "shop" not found'),
+    ]:
+        assert seen(reason, message).status is ResourceStatus.RECONCILING
+    no_path = seen("ArtifactFailed", "kustomization path not found: stat /tmp/x: no such file")
+    assert no_path.status is ResourceStatus.FAILED
+
+
 def test_an_unchanged_row_is_not_written() -> None:
     row = _row(NS, ResourceStatus.READY)
     namespace = ObjectStatus(ref=NS, exists=True, status=ResourceStatus.READY)

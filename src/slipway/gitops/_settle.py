@@ -23,11 +23,8 @@ from slipway.gitops.results import ObjectRef, ObjectStatus, SettledEnvironment
 if TYPE_CHECKING:
     from slipway.gitops.cluster import ClusterClient
 
-# A Ready=False that Flux will soon clear by itself (the source is not fetched yet) is waited
+# A source not fetched yet is reconciling already (`results.waiting_for_source`) and is waited
 # out; any other failure for the latest generation is taken as the answer after a short grace.
-# kustomize-controller also says ArtifactFailed for a missing overlay path, which is final.
-TRANSIENT_REASONS: Final = frozenset({"DependencyNotReady", "Progressing"})
-TRANSIENT_ARTIFACT_MESSAGES: Final = ("Source artifact not found", "Source is not ready")
 # `wait: true` ran out of spec.timeout while workloads were still rolling out (not stalled):
 # Flux tries again, and a slow rollout is not a broken one.
 # kustomize-controller says "health check failed after 2m0s: timeout waiting for: [...]".
@@ -127,12 +124,6 @@ def failed_for_good(status: ObjectStatus) -> bool:
 
 def _transient(status: ObjectStatus) -> bool:
     ready = status.ready
-    if ready is None:
-        return True
-    if ready.reason == HEALTH_TIMEOUT[0] and HEALTH_TIMEOUT[1] in ready.message:
-        return True
-    if ready.reason == "ArtifactFailed":
-        return ready.message.startswith(TRANSIENT_ARTIFACT_MESSAGES) or (
-            ready.message.endswith("not found") and "GitRepository" in ready.message
-        )
-    return ready.reason in TRANSIENT_REASONS
+    return ready is None or (
+        ready.reason == HEALTH_TIMEOUT[0] and HEALTH_TIMEOUT[1] in ready.message
+    )

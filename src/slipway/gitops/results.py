@@ -1,13 +1,14 @@
 """Plain values the cluster adapter returns; no lightkube type crosses this boundary.
 
 `object_status` reads an object the way Flux's kstatus does: Ready from the `Ready`
-condition, but only once the controller has observed the latest generation.
+condition, but only once the controller has observed the latest generation; and a Ready=False
+that only says the source is not fetched yet is reconciling (Flux retries it by itself).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from slipway.domain.errors import SlipwayError
 from slipway.domain.model import Condition, ResourceKind, ResourceStatus, resource_status_from_ready
@@ -94,6 +95,23 @@ def ready_condition(obj: dict[str, Any]) -> Condition | None:
     return None
 
 
+# Ready=False that kustomize-controller clears by itself once its source has an artifact (it
+# requeues after `requeueDependency`). It also says ArtifactFailed for a missing overlay path,
+# which is final, so the reason alone does not tell.
+WAITING_REASONS: Final = frozenset({"DependencyNotReady", "Progressing"})
+WAITING_ARTIFACT_MESSAGES: Final = ("Source artifact not found", "Source is not ready")
+
+
+def waiting_for_source(ready: Condition) -> bool:
+    """Whether a Ready=False only says the source is not there yet (not fetched, or the
+    GitRepository not created yet): waiting, not failing."""
+    if ready.reason == "ArtifactFailed":
+        return ready.message.startswith(WAITING_ARTIFACT_MESSAGES) or (
+            ready.message.endswith("not found") and "GitRepository" in ready.message
+        )
+    return ready.reason in WAITING_REASONS
+
+
 def object_status(ref: ObjectRef, obj: dict[str, Any] | None, *, has_ready: bool) -> ObjectStatus:
     """`has_ready` is true for kinds a controller reconciles (Flux); the others are ready as
     soon as they exist."""
@@ -113,6 +131,8 @@ def object_status(ref: ObjectRef, obj: dict[str, Any] | None, *, has_ready: bool
         state = ResourceStatus.READY
     elif generation is not None and observed is not None and observed < generation:
         state = ResourceStatus.RECONCILING  # the Ready condition describes an older spec
+    elif ready is not None and ready.status == "False" and waiting_for_source(ready):
+        state = ResourceStatus.RECONCILING
     else:
         state = resource_status_from_ready(ready)
     revision = status.get("lastAppliedRevision") or (status.get("artifact") or {}).get("revision")
