@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from slipway.domain.health import TAKEN_OVER_MESSAGE, resource_message
 from slipway.domain.model import Condition, ResourceKind, ResourceStatus
 from slipway.gitops import ObjectRef, ObjectStatus
 from slipway.gitops.results import object_status
@@ -14,6 +15,7 @@ from slipway.sync._mapping import MISSING_MESSAGE, observe, plan_sync
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 KS = ObjectRef(ResourceKind.KUSTOMIZATION, "shop", "shop-dev")
 NS = ObjectRef(ResourceKind.NAMESPACE, "shop-dev", None)
+OURS = "0123456789abcdef"  # this installation's ID
 
 
 def _row(ref: ObjectRef, status: ResourceStatus, row_id: int = 1) -> SyncedResource:
@@ -49,7 +51,11 @@ def _ready(ref: ObjectRef, status: str, message: str = "") -> ObjectStatus:
 
 def test_a_failure_is_recorded_with_reason_message_and_revision() -> None:
     change = observe(
-        _row(KS, ResourceStatus.READY), _ready(KS, "False", "build failed"), listed=True, at=AT
+        _row(KS, ResourceStatus.READY),
+        _ready(KS, "False", "build failed"),
+        installation=OURS,
+        listed=True,
+        at=AT,
     )
     assert change is not None
     assert (change.status, change.error_message, change.ready_reason) == (
@@ -66,12 +72,18 @@ def test_a_failure_is_recorded_with_reason_message_and_revision() -> None:
 
 def test_an_absent_object_is_missing_only_from_a_complete_list_and_never_when_pending() -> None:
     ready = _row(KS, ResourceStatus.READY)
-    gone = observe(ready, None, listed=True, at=AT)
+    gone = observe(ready, None, installation=OURS, listed=True, at=AT)
     assert gone is not None
     assert (gone.status, gone.error_message) == (ResourceStatus.MISSING, MISSING_MESSAGE)
-    assert observe(ready, None, listed=False, at=AT) is None
-    assert observe(_row(KS, ResourceStatus.PENDING), None, listed=True, at=AT) is None
-    assert observe(_row(KS, ResourceStatus.MISSING), None, listed=True, at=AT) is None
+    assert observe(ready, None, installation=OURS, listed=False, at=AT) is None
+    assert (
+        observe(_row(KS, ResourceStatus.PENDING), None, installation=OURS, listed=True, at=AT)
+        is None
+    )
+    assert (
+        observe(_row(KS, ResourceStatus.MISSING), None, installation=OURS, listed=True, at=AT)
+        is None
+    )
 
 
 def test_an_object_marked_for_deletion_is_missing_before_its_finalizers_end() -> None:
@@ -83,10 +95,17 @@ def test_an_object_marked_for_deletion_is_missing_before_its_finalizers_end() ->
     }
     terminating = object_status(KS, marked, has_ready=True)
     for listed in (True, False):
-        gone = observe(_row(KS, ResourceStatus.READY), terminating, listed=listed, at=AT)
+        gone = observe(
+            _row(KS, ResourceStatus.READY), terminating, installation=OURS, listed=listed, at=AT
+        )
         assert gone is not None
         assert (gone.status, gone.error_message) == (ResourceStatus.MISSING, MISSING_MESSAGE)
-    assert observe(_row(KS, ResourceStatus.MISSING), terminating, listed=False, at=AT) is None
+    assert (
+        observe(
+            _row(KS, ResourceStatus.MISSING), terminating, installation=OURS, listed=False, at=AT
+        )
+        is None
+    )
 
 
 def test_a_kustomization_waiting_for_its_source_is_reconciling_not_failed() -> None:
@@ -102,6 +121,7 @@ def test_a_kustomization_waiting_for_its_source_is_reconciling_not_failed() -> N
     waiting = observe(
         _row(KS, ResourceStatus.PENDING),
         seen("ArtifactFailed", "Source artifact not found, retrying in 30s"),
+        installation=OURS,
         listed=True,
         at=AT,
     )
@@ -123,7 +143,7 @@ def test_a_kustomization_waiting_for_its_source_is_reconciling_not_failed() -> N
 def test_an_unchanged_row_is_not_written() -> None:
     row = _row(NS, ResourceStatus.READY)
     namespace = ObjectStatus(ref=NS, exists=True, status=ResourceStatus.READY)
-    assert observe(row, namespace, listed=True, at=AT) is None
+    assert observe(row, namespace, installation=OURS, listed=True, at=AT) is None
 
 
 def test_plan_changes_rows_and_the_environment_status() -> None:
@@ -139,10 +159,29 @@ def test_plan_changes_rows_and_the_environment_status() -> None:
         NS: ObjectStatus(ref=NS, exists=True, status=ResourceStatus.READY),
         KS: _ready(KS, "Unknown", "Reconciliation in progress"),
     }
-    plan = plan_sync([env], seen, listed=True, at=AT)
+    plan = plan_sync([env], seen, installation=OURS, listed=True, at=AT)
     assert plan.checked == 2
     assert [(c.kind, c.before, c.after) for c in plan.changes] == [
         ("Kustomization", ResourceStatus.READY, ResourceStatus.RECONCILING)
     ]
     assert plan.environments == {7: ResourceStatus.RECONCILING}
-    assert plan_sync([env], {}, listed=False, at=AT).changes == []
+    assert plan_sync([env], {}, installation=OURS, listed=False, at=AT).changes == []
+
+
+def test_an_object_another_installation_adopted_is_missing_here_and_says_who_has_it() -> None:
+    """`create --adopt` on another installation relabels the objects: for this installation
+    they are gone, taken over rather than deleted (a row already missing learns why)."""
+    adopted = {
+        "metadata": {"name": "shop", "labels": {"slipway.dev/installation": "fedcba9876543210"}},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    elsewhere = object_status(KS, adopted, has_ready=True)
+    for before in (ResourceStatus.READY, ResourceStatus.MISSING):
+        taken = observe(_row(KS, before), elsewhere, installation=OURS, listed=False, at=AT)
+        assert taken is not None
+        assert (taken.status, taken.error_message) == (ResourceStatus.MISSING, TAKEN_OVER_MESSAGE)
+    assert "took it over" in str(resource_message(TAKEN_OVER_MESSAGE))
+    ours = {**adopted, "metadata": {"name": "shop", "labels": {"slipway.dev/installation": OURS}}}
+    kept = object_status(KS, ours, has_ready=True)
+    still = observe(_row(KS, ResourceStatus.MISSING), kept, installation=OURS, listed=True, at=AT)
+    assert still is not None and still.status is ResourceStatus.READY  # ours again: ready

@@ -33,9 +33,15 @@ class Health(StrEnum):
     UNHEALTHY = "unhealthy"
 
 
-# What the status sync records for an object deleted out of band.
+# What the status sync records for an object deleted out of band, and for one another
+# installation took over (`--adopt` there relabels it).
 MISSING_TEXT: Final = t("not in the cluster any more: it was deleted outside Slipway")
 MISSING_MESSAGE: Final = str(MISSING_TEXT)
+TAKEN_OVER_TEXT: Final = t(
+    "another Slipway installation took it over (`--adopt`): it is that installation's now"
+)
+TAKEN_OVER_MESSAGE: Final = str(TAKEN_OVER_TEXT)
+_SYNC_TEXTS: Final = {MISSING_MESSAGE: MISSING_TEXT, TAKEN_OVER_MESSAGE: TAKEN_OVER_TEXT}
 
 # Worst first: a project is as healthy as its least healthy environment.
 _SEVERITY = (Health.UNHEALTHY, Health.DEGRADED, Health.PROGRESSING, Health.PENDING, Health.HEALTHY)
@@ -132,14 +138,14 @@ def project_health(environments: Mapping[str, Sequence[ResourceState]]) -> Healt
 
 
 def resource_message(message: str | None) -> str | None:
-    """A resource row's stored message as a face shows it: the sync's own missing message
-    becomes its `Text` again, anything else (a controller's words) is kept as it is.
+    """A resource row's stored message as a face shows it: the sync's own missing messages
+    become their `Text` again, anything else (a controller's words) is kept as it is.
 
-    The row stores only the English (`gitops_resources` has no template columns): this one
-    message has no parameters, so its English names it exactly, and recognising it here
-    spares a migration and a second column pair that would hold one constant; rows written
+    The row stores only the English (`gitops_resources` has no template columns): these
+    messages have no parameters, so their English names them exactly, and recognising them
+    here spares a migration and a second column pair that would hold constants; rows written
     before this change translate too."""
-    return MISSING_TEXT if message == MISSING_MESSAGE else message
+    return _SYNC_TEXTS.get(message, message) if message is not None else None
 
 
 def _named(resources: Iterable[ResourceState]) -> str:

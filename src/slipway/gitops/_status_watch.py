@@ -17,7 +17,7 @@ an object applied a moment ago may still be cached with the Ready condition of i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -119,14 +119,10 @@ class StatusWatch:
         self,
         client: ClusterClient,
         kinds: Iterable[KindInfo] | None = None,
-        *,
-        labels: Mapping[str, str] | None = None,
     ) -> None:
-        """`kinds`: those with a Ready condition unless given; `labels` narrows Slipway's
-        selector on the server (the status sync follows one installation's objects)."""
+        """`kinds`: those with a Ready condition unless given."""
         chosen = [i for i in apply_order() if i.has_ready] if kinds is None else list(kinds)
         self._client = client
-        self._labels = dict(labels or {})
         self._kinds: dict[ResourceKind, _Kind] = {i.kind: _Kind(i) for i in chosen}
         self._followers: dict[ObjectRef, set[_Feed]] = {}
         self._everything: set[_Feed] = set()
@@ -264,7 +260,7 @@ class StatusWatch:
 
     async def _relist(self, kind: _Kind) -> str | None:
         """Replaces the kind's cache with a fresh list; publishes what changed meanwhile."""
-        items, version = await self._client.list_managed(kind.info, self._labels)
+        items, version = await self._client.list_managed(kind.info)
         fresh = {seen.status.ref: seen for seen in map(kind.seen, items)}
         before, kind.objects = kind.objects, fresh
         first, kind.synced, kind.failure = not kind.synced, True, None
@@ -285,7 +281,7 @@ class StatusWatch:
         """Applies each change until the stream ends (410 Gone); whether any came."""
         progressed = False
         with map_api_errors(Operation("watch", kind.info), self._client.identity):
-            stream = self._client.managed_changes(kind.info, version, self._labels)
+            stream = self._client.managed_changes(kind.info, version)
             async with aclosing(stream):
                 async for event, obj in stream:
                     progressed = True

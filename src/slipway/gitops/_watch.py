@@ -5,7 +5,7 @@ callers, which also list again when a stream ends on 410 Gone."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any, Final
 
@@ -53,18 +53,13 @@ async def changes(
             yield None if event == "DELETED" else obj.to_dict()
 
 
-def managed(labels: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Slipway's selector, narrowed by `labels` (e.g. one installation's)."""
-    return {**MANAGED, **(labels or {})}
-
-
 async def list_managed(
-    client: AsyncClient, info: KindInfo, labels: Mapping[str, str] | None = None
+    client: AsyncClient, info: KindInfo
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Every object of the kind Slipway manages (and carries `labels`), in all namespaces,
-    and the list's resourceVersion to watch from."""
+    """Every object of the kind Slipway manages (any installation's), in all namespaces, and
+    the list's resourceVersion to watch from."""
     namespace = ALL_NAMESPACES if info.namespaced else None
-    items = client.list(resource_class(info), namespace=namespace, labels=managed(labels))
+    items = client.list(resource_class(info), namespace=namespace, labels=dict(MANAGED))
     found: list[dict[str, Any]] = [item.to_dict() async for item in items]
     return found, items.resourceVersion
 
@@ -73,14 +68,13 @@ async def managed_changes(
     client: AsyncClient,
     info: KindInfo,
     version: str | None,
-    labels: Mapping[str, str] | None = None,
 ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
     """(event type, object) for each change after `version` to an object of the kind Slipway
     manages, in all namespaces; resumed like `changes`, ending on 410 Gone."""
     stream: Any = client.watch(
         resource_class(info),
         namespace=ALL_NAMESPACES if info.namespaced else None,
-        labels=managed(labels),
+        labels=dict(MANAGED),
         resource_version=version,
         server_timeout=WATCH_SECONDS,
         on_error=on_watch_error,

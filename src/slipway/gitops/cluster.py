@@ -331,18 +331,16 @@ class ClusterClient(ClusterConnection):
             if rereads > WATCH_REREADS:
                 raise error
 
-    async def list_managed(
-        self, info: KindInfo, labels: Mapping[str, str] | None = None
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """Every object of the kind Slipway manages (its label, and `labels` too), in all
+    async def list_managed(self, info: KindInfo) -> tuple[list[dict[str, Any]], str | None]:
+        """Every object of the kind Slipway manages (its label, any installation's), in all
         namespaces, and the resourceVersion to watch from (`StatusWatch`, the status sync)."""
         return await self._call(
-            Operation("list", info), lambda: _watch.list_managed(self._client, info, labels)
+            Operation("list", info), lambda: _watch.list_managed(self._client, info)
         )
 
     def managed_changes(
-        self, info: KindInfo, version: str | None, labels: Mapping[str, str] | None = None
+        self, info: KindInfo, version: str | None
     ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
         """(event type, object) after `version` for the objects `list_managed` lists; ends on
         410 Gone (list again). Errors are lightkube's: map them with `map_api_errors`."""
-        return _watch.managed_changes(self._client, info, version, labels)
+        return _watch.managed_changes(self._client, info, version)

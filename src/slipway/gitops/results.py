@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from slipway.domain.errors import SlipwayError
 from slipway.domain.model import Condition, ResourceKind, ResourceStatus, resource_status_from_ready
+from slipway.gitops.defaults import LABEL_INSTALLATION
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class ObjectStatus:
     resource_version: str | None = None
     # Marked for deletion (deletionTimestamp set): its finalizers run, then it is gone.
     terminating: bool = False
+    # Its `slipway.dev/installation` label: another installation's once it adopted the project.
+    installation: str | None = None
 
     @property
     def message(self) -> str:
@@ -146,6 +149,7 @@ def object_status(ref: ObjectRef, obj: dict[str, Any] | None, *, has_ready: bool
         observed_generation=observed,
         resource_version=meta.get("resourceVersion"),
         terminating=bool(meta.get("deletionTimestamp")),
+        installation=(meta.get("labels") or {}).get(LABEL_INSTALLATION),
     )
 
 

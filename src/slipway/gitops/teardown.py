@@ -201,6 +201,12 @@ async def delete_kustomizations(client: ClusterClient, claims: Sequence[Claim]) 
     return await _delete_kinds(client, claims, [kind_info(ResourceKind.KUSTOMIZATION)])
 
 
+async def kustomizations_present(client: ClusterClient, claims: Sequence[Claim]) -> list[ObjectRef]:
+    """The environments' Kustomizations that exist and are theirs (one a run before deleted
+    may still be pruning); one another installation adopted is not waited for."""
+    return await _present(client, claims, kind_info(ResourceKind.KUSTOMIZATION))
+
+
 async def delete_environment_objects(
     client: ClusterClient, claims: Sequence[Claim]
 ) -> list[ObjectRef]:
@@ -224,18 +230,25 @@ async def _delete_kinds(
     environment's; another's, or an unlabelled one, is left as it is."""
     remaining: list[ObjectRef] = []
     for info in kinds:
-        refs = [(claim, info.ref(claim.names)) for claim in claims]
-        found = await asyncio.gather(
-            *(client.read_object(ref.kind, ref.name, ref.namespace) for _, ref in refs)
-        )
-        doomed = [
-            ref
-            for (claim, ref), obj in zip(refs, found, strict=True)
-            if obj is not None and refusal(claim, ObjectOwner.of(obj)) is None
-        ]
+        doomed = await _present(client, claims, info)
         await asyncio.gather(*(client.delete_object(ref) for ref in doomed))
         remaining += doomed
     return remaining
+
+
+async def _present(
+    client: ClusterClient, claims: Sequence[Claim], info: KindInfo
+) -> list[ObjectRef]:
+    """Each environment's object of this kind that exists and is that environment's."""
+    refs = [(claim, info.ref(claim.names)) for claim in claims]
+    found = await asyncio.gather(
+        *(client.read_object(ref.kind, ref.name, ref.namespace) for _, ref in refs)
+    )
+    return [
+        ref
+        for (claim, ref), obj in zip(refs, found, strict=True)
+        if obj is not None and refusal(claim, ObjectOwner.of(obj)) is None
+    ]
 
 
 async def wait_gone(

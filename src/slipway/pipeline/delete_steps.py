@@ -9,13 +9,13 @@ from slipway import store
 from slipway.bootstrap import App, ProcessLoop
 from slipway.domain.errors import NotFound
 from slipway.domain.model import GitAuthMethod, Step
-from slipway.domain.names import ResourceKind
 from slipway.domain.text import t
-from slipway.gitops import EnvironmentClaim, kind_info
+from slipway.gitops import EnvironmentClaim
 from slipway.gitops.teardown import (
     check_teardown,
     delete_environment_objects,
     delete_kustomizations,
+    kustomizations_present,
     wait_gone,
 )
 from slipway.pipeline.access_steps import _installation_of
@@ -104,16 +104,12 @@ def delete_objects(app: App, project_id: int) -> list[str]:
 
 def _wait(app: App, environments: list[EnvironmentClaim], step: Step) -> None:
     """Waits until each environment's Kustomization is gone (whether deleted by this run or
-    by one before it that crashed)."""
-    info = kind_info(ResourceKind.KUSTOMIZATION)
+    by one before it that crashed); one another installation adopted is not this project's
+    to wait for."""
 
     async def wait(loop: ProcessLoop) -> None:
-        await wait_gone(
-            loop.cluster,
-            [info.ref(c.names) for c in environments],
-            within=app.settings.ready_timeout,
-            step=step.value,
-        )
+        present = await kustomizations_present(loop.cluster, environments)
+        await wait_gone(loop.cluster, present, within=app.settings.ready_timeout, step=step.value)
 
     app.loop.run(wait)
 

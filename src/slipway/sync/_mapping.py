@@ -6,6 +6,8 @@ ready; Unknown, or a generation not yet observed: reconciling; False: failed wit
 message; the revision and observed generation). An object absent from a complete list was
 deleted out of band, and so is one marked for deletion (its finalizers are running: Flux
 prunes, then it goes): its row becomes missing, unless it is still pending (never applied).
+One labelled for another installation (it adopted the project) is missing here too, and the
+message says who has it.
 Per environment: `domain.health.environment_status` of its rows. Only differences are
 returned, so an unchanged cluster writes nothing.
 """
@@ -17,15 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from slipway.domain.health import MISSING_MESSAGE as MISSING_MESSAGE
-from slipway.domain.health import MISSING_TEXT, environment_status
+from slipway.domain.health import MISSING_TEXT, TAKEN_OVER_TEXT, environment_status
 from slipway.domain.model import ResourceStatus
 from slipway.gitops import ObjectRef, ObjectStatus
 from slipway.store.status_sync import ResourceChange, SyncedEnvironment, SyncedResource
 
-# A missing row stores `MISSING_MESSAGE`, the English of `MISSING_TEXT`; the views turn it
-# back into the Text (`domain.health.resource_message`) to show it translated.
-# An absent object leaves these rows as they are: nothing was applied yet, or it is known gone.
-_KEPT_WHEN_ABSENT = frozenset({ResourceStatus.PENDING, ResourceStatus.MISSING})
+# A missing row stores the English of `MISSING_TEXT` or `TAKEN_OVER_TEXT`; the views turn it
+# back into the Text (`domain.health.resource_message`) to show it translated. An absent
+# object leaves a pending row (nothing applied yet) and a missing one as they are.
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,13 @@ def plan_sync(
     environments: Sequence[SyncedEnvironment],
     seen: Mapping[ObjectRef, ObjectStatus],
     *,
+    installation: str,
     listed: bool,
     at: datetime,
 ) -> SyncPlan:
     """The changes that make `environments`' rows agree with `seen` (the objects the cluster
-    has, by reference). `listed`: `seen` holds every object, so an absent one is gone."""
+    has, by reference, of every installation; the rows are `installation`'s). `listed`:
+    `seen` holds every object, so an absent one is gone."""
     resources: list[ResourceChange] = []
     statuses: dict[int, ResourceStatus] = {}
     changes: list[RowChange] = []
@@ -86,7 +89,9 @@ def plan_sync(
         after: list[ResourceStatus] = []
         for row in env.resources:
             checked += 1
-            change = observe(row, seen.get(ref_of(row)), listed=listed, at=at)
+            change = observe(
+                row, seen.get(ref_of(row)), installation=installation, listed=listed, at=at
+            )
             after.append(change.status if change is not None else row.status)
             if change is not None:
                 resources.append(change)
@@ -109,17 +114,26 @@ def plan_sync(
 
 
 def observe(
-    row: SyncedResource, seen: ObjectStatus | None, *, listed: bool, at: datetime
+    row: SyncedResource,
+    seen: ObjectStatus | None,
+    *,
+    installation: str,
+    listed: bool,
+    at: datetime,
 ) -> ResourceChange | None:
     """The row's new columns, or None when they would not change."""
-    if seen is None or not seen.exists or seen.terminating:
-        known_gone = listed or (seen is not None and seen.terminating)
-        if not known_gone or row.status in _KEPT_WHEN_ABSENT:
+    taken = seen is not None and seen.installation not in (None, installation)
+    if seen is None or not seen.exists or seen.terminating or taken:
+        known_gone = listed or (seen is not None and (seen.terminating or taken))
+        kept = row.status is ResourceStatus.PENDING or (
+            row.status is ResourceStatus.MISSING and not taken
+        )
+        if not known_gone or kept:
             return None
         wanted = ResourceChange(
             id=row.id,
             status=ResourceStatus.MISSING,
-            error_message=MISSING_TEXT,
+            error_message=TAKEN_OVER_TEXT if taken else MISSING_TEXT,
             ready_reason=None,
             ready_message=None,
             revision=row.revision,

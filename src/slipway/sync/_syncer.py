@@ -1,9 +1,10 @@
 """`StatusSync`: keeps the `gitops_resources` rows (and each environment's status) true to the
 cluster while this process leads, and `sync_once`, one pass by hand.
 
-It follows one `StatusWatch` over every kind Slipway applies, narrowed on the server to this
-installation's objects (`slipway.dev/installation`): one list and one watch per kind across
-the cluster, whatever the number of projects; the watch resumes from the last
+It follows one `StatusWatch` over every kind Slipway applies, narrowed on the server to
+Slipway's objects (`app.kubernetes.io/managed-by`) of every installation, so an object
+another installation adopted is seen as taken over, not as deleted: one list and one watch
+per kind across the cluster, whatever the number of projects; the watch resumes from the last
 resourceVersion after a dropped connection and lists again after 410 Gone. Changes are
 gathered for `batch` seconds and written in one transaction, only for the rows they alter;
 every `resync` seconds all rows are compared again with what the watch holds (a database
@@ -27,7 +28,6 @@ from slipway import metrics
 from slipway.bootstrap import App
 from slipway.domain.errors import SlipwayError
 from slipway.gitops import ClusterClient, ObjectRef, ObjectStatus, StatusWatch, apply_order
-from slipway.gitops.defaults import LABEL_INSTALLATION
 from slipway.gitops.results import object_status
 from slipway.store.status_sync import environments_to_sync, record_sync
 from slipway.sync._leader import LeaderElector, LeaseTiming, candidate_identity
@@ -56,16 +56,11 @@ def lease_name(installation: str) -> str:
     return f"slipway-sync-{installation}"
 
 
-def installation_labels(app: App) -> dict[str, str]:
-    return {LABEL_INSTALLATION: app.installation}
-
-
 async def sync_once(app: App, cluster: ClusterClient) -> SyncReport:
-    """Lists every kind once (this installation's objects) and brings the rows in line; no
-    Lease is needed, since it writes only what the cluster says."""
-    labels = installation_labels(app)
+    """Lists every kind once (Slipway's objects) and brings the rows in line; no Lease is
+    needed, since it writes only what the cluster says."""
     kinds = apply_order()
-    listed = await asyncio.gather(*(cluster.list_managed(info, labels) for info in kinds))
+    listed = await asyncio.gather(*(cluster.list_managed(info) for info in kinds))
     seen: dict[ObjectRef, ObjectStatus] = {}
     for info, (items, _) in zip(kinds, listed, strict=True):
         for obj in items:
@@ -86,7 +81,9 @@ def write(
     differs written. Runs in a thread (the database is synchronous)."""
     with app.session() as session:
         envs = environments_to_sync(session, namespaces=namespaces)
-        plan = plan_sync(envs, seen, listed=listed, at=datetime.now(UTC))
+        plan = plan_sync(
+            envs, seen, installation=app.installation, listed=listed, at=datetime.now(UTC)
+        )
         record_sync(session, resources=plan.resources, environments=plan.environments)
     return SyncReport(plan.checked, plan.changes)
 
@@ -163,7 +160,7 @@ class StatusSync:
         """Follows the cluster until the Lease is lost (then returns) or the task is
         cancelled."""
         assert self.elector is not None
-        watch = StatusWatch(cluster, apply_order(), labels=installation_labels(self._app))
+        watch = StatusWatch(cluster, apply_order())
         holding = asyncio.create_task(self.elector.hold(), name="slipway-sync-lease")
         following = asyncio.create_task(self._follow(watch), name="slipway-sync-follow")
         try:

@@ -354,9 +354,14 @@ async def test_a_subscriber_to_everything_hears_each_change(
         assert seen[ks].revision == "main@1"
 
 
-async def test_closing_the_client_stops_the_watch_and_its_subscribers(
-    kube: KubeEmulator, kubeconfig: Path
-) -> None:
+async def test_closing_the_client_stops_the_watch_and_its_subscribers(tmp_path: Path) -> None:
+    """On an emulator of its own: the shared one may still be closing an earlier test's
+    streams, which would make the count of open watches move under this test."""
+    with KubeEmulator(tls=False) as kube:
+        await _closing_stops_watching(kube, kube.write_kubeconfig(tmp_path / "kubeconfig"))
+
+
+async def _closing_stops_watching(kube: KubeEmulator, kubeconfig: Path) -> None:
     before = kube.state.open_watches()
     client = ClusterClient.from_kubeconfig(kubeconfig)
     names = ResourceNames("victor", "development")
