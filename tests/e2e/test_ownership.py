@@ -374,6 +374,25 @@ def test_another_installations_repository_is_refused_then_adopted_without_a_rewr
     ]
     assert len(keys) == 1 and keys[0].read_only
 
+    # installation one learns its project was taken over, not deleted
+    synced = first("sync", "--once")
+    assert synced.returncode == 0, synced.stderr
+    left = first.show(name)
+    assert {r["status"] for r in left["resources"]} == {"missing"}, left["resources"]
+    assert all("took it over" in r["message"] for r in left["resources"]), left["resources"]
+    assert "deleted outside Slipway" not in synced.stdout
+
+    # and can let it go: its delete ends at once (nothing of its own to wait for) and takes
+    # only its records; installation two's objects, key and repository stay
+    with slipway_writes(sandbox) as writes:
+        let_go = first("project", "delete", name, "--yes", env={"SLIPWAY_READY_TIMEOUT": "15"})
+    assert let_go.returncode == 0, let_go.stderr
+    assert writes.cluster == []
+    assert first("project", "show", name).returncode == 3
+    assert ownership(environment_objects(sandbox, name, env)) == ownership(after)
+    assert [k.title for k in sandbox.forge.state.deploy_keys(repo)] == [k.title for k in keys]
+    assert second.show(name)["status"] == "active"
+
 
 FLUX_KINDS = ("GitRepository", "Kustomization")
 
