@@ -382,6 +382,11 @@ def test_another_installations_repository_is_refused_then_adopted_without_a_rewr
     assert all("took it over" in r["message"] for r in left["resources"]), left["resources"]
     assert "deleted outside Slipway" not in synced.stdout
 
+    # a repair cannot take it back, and says how to let it go
+    repaired = first("project", "repair", name, "--wait")
+    assert repaired.returncode == 1, repaired.stderr
+    assert f"`slipway project delete {name}` here lets it go" in repaired.stdout, repaired.stdout
+
     # and can let it go: its delete ends at once (nothing of its own to wait for) and takes
     # only its records; installation two's objects, key and repository stay
     with slipway_writes(sandbox) as writes:

@@ -104,6 +104,9 @@ class ForgeNotConnected(NotFound):
 class Conflict(SlipwayError):
     exit_code = 4
     http_status = 409
+    # Held for this project by another installation: `--adopt` on create takes it over, and
+    # a repair here says how to let it go instead.
+    adoptable = False
 
 
 @dataclass(frozen=True)

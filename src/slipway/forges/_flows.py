@@ -352,7 +352,7 @@ class ForgeFlows(ABC):
             marked = mark_description(repo.description, project, installation)
             return await self._set_description(repo, marked)
         other = repo.installation or t("(its marker predates installation ids)")
-        raise Conflict(
+        error = Conflict(
             t(
                 "{exists} and belongs to project {project} of another "
                 "Slipway installation {other}; this installation is "
@@ -370,6 +370,8 @@ class ForgeFlows(ABC):
                 "owner"
             ),
         )
+        error.adoptable = True
+        raise error
 
     async def _reread(self, owner: str, name: str) -> Repository:
         again = await self._read_repository(owner, name)

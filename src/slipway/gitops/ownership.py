@@ -165,14 +165,17 @@ def conflict(found: Sequence[tuple[ObjectRef, Refusal]], *, step: str | None = N
         )
         for why, objects in by_owner.items()
     ]
+    adoptable = all(refused.adoptable for _, refused in found)
     hint = (
         ADOPT_HINT
-        if all(refused.adoptable for _, refused in found)
+        if adoptable
         else t(
             "choose another project or environment name; Slipway leaves these objects as they are"
         )
     )
-    return Conflict(join("; ", lines), step=step, system=SYSTEM, hint=hint)
+    error = Conflict(join("; ", lines), step=step, system=SYSTEM, hint=hint)
+    error.adoptable = adoptable
+    return error
 
 
 async def check_ownership(

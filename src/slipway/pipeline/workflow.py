@@ -28,9 +28,9 @@ from typing import Any, TypedDict, TypeVar
 from dbos import DBOS, SetWorkflowID
 
 from slipway import metrics, store
-from slipway.domain.errors import SlipwayError
+from slipway.domain.errors import Conflict, SlipwayError
 from slipway.domain.model import EventLevel, ProjectStatus, Step
-from slipway.domain.text import restore, t, to_json
+from slipway.domain.text import Text, restore, t, to_json
 from slipway.pipeline import access_steps, gitops_steps, steps
 from slipway.pipeline.context import current_app
 from slipway.pipeline.progress import report
@@ -76,6 +76,22 @@ def _maybe_die(step: Step) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _let_go_hint(project_id: int) -> Text | None:
+    """For a project already created here that another installation has since adopted: a
+    repair cannot take it back (`--adopt` is create's), so say how to let it go."""
+    with current_app().session() as session:
+        project = store.get_project_by_id(session, project_id=project_id)
+    if project is None or not steps.is_repair(project):
+        return None
+    return t(
+        "another Slipway installation took this project over (`--adopt`): "
+        "`slipway project delete {name}` here lets it go (only this installation's records "
+        "and objects are deleted); `slipway project create {name} --adopt` after it takes "
+        "it back",
+        name=project.name,
+    )
+
+
 def run_step(step: Step, project_id: int, call: Callable[[], T]) -> Outcome:
     """Runs a step of any run (retrying outages, see `retrying`) and returns its outcome;
     its duration, and its failure's cause, go to `slipway.metrics`."""
@@ -90,6 +106,8 @@ def run_step(step: Step, project_id: int, call: Callable[[], T]) -> Outcome:
     except SlipwayError as exc:
         if exc.step is None:
             exc.step = step.value
+        if isinstance(exc, Conflict) and exc.adoptable:
+            exc.hint = _let_go_hint(project_id) or exc.hint
         metrics.observe_step(step.value, time.monotonic() - started, cause=type(exc).__name__)
         error = {**exc.to_dict(), "text": str(exc), "text_json": to_json(exc.text())}
         return {"ok": False, "value": None, "error": error}
