@@ -350,6 +350,22 @@ def test_each_invalid_field_is_named_and_nothing_is_recorded(
     assert served.sandbox.forge.state.repo(refused_user.login or "", name) is None
 
 
+def test_every_invalid_field_of_a_create_is_named_at_once(
+    served: Served, refused_user: ApiUser
+) -> None:
+    body = {
+        **create_body("Bad_Name"),
+        "environments": ["dev", "Prod"],
+        "template": "fastapi",
+        "parameters": {"port": "eighty", "colour": "red"},
+    }
+    problem = assert_problem(refused_user.http.post("/projects", json=body), 422, "InvalidInput")
+    fields = [e["field"] for e in problem["errors"]]
+    assert fields == ["environments", "name", "parameters.colour", "parameters.port"], problem
+    assert all(e["rule"] in problem["detail"] for e in problem["errors"])
+    assert refused_user.http.get("/projects").json()["items"] == []
+
+
 @pytest.mark.parametrize(
     ("method", "path", "params", "body", "field"),
     [

@@ -143,6 +143,24 @@ def test_bad_input_is_one_line_and_creates_nothing(
     )
 
 
+def test_every_bad_field_is_named_at_once(
+    cli_env: dict[str, str], sandbox: Sandbox, sandbox_cli: InProcessCli
+) -> None:
+    data_dir = Path(cli_env["SLIPWAY_DATA_DIR"])
+    args = ["project", "create", "Shop", "-t", "fastapi", "--param", "port=abc", "--owner", "-bad-"]
+    error = assert_rejected(
+        args,
+        sandbox_cli,
+        sandbox,
+        data_dir,
+        exit_code=2,
+        says=("'Shop'", "try 'shop'", "param.port", "integer", "owner: '-bad-'"),
+        field="name",
+    )
+    assert [e["field"] for e in error["errors"]] == ["name", "param.port", "owner"]
+    assert error["errors"][0]["hint"] == "try 'shop'"
+
+
 def test_dry_run_checks_input_too(
     cli_env: dict[str, str], sandbox: Sandbox, sandbox_cli: InProcessCli
 ) -> None:

@@ -59,7 +59,7 @@ def _forge_account(app: App, sandbox: Sandbox, actor: Actor, login: str) -> Secr
     return SecretStr(forge_token)
 
 
-def _refusal(call: Callable[[], Any]) -> dict[str, str | None]:
+def _refusal(call: Callable[[], Any]) -> dict[str, object]:
     with pytest.raises(NotFound) as caught:
         call()
     return caught.value.to_dict()

@@ -35,7 +35,7 @@ SECRET = "api_key"
 
 def _template(root: Path) -> Path:
     """static-site plus one parameter of every kind: a secret, an int with bounds, a bool,
-    a choice and a plain string with a default."""
+    a choice, a plain string with a default and a required one."""
     folder = root / TEMPLATE
     shutil.copytree(BUILTIN, folder)
     questions = yaml.safe_load((folder / "copier.yml").read_text())
@@ -50,6 +50,7 @@ def _template(root: Path) -> Path:
         "default": "us",
         "help": "where",
     }
+    questions["team"] = {"type": "str", "help": "who runs it"}
     (folder / "copier.yml").write_text(yaml.safe_dump(questions, sort_keys=False))
     (folder / "api-key.txt.jinja").write_text("{{ api_key }}\n")
     return root
@@ -292,6 +293,7 @@ def test_a_bad_field_shows_the_services_message_next_to_it_and_records_nothing(
             "name": "bad-replicas",
             "parameters.replicas": "9",
             "parameters.api_key": "k-1",
+            "parameters.team": "web",
             "action": "create",
         },
     )
@@ -304,9 +306,14 @@ def test_a_bad_field_shows_the_services_message_next_to_it_and_records_nothing(
     assert 'value=""' in _by_id(answer.text, f"parameters.{SECRET}")  # but never a secret
     assert "bad-replicas" not in _names(site, person)
 
-    bad_name = _post_project(person, {"name": "Bad Name!", "action": "create"})
-    assert bad_name.status_code == 422
-    assert _by_id(bad_name.text, "error-name").split(">", 1)[1].strip()
+    # Every bad field at once, each next to its own field: not one per submission.
+    both = _post_project(
+        person, {"name": "Bad Name!", "parameters.replicas": "9", "action": "create"}
+    )
+    assert both.status_code == 422
+    assert "DNS-1123" in _by_id(both.text, "error-name")
+    assert "must be at most 5, got 9" in _by_id(both.text, "error-parameters.replicas")
+    assert "is required" in _by_id(both.text, "error-parameters.team")  # left blank
 
 
 def test_preview_shows_files_and_manifests_but_no_secret_value(site: Served, people: Any) -> None:
@@ -317,6 +324,7 @@ def test_preview_shows_files_and_manifests_but_no_secret_value(site: Served, peo
         {
             "name": "previewed",
             "parameters.api_key": secret,
+            "parameters.team": "web",
             "parameters.debug": "true",
             "action": "preview",
         },

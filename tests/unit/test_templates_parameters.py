@@ -72,6 +72,14 @@ def test_each_error_names_the_parameter_and_the_rule(
     assert field in str(caught.value)
 
 
+def test_every_broken_parameter_is_named_in_one_refusal() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        validate_parameters(FASTAPI, {"port": "80", "python_version": "2.7", "nope": "1"})
+    fields = [p.field for p in caught.value.problems]
+    assert fields == ["parameters.nope", "parameters.port", "parameters.python_version"]
+    assert "must be at least 1024, got 80" in str(caught.value)
+
+
 def test_unknown_parameter_hint_lists_the_known_ones() -> None:
     with pytest.raises(InvalidInput) as caught:
         validate_parameters(FASTAPI, {"pyhton_version": "3.12"})

@@ -86,7 +86,10 @@ def from_error(exc: SlipwayError, instance: str | None, language: str = "en") ->
     """The problem details of `exc`, its message, hint and rule in `language`."""
     status = exc.http_status
     errors = (
-        [ProblemFieldError(field=exc.field, rule=localize(exc.rule, language) or "")]
+        [
+            ProblemFieldError(field=p.field, rule=localize(p.rule, language) or "")
+            for p in exc.problems
+        ]
         if isinstance(exc, InvalidInput)
         else []
     )

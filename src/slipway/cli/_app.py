@@ -123,16 +123,23 @@ def _in_cli_terms(exc: SlipwayError) -> SlipwayError:
     `param.NAME` (`--param NAME=...`), in its text and its --json `field` alike."""
     if not isinstance(exc, InvalidInput):
         return exc
-    head, dot, rest = exc.field.partition(".")
-    if exc.field == "environments":
-        field = "environment"
-    elif head == "parameters" and dot and rest:
-        field = f"param.{rest}"
-    else:
+    renamed = [_cli_field(p.field) for p in exc.problems]
+    if renamed == [p.field for p in exc.problems]:
         return exc
-    named = InvalidInput(field, exc.rule, hint=exc.hint)
+    named = InvalidInput.every(
+        [InvalidInput(f, p.rule, hint=p.hint) for f, p in zip(renamed, exc.problems, strict=True)]
+    )
     named.step, named.system = exc.step, exc.system
     return named
+
+
+def _cli_field(field: str) -> str:
+    head, dot, rest = field.partition(".")
+    if field == "environments":
+        return "environment"
+    if head == "parameters" and dot and rest:
+        return f"param.{rest}"
+    return field
 
 
 def _render_error(exc: SlipwayError) -> int:

@@ -3,6 +3,7 @@ bodies or headers, so a secret cannot leak through an exception.
 
     SlipwayError(message, step, system, hint)
     ├── InvalidInput(field, rule)        bad input: nothing was created      (CLI 2, HTTP 422)
+    │                                    (`problems`: every bad field of the request)
     ├── NotFound                         a named thing does not exist        (CLI 3, HTTP 404)
     ├── Conflict                         it exists already / someone else owns it (CLI 4, HTTP 409)
     ├── PreflightFailed(checks)          the cluster or forge is not ready    (CLI 5, HTTP 424)
@@ -15,7 +16,8 @@ bodies or headers, so a secret cannot leak through an exception.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from .text import Text, join, t
@@ -59,7 +61,7 @@ class SlipwayError(Exception):
         )
         return t("{text} — {hint}", text=body, hint=self.hint) if self.hint else body
 
-    def to_dict(self) -> dict[str, str | None]:
+    def to_dict(self) -> dict[str, object]:
         """The JSON shape the CLI (--json) and the API both return."""
         return {
             "type": type(self).__name__,
@@ -80,9 +82,53 @@ class InvalidInput(SlipwayError):
         super().__init__(t("{field}: {rule}", field=field, rule=rule), hint=hint)
         self.field = field
         self.rule = rule
+        self._problems: tuple[InvalidInput, ...] = (self,)
 
-    def to_dict(self) -> dict[str, str | None]:
-        return {**super().to_dict(), "field": self.field, "rule": self.rule}
+    @property
+    def problems(self) -> tuple[InvalidInput, ...]:
+        """Every field this refusal names, each with its own rule and hint (see `every`)."""
+        return self._problems
+
+    @classmethod
+    def every(cls, found: Sequence[InvalidInput]) -> InvalidInput:
+        """One refusal naming every field in `found`, so a user fixes them in one go: the
+        first one's field and rule, each field's rule and hint in the message."""
+        first, *rest = [problem for error in found for problem in error.problems]
+        if not rest:
+            return first
+        combined = cls(first.field, first.rule)
+        combined.message = join("; ", [problem.text() for problem in (first, *rest)])
+        combined._problems = (first, *rest)
+        return combined
+
+    def to_dict(self) -> dict[str, object]:
+        shape = {**super().to_dict(), "field": self.field, "rule": self.rule}
+        if len(self.problems) > 1:
+            shape["errors"] = [
+                {"field": p.field, "rule": p.rule, "hint": p.hint} for p in self.problems
+            ]
+        return shape
+
+
+class InputChecks:
+    """Checks a request field by field and refuses it once, naming every field that broke a
+    rule: a form shows each next to its field instead of one per submission."""
+
+    def __init__(self) -> None:
+        self.found: list[InvalidInput] = []
+
+    @contextlib.contextmanager
+    def check(self) -> Iterator[None]:
+        """Runs one field's check; a broken rule is kept for `refuse` instead of raised."""
+        try:
+            yield
+        except InvalidInput as exc:
+            self.found.append(exc)
+
+    def refuse(self) -> None:
+        """Raises the one InvalidInput naming every broken rule found so far, if any."""
+        if self.found:
+            raise InvalidInput.every(self.found)
 
 
 class NotFound(SlipwayError):

@@ -17,6 +17,7 @@ from slipway.domain.errors import (
     Conflict,
     ExternalError,
     ForgeNotConnected,
+    InputChecks,
     InvalidInput,
     failed_checks,
 )
@@ -36,7 +37,7 @@ from slipway.service.preflight import preflight, raise_for_problems
 from slipway.service.reading import show_project
 from slipway.service.views import DryRun, ProjectView
 from slipway.service.workers import submit
-from slipway.templates import render_template, validate_parameters
+from slipway.templates import TemplateInfo, render_template, validate_parameters
 
 
 @dataclass(frozen=True)
@@ -72,48 +73,51 @@ async def _plan(
     """The validated spec, and the forge account the project's runs will act as: the
     connection the request names, else `actor`'s own newest (the operator: the configured
     one). A named connection sets the forge and the server the project lives on."""
-    envs = validate_environments(request.environments or app.settings.environments)
-    slug = project_slug(request.name, envs)
-    if not request.template:
-        raise InvalidInput(
-            "template", t("must not be empty"), hint=t("leave it out to use the default template")
-        )
-    if request.template not in app.catalog:
-        # A request naming a template that is not there is bad input (exit 2, HTTP 422), not a
-        # lookup of a missing resource.
-        available = ", ".join(app.catalog.names()) or "none"
-        raise InvalidInput(
-            "template",
-            t("'{template}' is not a known template", template=request.template),
-            hint=t(
-                "available templates: {available}; add your own with SLIPWAY_TEMPLATES_PATH",
-                available=available,
-            ),
-        )
-    info = app.catalog.get(request.template)
-    chosen = (
-        None
-        if request.connection is None
-        else await asyncio.to_thread(connection_identity, app, request.connection, actor=actor)
-    )
-    if chosen is not None and request.forge is not None and request.forge is not chosen[0]:
-        raise InvalidInput(
-            "connection",
-            t(
-                "is a {kind} connection, not {forge}",
-                kind=chosen[0].value,
-                forge=request.forge.value,
-            ),
-            hint=t("leave the forge out: the connection sets it"),
-        )
+    checks = InputChecks()
+    envs = app.settings.environments  # checked when the settings were read
+    with checks.check():
+        envs = validate_environments(request.environments or envs)
+    slug = request.name
+    with checks.check():
+        slug = project_slug(request.name, envs)
+    info = None
+    with checks.check():
+        info = _template(app, request.template)
+    if info is not None:
+        # Only to name the parameters' broken rules with the rest: the values are taken below,
+        # once the image's owner is known.
+        with checks.check():
+            validate_parameters(info, request.parameters)
+    chosen = None
+    with checks.check():
+        if request.connection is not None:
+            chosen = await asyncio.to_thread(
+                connection_identity, app, request.connection, actor=actor
+            )
+    with checks.check():
+        if chosen is not None and request.forge is not None and request.forge is not chosen[0]:
+            raise InvalidInput(
+                "connection",
+                t(
+                    "is a {kind} connection, not {forge}",
+                    kind=chosen[0].value,
+                    forge=request.forge.value,
+                ),
+                hint=t("leave the forge out: the connection sets it"),
+            )
     forge = chosen[0] if chosen is not None else request.forge or app.settings.forge
-    if request.owner == "":
-        raise InvalidInput(
-            "owner", t("must not be empty"), hint=t("leave it out to use the token's own account")
-        )
     owner = request.owner or app.settings.forge_owner
-    if owner is not None:
-        validate_owner(owner, nested=forge_info(forge).nested_owners)
+    with checks.check():
+        if request.owner == "":
+            raise InvalidInput(
+                "owner",
+                t("must not be empty"),
+                hint=t("leave it out to use the token's own account"),
+            )
+        if owner is not None:
+            validate_owner(owner, nested=forge_info(forge).nested_owners)
+    checks.refuse()
+    assert info is not None  # refused above otherwise
     if offline:
         identity = None
     elif chosen is not None:
@@ -145,6 +149,26 @@ async def _plan(
         adopt=request.adopt,
     )
     return spec, identity
+
+
+def _template(app: App, name: str) -> TemplateInfo:
+    if not name:
+        raise InvalidInput(
+            "template", t("must not be empty"), hint=t("leave it out to use the default template")
+        )
+    if name not in app.catalog:
+        # A request naming a template that is not there is bad input (exit 2, HTTP 422), not a
+        # lookup of a missing resource.
+        available = ", ".join(app.catalog.names()) or "none"
+        raise InvalidInput(
+            "template",
+            t("'{template}' is not a known template", template=name),
+            hint=t(
+                "available templates: {available}; add your own with SLIPWAY_TEMPLATES_PATH",
+                available=available,
+            ),
+        )
+    return app.catalog.get(name)
 
 
 async def create_project(

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from slipway.domain.errors import InvalidInput
+from slipway.domain.errors import InputChecks, InvalidInput
 from slipway.domain.text import t
 from slipway.templates.catalog import (
     INJECTED,
@@ -35,39 +35,58 @@ def validate_parameters(
     A default written as Jinja (e.g. `ghcr.io/example/{{ project_name }}`) is rendered with
     `project`; without a project such a parameter is left out and copier fills it in.
     """
+    checks = InputChecks()
     for name in raw:
-        if name in INJECTED:
-            raise InvalidInput(
-                f"parameters.{name}", t("is set by Slipway from the project and cannot be given")
-            )
-        if info.parameter(name) is None:
-            known = ", ".join(p.name for p in info.parameters) or "none"
-            raise InvalidInput(
-                f"parameters.{name}",
-                t("is not a parameter of template '{name}'", name=info.name),
-                hint=t("its parameters are: {known}", known=known),
-            )
+        with checks.check():
+            _check_given(info, name)
     result: dict[str, ParameterValue] = {}
     for param in info.parameters:
-        if param.name in raw:
-            value = coerce_value(param, raw[param.name])
-        elif param.default is None:
-            raise InvalidInput(
-                f"parameters.{param.name}",
-                t("is required"),
-                hint=t("pass --param {name}=VALUE ({help})", name=param.name, help=param.help)
-                if param.help
-                else t("pass --param {name}=VALUE", name=param.name),
-            )
-        elif _is_jinja(param.default):
-            if project is None:
-                continue
-            value = coerce_value(param, _render_default(param, project, result))
-        else:
-            value = coerce_value(param, param.default)
-        check_value(param, value)
-        result[param.name] = value
+        with checks.check():
+            value = _value(param, raw, project, result)
+            if value is not None:
+                check_value(param, value)
+                result[param.name] = value
+    checks.refuse()
     return result
+
+
+def _check_given(info: TemplateInfo, name: str) -> None:
+    if name in INJECTED:
+        raise InvalidInput(
+            f"parameters.{name}", t("is set by Slipway from the project and cannot be given")
+        )
+    if info.parameter(name) is None:
+        known = ", ".join(p.name for p in info.parameters) or "none"
+        raise InvalidInput(
+            f"parameters.{name}",
+            t("is not a parameter of template '{name}'", name=info.name),
+            hint=t("its parameters are: {known}", known=known),
+        )
+
+
+def _value(
+    param: TemplateParameter,
+    raw: Mapping[str, ParameterValue],
+    project: str | None,
+    earlier: Mapping[str, ParameterValue],
+) -> ParameterValue | None:
+    """`param`'s typed value: given, or its default; None for a Jinja default without a
+    project."""
+    if param.name in raw:
+        return coerce_value(param, raw[param.name])
+    if param.default is None:
+        raise InvalidInput(
+            f"parameters.{param.name}",
+            t("is required"),
+            hint=t("pass --param {name}=VALUE ({help})", name=param.name, help=param.help)
+            if param.help
+            else t("pass --param {name}=VALUE", name=param.name),
+        )
+    if _is_jinja(param.default):
+        if project is None:
+            return None
+        return coerce_value(param, _render_default(param, project, earlier))
+    return coerce_value(param, param.default)
 
 
 def coerce_value(param: TemplateParameter, value: ParameterValue) -> ParameterValue:

@@ -105,7 +105,7 @@ def _create_request(
             parameters[param.name] = first(form, key) == "true"
             continue
         value = first(form, key)
-        if value.strip() or param.default is None:
+        if value.strip():  # a blank field takes the default, or is refused as required
             parameters[param.name] = value
     environments = [e for e in first(form, "environments").replace(",", " ").split() if e]
     # The picked connection sets the forge; a value that is no id is refused by the service
@@ -147,7 +147,8 @@ async def submit_new_project(request: Request, posted: PostedForm) -> Response:
             return _form_page(request, session, values, preview=dry)
         view = await service.create_project(web.app, create, worker=web.worker, actor=session.actor)
     except InvalidInput as exc:
-        return _form_page(request, session, values, errors={exc.field: exc.rule}, status=422)
+        errors = {p.field: p.rule for p in reversed(exc.problems)}  # a field's first rule
+        return _form_page(request, session, values, errors=errors, status=422)
     except SlipwayError as exc:
         return _form_page(request, session, values, general=exc.text(), status=exc.http_status)
     return RedirectResponse(f"/projects/{view.name}", status_code=303)
