@@ -186,3 +186,14 @@ def test_slipways_own_errors_are_labelled_in_the_language(
     shown = slipway_cli("project", "create", "Bad Name", "--dry-run")
     assert shown.returncode == 2
     assert shown.stderr.splitlines()[-1].startswith("error: name: "), shown.stderr
+
+
+def test_a_group_lists_each_command_on_one_line_when_it_fits(
+    slipway_cli: InProcessCli, shell: Callable[[str | None], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A docstring's first paragraph wraps in the source; the list shows it as one sentence."""
+    shell(None)
+    monkeypatch.setenv("COLUMNS", "220")
+    listed = slipway_cli("project", "--help").stdout
+    row = next(line for line in listed.splitlines() if " repair " in line)
+    assert "what exists is kept (a healthy project is left as it is)." in row, listed

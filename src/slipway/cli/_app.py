@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from slipway.cli._help import framework_words, localize_tree, show_usage_error
+from slipway.cli._help import framework_words, localize_tree, show_usage_error, summarize_tree
 from slipway.domain.errors import InvalidInput, SlipwayError
 from slipway.domain.text import t
 from slipway.i18n import DEFAULT, from_environment, localize
@@ -186,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     shown = language()
     if shown != DEFAULT:
         localize_tree(command, shown)
+    summarize_tree(command)
     with framework_words(shown):
         try:
             # Outside standalone mode click *returns* the code of a `typer.Exit` (and 130 for

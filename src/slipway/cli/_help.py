@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import re
 import string
 import sys
@@ -157,6 +158,16 @@ def localize_tree(command: Any, language: str) -> None:
         help_option.help = gettext(help_option.help)
     for sub in _commands(command).values():
         localize_tree(sub, language)
+
+
+def summarize_tree(command: Any) -> None:
+    """Gives every command under `command` a one-line summary for its group's list: Typer's
+    rich help keeps the line breaks of a docstring's first paragraph there, which broke
+    a long summary in the middle of the panel. Run after `localize_tree`."""
+    for sub in _commands(command).values():
+        if sub.help and not sub.short_help:
+            sub.short_help = " ".join(inspect.cleandoc(sub.help).split("\n\n")[0].split())
+        summarize_tree(sub)
 
 
 @functools.cache

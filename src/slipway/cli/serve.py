@@ -99,10 +99,10 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8000,
 ) -> None:
-    """Run the REST API (/api/v1, /healthz, /readyz, /metrics) and the web UI (/) with a
-    worker and the sync.
+    """Run the REST API, the web UI, a worker and the status sync in one process.
 
-    Prints `serving URL` once it listens. Every /api/v1 request needs a token from
+    The API is at /api/v1 (and /healthz, /readyz, /metrics), the pages at /. Prints
+    `serving URL` once it listens. Every /api/v1 request needs a token from
     `slipway user create`."""
 
     def ready(url: str) -> None:

@@ -22,12 +22,13 @@ def sync(
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Bring the database in line with the cluster: each resource's status, revision, and
-    `missing` for objects deleted outside Slipway.
+    """Bring the database in line with the cluster: status, revision, missing objects.
 
-    With --once: one pass (a list per kind), then a summary of what changed. Without: follow
-    the cluster until stopped (SIGTERM or Ctrl-C), as `slipway worker` does beside its runs;
-    only one process of an installation follows it at a time (a Lease elects it)."""
+    Records each resource's status and revision, and `missing` for objects deleted outside
+    Slipway. With --once: one pass (a list per kind), then a summary of what changed.
+    Without: follow the cluster until stopped (SIGTERM or Ctrl-C), as `slipway worker` does
+    beside its runs; only one process of an installation follows it at a time (a Lease
+    elects it)."""
     from slipway.service.app import application
     from slipway.service.sync import running_sync, sync_now
 
