@@ -432,6 +432,38 @@ def taken_repository(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
     return {}
 
 
+def test_a_deleted_projects_repository_holding_the_teams_commit_is_refused_up_front(
+    installation: Callable[[str], Installation], sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Deleted without --delete-repo, the repository stays with the team's commits on it;
+    creating the name again is refused before anything is recorded (it used to fail at the
+    push, a failed project that `create --adopt` could not reach), and --adopt keeps them."""
+    here = installation("kept")
+    name, env = "own-kept", "dev"
+    args = ("project", "create", name, "-t", "static-site", "--env", env)
+    assert here(*args, "--wait").returncode == 0
+    checkout = clone(sandbox, name, tmp_path / "checkout")
+    (checkout / "NOTES.md").write_text("the team's own work\n")
+    git(checkout, "add", "NOTES.md")
+    git(checkout, "commit", "--quiet", "-m", "Notes")
+    git(checkout, "push", "--quiet", "origin", "HEAD:main")
+    teams_commit = git(checkout, "rev-parse", "HEAD")
+    assert here("project", "delete", name, "--yes").returncode == 0
+
+    with slipway_writes(sandbox) as writes:
+        refused = here(*args, "--wait")
+    assert refused.returncode == 4, refused.stderr
+    line = one_error_line(refused)
+    assert f"holds commit {teams_commit[:12]} that Slipway did not write" in line, line
+    assert "pass --adopt to keep the branch main as it is" in line, line
+    assert (writes.forge, writes.cluster) == ([], [])
+    assert here("project", "show", name).returncode == 3  # nothing recorded
+
+    adopted = here(*args, "--adopt", "--wait")
+    assert adopted.returncode == 0, adopted.stderr
+    assert branch_head(sandbox, name, tmp_path) == teams_commit
+
+
 @pytest.mark.parametrize(
     ("name", "arrange", "code", "says"),
     [

@@ -286,6 +286,10 @@ class ForgeFlows(ABC):
     async def find_repository(self, *, owner: str | None, name: str) -> Repository | None:
         return await self._read_repository(owner or await self._own_login(), name)
 
+    async def unwritten_head(self, repo: Repository, project: str) -> str | None:
+        head = await self._read_head(repo)
+        return None if head is None or head.replaceable(project) else head.sha
+
     @abstractmethod
     async def _set_description(self, repo: Repository, description: str) -> Repository:
         """Replace the repository's description (one write); the repository as it is now."""

@@ -175,6 +175,11 @@ class Forge(Protocol):
 
     async def find_repository(self, *, owner: str | None, name: str) -> Repository | None: ...
 
+    async def unwritten_head(self, repo: Repository, project: str) -> str | None:
+        """The commit `repo`'s default branch holds that `push_files` would not write over
+        for `project` (someone's own work), or None: a new project refuses it up front."""
+        ...
+
     async def push_files(
         self,
         repo: Repository,
