@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from tests.e2e.conftest import forge_slowed
-from tests.e2e.helpers import assert_project_complete, rows
+from tests.e2e.helpers import assert_project_complete, clone, git, rows
 from tests.support.cli import SlipwayProcesses, stop
 from tests.support.waiting import wait_until
 
@@ -119,6 +119,40 @@ def test_worker_killed_in_a_step_is_resumed_by_the_next_worker(
     for earlier in order[: order.index(step)]:
         messages = [e.message for e in events if e.step == earlier.value]
         assert len(messages) == len(set(messages)), (earlier, messages)
+
+
+def test_the_teams_push_before_a_resumed_run_pushes_is_kept_by_repair(
+    slipway_process: SlipwayProcesses, cli_app: App, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A worker dies after creating the repository; the team pushes to it before another
+    worker resumes. The resumed push leaves their commit alone and says what reaches a
+    recorded project (its repair; create --adopt answers 'already exists'); repair keeps it."""
+    name = "crash-team-push"
+    crashing = slipway_process(
+        "project", "create", name, "-t", "static-site", "--wait",
+        env={KILL_AT_STEP_ENV: Step.CREATE_REPOSITORY.value},
+    )  # fmt: skip
+    assert crashing.returncode == -signal.SIGKILL, crashing.stderr
+    checkout = clone(sandbox, name, tmp_path / "checkout")
+    (checkout / "README.md").write_text("the team got here first\n")
+    git(checkout, "add", "README.md")
+    git(checkout, "commit", "--quiet", "-m", "Ours")
+    git(checkout, "push", "--quiet", "origin", "HEAD:main")
+    teams_commit = git(checkout, "rev-parse", "HEAD")
+
+    assert slipway_process("worker", "--until-idle").returncode == 0
+    failed = service.show_project(cli_app, name)
+    assert (failed.status, failed.failed_step) == ("failed", Step.PUSH_TEMPLATE.value), failed
+    assert f"`slipway project repair {name}` keeps the branch main" in str(failed.error_message)
+
+    # Their branch holds no overlays, so Flux has nothing to build: the repair goes past the
+    # push and applies every environment, which then cannot become Ready (exit 1, degraded).
+    repaired = slipway_process("project", "repair", name, "--wait")
+    assert repaired.returncode == 1, repaired.stderr
+    assert service.show_project(cli_app, name).status == "degraded"
+    kept = f"the branch holds commits ({teams_commit[:12]}): kept as it is"
+    assert kept in slipway_process("project", "events", name).stdout
+    assert git(checkout, "ls-remote", "origin", "refs/heads/main").split()[0] == teams_commit
 
 
 def test_live_workers_do_not_take_each_others_work(

@@ -18,7 +18,7 @@ from typing import Any
 
 from slipway import store
 from slipway.bootstrap import App, ProcessLoop
-from slipway.domain.errors import NotFound
+from slipway.domain.errors import Conflict, NotFound
 from slipway.domain.model import (
     ForgeKind,
     ProjectStatus,
@@ -27,7 +27,7 @@ from slipway.domain.model import (
 )
 from slipway.domain.names import ResourceNames
 from slipway.domain.text import t
-from slipway.forges import Repository
+from slipway.forges import Commit, Repository
 from slipway.gitops import EnvironmentSpec, GitCredentials
 from slipway.pipeline.progress import report
 from slipway.store.models import Project
@@ -247,14 +247,18 @@ def push_template(
         # The commit's date is the project's creation time: fixed before the first attempt
         # and stored, so every attempt builds the same commit (same sha) and a re-run finds
         # it already pushed.
-        pushing = forge.push_files(
+        pushing = _push_kept_by_repair(
+            forge.push_files(
+                repository,
+                rendered.files,
+                message=f"Initial commit from Slipway template {project.template}",
+                project=project.name,
+                committed_at=project.created_at,
+                # A repair keeps the branch whatever it holds now: the team's commits since.
+                adopt=project.adopt or is_repair(project),
+            ),
+            project.name,
             repository,
-            rendered.files,
-            message=f"Initial commit from Slipway template {project.template}",
-            project=project.name,
-            committed_at=project.created_at,
-            # A repair keeps the branch whatever it holds now: the team's commits since.
-            adopt=project.adopt or is_repair(project),
         )
         if beside is None:
             commit = await pushing
@@ -280,6 +284,23 @@ def push_template(
     )
     report(app, project_id, Step.PUSH_TEMPLATE, 1.0, done)
     return commit
+
+
+async def _push_kept_by_repair(pushing: Awaitable[Commit], name: str, repo: Repository) -> Commit:
+    """The push; refused for commits Slipway did not write (the team pushed after the
+    preflight looked), it says what reaches a recorded project: create's --adopt does not,
+    its repair keeps the branch."""
+    try:
+        return await pushing
+    except Conflict as exc:
+        exc.hint = t(
+            "`slipway project repair {name}` keeps the branch {branch} as it is, or push "
+            "the template to {full_name} yourself",
+            name=name,
+            branch=repo.default_branch,
+            full_name=repo.full_name,
+        )
+        raise
 
 
 def environment_specs(
