@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from tests.e2e.conftest import forge_slowed
-from tests.e2e.helpers import assert_project_complete, clone, git, rows
+from tests.e2e.helpers import assert_project_complete, clone, rows
 from tests.support.cli import SlipwayProcesses, stop
+from tests.support.commands import git
 from tests.support.waiting import wait_until
 
 from slipway import service
