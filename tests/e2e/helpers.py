@@ -29,6 +29,17 @@ def clone(sandbox: Sandbox, name: str, dest: Path, *, owner: str = SANDBOX_USER)
     return dest
 
 
+def push_own_commit(sandbox: Sandbox, name: str, checkout: Path, path: str, text: str) -> str:
+    """A person's commit on `name`'s main (one file written), pushed over HTTP from a clone
+    at `checkout`; its sha."""
+    clone(sandbox, name, checkout)
+    (checkout / path).write_text(text)
+    git(checkout, "add", path)
+    git(checkout, "commit", "--quiet", "-m", f"Write {path}")
+    git(checkout, "push", "--quiet", "origin", "HEAD:main")
+    return git(checkout, "rev-parse", "HEAD")
+
+
 def tree_files(repo: Path) -> dict[str, bytes]:
     files = git(repo, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
     return {path: (repo / path).read_bytes() for path in files}

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from tests.e2e.conftest import forge_slowed
-from tests.e2e.helpers import assert_project_complete, clone, rows
+from tests.e2e.helpers import assert_project_complete, push_own_commit, rows
 from tests.support.cli import SlipwayProcesses, stop
 from tests.support.commands import git
 from tests.support.waiting import wait_until
@@ -134,12 +134,10 @@ def test_the_teams_push_before_a_resumed_run_pushes_is_kept_by_repair(
         env={KILL_AT_STEP_ENV: Step.CREATE_REPOSITORY.value},
     )  # fmt: skip
     assert crashing.returncode == -signal.SIGKILL, crashing.stderr
-    checkout = clone(sandbox, name, tmp_path / "checkout")
-    (checkout / "README.md").write_text("the team got here first\n")
-    git(checkout, "add", "README.md")
-    git(checkout, "commit", "--quiet", "-m", "Ours")
-    git(checkout, "push", "--quiet", "origin", "HEAD:main")
-    teams_commit = git(checkout, "rev-parse", "HEAD")
+    checkout = tmp_path / "checkout"
+    teams_commit = push_own_commit(
+        sandbox, name, checkout, "README.md", "the team got here first\n"
+    )
 
     assert slipway_process("worker", "--until-idle").returncode == 0
     failed = service.show_project(cli_app, name)

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.e2e.helpers import FLUX_KUSTOMIZE, FLUX_SOURCE, clone
+from tests.e2e.helpers import FLUX_KUSTOMIZE, FLUX_SOURCE, push_own_commit
 from tests.e2e.test_cli_input import slipway_rows, snapshot
 from tests.support.cli import CliResult, SlipwayProcesses, Transcript, clean_environment
 from tests.support.commands import git
@@ -313,12 +313,9 @@ def test_another_installations_repository_is_refused_then_adopted_without_a_rewr
     assert created.returncode == 0, created.stderr
 
     # a user pushes a commit of their own
-    checkout = clone(sandbox, name, tmp_path / "checkout")
-    (checkout / "NOTES.md").write_text("written by a person, not by Slipway\n")
-    git(checkout, "add", "NOTES.md")
-    git(checkout, "commit", "--quiet", "-m", "Notes")
-    git(checkout, "push", "--quiet", "origin", "HEAD:main")
-    users_commit = git(checkout, "rev-parse", "HEAD")
+    users_commit = push_own_commit(
+        sandbox, name, tmp_path / "checkout", "NOTES.md", "written by a person, not by Slipway\n"
+    )
     assert branch_head(sandbox, name, tmp_path) == users_commit
     before_objects = environment_objects(sandbox, name, env)
     assert ownership(before_objects) == {kind: (name, first.id) for kind in before_objects}
@@ -442,12 +439,9 @@ def test_a_deleted_projects_repository_holding_the_teams_commit_is_refused_up_fr
     name, env = "own-kept", "dev"
     args = ("project", "create", name, "-t", "static-site", "--env", env)
     assert here(*args, "--wait").returncode == 0
-    checkout = clone(sandbox, name, tmp_path / "checkout")
-    (checkout / "NOTES.md").write_text("the team's own work\n")
-    git(checkout, "add", "NOTES.md")
-    git(checkout, "commit", "--quiet", "-m", "Notes")
-    git(checkout, "push", "--quiet", "origin", "HEAD:main")
-    teams_commit = git(checkout, "rev-parse", "HEAD")
+    teams_commit = push_own_commit(
+        sandbox, name, tmp_path / "checkout", "NOTES.md", "the team's own work\n"
+    )
     assert here("project", "delete", name, "--yes").returncode == 0
 
     with slipway_writes(sandbox) as writes:
