@@ -373,6 +373,7 @@ def test_every_invalid_field_of_a_create_is_named_at_once(
         ("GET", "/projects", {"limit": 1000}, None, "limit"),
         ("GET", "/projects", {"limit": "many"}, None, "limit"),
         ("GET", "/projects", {"status": "sleeping"}, None, "status"),
+        ("GET", "/projects", {"health": "sick"}, None, "health"),
         ("GET", "/projects/p/events", {"after": -1}, None, "after"),
         ("POST", "/connections", {}, {"forge": "svn", "token": "t"}, "forge"),
         ("POST", "/connections", {}, {"forge": "github"}, "token"),

@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.e2e.conftest import forge_faulted
 from tests.support.cli import InProcessCli, SlipwayProcesses, stop
 
+from slipway.domain.health import Health
 from slipway.domain.model import ProjectStatus
 from slipway.sandbox.forge import RequestRecorder
 from slipway.sandbox.runner import Sandbox
@@ -56,6 +57,14 @@ def test_list_filters_by_status_and_names_the_allowed_values(sandbox_cli: InProc
     bad_json = sandbox_cli("project", "list", "--status", "stuck", "--json")
     assert bad_json.returncode == 2
     assert json.loads(bad_json.stdout)["error"]["field"] == "--status"
+
+    # by health too: a project still queued has no resource observed yet
+    queued = sandbox_cli("project", "list", "--health", "pending", "--json").json()
+    assert "day2-listed" in [p["name"] for p in queued]
+    assert sandbox_cli("project", "list", "--health", "healthy", "--json").json() == []
+    sick = sandbox_cli("project", "list", "--health", "sick")
+    assert sick.returncode == 2 and "--health" in sick.stderr
+    assert all(h.value in sick.stderr for h in Health)
 
 
 def test_json_failures_are_one_error_document_and_human_ones_one_line_on_stderr(

@@ -260,6 +260,9 @@ def test_the_projects_table_lists_only_the_users_own_projects(site: Served, peop
     for person, name in ((mine, own), (theirs, other)):
         _run_final(site, name, 1)
         assert person  # the runs end before the next test's
+    assert 'id="health-filter"' in table.text
+    assert f'href="/projects/{own}"' in mine.browser.get("/projects?health=healthy").text
+    assert f'href="/projects/{own}"' not in mine.browser.get("/projects?health=degraded").text
 
 
 def test_the_new_project_form_has_a_typed_field_per_parameter(site: Served, people: Any) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Protocol
 from fastapi import APIRouter, Query, Request, Response, status
 
 from slipway import service
+from slipway.domain.health import Health
 from slipway.domain.model import ProjectStatus
 from slipway.i18n import localize
 
@@ -115,12 +116,13 @@ def list_projects(
     status: Annotated[
         ProjectStatus | None, Query(description="only projects in this status")
     ] = None,
+    health: Annotated[Health | None, Query(description="only projects of this health")] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
 ) -> ProjectPage:
     """Your projects (an admin's: everyone's), by name, a page at a time."""
     views = service.list_projects(
-        ctx.app, status=status, actor=actor, after=cursor, limit=limit + 1
+        ctx.app, status=status, health=health, actor=actor, after=cursor, limit=limit + 1
     )
     page = views[:limit]
     more = len(views) > limit

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Annotated
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.table import Table
@@ -11,6 +12,7 @@ from rich.table import Table
 from slipway.cli._app import JsonOption, emit_json, headers, out, project_app, tr, wants_json
 from slipway.cli._render import follow, print_project
 from slipway.domain.errors import InvalidInput
+from slipway.domain.health import Health
 from slipway.domain.model import ForgeKind, GitAuthMethod, ProgressEvent, ProjectStatus
 from slipway.domain.text import t
 
@@ -200,15 +202,18 @@ def project_rotate_credentials(name: str, json_output: JsonOption = False) -> No
         raise typer.Exit(1)
 
 
-def _parse_status(value: str | None) -> ProjectStatus | None:
+Choice = TypeVar("Choice", bound=StrEnum)
+
+
+def _one_of(option: str, value: str | None, choices: type[Choice]) -> Choice | None:
     if value is None:
         return None
     try:
-        return ProjectStatus(value.strip().lower())
+        return choices(value.strip().lower())
     except ValueError:
-        allowed = ", ".join(s.value for s in ProjectStatus)
+        allowed = ", ".join(c.value for c in choices)
         raise InvalidInput(
-            "--status", t("'{value}' is not one of {allowed}", value=value, allowed=allowed)
+            option, t("'{value}' is not one of {allowed}", value=value, allowed=allowed)
         ) from None
 
 
@@ -221,14 +226,22 @@ def project_list(
             help="Only projects in this status: " + ", ".join(s.value for s in ProjectStatus),
         ),
     ] = None,
+    health: Annotated[
+        str | None,
+        typer.Option(
+            "--health",
+            help="Only projects of this health: " + ", ".join(h.value for h in Health),
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """List projects with their status."""
+    """List projects with their status and health."""
     from slipway import service
 
-    wanted = _parse_status(status)
+    wanted = _one_of("--status", status, ProjectStatus)
+    of_health = _one_of("--health", health, Health)
     with service.application() as app:
-        views = service.list_projects(app, status=wanted)
+        views = service.list_projects(app, status=wanted, health=of_health)
     if wants_json(json_output):
         emit_json([v.to_dict() for v in views])
         return

@@ -10,6 +10,7 @@ from slipway import store
 from slipway.bootstrap import App
 from slipway.config import Settings
 from slipway.domain.actors import OPERATOR, Actor
+from slipway.domain.health import Health
 from slipway.domain.model import ProgressEvent, ProjectStatus
 from slipway.service._event_bell import event_bell
 from slipway.service.views import ProjectView, project_view
@@ -41,21 +42,29 @@ def list_projects(
     app: App,
     *,
     status: ProjectStatus | None = None,
+    health: Health | None = None,
     actor: Actor = OPERATOR,
     after: str | None = None,
     limit: int | None = None,
 ) -> list[ProjectView]:
-    """Every project `actor` may see (or those in `status`), by name, in a fixed number of
-    queries; `after` (a name) and `limit` take one page."""
+    """Every project `actor` may see (or those in `status`, and of `health`), by name;
+    `after` (a name) and `limit` take one page. Health is derived from the resources, not
+    stored: with `health`, pages are read until `limit` projects of it are found."""
+    found: list[ProjectView] = []
     with app.session() as session:
-        rows = store.project_overviews(
-            session,
-            status=status,
-            user_id=None if actor.sees_all else actor.user_id,
-            after=after,
-            limit=limit,
-        )
-        return [_view(r) for r in rows]
+        while True:
+            rows = store.project_overviews(
+                session,
+                status=status,
+                user_id=None if actor.sees_all else actor.user_id,
+                after=after,
+                limit=limit,
+            )
+            views = [_view(r) for r in rows]
+            found += [v for v in views if health is None or v.health == health]
+            if health is None or limit is None or len(rows) < limit or len(found) >= limit:
+                return found[:limit] if limit is not None else found
+            after = rows[-1].project.name
 
 
 def _view(rows: store.ProjectRows) -> ProjectView:

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from slipway import service
 from slipway.domain.errors import InvalidInput, SlipwayError
+from slipway.domain.health import Health
 from slipway.domain.model import ProjectStatus
 from slipway.service import web_sessions
 from slipway.service.forges import usable_connections
@@ -31,12 +32,14 @@ NO_TEMPLATE = N_("Choose a template.")
 
 @router.get("/projects")
 def projects_page(
-    request: Request, session: SignedIn, status: str = "", after: str = ""
+    request: Request, session: SignedIn, status: str = "", health: str = "", after: str = ""
 ) -> Response:
     chosen = status if status in {s.value for s in ProjectStatus} else ""
+    of_health = health if health in {h.value for h in Health} else ""
     views = service.list_projects(
         web_of(request).app,
         status=ProjectStatus(chosen) if chosen else None,
+        health=Health(of_health) if of_health else None,
         actor=session.actor,
         after=after or None,
         limit=PAGE_SIZE + 1,
@@ -50,6 +53,8 @@ def projects_page(
         projects=page,
         statuses=[s.value for s in ProjectStatus],
         status=chosen,
+        healths=[h.value for h in Health],
+        health=of_health,
         next_after=more,
     )
 
