@@ -147,10 +147,10 @@ async def _host_key(host: str, port: int, algorithm: str, seconds: float) -> str
     import asyncssh
 
     try:
-        key: asyncssh.SSHKey | None = await asyncio.wait_for(
-            asyncssh.get_server_host_key(host, port, server_host_key_algs=[algorithm], config=None),
-            seconds,
-        )
+        async with asyncio.timeout(seconds):
+            key: asyncssh.SSHKey | None = await asyncssh.get_server_host_key(
+                host, port, server_host_key_algs=[algorithm], config=None
+            )
     except (OSError, TimeoutError, asyncssh.Error):
         return None
     if key is None:

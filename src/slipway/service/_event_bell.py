@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import defaultdict
+from contextlib import suppress
 from typing import Final
 
 from slipway import store
@@ -37,9 +38,9 @@ class EventBell:
         if self._ringer is None or self._ringer.done():
             self._ringer = asyncio.create_task(self._ring(), name="slipway-event-bell")
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), timeout=fallback)
-        except TimeoutError:
-            pass
+            with suppress(TimeoutError):
+                async with asyncio.timeout(fallback):  # not wait_for: it can drop a cancel
+                    await asyncio.shield(waiter)
         finally:
             waiters = self._waiting.get(project_id)
             if waiters is not None:

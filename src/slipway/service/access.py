@@ -80,9 +80,8 @@ async def _rotate_here(app: App, name: str, actor: Actor) -> ProjectView:
     async for _ in follow_events(app, name, after=started.after_sequence, actor=actor):
         pass  # until the run's final event
     # The run's last act follows its final event: let it end before a private worker stops.
-    result = await asyncio.wait_for(
-        asyncio.to_thread(rotation.outcome, started.workflow_id), RUN_END_SECONDS
-    )
+    async with asyncio.timeout(RUN_END_SECONDS):
+        result = await asyncio.to_thread(rotation.outcome, started.workflow_id)
     if result.get("error") is not None:
         raise _error(result["error"])
     return show_project(app, name, actor=actor)

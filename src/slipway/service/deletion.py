@@ -114,9 +114,8 @@ async def delete_project(
     started = await start_delete(app, name, delete_repo=delete_repo, actor=actor)
     final = await _follow(app, project_id, started.run, on_event)
     # The run's last act follows its final event: let it end before the worker stops.
-    await asyncio.wait_for(
-        asyncio.to_thread(deletion.outcome, started.workflow_id), RUN_END_SECONDS
-    )
+    async with asyncio.timeout(RUN_END_SECONDS):
+        await asyncio.to_thread(deletion.outcome, started.workflow_id)
     return _view(app, name, final, delete_repo=delete_repo, run=started.run)
 
 

@@ -75,7 +75,8 @@ def running_sync(app: App, *, refresh_every: float = REFRESH_PASS_SECONDS) -> It
         await refresher.stop()
         # An unreachable cluster must not hold the shutdown: the Lease then expires instead.
         with suppress(TimeoutError):
-            await asyncio.wait_for(sync.stop(), timeout=STOP_SECONDS)
+            async with asyncio.timeout(STOP_SECONDS):
+                await sync.stop()
 
     app.loop.run(start)
     try:

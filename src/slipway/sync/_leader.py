@@ -96,7 +96,8 @@ class LeaderElector:
             ok = False
             if left > 0:
                 with suppress(TimeoutError):
-                    ok = await asyncio.wait_for(self._attempt(), timeout=left)
+                    async with asyncio.timeout(left):  # never wait_for: see _syncer
+                        ok = await self._attempt()
             if ok:
                 renewed = self._clock()
             elif self._taken() or self._clock() - renewed >= self._timing.renew_deadline:

@@ -202,8 +202,11 @@ class StatusSync:
         try:
             while True:
                 wait = LISTING_POLL_SECONDS if not complete else resync_at - loop.time()
+                # asyncio.timeout, never wait_for: on 3.11 wait_for drops a cancellation
+                # that comes as the awaited call ends (gh-86296), and the loop ran on.
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout=max(wait, 0))
+                    async with asyncio.timeout(max(wait, 0)):
+                        await wake.wait()
                 if wake.is_set():
                     await asyncio.sleep(self._batch)  # let the rest of a burst arrive
                     wake.clear()

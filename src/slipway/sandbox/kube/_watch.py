@@ -120,7 +120,8 @@ async def _events(
                 return
             wait = remaining if bookmarks is None else min(remaining, bookmarks.due - loop.time())
             try:
-                event = await asyncio.wait_for(queue.get(), max(wait, 0))
+                async with asyncio.timeout(max(wait, 0)):  # not wait_for: it can drop a cancel
+                    event = await queue.get()
             except TimeoutError:
                 if bookmarks is not None and loop.time() >= bookmarks.due:
                     yield bookmarks.emit()
