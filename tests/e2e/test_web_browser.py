@@ -338,3 +338,50 @@ def _gone(app: App, name: str) -> bool:
     except NotFound:
         return True
     return False
+
+
+def _tab_to(page: Page, element_id: str, *, most: int = 80) -> list[str]:
+    """Presses Tab until `element_id` has the focus; the ids focused on the way (failing if
+    it never gets it)."""
+    passed: list[str] = []
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        focused = str(page.evaluate("document.activeElement && document.activeElement.id"))
+        passed.append(focused)
+        if focused == element_id:
+            return passed
+    raise AssertionError(f"Tab never reached #{element_id}; it went through {passed}")
+
+
+def test_the_keyboard_alone_signs_in_and_reaches_every_field_of_the_form(
+    web_app: App, base_url: str
+) -> None:
+    user = service.create_user(web_app, f"keys-{secrets.token_hex(3)}", admin=False)
+    with chromium() as browser:
+        page = new_page(browser, language="en", base_url=base_url)
+        page.goto("/")
+        # The first Tab stop skips the header: Enter on it moves the focus to the content.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.className") == "skip-link"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"
+        _tab_to(page, "token")
+        page.keyboard.type(user.token.get_secret_value())
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        expect(page).to_have_url(f"{base_url}/projects")
+
+        page.goto(f"/projects/new?template={TEMPLATE}")
+        fields = page.eval_on_selector_all(
+            "#project-form input:not([type=hidden]), #project-form select, "
+            "#project-form button, #project-form textarea",
+            "elements => elements.map(e => e.id)",
+        )
+        assert "name" in fields and "create-button" in fields, fields
+        passed = _tab_to(page, "create-button")
+        assert [f for f in fields if f not in passed] == [], passed
+        # Space toggles a checkbox from the keyboard, as in any form.
+        _tab_to(page, "private")
+        checked = page.is_checked("#private")
+        page.keyboard.press("Space")
+        assert page.is_checked("#private") is not checked
