@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -217,21 +217,18 @@ def _one_of(option: str, value: str | None, choices: type[Choice]) -> Choice | N
         ) from None
 
 
+def _filter_option(flag: str, only: str, choices: type[StrEnum]) -> Any:
+    """A `list` filter: its help names every value it takes."""
+    return typer.Option(flag, help=only + ", ".join(c.value for c in choices))
+
+
 @project_app.command("list")
 def project_list(
     status: Annotated[
-        str | None,
-        typer.Option(
-            "--status",
-            help="Only projects in this status: " + ", ".join(s.value for s in ProjectStatus),
-        ),
+        str | None, _filter_option("--status", "Only projects in this status: ", ProjectStatus)
     ] = None,
     health: Annotated[
-        str | None,
-        typer.Option(
-            "--health",
-            help="Only projects of this health: " + ", ".join(h.value for h in Health),
-        ),
+        str | None, _filter_option("--health", "Only projects of this health: ", Health)
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
