@@ -449,7 +449,7 @@ def test_a_deleted_projects_repository_holding_the_teams_commit_is_refused_up_fr
     assert refused.returncode == 4, refused.stderr
     line = one_error_line(refused)
     assert f"holds commit {teams_commit[:12]} that Slipway did not write" in line, line
-    assert "pass --adopt to keep the branch main as it is" in line, line
+    assert "run again with `--adopt` to keep the branch main as it is" in line, line
     assert (writes.forge, writes.cluster) == ([], [])
     assert here("project", "show", name).returncode == 3  # nothing recorded
 

@@ -286,9 +286,10 @@ class ForgeFlows(ABC):
     async def find_repository(self, *, owner: str | None, name: str) -> Repository | None:
         return await self._read_repository(owner or await self._own_login(), name)
 
-    async def unwritten_head(self, repo: Repository, project: str) -> str | None:
+    async def check_branch(self, repo: Repository, project: str) -> None:
         head = await self._read_head(repo)
-        return None if head is None or head.replaceable(project) else head.sha
+        if head is not None:
+            await self._kept(repo, head, project, adopt=False)
 
     @abstractmethod
     async def _set_description(self, repo: Repository, description: str) -> Repository:

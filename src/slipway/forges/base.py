@@ -175,9 +175,9 @@ class Forge(Protocol):
 
     async def find_repository(self, *, owner: str | None, name: str) -> Repository | None: ...
 
-    async def unwritten_head(self, repo: Repository, project: str) -> str | None:
-        """The commit `repo`'s default branch holds that `push_files` would not write over
-        for `project` (someone's own work), or None: a new project refuses it up front."""
+    async def check_branch(self, repo: Repository, project: str) -> None:
+        """Raises the `Conflict` `push_files` (without `adopt`) would raise for `project`:
+        the default branch holds commits Slipway did not write. A new project asks first."""
         ...
 
     async def push_files(

@@ -126,20 +126,23 @@ async def _forge_checks(
             found = await forge.find_repository(owner=owner, name=spec.slug)
             # A repository left by a deleted project of this name: the team's commits on it
             # would stop the push after the project is recorded; say so now instead.
-            unwritten = (
-                await forge.unwritten_head(found, spec.name)
-                if found is not None
+            refused = None
+            if (
+                found is not None
                 and (found.project, found.installation) == (spec.slug, app.installation)
                 and not adopt
-                else None
-            )
+            ):
+                try:
+                    await forge.check_branch(found, spec.name)
+                except Conflict as exc:
+                    refused = exc
     except SlipwayError as exc:
         return [CheckResult(name, False, exc.message, exc.hint)]
-    return [*checks, _repository_check(app, spec, found, unwritten, adopt=adopt)]
+    return [*checks, _repository_check(app, spec, found, refused, adopt=adopt)]
 
 
 def _repository_check(
-    app: App, spec: ProjectSpec, found: Repository | None, unwritten: str | None, *, adopt: bool
+    app: App, spec: ProjectSpec, found: Repository | None, refused: Conflict | None, *, adopt: bool
 ) -> CheckResult:
     """The name is free, or the repository is this project's own (a re-run) with nothing on
     its branch Slipway would not write over, or with `adopt` this project's from another
@@ -148,24 +151,8 @@ def _repository_check(
     if found is None:
         return CheckResult(name, True, t("{slug} is free", slug=spec.slug))
     full_name, project, installation = found.full_name, found.project, found.installation
-    if unwritten is not None:
-        return CheckResult(
-            name,
-            False,
-            t(
-                "the branch {branch} of {full_name} holds commit {sha} that "
-                "Slipway did not write; Slipway never rewrites it",
-                branch=found.default_branch,
-                full_name=full_name,
-                sha=unwritten[:12],
-            ),
-            t(
-                "pass --adopt to keep the branch {branch} as it is, or choose another "
-                "project name or --owner",
-                branch=found.default_branch,
-            ),
-            conflict=True,
-        )
+    if refused is not None:  # the push's own refusal, said before anything is recorded
+        return CheckResult(name, False, refused.message, refused.hint, conflict=True)
     if project == spec.slug and (installation == app.installation or adopt):
         return CheckResult(name, True, t("{full_name} is this project's own", full_name=full_name))
     if project == spec.slug:
